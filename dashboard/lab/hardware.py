@@ -1,0 +1,123 @@
+"""What this machine is: the compute device, the CPU and the features that explain speed-ups."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import torch
+
+# /proc/cpuinfo flags that decide how fast int8 and bf16 run on x86 CPUs.
+X86_FEATURES = {
+    "avx2": "AVX2",
+    "avx512f": "AVX-512",
+    "avx512_vnni": "AVX-512 VNNI (int8 dot products)",
+    "avx_vnni": "AVX-VNNI (int8 dot products)",
+    "avx512_bf16": "AVX-512 BF16",
+    "amx_bf16": "AMX-BF16 (bf16 matrix tiles)",
+    "amx_int8": "AMX-INT8 (int8 matrix tiles)",
+    "amx_fp16": "AMX-FP16",
+}
+ARM_FEATURES = {"asimd": "NEON", "asimddp": "NEON dot product (int8)", "bf16": "BF16", "sve": "SVE"}
+
+
+@dataclass(frozen=True)
+class HardwareInfo:
+    device: str                # "cpu", "cuda", "mps"
+    device_name: str           # e.g. "NVIDIA H100" or the CPU model
+    cpu: str
+    arch: str
+    logical_cores: int
+    threads: int               # torch intra-op threads now
+    torch: str
+    torch_build: str           # "cpu", "cuda 12.8", ...
+    cpu_capability: str        # torch's SIMD level, e.g. "AVX512"
+    features: tuple[str, ...] = field(default_factory=tuple)  # flag names present
+    quantized_engines: tuple[str, ...] = field(default_factory=tuple)
+
+    def has(self, flag: str) -> bool:
+        return flag in self.features
+
+    @property
+    def feature_labels(self) -> list[str]:
+        names = {**X86_FEATURES, **ARM_FEATURES}
+        return [names[f] for f in self.features if f in names]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """auto: CUDA, else Apple MPS, else CPU. An explicit request that cannot run raises."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but this machine has no usable CUDA GPU")
+    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' asked for, but Apple's MPS backend is not available here")
+    if requested not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be auto, cpu, cuda or mps, not {requested!r}")
+    return torch.device(requested)
+
+
+@lru_cache(maxsize=1)
+def _cpu_model_and_flags() -> tuple[str, frozenset[str]]:
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "Hardware") and model in ("", platform.machine(), platform.processor()):
+                    model = value.strip()
+                elif key in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass  # macOS, Windows: no /proc; the model name from platform is what we have.
+    if platform.system() == "Darwin" and platform.machine() == "arm64":
+        flags |= {"asimd", "asimddp"}
+    return model or "unknown CPU", frozenset(flags)
+
+
+def cpu_model() -> str:
+    return _cpu_model_and_flags()[0]
+
+
+def describe(device: str = "auto") -> HardwareInfo:
+    """A snapshot of the machine as torch sees it now."""
+    dev = pick_device(device)
+    cpu, flags = _cpu_model_and_flags()
+    known = X86_FEATURES if platform.machine() in ("x86_64", "AMD64") else ARM_FEATURES
+    if dev.type == "cuda":
+        name, build = torch.cuda.get_device_name(dev), f"cuda {torch.version.cuda}"
+    elif dev.type == "mps":
+        name, build = "Apple GPU (MPS)", "mps"
+    else:
+        name = cpu
+        build = f"cuda {torch.version.cuda} (CPU used)" if torch.version.cuda else "cpu"
+    return HardwareInfo(
+        device=dev.type,
+        device_name=name,
+        cpu=cpu,
+        arch=platform.machine(),
+        logical_cores=os.cpu_count() or 1,
+        threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        torch_build=build,
+        cpu_capability=torch.backends.cpu.get_cpu_capability(),
+        features=tuple(f for f in known if f in flags),
+        quantized_engines=tuple(e for e in torch.backends.quantized.supported_engines if e != "none"),
+    )
+
+
+def set_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads (process-wide: every session shares it). Returns the count."""
+    if threads:
+        torch.set_num_threads(max(1, int(threads)))
+    return torch.get_num_threads()

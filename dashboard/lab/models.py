@@ -1,0 +1,135 @@
+"""Model registry: small vision models sized to train live on a laptop CPU.
+
+Every model is `features` (convolutions, may be empty) then `classifier` (linear layers), in
+plain nn.Sequential blocks, so Torch-Pruning can remove channels and the int8 paths can fuse
+Conv/Linear + ReLU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What it takes to rebuild a model: its registry name and the data shape it serves."""
+
+    name: str
+    in_shape: tuple[int, int, int] = (1, 28, 28)
+    num_classes: int = 10
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        return cls(d["name"], tuple(d["in_shape"]), int(d["num_classes"]))
+
+
+class Net(nn.Module):
+    """features -> flatten -> classifier."""
+
+    def __init__(self, features: nn.Sequential, classifier: nn.Sequential):
+        super().__init__()
+        self.features = features
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+def _mlp(c: int, h: int, w: int, n: int) -> Net:
+    return Net(nn.Sequential(), nn.Sequential(
+        nn.Linear(c * h * w, 256), nn.ReLU(),
+        nn.Linear(256, 128), nn.ReLU(),
+        nn.Linear(128, n)))
+
+
+def _cnn(c: int, h: int, w: int, n: int) -> Net:
+    # LeNet-style: two conv blocks, each halving the image, then two linear layers.
+    return Net(nn.Sequential(
+        nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    ), nn.Sequential(
+        nn.Linear(64 * (h // 4) * (w // 4), 128), nn.ReLU(),
+        nn.Linear(128, n)))
+
+
+def _tiny_cnn(c: int, h: int, w: int, n: int) -> Net:
+    # A distillation student: a sixth of the cnn's parameters.
+    return Net(nn.Sequential(
+        nn.Conv2d(c, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    ), nn.Sequential(
+        nn.Linear(16 * (h // 4) * (w // 4), 32), nn.ReLU(),
+        nn.Linear(32, n)))
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    title: str
+    build: Callable[[int, int, int, int], Net]
+
+
+REGISTRY: dict[str, ModelEntry] = {
+    "mlp": ModelEntry("mlp", "MLP: 3 fully connected layers", _mlp),
+    "cnn": ModelEntry("cnn", "CNN: LeNet-style, 2 conv + 2 linear layers", _cnn),
+    "tiny-cnn": ModelEntry("tiny-cnn", "Tiny CNN: 8/16 channels, a distillation student", _tiny_cnn),
+}
+MODEL_NAMES = tuple(REGISTRY)
+DEFAULT_MODEL = "cnn"
+
+
+def build_model(spec: ModelSpec) -> Net:
+    """A freshly initialised model for the spec (seed torch first for repeatable weights)."""
+    if spec.name not in REGISTRY:
+        raise ValueError(f"Unknown model {spec.name!r}. Choose one of: {', '.join(MODEL_NAMES)}.")
+    c, h, w = spec.in_shape
+    return REGISTRY[spec.name].build(c, h, w, spec.num_classes)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_nonzero_params(model: nn.Module) -> int:
+    return sum(int(torch.count_nonzero(p)) for p in model.parameters())
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    params: int
+    inference_flops_per_image: int  # forward pass
+    train_flops_per_image: int      # forward + backward (the optimizer step is not counted)
+
+
+def flops_per_image(model: nn.Module, in_shape: tuple[int, int, int], *, train: bool = False) -> int:
+    """FLOPs (1 multiply-add = 2 FLOPs) for one image, counted by torch.utils.flop_counter."""
+    x = torch.zeros(1, *in_shape)
+    was_training = model.training
+    model.train(train)
+    try:
+        with FlopCounterMode(display=False) as counter:
+            if train:
+                out = model(x)
+                out.sum().backward()
+            else:
+                with torch.no_grad():
+                    model(x)
+    finally:
+        model.train(was_training)
+        if train:
+            model.zero_grad(set_to_none=True)
+    return int(counter.get_total_flops())
+
+
+def model_cost(model: nn.Module, in_shape: tuple[int, int, int]) -> ModelCost:
+    return ModelCost(count_params(model),
+                     flops_per_image(model, in_shape),
+                     flops_per_image(model, in_shape, train=True))

@@ -1,0 +1,339 @@
+"""The one training loop, written as an iterator of events.
+
+    run = Training(TrainConfig(model="cnn", epochs=2))
+    for event in run:          # StepEvent every few steps, EpochEvent after each epoch
+        draw(event)            # the caller may stop iterating (or call run.stop()) at any time
+    trained = run.result()     # a usable TrainedModel, also after a stop mid-epoch
+
+The page, the CLI and the benchmark all drive this same iterator. Times it reports count only
+the engine's own work, not what the caller does between events (drawing a chart, say).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Dataset, load_dataset
+from .hardware import pick_device, set_threads
+from .models import ModelCost, ModelSpec, build_model, model_cost
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("onecycle", "constant")
+
+
+@dataclass
+class TrainConfig:
+    model: str = "cnn"
+    dataset: str = "digits"
+    epochs: int = 6
+    batch_size: int = 64
+    lr: float = 2e-3             # the peak learning rate with the one-cycle schedule
+    optimizer: str = "adam"      # "adam", or "sgd" (with momentum 0.9)
+    schedule: str = "onecycle"   # warm up then anneal the learning rate, or keep it constant
+    seed: int = 0
+    device: str = "auto"         # auto: CUDA, else Apple MPS, else CPU
+    threads: int | None = None   # torch CPU threads; None keeps the current setting
+    augment: bool = False        # random shifts/rotations of training images
+    log_every: int = 10          # steps between StepEvents
+
+    def validate(self) -> None:
+        """Raise ValueError with a user-facing message for settings that cannot work."""
+        if self.epochs < 1:
+            raise ValueError("epochs must be at least 1")
+        if self.batch_size < 1:
+            raise ValueError("batch size must be at least 1")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError("learning rate must be a positive number")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError("threads must be at least 1")
+        if self.log_every < 1:
+            raise ValueError("log_every must be at least 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    epoch: int                 # 1-based
+    step: int                  # 1-based, counted over the whole run
+    total_steps: int
+    loss: float                # mean training loss since the previous StepEvent
+    running_accuracy: float    # training accuracy so far this epoch, 0..1
+    images_per_second: float   # training images / training seconds, over the run so far
+    elapsed_s: float           # engine time so far (training + evaluation)
+    samples_seen: int
+
+    @property
+    def progress(self) -> float:
+        return self.step / self.total_steps
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    epoch: int
+    epochs: int
+    step: int
+    total_steps: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    images_per_second: float
+    elapsed_s: float
+    samples_seen: int
+
+    @property
+    def progress(self) -> float:
+        return self.step / self.total_steps
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message says where and what to try."""
+
+
+@dataclass
+class TrainedModel:
+    """A trained (or partly trained) model with what it takes to rebuild and judge it."""
+
+    spec: ModelSpec
+    dataset: str
+    config: TrainConfig
+    module: nn.Module                      # on the CPU, in eval mode
+    test_accuracy: float
+    seconds: float                         # engine time, training + evaluation
+    train_seconds: float                   # training steps only
+    samples_seen: int
+    completed: bool                        # False when stopped before the last epoch ended
+    cost: ModelCost
+    history: list[EpochEvent] = field(default_factory=list)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.samples_seen / self.train_seconds if self.train_seconds > 0 else 0.0
+
+    def summary(self) -> dict:
+        """The JSON `training` block."""
+        return {
+            "model": self.spec.name,
+            "dataset": self.dataset,
+            "epochs": self.config.epochs,
+            "epochs_completed": len(self.history),
+            "completed": self.completed,
+            "batch_size": self.config.batch_size,
+            "optimizer": self.config.optimizer,
+            "lr": self.config.lr,
+            "seed": self.config.seed,
+            "seconds": round(self.seconds, 3),
+            "train_seconds": round(self.train_seconds, 3),
+            "samples_seen": self.samples_seen,
+            "images_per_second": round(self.images_per_second, 1),
+            "test_accuracy": round(self.test_accuracy, 5),
+            "params": self.cost.params,
+            "train_flops_per_image": self.cost.train_flops_per_image,
+            "inference_flops_per_image": self.cost.inference_flops_per_image,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        torch.save({
+            "state_dict": self.module.state_dict(),
+            "spec": self.spec.to_dict(),
+            "dataset": self.dataset,
+            "config": self.config.to_dict(),
+            "test_accuracy": self.test_accuracy,
+            "seconds": self.seconds,
+            "train_seconds": self.train_seconds,
+            "samples_seen": self.samples_seen,
+            "completed": self.completed,
+        }, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainedModel:
+        """Load a saved model; weights_only=True, so a file can carry no code."""
+        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+        spec = ModelSpec.from_dict(blob["spec"])
+        module = build_model(spec)
+        module.load_state_dict(blob["state_dict"])
+        module.eval()
+        return cls(spec, blob["dataset"], TrainConfig.from_dict(blob["config"]), module,
+                   float(blob["test_accuracy"]), float(blob["seconds"]), float(blob["train_seconds"]),
+                   int(blob["samples_seen"]), bool(blob["completed"]), model_cost(module, spec.in_shape))
+
+
+@torch.inference_mode()
+def evaluate(module: nn.Module, dataset: Dataset, *, device: torch.device | str = "cpu",
+             batch_size: int = 1000) -> tuple[float, float]:
+    """(mean cross-entropy loss, top-1 accuracy) on the test split."""
+    was_training = module.training
+    module.eval()
+    total_loss, correct, n = 0.0, 0, 0
+    for x, y in dataset.batches("test", batch_size):
+        x, y = x.to(device), y.to(device)
+        out = module(x)
+        total_loss += float(F.cross_entropy(out, y, reduction="sum"))
+        correct += int((out.argmax(1) == y).sum())
+        n += len(y)
+    module.train(was_training)
+    return total_loss / max(n, 1), correct / max(n, 1)
+
+
+class Training:
+    """One training run. Iterate it for events; stop any time; `result()` gives the model."""
+
+    def __init__(self, config: TrainConfig, dataset: Dataset | None = None,
+                 module: nn.Module | None = None):
+        config.validate()
+        self.config = config
+        self.dataset = dataset if dataset is not None else load_dataset(config.dataset, augment=config.augment)
+        self.device = pick_device(config.device)
+        self.spec = ModelSpec(config.model, self.dataset.shape, self.dataset.num_classes)
+        set_threads(config.threads)
+        torch.manual_seed(config.seed)
+        self.module = (module if module is not None else build_model(self.spec)).to(self.device)
+        self.cost = model_cost(self.module, self.spec.in_shape)
+        if config.optimizer == "adam":
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(self.module.parameters(), lr=config.lr)
+        else:
+            self.optimizer = torch.optim.SGD(self.module.parameters(), lr=config.lr, momentum=0.9)
+        self.steps_per_epoch = math.ceil(self.dataset.n_train / config.batch_size)
+        self.total_steps = self.steps_per_epoch * config.epochs
+        # One-cycle (Smith 2018): on the bundled digits it reaches 98 % in about 5 epochs where a
+        # constant rate plateaus near 97.5 %.
+        self.scheduler = (torch.optim.lr_scheduler.OneCycleLR(self.optimizer, config.lr, self.total_steps)
+                          if config.schedule == "onecycle" else None)
+        self.history: list[EpochEvent] = []
+        self.samples_seen = 0
+        self.step = 0
+        self.train_seconds = 0.0
+        self.elapsed_s = 0.0
+        self.diverged: str | None = None
+        self._stop = False
+        self._events = self._run()
+
+    def __iter__(self) -> Iterator[StepEvent | EpochEvent]:
+        return self
+
+    def __next__(self) -> StepEvent | EpochEvent:
+        return next(self._events)
+
+    def stop(self) -> None:
+        """Finish at the next step boundary; the weights so far are kept."""
+        self._stop = True
+
+    @property
+    def progress(self) -> float:
+        return self.step / self.total_steps
+
+    def _run(self) -> Iterator[StepEvent | EpochEvent]:
+        cfg, model, opt, dev = self.config, self.module, self.optimizer, self.device
+        gen = torch.Generator().manual_seed(cfg.seed)
+        resumed = time.perf_counter()
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            epoch_loss = torch.zeros((), device=dev)
+            window_loss = torch.zeros((), device=dev)
+            epoch_correct = torch.zeros((), dtype=torch.long, device=dev)
+            epoch_seen, window_steps = 0, 0
+            t_steps = time.perf_counter()
+            for x, y in self.dataset.batches("train", cfg.batch_size, shuffle=True, generator=gen):
+                if self._stop:
+                    break
+                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+                out = model(x)
+                loss = F.cross_entropy(out, y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if self.scheduler is not None:
+                    self.scheduler.step()
+                # Accumulate on the device; read back (a sync on GPUs) only at log points.
+                detached = loss.detach()
+                window_loss += detached
+                epoch_loss += detached * len(y)
+                epoch_correct += (out.detach().argmax(1) == y).sum()
+                epoch_seen += len(y)
+                self.samples_seen += len(y)
+                self.step += 1
+                window_steps += 1
+                last = epoch_seen >= self.dataset.n_train
+                if window_steps == cfg.log_every or last:
+                    mean_loss = float(window_loss) / window_steps
+                    self._check_finite(mean_loss, epoch)
+                    now = time.perf_counter()
+                    self.train_seconds += now - t_steps
+                    self.elapsed_s += now - resumed
+                    yield StepEvent(epoch, self.step, self.total_steps, mean_loss,
+                                    int(epoch_correct) / epoch_seen, self.images_per_second,
+                                    self.elapsed_s, self.samples_seen)
+                    resumed = t_steps = time.perf_counter()
+                    window_loss.zero_()
+                    window_steps = 0
+            else:
+                self.train_seconds += time.perf_counter() - t_steps
+                test_loss, test_acc = evaluate(model, self.dataset, device=dev)
+                self.elapsed_s += time.perf_counter() - resumed
+                train_loss = float(epoch_loss) / max(epoch_seen, 1)
+                self._check_finite(train_loss, epoch)
+                event = EpochEvent(epoch, cfg.epochs, self.step, self.total_steps, train_loss,
+                                   int(epoch_correct) / max(epoch_seen, 1), test_loss, test_acc,
+                                   self.images_per_second, self.elapsed_s, self.samples_seen)
+                self.history.append(event)
+                yield event
+                resumed = time.perf_counter()
+                continue
+            self.train_seconds += time.perf_counter() - t_steps
+            self.elapsed_s += time.perf_counter() - resumed
+            break  # stopped mid-epoch
+
+    @property
+    def images_per_second(self) -> float:
+        return self.samples_seen / self.train_seconds if self.train_seconds > 0 else 0.0
+
+    def _check_finite(self, loss: float, epoch: int) -> None:
+        if math.isfinite(loss):
+            return
+        hint = "0.001" if self.config.optimizer == "adam" else "0.01 to 0.1"
+        self.diverged = (f"Training diverged in epoch {epoch}, step {self.step}: the loss became "
+                         f"{loss}. The learning rate {self.config.lr:g} is too high for "
+                         f"{self.config.optimizer}; try {hint}.")
+        raise TrainingDiverged(self.diverged)
+
+    def result(self) -> TrainedModel:
+        """The model as it is now, on the CPU, with its test accuracy (re-evaluated if stale)."""
+        if self.diverged:
+            raise TrainingDiverged(self.diverged)
+        module = copy.deepcopy(self.module).to("cpu").eval()
+        fresh = self.history and self.history[-1].step == self.step
+        accuracy = self.history[-1].test_accuracy if fresh else evaluate(module, self.dataset)[1]
+        completed = len(self.history) == self.config.epochs
+        return TrainedModel(self.spec, self.dataset.name, self.config, module, accuracy,
+                            self.elapsed_s, self.train_seconds, self.samples_seen, completed,
+                            self.cost, list(self.history))
+
+
+def train(config: TrainConfig, dataset: Dataset | None = None) -> TrainedModel:
+    """Run a whole training without looking at the events."""
+    run = Training(config, dataset)
+    for _ in run:
+        pass
+    return run.result()
