@@ -1,0 +1,20 @@
+"""Train & Infer Lab: the Streamlit entry point. Page config, navigation, the shared sidebar."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.ui import session, status
+
+st.set_page_config(page_title="Train & Infer Lab", page_icon=":material/model_training:", layout="wide")
+
+PAGES = [
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("app_pages/compress.py", title="Compress & benchmark", icon=":material/compress:", url_path="compress"),
+    st.Page("app_pages/compare.py", title="Training vs inference", icon=":material/balance:", url_path="compare"),
+    st.Page("app_pages/results.py", title="Results", icon=":material/table_chart:", url_path="results"),
+]
+page = st.navigation(PAGES)
+status.sidebar(session.get())
+page.run()

@@ -1,0 +1,171 @@
+"""Compress & benchmark: make the trained model smaller or faster, measure every version side by side."""
+
+import streamlit as st
+
+from dashboard.lab import hardware
+from dashboard.lab.compress import CompressSettings
+from dashboard.ui import charts, explain, fmt, measure, session, status, widgets
+
+s = session.get()
+st.title("Compress & benchmark")
+st.caption("Inference is what a model does for the rest of its life, so making it cheaper pays off on every "
+           "request. Pick techniques, then measure every version on the same test images, in turns, on this machine.")
+session.show_notices(s)
+
+if s.trained is None:
+    st.info("Train a model first (or run the whole demo from Home): there is nothing to compress yet.",
+            icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+t = s.trained
+st.markdown(f"Compressing **{t.spec.name}** trained on **{t.dataset}** "
+            f"({fmt.pct(t.test_accuracy)} test accuracy{'' if t.completed else ', stopped early'}).")
+d = CompressSettings()
+FORM = {"c_unstructured": True, "c_unstructured_pct": 90, "c_channels": True, "c_channels_pct": 50,
+        "c_int8_dynamic": True, "c_int8_static": True, "c_combo": False, "c_bf16": False, "c_fp16": False,
+        "c_distilled": False, "c_onnx": False, "c_finetune": 1, "c_finetune_unstructured": 0,
+        "c_calibration": d.calibration_images, "c_temperature": d.distill_temperature, "c_alpha": d.distill_alpha}
+widgets.restore(s, "compress", FORM)
+
+cols = st.columns(3)
+with cols[0].container(border=True):
+    st.markdown("**Pruning**")
+    st.checkbox("Zero the smallest weights (unstructured)", key="c_unstructured")
+    st.slider("Weights set to zero (%)", 10, 95, step=5, key="c_unstructured_pct")
+    st.checkbox("Remove whole channels (structured)", key="c_channels")
+    st.slider("Channels / neurons removed (%)", 10, 90, step=10, key="c_channels_pct")
+with cols[1].container(border=True):
+    st.markdown("**Quantization (8-bit integers)**")
+    st.checkbox("int8 dynamic (Linear layers only)", key="c_int8_dynamic")
+    st.checkbox("int8 static (whole model, calibrated)", key="c_int8_static")
+    st.checkbox("Channels removed, then int8 static", key="c_combo")
+    st.markdown("**Half precision**")
+    st.checkbox("bf16", key="c_bf16", help="Offered only where this CPU runs it natively; otherwise shown as unavailable.")
+    st.checkbox("fp16", key="c_fp16")
+with cols[2].container(border=True):
+    st.markdown("**Distillation and runtimes**")
+    st.checkbox("Distil into a tiny CNN (and train it without the teacher, to compare)", key="c_distilled")
+    st.checkbox("ONNX Runtime (fp32), if installed", key="c_onnx")
+    with st.expander("Settings"):
+        st.slider("Fine-tune epochs after removing channels", 0, 5, key="c_finetune")
+        st.slider("Fine-tune epochs after zeroing weights", 0, 3, key="c_finetune_unstructured")
+        st.select_slider("Calibration images for int8 static", [64, 256, 1024, 4096], key="c_calibration")
+        st.slider("Distillation temperature", 1.0, 10.0, step=0.5, key="c_temperature")
+        st.slider("Weight of the teacher's soft targets (alpha)", 0.0, 1.0, step=0.1, key="c_alpha")
+f = widgets.save(s, "compress", FORM)
+
+names = ["fp32"]
+if f["c_unstructured"]:
+    names.append(f"pruned-unstructured-{f['c_unstructured_pct']}")
+if f["c_channels"]:
+    names.append(f"pruned-channels-{f['c_channels_pct']}")
+names += [n for key, n in (("c_int8_dynamic", "int8-dynamic"), ("c_int8_static", "int8-static")) if f[key]]
+if f["c_combo"]:
+    names.append(f"pruned-channels-{f['c_channels_pct']}+int8-static")
+names += [n for key, n in (("c_bf16", "bf16"), ("c_fp16", "fp16"), ("c_onnx", "onnxruntime-fp32")) if f[key]]
+if f["c_distilled"]:
+    names += ["student-baseline", "distilled"]
+settings = CompressSettings(finetune_epochs_channels=f["c_finetune"],
+                            finetune_epochs_unstructured=f["c_finetune_unstructured"],
+                            calibration_images=f["c_calibration"], distill_temperature=f["c_temperature"],
+                            distill_alpha=f["c_alpha"])
+st.caption("Will make and measure: " + ", ".join(names) + ". fp32 (the trained model) is always the baseline.")
+
+if st.button("Compress & measure", type="primary", icon=":material/speed:", disabled=s.training):
+    waiting = st.empty()
+    bar = st.progress(0.0, text="Starting...")
+    try:
+        measure.compress_and_measure(s, names, settings, on_wait=status.waiting_line(waiting),
+                                     on_progress=lambda frac, msg: bar.progress(min(max(frac, 0.0), 1.0), text=msg))
+    except (ValueError, RuntimeError) as exc:
+        st.error(f"Compressing failed: {exc}. Your model and earlier results are kept; try other settings.")
+    else:
+        s.notify("success", f"Measured {len(s.results)} versions of your model.")
+        st.rerun()
+if s.training:
+    st.caption("A training is running on the Train page; compress once it has finished.")
+
+results = s.results
+if not results:
+    st.stop()
+
+st.divider()
+st.subheader("Side by side")
+hw = hardware.describe()
+st.caption(f"Measured on {hw.cpu} with {hw.threads} PyTorch thread(s); CPU features: "
+           f"{', '.join(hw.feature_labels) or 'none detected'}. Latency: median (p50) and 95th percentile (p95) "
+           "of single-image calls after warm-up. Throughput: batches of 256.")
+ok = [r for r in results if r.available]
+rows = []
+for r in results:
+    e = s.per_image_energy(r.name)
+    rows.append({
+        "variant": r.name,
+        "accuracy (%)": round(100 * r.accuracy, 2) if r.available else None,
+        "agrees with fp32 (%)": round(100 * r.agreement, 2) if r.available else None,
+        "size (kB)": round(r.size_bytes / 1000, 1) if r.available else None,
+        "parameters": r.params, "non-zero parameters": r.nonzero_params,
+        "MFLOP per image": round(r.flops / 1e6, 3) if r.flops else None,
+        "batch-1 p50 (ms)": r.latency_ms_batch1_p50, "batch-1 p95 (ms)": r.latency_ms_batch1_p95,
+        "batch-256 (images/s)": round(r.throughput_batch256_ips) if r.throughput_batch256_ips else None,
+        "speed-up batch 1 (x)": r.speedup_batch1, "speed-up batch 256 (x)": r.speedup_batch256,
+        "energy per 1,000 images (J)": round(1000 * e.joules_per_image, 4) if e else None,
+        "CO2e per 1,000 images (mg)": round(1e6 * e.co2_grams_per_image, 4) if e else None,
+        "energy method": e.method if e else "",
+        "note": r.note,
+    })
+st.dataframe(rows, hide_index=True, width="stretch")
+
+names_ok = [r.name for r in ok]
+a, b = st.columns(2)
+a.plotly_chart(charts.accuracy_vs_time(names_ok, [r.latency_ms_batch1_p50 for r in ok],
+                                       [r.accuracy for r in ok], batch=1), key="c_pareto1")
+b.plotly_chart(charts.accuracy_vs_time(names_ok, [1000 / r.throughput_batch256_ips if r.throughput_batch256_ips else None
+                                                  for r in ok], [r.accuracy for r in ok], batch=256), key="c_pareto256")
+a, b = st.columns(2)
+a.plotly_chart(charts.bars(names_ok, [r.speedup_batch1 for r in ok], title="Speed-up at batch 1",
+                           axis="speed-up over fp32 (x; right of the dashed line is faster)", reference=1.0),
+               key="c_speed1")
+b.plotly_chart(charts.bars(names_ok, [r.speedup_batch256 for r in ok], title="Speed-up at batch 256",
+                           axis="speed-up over fp32 (x; right of the dashed line is faster)", reference=1.0),
+               key="c_speed256")
+a, b = st.columns(2)
+a.plotly_chart(charts.bars(names_ok, [r.size_bytes / 1000 for r in ok], title="Size on disk",
+                           axis="saved file (kB)"), key="c_size")
+energies = [s.per_image_energy(r.name) for r in ok]
+b.plotly_chart(charts.bars(names_ok, [1000 * e.joules_per_image if e else None for e in energies],
+                           title="Energy per 1,000 images", axis="energy (J per 1,000 images)"), key="c_energy")
+methods = sorted({e.method for e in energies if e})
+st.caption("Energy: " + (" | ".join(methods) if methods else "not measured") +
+           f". CO₂e uses the grid of {s.settings.country_iso} (change it on Training vs inference).")
+a.plotly_chart(charts.bars(names_ok, [1e6 * e.co2_grams_per_image if e else None for e in energies],
+                           title="CO₂e per 1,000 images", axis="CO₂e (mg per 1,000 images)"), key="c_co2")
+
+with b:
+    st.markdown("**Why did it come out so?**")
+    shown = set()
+    for r in results:
+        topic = explain.for_variant(r.name)
+        if topic and topic not in shown:
+            shown.add(topic)
+            with st.expander(explain.TITLES.get(topic, topic)):
+                st.markdown(explain.text(topic))
+    for r in results:
+        if not r.available:
+            st.warning(f"**{r.name}** not available here: {r.note}")
+
+st.divider()
+st.subheader("Sensitivity scan")
+st.caption("Prune one layer at a time to increasing sparsity and measure accuracy: layers whose line stays flat "
+           "can lose many weights; steep ones cannot. This is how to choose per-layer pruning ratios.")
+if st.button("Run sensitivity scan", icon=":material/query_stats:", disabled=s.training):
+    waiting = st.empty()
+    bar = st.progress(0.0, text="Scanning...")
+    measure.sensitivity(s, on_wait=status.waiting_line(waiting),
+                        on_progress=lambda frac, msg: bar.progress(min(max(frac, 0.0), 1.0), text=msg))
+    st.rerun()
+if s.sensitivity is not None:
+    sc = s.sensitivity
+    st.plotly_chart(charts.sensitivity([f"{x.layer} ({x.kind}, {x.params:,} weights)" for x in sc.layers],
+                                       sc.sparsities, sc.accuracy_table(), sc.baseline_accuracy), key="c_sens")

@@ -1,0 +1,50 @@
+"""Home: what training and inference are, the path through the app, this machine, the one-click demo."""
+
+import streamlit as st
+
+from dashboard.lab import hardware
+from dashboard.ui import charts, demo, session
+
+s = session.get()
+st.title("Train & Infer Lab")
+session.show_notices(s)
+st.markdown(
+    "**Training** teaches a model: it shows the model thousands of labelled images, measures how wrong "
+    "it is, and nudges every weight to be a little less wrong, over and over. It is done once, and it is "
+    "expensive. **Inference** uses the trained model: one image in, one answer out, weights untouched. "
+    "It is cheap per image, but it happens every time someone uses the model, possibly billions of times.")
+st.plotly_chart(charts.training_vs_inference_diagram(), key="home_diagram",
+                config={"displayModeBar": False, "staticPlot": True})
+
+st.subheader("The path through the lab")
+cols = st.columns(4)
+steps = [
+    ("app_pages/train.py", "1. Train", "Pick a dataset and a model, watch loss and accuracy move live, "
+                                        "then look inside: mistakes, confusion matrix, weights."),
+    ("app_pages/compress.py", "2. Compress & benchmark", "Prune, quantize and distil your model; measure "
+                                                         "speed, size, accuracy and energy of each version."),
+    ("app_pages/compare.py", "3. Training vs inference", "What one training image costs against one "
+                                                         "prediction, and when inference overtakes training."),
+    ("app_pages/results.py", "4. Results", "Every run of this session in a table; download CSV or JSON."),
+]
+for col, (path, title, text) in zip(cols, steps):
+    with col.container(border=True):
+        st.page_link(path, label=title)
+        st.caption(text)
+
+st.subheader("Or run the whole demo")
+st.markdown("Trains the default model on the bundled digits, compresses it, measures every version and fills in "
+            "the comparison: the whole lab in one click, about a minute on a 2-core laptop.")
+demo.button(s)
+
+st.subheader("This machine")
+hw = hardware.describe()
+a, b, c = st.columns(3)
+a.metric("Compute device", hw.device.upper(), help=hw.device_name)
+b.metric("CPU cores (logical)", f"{hw.logical_cores}")
+c.metric("PyTorch threads", f"{hw.threads}", help="Shared by everyone using this server.")
+st.markdown(f"- **CPU:** {hw.cpu} ({hw.arch}); PyTorch SIMD level: {hw.cpu_capability}\n"
+            f"- **PyTorch:** {hw.torch}, {hw.torch_build} build; int8 engines: {', '.join(hw.quantized_engines) or 'none'}\n"
+            f"- **Features that decide int8 and bf16 speed:** {', '.join(hw.feature_labels) or 'none detected'}")
+st.caption("Every number in this lab is measured on this machine, now. On a shared server other users take "
+           "turns with you, so timings are not disturbed by their work.")

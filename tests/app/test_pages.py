@@ -1,0 +1,198 @@
+"""AppTest per page: every page renders on a fresh session; a tiny training runs through the Train
+page's widgets and the other pages then show it; widgets change what is computed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.lab.data import DatasetUnavailable
+from dashboard.ui.session import KEY
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+PAGES = {
+    "app_pages/home.py": "Train & Infer Lab",
+    "app_pages/train.py": "Train a model",
+    "app_pages/compress.py": "Compress & benchmark",
+    "app_pages/compare.py": "Training vs inference",
+    "app_pages/results.py": "Results",
+}
+
+
+def fresh() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    return at
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at: AppTest, label: str):
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r}; have {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def session(at: AppTest):
+    return at.session_state[KEY]
+
+
+def train_tiny(at: AppTest, *, images: int = 500, epochs: int = 1, model: str = "mlp", seed: int = 0,
+               max_runs: int = 60) -> None:
+    """Set the Train page's widgets for a run of a few seconds and drive it to the end
+    (run_every fragments do not tick in AppTest: each at.run() trains one chunk)."""
+    open_page(at, "app_pages/train.py")
+    at.selectbox(key="train_model").set_value(model)
+    at.slider(key="train_epochs").set_value(epochs)
+    at.select_slider(key="train_images").set_value(images)
+    at.number_input(key="train_seed").set_value(seed)
+    at.run()
+    button(at, "Train").click()
+    at.run()
+    for _ in range(max_runs):
+        assert not at.exception, [e.value for e in at.exception]
+        if not session(at).training:
+            break
+        at.run()
+    assert not session(at).training, "training did not finish"
+
+
+@pytest.mark.parametrize("page,title", PAGES.items())
+def test_every_page_renders_on_a_fresh_session(page, title):
+    at = open_page(fresh(), page)
+    assert [t.value for t in at.title] == [title]
+    assert not at.error
+
+
+def test_home_shows_this_machine_and_the_demo_button():
+    at = fresh()
+    assert button(at, "Run the whole demo") is not None
+    labels = [m.label for m in at.metric]
+    assert "CPU cores (logical)" in labels and "PyTorch threads" in labels
+
+
+def test_pages_without_a_model_say_what_to_do():
+    at = fresh()
+    for page in ("app_pages/compress.py", "app_pages/compare.py"):
+        open_page(at, page)
+        assert any("Train a model first" in i.value for i in at.info)
+    open_page(at, "app_pages/results.py")
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_train_through_widgets_then_results_and_comparison_show_it():
+    at = fresh()
+    train_tiny(at)
+    s = session(at)
+    t = s.trained
+    assert t is not None and t.completed and t.spec.name == "mlp"
+    assert t.samples_seen == 500 and t.test_accuracy > 0.3   # 500 images, 1 epoch: well above chance (0.1)
+    assert s.training_energy is not None and s.training_energy.joules > 0
+    # Live views: curves, speed, energy with its method.
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"] == f"{100 * t.test_accuracy:.1f} %"
+    assert "images/s" in metrics["Speed"]
+    energy_label = next(k for k in metrics if k.startswith("Training energy"))
+    assert "measured" in energy_label or "estimated" in energy_label
+    assert any("Training finished" in x.value for x in at.success)
+    # End-of-training views.
+    assert any("test images" in c.value and "mistakes" in c.value for c in at.caption)
+    assert s.inspection is not None and len(s.inspection.samples) == 24
+    assert s.inspection.confusion.counts.sum() == 2000            # the whole bundled test set
+    assert len(at.get("image")) == 24
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(charts) == 4   # curves, confusion matrix, weight histograms, first-layer filters
+    assert "accuracy (%)" in charts[0] and "true class" in charts[1]
+
+    # Results lists the run, with downloads.
+    open_page(at, "app_pages/results.py")
+    table = at.dataframe[0].value
+    assert list(table["what"]) == ["training"] and list(table["model"]) == ["mlp"]
+    assert table["test accuracy (%)"][0] == pytest.approx(100 * t.test_accuracy, abs=0.01)
+    downloads = [d.proto.label for d in at.get("download_button")]
+    assert downloads == ["Download CSV", "Download JSON", "Download emissions.csv"]
+
+    # The comparison page measures inference and compares it with this training.
+    open_page(at, "app_pages/compare.py")
+    button(at, "Measure inference").click()
+    at.run()
+    assert not at.exception
+    table = next(m.value for m in at.markdown if m.value.startswith("| per image"))
+    assert "| energy |" in table and "| FLOPs |" in table and "×" in table   # units and ratios shown
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(specs) == 3                                   # per-image bars, break-even, lifetime
+    assert "inferences served" in specs[1] and "days in service" in specs[2]
+    metrics = {m.label: m.value for m in at.metric}
+    assert any("inferences**, serving the model" in m.value for m in at.markdown)
+    assert session(at).results[0].name == "fp32"
+    # Changing the grid country recomputes CO2 without re-running (France's grid is far cleaner).
+    world_co2 = metrics["Total CO₂e"]
+    at.selectbox(key="cmp_country").set_value("FRA")
+    at.run()
+    assert {m.label: m.value for m in at.metric}["Total CO₂e"] != world_co2
+    # And the lifetime slider changes the projection.
+    total = {m.label: m.value for m in at.metric}["Total energy"]
+    at.select_slider(key="cmp_requests").set_value(10_000_000)
+    at.run()
+    assert {m.label: m.value for m in at.metric}["Total energy"] != total
+
+
+def test_changing_a_widget_changes_what_is_trained():
+    at = fresh()
+    train_tiny(at, images=500, seed=0)
+    first = session(at).trained
+    train_tiny(at, images=1000, seed=1)
+    second = session(at).trained
+    assert (first.samples_seen, second.samples_seen) == (500, 1000)
+    assert first.config.seed == 0 and second.config.seed == 1
+    open_page(at, "app_pages/results.py")
+    assert list(at.dataframe[0].value["run"]) == [1, 2]
+
+
+def test_stop_training_keeps_the_partial_model():
+    at = fresh()
+    open_page(at, "app_pages/train.py")
+    at.selectbox(key="train_model").set_value("mlp")
+    at.slider(key="train_epochs").set_value(10)
+    at.run()
+    button(at, "Train").click()
+    at.run()                      # one chunk trained
+    assert session(at).training
+    button(at, "Stop training").click()
+    at.run()
+    s = session(at)
+    assert not s.training and s.trained is not None and not s.trained.completed
+    assert 0 < s.trained.samples_seen < 10 * 8000
+    assert any("stopped" in i.value for i in at.info)
+    # The partly trained model survives a page change.
+    open_page(at, "app_pages/compress.py")
+    assert session(at).trained is s.trained
+
+
+def test_offline_dataset_is_a_clear_error_and_keeps_the_session(monkeypatch):
+    at = fresh()
+    train_tiny(at)
+    kept = session(at).trained
+
+    def offline(name, **kwargs):
+        raise DatasetUnavailable("Could not get MNIST (download failed: no internet?). "
+                                 "The bundled 'digits' dataset works offline: choose it instead.")
+
+    import dashboard.ui.session as ui_session
+    monkeypatch.setattr(ui_session, "load_dataset", offline)
+    ui_session._shared_dataset.clear()
+    at.selectbox(key="train_dataset").set_value("mnist")
+    at.run()
+    button(at, "Train").click()
+    at.run()
+    assert not at.exception
+    assert any("no internet" in e.value for e in at.error)
+    assert session(at).trained is kept and not session(at).training
+    ui_session._shared_dataset.clear()

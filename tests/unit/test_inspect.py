@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dashboard.lab.inspect import (Predictions, confusion_matrix, first_layer, inspect_model, predict,
+                                   sample_predictions, weight_histograms)
+from dashboard.lab.models import ModelSpec, build_model
+from dashboard.lab.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    return digits.subset(1500, 400)
+
+
+@pytest.fixture(scope="module")
+def trained_mlp(small):
+    return train(TrainConfig(model="mlp", epochs=1, batch_size=64, threads=1), small)
+
+
+def test_predictions_match_the_engine_accuracy(trained_mlp, small):
+    preds = predict(trained_mlp.module, small)
+    assert len(preds.labels) == small.n_test == 400
+    assert preds.accuracy == pytest.approx(trained_mlp.test_accuracy)
+    assert preds.accuracy > 0.7  # one epoch on 1,500 digits: far better than chance (0.1)
+    assert np.all((preds.confidence > 0.1 - 1e-6) & (preds.confidence <= 1.0))
+    assert len(predict(trained_mlp.module, small, limit=150).labels) == 150
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns():
+    preds = Predictions(np.array([0, 1, 1, 2, 2, 2]), np.array([0, 1, 2, 2, 2, 0]), np.ones(6))
+    cm = confusion_matrix(preds, ("a", "b", "c"))
+    assert cm.counts.tolist() == [[1, 0, 1], [0, 1, 0], [0, 1, 2]]
+    assert cm.accuracy == pytest.approx(4 / 6)
+    assert cm.most_confused(5) == [("c", "b", 1), ("a", "c", 1)] or \
+        cm.most_confused(5) == [("a", "c", 1), ("c", "b", 1)]
+
+
+def test_confusion_matrix_of_a_real_model_sums_to_the_test_set(trained_mlp, small):
+    insp = inspect_model(trained_mlp.module, small)
+    assert insp.confusion.counts.shape == (10, 10)
+    assert insp.confusion.counts.sum() == small.n_test
+    assert insp.confusion.accuracy == pytest.approx(trained_mlp.test_accuracy)
+
+
+def test_sample_grid_shows_images_and_includes_mistakes(trained_mlp, small):
+    preds = predict(trained_mlp.module, small)
+    samples = sample_predictions(preds, small, n=24, mistakes=6, seed=1)
+    assert len(samples) == 24
+    assert sum(not s.correct for s in samples) == min(6, int((preds.predicted != preds.labels).sum()))
+    s = samples[0]
+    assert s.image.shape == (28, 28) and s.image.dtype == np.uint8
+    assert s.label == small.classes[int(small.test_labels[s.index])]
+    assert sample_predictions(preds, small, n=24, seed=1)[0].index == \
+        sample_predictions(preds, small, n=24, seed=1)[0].index  # same seed, same pick
+
+
+def test_histograms_cover_every_weight_and_see_pruned_zeros():
+    model = build_model(ModelSpec("cnn"))
+    hists = weight_histograms(model, bins=20)
+    assert [h.name.split(" ")[0] for h in hists] == ["features.0", "features.3", "classifier.0", "classifier.2"]
+    assert sum(h.params for h in hists) == sum(m.weight.numel() for m in model.modules()
+                                                if isinstance(m, (nn.Conv2d, nn.Linear)))
+    assert all(h.counts.sum() == h.params and len(h.edges) == 21 for h in hists)
+    with torch.no_grad():
+        model.features[0].weight[:16] = 0
+    assert weight_histograms(model)[0].nonzero == 16 * 9
+
+
+def test_first_layer_filters_are_images():
+    cnn = first_layer(build_model(ModelSpec("cnn")), (1, 28, 28))
+    assert cnn.kind == "conv" and cnn.images.shape == (32, 3, 3) and cnn.total == 32
+    assert np.abs(cnn.images).max() == pytest.approx(1.0)
+    mlp = first_layer(build_model(ModelSpec("mlp")), (1, 28, 28), limit=16)
+    assert mlp.kind == "linear" and mlp.images.shape == (16, 28, 28) and mlp.total == 256
+    colour = first_layer(build_model(ModelSpec("cnn", (3, 32, 32))), (3, 32, 32))
+    assert colour.images.shape == (32, 3, 3, 3)
+
+
+def test_training_vs_inference_per_image(trained_mlp):
+    from dashboard.lab.energy import EnergyReading
+    from dashboard.lab.inspect import training_vs_inference
+
+    reading = EnergyReading("training", joules=30.0, co2_grams=0.004)
+    tvi = training_vs_inference(trained_mlp, reading, inference_seconds=1e-4,
+                                inference_flops=trained_mlp.cost.inference_flops_per_image,
+                                inference_joules=0.001, inference_co2_grams=1e-7)
+    n = trained_mlp.samples_seen
+    assert n == 1500 and tvi.training_images == n
+    assert tvi.training.joules == pytest.approx(30.0 / n)
+    assert tvi.training.seconds == pytest.approx(trained_mlp.train_seconds / n)
+    assert tvi.breakeven_inferences == pytest.approx(30_000)
+    assert 2.0 <= tvi.ratio("flops") <= 3.5  # forward + backward: 2-3x a forward pass
+    unmeasured = training_vs_inference(trained_mlp, None, None, None, None, None)
+    assert unmeasured.breakeven_inferences is None and unmeasured.ratio("joules") is None
