@@ -1,6 +1,7 @@
 """Command line: the engine without the app.
 
     python -m dashboard.lab train --model cnn --dataset digits --epochs 2 --json out.json
+    python -m dashboard.lab run --model cnn --dataset digits --epochs 2 --variants all --json out.json
 """
 
 from __future__ import annotations
@@ -71,7 +72,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", type=Path, metavar="PATH", help="save the trained model (.pt) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("run", help="train, compress into variants, measure them side by side",
+                       description="Train, compress (pruning, quantization, distillation) and measure every "
+                                   "variant: accuracy, size, latency, throughput and energy.")
+    add_training_args(p)
+    add_run_args(p)
+    p.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
     return parser
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    from .compress import ALL_VARIANTS, CompressSettings
+
+    c = CompressSettings()
+    p.add_argument("--variants", default="all", metavar="LIST",
+                   help=f"comma list of variants, or 'all' ({','.join(ALL_VARIANTS)}); "
+                        "pruned-channels-N and pruned-unstructured-N take any N from 1 to 99 (default: %(default)s)")
+    p.add_argument("--finetune-epochs", type=int, default=c.finetune_epochs_channels,
+                   help="fine-tune epochs after channel pruning (default: %(default)s)")
+    p.add_argument("--finetune-epochs-unstructured", type=int, default=c.finetune_epochs_unstructured,
+                   help="fine-tune epochs after unstructured pruning (default: %(default)s)")
+    p.add_argument("--temperature", type=_positive_float, default=c.distill_temperature,
+                   help="distillation temperature (default: %(default)s)")
+    p.add_argument("--alpha", type=float, default=c.distill_alpha,
+                   help="distillation: weight of the teacher's soft targets, 0..1 (default: %(default)s)")
+    p.add_argument("--distill-epochs", type=_positive_int, default=None,
+                   help="epochs for the student models (default: as many as the teacher)")
+    p.add_argument("--rounds", type=_positive_int, default=5, help="interleaved timing rounds (default: %(default)s)")
+    p.add_argument("--quick", action="store_true", help="short timing windows: rough numbers, fast")
+    p.add_argument("--no-energy", action="store_true", help="skip energy metering (training and per-image)")
+    p.add_argument("--energy-seconds", type=_positive_float, default=1.0,
+                   help="per-image energy: seconds per metered window (default: %(default)s)")
+    p.add_argument("--energy-repeats", type=_positive_int, default=3,
+                   help="per-image energy: metered windows per variant (default: %(default)s)")
+    p.add_argument("--sensitivity", action="store_true", help="also scan per-layer pruning sensitivity")
 
 
 def train_with_progress(config: TrainConfig, quiet: bool = False):
@@ -101,6 +138,48 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.save:
         trained.save(args.save)
         print(f"model saved to {args.save}")
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import pipeline
+    from .bench import BenchSettings, markdown
+    from .compress import CompressSettings, resolve_names
+
+    names = resolve_names(args.variants)  # unknown names: one line, before any training
+    config = config_from_args(args)
+    cs = CompressSettings(finetune_epochs_channels=args.finetune_epochs,
+                          finetune_epochs_unstructured=args.finetune_epochs_unstructured,
+                          distill_temperature=args.temperature, distill_alpha=args.alpha,
+                          distill_epochs=args.distill_epochs)
+    timing = {"rounds": args.rounds, "threads": args.threads, "energy": not args.no_energy,
+              "energy_min_seconds": args.energy_seconds, "energy_repeats": args.energy_repeats}
+    bs = BenchSettings.quick(**timing) if args.quick else BenchSettings(**timing)
+    bar = ProgressBar(f"run {config.model} on {config.dataset}", quiet=args.quiet)
+
+    def log_epoch(event) -> None:
+        if isinstance(event, EpochEvent):
+            bar.log(f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, "
+                    f"test accuracy {event.test_accuracy:.2%}")
+
+    record = pipeline.run(config, names, compress_settings=cs, bench_settings=bs,
+                          training_energy=not args.no_energy, sensitivity=args.sensitivity,
+                          on_progress=bar.update, on_train_event=log_epoch)
+    bar.close()
+    report = record.to_dict()
+    t = report["training"]
+    print(f"{t['model']} on {t['dataset']}: test accuracy {t['test_accuracy']:.2%} after {t['epochs_completed']} "
+          f"epochs in {t['seconds']:.1f} s; timings at {report['hardware']['threads'] if not args.threads else args.threads} "
+          f"threads on {report['hardware']['cpu']} ({', '.join(report['hardware']['features']) or 'no SIMD extras'})\n")
+    print(markdown(record.results))
+    if record.training_energy:
+        e = record.training_energy
+        print(f"\ntraining energy: {e['joules']:.1f} J, {e['co2_grams']:.4f} g CO2e ({e['method']})")
+    if record.breakeven_inferences:
+        print(f"break-even: {record.breakeven_inferences:,.0f} inferences of {record.breakeven_variant} use as much "
+              "energy as the training did")
     if args.json:
         write_json(args.json, report)
     return 0

@@ -1,0 +1,318 @@
+"""One honest inference benchmark for every Variant, side by side.
+
+    results = measure(variants, dataset, BenchSettings(threads=2))
+
+What makes it fair:
+- every variant runs the same test images in the same process with the same thread count;
+- timing starts after warm-up (oneDNN and fbgemm pick kernels and allocate on first calls);
+- variants are measured in interleaved rounds (round 2 starts after every variant has done
+  round 1, each round in a rotated order), so a noisy neighbour or CPU clock drift hits all
+  alike; speed-ups are medians of per-round ratios to fp32 measured in the same round;
+- each figure is the median over rounds with its min and max, so the spread is visible;
+- the whole measurement holds the process-wide compute slot: no other session's work overlaps.
+
+Batch-1 calls are timed one by one with perf_counter_ns (p50/p95 need the per-call
+distribution, which torch.utils.benchmark's blocked timing does not give; the clock costs
+~0.1 us against calls of 100 us and more). Input conversion (to channels_last or bf16) is
+inside the timed call: a deployed model receives plain fp32 images too.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from . import hardware
+from .compress import Variant
+from .data import Dataset
+from .slot import COMPUTE
+
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass
+class BenchSettings:
+    rounds: int = 5
+    batch1_min_calls: int = 200        # timed batch-1 calls per variant, over all rounds ...
+    batch1_min_seconds: float = 1.0    # ... and at least this long, whichever takes longer
+    batch_size: int = 256
+    batch_min_seconds: float = 1.0     # timed big-batch work per variant, over all rounds (>= 2 calls a round)
+    warmup_seconds: float = 0.2        # untimed calls per variant before round 1
+    threads: int | None = None         # torch intra-op threads while measuring; None keeps the current
+    energy: bool = False               # per-image energy of every variant (slow: ~10 s each)
+    energy_min_seconds: float = 2.0
+    energy_repeats: int = 5
+
+    def validate(self) -> None:
+        if self.rounds < 1 or self.batch1_min_calls < 1 or self.batch_size < 1:
+            raise ValueError("rounds, batch-1 calls and batch size must be at least 1")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError("threads must be at least 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def quick(cls, **overrides) -> BenchSettings:
+        """A fast, rougher setting for tests and previews."""
+        return cls(**{"rounds": 2, "batch1_min_calls": 20, "batch1_min_seconds": 0.05,
+                      "batch_min_seconds": 0.05, "warmup_seconds": 0.02, **overrides})
+
+
+@dataclass
+class BenchResult:
+    """Everything measured about one variant. `to_dict()` is the CLI's JSON object."""
+
+    name: str
+    available: bool
+    note: str
+    how_made: str = ""
+    accuracy: float | None = None              # top-1 on the test split, 0..1
+    agreement: float | None = None             # share of test images with the same prediction as fp32
+    size_bytes: int | None = None              # bytes of the saved file (see saved_as)
+    size_bytes_zlib: int | None = None         # the same file zlib-compressed: zeros compress, dense kernels do not skip them
+    saved_as: str = ""
+    params: int = 0
+    nonzero_params: int = 0
+    sparsity: float | None = None
+    flops: int = 0                             # per image, 1 multiply-add = 2 FLOPs
+    layout: str = "contiguous"
+    latency_ms_batch1_p50: float | None = None  # median over rounds of each round's p50
+    latency_ms_batch1_p95: float | None = None
+    throughput_batch256_ips: float | None = None  # images/s at batch_size, median over rounds
+    speedup_batch1: float | None = None         # fp32 p50 / this p50, median of per-round ratios
+    speedup_batch256: float | None = None       # this / fp32 throughput, median of per-round ratios
+    spread: dict = field(default_factory=dict)  # metric -> {"min", "median", "max"} over rounds
+    batch1_calls: int = 0
+    batch_size: int = 256
+    rounds: int = 0
+    threads: int = 0
+    cpu_features: list[str] = field(default_factory=list)
+    accuracy_before_finetune: float | None = None
+    details: dict = field(default_factory=dict)
+    energy: dict | None = None                 # {joules_per_image, co2_grams_per_image, method, ...}
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                d[k] = None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BenchResult:
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@torch.inference_mode()
+def predictions(variant: Variant, dataset: Dataset, batch_size: int = 500) -> torch.Tensor:
+    """Top-1 class of every test image."""
+    images, _ = dataset.test_tensors()
+    return torch.cat([variant(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
+
+
+def _spread(values: list[float]) -> dict:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
+
+
+@dataclass
+class _Timing:
+    p50_ms: list[float] = field(default_factory=list)   # one per round
+    p95_ms: list[float] = field(default_factory=list)
+    ips: list[float] = field(default_factory=list)
+    calls: int = 0
+
+
+def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tensor,
+                s: BenchSettings, t: _Timing) -> None:
+    calls_goal = math.ceil(s.batch1_min_calls / s.rounds)
+    seconds_goal = s.batch1_min_seconds / s.rounds
+    gc.collect()
+    gc.disable()  # a collection inside the timed loop would land on whichever variant is running
+    try:
+        times: list[int] = []
+        start = time.perf_counter()
+        i = 0
+        while len(times) < calls_goal or time.perf_counter() - start < seconds_goal:
+            x = singles[i % len(singles)]
+            t0 = time.perf_counter_ns()
+            variant(x)
+            times.append(time.perf_counter_ns() - t0)
+            i += 1
+        times.sort()
+        t.p50_ms.append(_percentile(times, 0.50) / 1e6)
+        t.p95_ms.append(_percentile(times, 0.95) / 1e6)
+        t.calls += len(times)
+
+        n, start = 0, time.perf_counter()
+        while n < 2 or time.perf_counter() - start < s.batch_min_seconds / s.rounds:
+            variant(batch)
+            n += 1
+        t.ips.append(n * len(batch) / (time.perf_counter() - start))
+    finally:
+        gc.enable()
+
+
+def _saved_sizes(variant: Variant) -> tuple[int, int]:
+    blob = variant.saved_bytes()
+    return len(blob), len(zlib.compress(blob, 6))
+
+
+def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings | None = None,
+            on_progress: ProgressFn | None = None, should_stop: Callable[[], bool] | None = None,
+            baseline: str = "fp32") -> list[BenchResult]:
+    """Accuracy, agreement, size, params, FLOPs, batch-1 latency and batch throughput of each
+    variant (and per-image energy if settings.energy), in one process, interleaved by round."""
+    s = settings or BenchSettings()
+    s.validate()
+    progress = on_progress or (lambda f, m: None)
+    stop = should_stop or (lambda: False)
+    hw = hardware.describe("cpu")
+    results = [BenchResult(v.name, v.available, v.note, v.how_made, saved_as=v.saved_as, params=v.params,
+                           nonzero_params=v.nonzero_params, sparsity=v.sparsity, flops=v.flops,
+                           layout=v.layout, batch_size=s.batch_size, cpu_features=list(hw.features),
+                           accuracy_before_finetune=v.accuracy_before_finetune, details=dict(v.details))
+               for v in variants]
+    live = [(v, r) for v, r in zip(variants, results) if v.available and v.module is not None]
+    images, labels = dataset.test_tensors()
+    singles = [images[i:i + 1].clone() for i in range(min(64, len(images)))]
+    batch = images[:s.batch_size]
+    if len(batch) < s.batch_size:  # a small test split: repeat images to fill the batch
+        batch = images.repeat(math.ceil(s.batch_size / len(images)), 1, 1, 1)[:s.batch_size]
+    timings = {v.name: _Timing() for v, _ in live}
+    energy_steps = len(live) if s.energy else 0
+    steps, done = len(live) * (1 + s.rounds) + energy_steps, 0
+
+    before_threads = threads = torch.get_num_threads()
+    with COMPUTE.hold("benchmark"):
+        try:
+            threads = hardware.set_threads(s.threads)
+            # 1. Accuracy, agreement, size; then warm-up.
+            reference = next((predictions(v, dataset) for v, _ in live if v.name == baseline), None)
+            for v, r in live:
+                progress(done / steps, f"accuracy and size of {v.name}")
+                preds = predictions(v, dataset)
+                r.accuracy = int((preds == labels).sum()) / len(labels)
+                r.agreement = int((preds == reference).sum()) / len(labels) if reference is not None else None
+                r.size_bytes, r.size_bytes_zlib = _saved_sizes(v)
+                with torch.inference_mode():
+                    start = time.perf_counter()
+                    while time.perf_counter() - start < s.warmup_seconds:
+                        v(singles[0])
+                        v(batch)
+                done += 1
+            # 2. Interleaved timing rounds, each in a rotated order.
+            for rnd in range(s.rounds):
+                if stop():
+                    break
+                order = live[rnd % len(live):] + live[:rnd % len(live)] if live else []
+                for v, _ in order:
+                    progress(done / steps, f"timing round {rnd + 1}/{s.rounds}: {v.name}")
+                    with torch.inference_mode():
+                        _time_round(v, singles, batch, s, timings[v.name])
+                    done += 1
+            base = timings.get(baseline)
+            for v, r in live:
+                t = timings[v.name]
+                if not t.ips:
+                    continue
+                r.rounds, r.batch1_calls, r.threads = len(t.ips), t.calls, threads
+                r.latency_ms_batch1_p50 = statistics.median(t.p50_ms)
+                r.latency_ms_batch1_p95 = statistics.median(t.p95_ms)
+                r.throughput_batch256_ips = statistics.median(t.ips)
+                r.spread = {"latency_ms_batch1_p50": _spread(t.p50_ms), "latency_ms_batch1_p95": _spread(t.p95_ms),
+                            "throughput_batch256_ips": _spread(t.ips)}
+                if base is not None and len(base.ips) == len(t.ips):
+                    ratio1 = [b / x for b, x in zip(base.p50_ms, t.p50_ms)]
+                    ratio256 = [x / b for b, x in zip(base.ips, t.ips)]
+                    r.speedup_batch1 = statistics.median(ratio1)
+                    r.speedup_batch256 = statistics.median(ratio256)
+                    r.spread["speedup_batch1"] = _spread(ratio1)
+                    r.spread["speedup_batch256"] = _spread(ratio256)
+            # 3. Energy per image, one variant at a time (each holds the meter on its own).
+            if s.energy:
+                for v, r in live:
+                    if stop():
+                        break
+                    progress(done / steps, f"energy per image of {v.name}")
+                    r.energy = variant_energy(v, batch, s)
+                    done += 1
+        finally:
+            torch.set_num_threads(before_threads)
+    for r in results:
+        if not r.available:
+            r.threads = threads
+    progress(1.0, "measured")
+    return results
+
+
+def variant_energy(variant: Variant, batch: torch.Tensor, s: BenchSettings) -> dict:
+    """Per-image inference energy at the benchmark's batch size: {joules_per_image, co2_grams_per_image, method, ...}."""
+    from . import energy
+
+    def run_batch() -> int:
+        with torch.inference_mode():
+            variant(batch)
+        return len(batch)
+
+    reading = energy.per_image(run_batch, phase=f"inference:{variant.name}",
+                               min_seconds=s.energy_min_seconds, repeats=s.energy_repeats)
+    summary = reading.summary() if hasattr(reading, "summary") else reading.to_dict()
+    return {"joules_per_image": reading.joules_per_image, "co2_grams_per_image": reading.co2_grams_per_image,
+            "method": reading.method, "batch_size": len(batch),
+            **{k: v for k, v in summary.items() if k not in ("joules_per_image", "co2_grams_per_image", "method")}}
+
+
+def markdown(results: list[BenchResult], *, energy: bool | None = None) -> str:
+    """The results as a markdown table (what the CLI prints)."""
+    energy = any(r.energy for r in results) if energy is None else energy
+    head = ["variant", "accuracy", "agree", "size", "params", "nonzero", "MFLOPs", "b1 p50 ms", "b1 p95 ms",
+            "b256 img/s", "speed-up b1", "speed-up b256"] + (["mJ/image"] if energy else []) + ["note"]
+    rows = []
+    for r in results:
+        if not r.available:
+            rows.append([r.name] + ["n/a"] * (len(head) - 2) + [f"unavailable: {r.note}"])
+            continue
+        row = [r.name, _pct(r.accuracy), _pct(r.agreement), _kb(r.size_bytes), f"{r.params:,}",
+               f"{r.nonzero_params:,}", f"{r.flops / 1e6:.2f}", _num(r.latency_ms_batch1_p50, 3),
+               _num(r.latency_ms_batch1_p95, 3), _num(r.throughput_batch256_ips, 0),
+               _x(r.speedup_batch1), _x(r.speedup_batch256)]
+        if energy:
+            row.append(_num(r.energy["joules_per_image"] * 1e3, 4) if r.energy else "")
+        row.append(r.note.replace("|", "/"))
+        rows.append(row)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{x:.2%}"
+
+
+def _kb(x: int | None) -> str:
+    return "" if x is None else f"{x / 1024:,.0f} KiB"
+
+
+def _num(x: float | None, digits: int) -> str:
+    return "" if x is None else f"{x:,.{digits}f}"
+
+
+def _x(x: float | None) -> str:
+    return "" if x is None else f"{x:.2f}x"
+
+
+__all__ = ["BenchSettings", "BenchResult", "measure", "markdown", "predictions", "variant_energy"]

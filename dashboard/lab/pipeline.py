@@ -1,0 +1,164 @@
+"""The whole demo as one function: train -> compress -> measure (-> energy) -> RunRecord.
+
+    record = pipeline.run(TrainConfig(model="cnn", epochs=2), "all",
+                          on_progress=lambda f, msg: ..., should_stop=lambda: stop_clicked)
+
+The `run` CLI command and the app's "Run the whole demo" button both call it. It holds the
+process-wide compute slot for the whole run (sessions take turns; `on_wait` hears the queue
+position), reports progress as a 0..1 fraction with a message, and checks `should_stop()`
+between steps: a stopped run returns what it has, with `record.stopped` naming the stage the
+stop took effect in ("training", "compress", "sensitivity", "measure").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+
+from . import hardware
+from .bench import BenchSettings, measure
+from .compress import CompressSettings, make_variants, resolve_names
+from .data import Dataset, load_dataset
+from .record import RunRecord
+from .slot import COMPUTE, Waiting
+from .train import TrainConfig, TrainedModel, Training
+
+ProgressFn = Callable[[float, str], None]
+
+# Share of the progress bar per stage (roughly their share of the time of a default run).
+_STAGES = {"training": (0.0, 0.35), "compress": (0.35, 0.65), "sensitivity": (0.65, 0.7), "measure": (0.7, 1.0)}
+
+
+def _stage(progress: ProgressFn, stage: str) -> ProgressFn:
+    lo, hi = _STAGES[stage]
+    return lambda f, msg: progress(lo + (hi - lo) * min(max(f, 0.0), 1.0), msg)
+
+
+def run(config: TrainConfig, variants: str | list[str] = "all", *,
+        dataset: Dataset | None = None,
+        trained: TrainedModel | None = None,
+        compress_settings: CompressSettings | None = None,
+        bench_settings: BenchSettings | None = None,
+        training_energy: bool = True,
+        sensitivity: bool = False,
+        on_progress: ProgressFn | None = None,
+        on_train_event: Callable[[object], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        on_wait: Callable[[Waiting], None] | None = None) -> RunRecord:
+    """Train (unless `trained` is given), compress into `variants`, measure them, return a RunRecord.
+
+    training_energy: meter the training with energy.meter("training").
+    bench_settings.energy: also measure each variant's energy per image (slow), which gives the
+    top-level break-even number of inferences.
+    """
+    names = resolve_names(variants)          # a bad name fails before any work
+    config.validate()
+    cs = compress_settings or CompressSettings()
+    cs.validate()
+    bs = bench_settings or BenchSettings(threads=config.threads)
+    bs.validate()
+    progress = on_progress or (lambda f, m: None)
+    stop = should_stop or (lambda: False)
+
+    record = RunRecord(config=config.to_dict(), hardware=hardware.describe("cpu").to_dict(),
+                       settings={"variants": names, "compress": cs.to_dict(), "bench": bs.to_dict(),
+                                 "training_energy": training_energy, "sensitivity": sensitivity})
+    with COMPUTE.hold("demo run", on_wait=on_wait):
+        # 1. Train, metered.
+        t0 = time.perf_counter()
+        if trained is None:
+            dataset = dataset if dataset is not None else load_dataset(config.dataset, augment=config.augment)
+            trained, record.training_energy = _train(config, dataset, _stage(progress, "training"),
+                                                     on_train_event, stop, training_energy)
+        elif dataset is None:
+            dataset = load_dataset(trained.dataset)
+        record.trained = trained
+        record.training = trained.summary()
+        record.config = trained.config.to_dict()
+        record.stage_seconds["training"] = round(time.perf_counter() - t0, 3)
+        if stop():
+            record.stopped = "training"
+            return record
+
+        # 2. Compress.
+        t0 = time.perf_counter()
+        record.variants = make_variants(trained, dataset, names, cs, _stage(progress, "compress"), stop)
+        record.stage_seconds["compress"] = round(time.perf_counter() - t0, 3)
+        if stop() or len(record.variants) < len(names):
+            record.stopped = "compress"
+            return record
+
+        # 3. Sensitivity scan (optional).
+        if sensitivity:
+            from .sensitivity import scan
+            t0 = time.perf_counter()
+            record.sensitivity = scan(trained.module, dataset, on_progress=_stage(progress, "sensitivity")).to_dict()
+            record.stage_seconds["sensitivity"] = round(time.perf_counter() - t0, 3)
+            if stop():
+                record.stopped = "sensitivity"
+                return record
+
+        # 4. Measure (and per-image energy when asked).
+        t0 = time.perf_counter()
+        record.results = measure(record.variants, dataset, bs, _stage(progress, "measure"), stop)
+        record.stage_seconds["measure"] = round(time.perf_counter() - t0, 3)
+        if stop():
+            record.stopped = "measure"
+    _add_breakeven(record)
+    progress(1.0, "done")
+    return record
+
+
+def _train(config: TrainConfig, dataset: Dataset, progress: ProgressFn,
+           on_event: Callable[[object], None] | None, stop: Callable[[], bool],
+           metered: bool) -> tuple[TrainedModel, dict | None]:
+    meter = None
+    if metered:
+        try:
+            from . import energy
+            meter = energy.meter("training")
+        except Exception:  # the energy engine missing or broken must not cost the user the run
+            meter = None
+    with meter if meter is not None else nullcontext() as reading:
+        run = Training(config, dataset)
+        for event in run:
+            progress(event.progress, f"training: epoch {event.epoch}, step {event.step}/{event.total_steps}")
+            if on_event is not None:
+                on_event(event)
+            if stop():
+                run.stop()
+    trained = run.result()
+    return trained, (_energy_summary(reading) if reading is not None else None)
+
+
+def _energy_summary(reading) -> dict:
+    if hasattr(reading, "summary"):
+        return reading.summary()
+    d = reading.to_dict()
+    return {k: d.get(k) for k in ("joules", "co2_grams", "method", "assumptions")}
+
+
+def breakeven(training_joules: float, joules_per_inference: float) -> float | None:
+    """Inferences after which inference has used as much energy as training did (None if unknowable)."""
+    from .footprint import breakeven_inferences
+
+    try:
+        return breakeven_inferences(training_joules, joules_per_inference)
+    except ValueError:
+        return None
+
+
+def _add_breakeven(record: RunRecord) -> None:
+    """Per-variant and top-level (fp32, else the first measured) break-even inference counts."""
+    if not record.training_energy or not record.training_energy.get("joules"):
+        return
+    joules = record.training_energy["joules"]
+    for r in record.results:
+        if r.energy and r.energy.get("joules_per_image"):
+            r.energy["breakeven_inferences"] = breakeven(joules, r.energy["joules_per_image"])
+    measured = [r for r in record.results if r.energy and r.energy.get("breakeven_inferences")]
+    chosen = next((r for r in measured if r.name == "fp32"), measured[0] if measured else None)
+    if chosen is not None:
+        record.breakeven_inferences = chosen.energy["breakeven_inferences"]
+        record.breakeven_variant = chosen.name

@@ -1,0 +1,150 @@
+"""Compression variants on the bundled digits: sparsity, shapes, accuracy, sizes, honesty."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+from dashboard.lab import compress, hardware
+from dashboard.lab.bench import predictions
+from dashboard.lab.compress import CompressSettings, make_variants, resolve_names
+from dashboard.lab.sensitivity import scan
+from dashboard.lab.train import TrainConfig, train
+
+NAMES = ["fp32", "pruned-unstructured-90", "pruned-channels-50", "int8-dynamic", "int8-static", "bf16", "fp16",
+         "student-baseline", "distilled", "pruned-channels-50+int8-static", "onnxruntime-fp32"]
+# Short fine-tunes keep the suite fast; the defaults (3 epochs) are what the benchmark measures.
+QUICK = CompressSettings(finetune_epochs_channels=1, finetune_epochs_unstructured=1, distill_epochs=2,
+                         try_channels_last=False)
+
+
+@pytest.fixture(scope="module")
+def teacher(digits):
+    torch.set_num_threads(2)
+    return train(TrainConfig(model="cnn", epochs=2, threads=2), digits)
+
+
+@pytest.fixture(scope="module")
+def variants(teacher, digits):
+    torch.set_num_threads(2)
+    return {v.name: v for v in make_variants(teacher, digits, NAMES, QUICK)}
+
+
+def accuracy(variant, dataset) -> float:
+    return float((predictions(variant, dataset) == dataset.test_labels).float().mean())
+
+
+def test_names_resolve_with_fp32_first_and_unknown_names_rejected():
+    assert resolve_names("int8-static, pruned-channels-30") == ["fp32", "int8-static", "pruned-channels-30"]
+    assert resolve_names("all")[0] == "fp32" and "distilled" in resolve_names("all")
+    for bad in ("bogus", "pruned-channels-0", "pruned-channels-100", "pruned-channels-50+int8-dynamic", ""):
+        with pytest.raises(ValueError, match="variant"):
+            resolve_names(bad)
+
+
+def test_every_requested_variant_is_made_in_order(variants):
+    assert list(variants) == NAMES
+    assert all(v.how_made for v in variants.values())
+
+
+def test_unstructured_sparsity_within_one_point_of_the_request(teacher, digits, variants):
+    v = variants["pruned-unstructured-90"]
+    assert abs(v.sparsity - 0.90) <= 0.01
+    assert abs(compress.weight_sparsity(v.module) - 0.90) <= 0.01
+    assert v.params == variants["fp32"].params and v.nonzero_params < 0.2 * v.params
+    assert not any(n.endswith("weight_orig") for n in v.module.state_dict())  # pruning made permanent
+    other = compress.pruned_unstructured(teacher, digits, 35, CompressSettings(finetune_epochs_unstructured=0,
+                                                                                try_channels_last=False))
+    assert abs(other.sparsity - 0.35) <= 0.01
+
+
+def test_channel_pruning_shrinks_params_and_flops_and_keeps_the_output_shape(variants):
+    fp32, pruned = variants["fp32"], variants["pruned-channels-50"]
+    assert pruned.params < 0.5 * fp32.params
+    assert pruned.flops < 0.5 * fp32.flops
+    assert pruned.details["widths"][-1] == 10
+    for n in (1, 7):
+        assert pruned(torch.zeros(n, 1, 28, 28)).shape == (n, 10)
+    assert pruned.accuracy_before_finetune is not None
+
+
+def test_every_variant_but_the_students_stays_within_1_5_points_of_fp32(digits, variants):
+    base = accuracy(variants["fp32"], digits)
+    for name, v in variants.items():
+        if not v.available or name in ("distilled", "student-baseline"):
+            continue
+        assert accuracy(v, digits) >= base - 0.015, name
+
+
+def test_int8_files_are_at_most_30_percent_of_fp32(variants):
+    fp32 = len(variants["fp32"].saved_bytes())
+    for name in ("int8-static", "int8-dynamic", "pruned-channels-50+int8-static"):
+        assert len(variants[name].saved_bytes()) <= 0.30 * fp32, name
+    # Unstructured zeros are still stored: the file does not shrink.
+    assert len(variants["pruned-unstructured-90"].saved_bytes()) >= 0.95 * fp32
+
+
+def test_distilled_student_is_reported_next_to_the_same_student_without_a_teacher(digits, variants):
+    d, b = variants["distilled"], variants["student-baseline"]
+    assert d.params == b.params < 0.1 * variants["fp32"].params
+    assert d.details["temperature"] == QUICK.distill_temperature and d.details["alpha"] == QUICK.distill_alpha
+    assert "temperature" not in b.details
+    assert accuracy(d, digits) > 0.85 and accuracy(b, digits) > 0.85
+    assert not torch.equal(d.module.classifier[-1].weight, b.module.classifier[-1].weight)
+
+
+def test_unavailable_variants_say_why(teacher, digits, variants, monkeypatch):
+    for v in variants.values():
+        if not v.available:
+            assert v.module is None and len(v.note) > 20
+            with pytest.raises(RuntimeError, match="not available"):
+                v(torch.zeros(1, 1, 28, 28))
+    if importlib.util.find_spec("onnxruntime") is None:
+        assert "onnxruntime is not installed" in variants["onnxruntime-fp32"].note
+    # A CPU without bf16 instructions: bf16 is refused with the reason.
+    plain = hardware.describe("cpu").__class__(**{**hardware.describe("cpu").to_dict(), "features": ("avx2",)})
+    monkeypatch.setattr(hardware, "describe", lambda device="auto": plain)
+    v = compress.half_precision(teacher, digits, QUICK, torch.bfloat16)
+    assert not v.available and "BF16" in v.note
+
+
+def test_static_int8_falls_back_to_qnnpack_where_x86_is_missing(teacher, digits):
+    assert compress.quant_engine(["qnnpack", "none"]) == "qnnpack"
+    assert compress.quant_engine(["none"]) is None
+    if "qnnpack" not in torch.backends.quantized.supported_engines:
+        pytest.skip("this torch build has no qnnpack")
+    before = torch.backends.quantized.engine
+    try:
+        module, engine = compress.static_int8_module(teacher.module, digits, 256, engine="qnnpack")
+        v = compress.Variant("int8-static", module, "qnnpack")
+        assert engine == "qnnpack" and accuracy(v, digits) >= teacher.test_accuracy - 0.015
+    finally:
+        torch.backends.quantized.engine = before
+
+
+def test_fp32_layout_choice_is_stated(teacher, digits):
+    v = compress.fp32(teacher, digits, CompressSettings(layout_seconds=0.05))
+    assert v.layout in ("contiguous", "channels_last")
+    assert v.layout in v.note and set(v.details["layout_ips_batch256"]) == {"contiguous", "channels_last"}
+
+
+def test_make_variants_reports_progress_and_stops_when_asked(teacher, digits):
+    seen = []
+    out = make_variants(teacher, digits, ["int8-dynamic", "int8-static"], QUICK,
+                        on_progress=lambda f, m: seen.append(f), should_stop=lambda: len(seen) >= 1)
+    assert [v.name for v in out] == ["fp32"]  # stopped before the second variant
+    assert seen == sorted(seen) and all(0 <= f <= 1 for f in seen)
+
+
+def test_sensitivity_scan_has_one_curve_per_prunable_layer(teacher, digits):
+    before = {k: v.clone() for k, v in teacher.module.state_dict().items()}
+    result = scan(teacher.module, digits, (0.0, 0.5, 0.95), test_limit=500)
+    assert [layer.layer for layer in result.layers] == ["features.0", "features.3", "classifier.0", "classifier.2"]
+    assert [layer.kind for layer in result.layers] == ["Conv2d", "Conv2d", "Linear", "Linear"]
+    assert all(len(layer.accuracies) == 3 and layer.accuracies[0] == result.baseline_accuracy for layer in result.layers)
+    assert result.test_images == 500 and len(result.accuracy_table()) == 4
+    assert min(layer.accuracies[-1] for layer in result.layers) < result.baseline_accuracy - 0.05
+    for k, v in teacher.module.state_dict().items():
+        assert torch.equal(v, before[k]), k  # the scan leaves the model as it was
