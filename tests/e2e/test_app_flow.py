@@ -1,0 +1,292 @@
+"""The app in a real Chromium against `streamlit run` on localhost, driven like a student would.
+
+Train (epochs lowered through the slider), train again and stop mid-way (the partial model is
+kept), compress a quick set of variants, open the comparison, download the Results CSV and read
+it; no page shows an exception. Two browser contexts are two users. Every wait is on page state
+(text appearing, the script state going back to notRunning), never a fixed sleep.
+Screenshots go to the test's tmp_path; their paths are printed (pytest -s shows them).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+EXCEPTION = '[data-testid="stException"]'
+PAGE_HEADINGS = {  # sidebar link -> the page's title (st.title)
+    "Home": "Train & Infer Lab",
+    "Train": "Train a model",
+    "Compress & benchmark": "Compress & benchmark",
+    "Training vs inference": "Training vs inference",
+    "Results": "Results",
+}
+TRACEBACK = "Traceback (most recent call last)"
+TRAIN_S = 180_000      # ms: one epoch of the bundled digits on 2 busy cores, with margin
+SETTLE_S = 60_000
+
+
+class Shots:
+    """Numbered screenshots in the test's temporary folder; each path printed."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.n = folder, 0
+
+    def __call__(self, page: Page, name: str) -> Path:
+        self.n += 1
+        path = self.folder / f"{self.n:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}")
+        return path
+
+
+def settle(page: Page, timeout: float = SETTLE_S) -> None:
+    """Wait until the script run the last action caused has finished."""
+    page.wait_for_selector(IDLE, state="attached", timeout=timeout)
+
+
+def no_exception(page: Page) -> None:
+    expect(page.locator(EXCEPTION)).to_have_count(0)
+
+
+def sidebar(page: Page):
+    return page.get_by_test_id("stSidebar")
+
+
+def go(page: Page, link: str, heading: str) -> None:
+    """Change page through the sidebar navigation (a URL change would start a new session)."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+    expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible(timeout=SETTLE_S)
+    settle(page)
+    no_exception(page)
+
+
+def open_app(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name=PAGE_HEADINGS["Home"], level=1)).to_be_visible(timeout=SETTLE_S)
+    settle(page)
+    no_exception(page)
+
+
+def slider_input(page: Page, label: str):
+    # The accessible name repeats the label (aria-labelledby); the input's aria-label is exact.
+    return page.locator(f'input[type="range"][aria-label="{label}"]')
+
+
+def set_slider(page: Page, label: str, key: str, expected: str, *presses: str) -> None:
+    """Move a slider with the keyboard, as a user can, and wait for the app to take the value."""
+    slider = slider_input(page, label)
+    slider.focus()
+    slider.press(key)
+    for extra in presses:
+        slider.press(extra)
+    expect(slider).to_have_attribute("aria-valuetext", expected)
+    slider.blur()
+    settle(page)
+
+
+def set_checkbox(page: Page, label: str, checked: bool) -> None:
+    box = page.get_by_test_id("stCheckbox").filter(has_text=label)
+    field = box.get_by_role("checkbox")
+    if field.is_checked() != checked:
+        box.get_by_text(label, exact=True).click()
+    expect(field).to_be_checked(checked=checked)
+    settle(page)
+
+
+def train(page: Page, timeout: float = TRAIN_S) -> float:
+    """Press Train, see it run (Stop live), wait for the 'finished' notice; return the test accuracy (%)."""
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_role("button", name="Stop training", exact=True)).to_be_enabled(timeout=SETTLE_S)
+    done = page.get_by_text(re.compile(r"Training finished: [\d.]+ % test accuracy"))
+    expect(done).to_be_visible(timeout=timeout)
+    settle(page)
+    no_exception(page)
+    return float(re.search(r"([\d.]+) % test accuracy", done.inner_text()).group(1))
+
+
+@pytest.fixture
+def server_log_clean(app_server):
+    """After the test: the server logged no traceback while it ran (a page can hide one in a fragment)."""
+    start = app_server.log.stat().st_size
+    yield
+    with app_server.log.open("rb") as f:
+        f.seek(start)
+        new = f.read().decode(errors="replace")
+    assert TRACEBACK not in new, "the server logged a traceback:\n" + new[new.index(TRACEBACK) - 200:][:4000]
+
+
+def download_csv(page: Page, button: str, folder: Path) -> list[dict[str, str]]:
+    with page.expect_download() as info:
+        page.get_by_role("button", name=button, exact=True).click()
+    download = info.value
+    assert download.failure() is None, download.failure()
+    path = folder / download.suggested_filename
+    download.save_as(path)
+    print(f"downloaded: {path}")
+    text = path.read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_two_browser_contexts_are_two_users(app_url, new_page, tmp_path, server_log_clean):
+    shot = Shots(tmp_path)
+    alice, bob = new_page(), new_page()
+    open_app(alice, app_url)
+    go(alice, "Train", "Train a model")
+    set_slider(alice, "Epochs (passes over the training images)", "Home", "1")
+    alice.get_by_text("More settings").click()
+    set_slider(alice, "Training images", "Home", "500", "ArrowRight")  # [all, 500, ...]: 500
+    train(alice)
+    expect(sidebar(alice)).to_contain_text("Model: cnn on digits")
+    expect(sidebar(alice)).to_contain_text("1 run in Results")
+    shot(alice, "alice-trained")
+
+    open_app(bob, app_url)
+    expect(sidebar(bob)).to_contain_text("No model trained yet")
+    expect(sidebar(bob)).to_contain_text("0 runs in Results")
+    go(bob, "Train", "Train a model")
+    expect(bob.get_by_text("Choose your settings and press")).to_be_visible()
+    expect(bob.get_by_role("heading", name="Inside the trained model")).to_have_count(0)
+    # Bob's defaults are the page's, not Alice's changed slider.
+    expect(slider_input(bob, "Epochs (passes over the training images)")).to_have_attribute(
+        "aria-valuetext", "3")
+    shot(bob, "bob-fresh")
+    go(bob, "Results", "Results")
+    expect(bob.get_by_text("No runs yet")).to_be_visible()
+    expect(bob.get_by_role("button", name="Download CSV", exact=True)).to_have_count(0)
+
+    # And Alice still has hers after Bob's visit.
+    go(alice, "Home", "Train & Infer Lab")
+    expect(sidebar(alice)).to_contain_text("Model: cnn on digits")
+
+
+def test_reload_mid_training_starts_clean_and_frees_the_slot(app_url, new_page, tmp_path, server_log_clean):
+    """A refresh is a new session: a clean page, not a stuck spinner, and the CPU slot is free again."""
+    shot = Shots(tmp_path)
+    page = new_page()
+    open_app(page, app_url)
+    go(page, "Train", "Train a model")
+    set_slider(page, "Epochs (passes over the training images)", "End", "10")
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_text(re.compile(r"Training: step [1-9][\d,]* of"))).to_be_visible(timeout=TRAIN_S)
+    page.reload()
+    expect(page.get_by_role("heading", name="Train a model", level=1)).to_be_visible(timeout=SETTLE_S)
+    settle(page)
+    no_exception(page)
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
+    expect(page.get_by_text("Choose your settings and press")).to_be_visible()
+    shot(page, "reloaded")
+    # The abandoned run must not keep the compute slot: a small run here trains to the end.
+    set_slider(page, "Epochs (passes over the training images)", "Home", "1")
+    page.get_by_text("More settings").click()
+    set_slider(page, "Training images", "Home", "500", "ArrowRight")
+    train(page)
+    shot(page, "trained-after-reload")
+
+
+def test_train_stop_compress_compare_download(app_url, new_page, tmp_path, server_log_clean):
+    shot = Shots(tmp_path)
+    page = new_page()
+    open_app(page, app_url)
+    expect(sidebar(page)).to_contain_text("No model trained yet")
+    shot(page, "home")
+
+    # 1. Train with the defaults, one epoch.
+    go(page, "Train", "Train a model")
+    set_slider(page, "Epochs (passes over the training images)", "Home", "1")
+    shot(page, "train-form")
+    accuracy = train(page)
+    assert accuracy >= 80, f"one epoch on the bundled digits should pass 80 % test accuracy, got {accuracy} %"
+    expect(page.get_by_role("heading", name="Inside the trained model")).to_be_visible()
+    expect(sidebar(page)).to_contain_text("Model: cnn on digits")
+    expect(sidebar(page)).to_contain_text("1 run in Results")
+    shot(page, "trained")
+
+    # 2. A second, long run (10 epochs), stopped mid-way: the partial model is kept.
+    set_slider(page, "Epochs (passes over the training images)", "End", "10")
+    page.get_by_role("button", name="Train", exact=True).click()
+    stop = page.get_by_role("button", name="Stop training", exact=True)
+    expect(stop).to_be_enabled(timeout=SETTLE_S)
+    progress = page.get_by_text(re.compile(r"Training: step [1-9][\d,]* of [\d,]+, epoch 1 of 10"))
+    expect(progress).to_be_visible(timeout=TRAIN_S)
+    shot(page, "second-run-live")
+    stop.click()
+    notice = page.get_by_text(re.compile(r"Training stopped after [\d,]+ images"))
+    expect(notice.first).to_be_visible(timeout=SETTLE_S)
+    settle(page)
+    expect(notice, "one Stop, one run finished and one notice").to_have_count(1)
+    no_exception(page)
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
+    expect(page.get_by_text("stopped early: partly trained")).to_be_visible()
+    expect(sidebar(page)).to_contain_text("(stopped early)")
+    expect(sidebar(page)).to_contain_text("2 runs in Results")
+    shot(page, "second-run-stopped")
+
+    # 3. Compress a quick set: fp32, 90 % of weights zeroed, int8 static (no fine-tuning to wait for).
+    go(page, "Compress & benchmark", "Compress & benchmark")
+    # A fresh page draws a fresh sidebar: the stopped run is recorded once, like any other.
+    expect(sidebar(page), "the stopped run must be recorded once").to_contain_text("2 runs in Results")
+
+    expect(page.get_by_text(re.compile(r"Compressing cnn trained on digits \(.*stopped early\)"))).to_be_visible()
+    set_checkbox(page, "Remove whole channels (structured)", False)
+    set_checkbox(page, "int8 dynamic (Linear layers only)", False)
+    set_checkbox(page, "Zero the smallest weights (unstructured)", True)
+    set_checkbox(page, "int8 static (whole model, calibrated)", True)
+    plan = "Will make and measure: fp32, pruned-unstructured-90, int8-static."
+    expect(page.get_by_text(plan)).to_be_visible()
+    shot(page, "compress-form")
+    page.get_by_role("button", name="Compress & measure", exact=True).click()
+    expect(page.get_by_text("Measured 3 versions of your model.")).to_be_visible(timeout=TRAIN_S)
+    settle(page)
+    no_exception(page)
+    expect(page.get_by_role("heading", name="Side by side")).to_be_visible()
+    expect(sidebar(page)).to_contain_text("3 model versions measured")
+    expect(sidebar(page)).to_contain_text("3 runs in Results")
+    pareto = page.get_by_test_id("stPlotlyChart").filter(has_text="Accuracy vs speed, batch 1")
+    for name in ("fp32", "pruned-unstructured-90", "int8-static"):
+        expect(pareto).to_contain_text(name)
+    shot(page, "compressed")
+
+    # 4. Training vs inference, from this session's runs; picking another version recomputes.
+    go(page, "Training vs inference", "Training vs inference")
+    expect(page.get_by_role("heading", name="One image: a training step vs an inference")).to_be_visible()
+    breakeven = page.get_by_text(re.compile(r"After .+ inferences, serving the model has used as much energy"))
+    expect(breakeven).to_contain_text("One inference with fp32")
+    before = breakeven.inner_text()
+    shot(page, "compare-fp32")
+    page.get_by_test_id("stSelectbox").filter(has_text="Inference by which version of your model?").click()
+    page.get_by_role("option", name="int8-static", exact=True).click()
+    expect(breakeven).to_contain_text("One inference with int8-static")
+    settle(page)
+    no_exception(page)
+    assert breakeven.inner_text() != before
+    expect(page.get_by_role("heading", name="Lifetime projection")).to_be_visible()
+    shot(page, "compare-int8")
+
+    # 5. Results: both trainings (and the compress run) in the table; the CSV download holds them.
+    go(page, "Results", "Results")
+    shot(page, "results")
+    rows = download_csv(page, "Download CSV", tmp_path)
+    assert rows, "the CSV has no rows"
+    header = list(rows[0])
+    for column in ("run", "what", "model", "dataset", "epochs done", "test accuracy (%)", "energy method"):
+        assert column in header, f"CSV column {column!r} missing from {header}"
+    trainings = [r for r in rows if r["what"] == "training"]
+    assert [r["run"] for r in trainings] == ["1", "2"], rows
+    measured = [r for r in rows if r["what"] == "compress & measure"]
+    assert len(rows) == 3 and len(measured) == 1, rows
+    assert measured[0]["variants measured"] == "3", measured
+    first, stopped = trainings[:2]
+    assert (first["model"], first["dataset"], first["epochs done"]) == ("cnn", "digits", "1")
+    assert abs(float(first["test accuracy (%)"]) - accuracy) < 0.06, (first, accuracy)
+    assert int(stopped["epochs done"]) < 10, f"the stopped run did not stop: {stopped}"
+    assert float(stopped["training time (s)"]) > 0
+    assert first["energy method"].startswith(("measured", "estimated")), first["energy method"]
+    no_exception(page)
