@@ -93,8 +93,12 @@ def live_panel() -> None:
     m[0].metric("Speed", fmt.rate(last.images_per_second) if last else "starting...",
                 help="Training images per second of engine time.")
     m[1].metric("Elapsed (engine time)", fmt.seconds(last.elapsed_s) if last else "0 s")
-    m[2].metric("Test accuracy", fmt.pct(epochs[-1].test_accuracy) if epochs else "after epoch 1",
-                help="Measured on images the model never trains on, after each epoch.")
+    if run is None:  # finished or stopped: the final model's own evaluation, also mid-epoch
+        m[2].metric("Test accuracy", fmt.pct(s.trained.test_accuracy),
+                    help="Measured on images the model never trains on, on the model as it ended.")
+    else:
+        m[2].metric("Test accuracy", fmt.pct(epochs[-1].test_accuracy) if epochs else "after epoch 1",
+                    help="Measured on images the model never trains on, after each epoch.")
     with m[3]:
         status.energy_badge(reading, label=energy_label)
     st.plotly_chart(charts.training_curves(steps, epochs), key="train_curves")

@@ -26,32 +26,33 @@ def start(s: Session, config: TrainConfig, dataset: Dataset, *, log_run: bool = 
 
 def advance(s: Session, *, budget_s: float = CHUNK_S, on_wait: Callable[[Waiting], None] | None = None) -> None:
     """Train for about `budget_s`, then return. Finishes the run when the iterator ends."""
-    live = s.live
-    if live is None or live.finished:
-        return
-    steps: list[StepEvent] = []
-    epochs: list[EpochEvent] = []
-    done = False
-    try:
-        # The meter holds the process-wide compute slot for the chunk (lab.slot.COMPUTE).
-        with energy.meter("training", on_wait=on_wait, settings=s.settings) as reading:
-            deadline = time.perf_counter() + budget_s
-            while time.perf_counter() < deadline:
-                try:
-                    event = next(live.run)
-                except StopIteration:
-                    done = True
-                    break
-                (epochs if isinstance(event, EpochEvent) else steps).append(event)
-    except TrainingDiverged as exc:
-        s.live = None
-        s.notify("error", f"{exc} Your previous model and results are kept.")
-        return
-    live.steps.extend(steps)
-    live.epochs.extend(epochs)
-    live.energy.append(reading)
-    if done:
-        finish(s)
+    with s.lock:
+        live = s.live
+        if live is None or live.finished:
+            return
+        steps: list[StepEvent] = []
+        epochs: list[EpochEvent] = []
+        done = False
+        try:
+            # The meter holds the process-wide compute slot for the chunk (lab.slot.COMPUTE).
+            with energy.meter("training", on_wait=on_wait, settings=s.settings) as reading:
+                deadline = time.perf_counter() + budget_s
+                while time.perf_counter() < deadline:
+                    try:
+                        event = next(live.run)
+                    except StopIteration:
+                        done = True
+                        break
+                    (epochs if isinstance(event, EpochEvent) else steps).append(event)
+        except TrainingDiverged as exc:
+            s.live = None
+            s.notify("error", f"{exc} Your previous model and results are kept.")
+            return
+        live.steps.extend(steps)
+        live.epochs.extend(epochs)
+        live.energy.append(reading)
+        if done:
+            finish(s)
 
 
 def stop(s: Session) -> None:
@@ -59,26 +60,34 @@ def stop(s: Session) -> None:
     live = s.live
     if live is None or live.finished:
         return
-    live.run.stop()
-    with energy.meter("training", settings=s.settings) as reading:
-        for _ in live.run:  # returns at the next step boundary: accounts the time, ends the epoch loop
-            pass
-    live.energy.append(reading)
-    finish(s)
+    live.run.stop()  # a flag: a chunk running in another script thread ends at its next step
+    with s.lock:
+        if s.live is not live or live.finished:
+            return  # that chunk reached the end and finished the run already
+        with energy.meter("training", settings=s.settings) as reading:
+            for _ in live.run:  # returns at the next step boundary: accounts the time, ends the epoch loop
+                pass
+        live.energy.append(reading)
+        finish(s)
 
 
 def finish(s: Session) -> None:
     """Make the run's model this session's current model and record the run."""
-    live = s.live
-    if live is None:
-        return
+    with s.lock:
+        live = s.live
+        if live is None or live.finished:
+            return
+        live.finished = True  # claimed: a second caller (a Stop racing the last chunk) returns above
+        _finish(s, live)
+
+
+def _finish(s: Session, live: LiveTraining) -> None:
     try:
         trained = live.run.result()
     except TrainingDiverged as exc:
         s.live = None
         s.notify("error", f"{exc} Your previous model and results are kept.")
         return
-    live.finished = True
     s.new_model()
     s.trained, s.trained_on, s.steps = trained, live.dataset, list(live.steps)
     s.training_energy = energy.combine(live.energy, "training") if live.energy else None

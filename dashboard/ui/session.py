@@ -7,6 +7,7 @@ this object only; shared caches hold read-only things (the datasets) and are nev
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,9 @@ class Session:
     energy_settings: EnergySettings | None = None
     notices: list[tuple[str, str]] = field(default_factory=list)  # (level, text) shown once
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # widget values per page (ui.widgets)
+    # A click starts a new script run while the training fragment's run may still be going:
+    # whoever advances, stops or finishes the live training holds this lock.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
     def settings(self) -> EnergySettings:
