@@ -125,22 +125,24 @@ b.plotly_chart(charts.accuracy_vs_time(names_ok, [1000 / r.throughput_batch256_i
                                                   for r in ok], [r.accuracy for r in ok], batch=256), key="c_pareto256")
 a, b = st.columns(2)
 a.plotly_chart(charts.bars(names_ok, [r.speedup_batch1 for r in ok], title="Speed-up at batch 1",
-                           axis="speed-up over fp32 (x; right of the dashed line is faster)", reference=1.0),
-               key="c_speed1")
+                           axis="speed-up over fp32 (x; right of the dashed line is faster)", reference=1.0,
+                           suffix="×"), key="c_speed1")
 b.plotly_chart(charts.bars(names_ok, [r.speedup_batch256 for r in ok], title="Speed-up at batch 256",
-                           axis="speed-up over fp32 (x; right of the dashed line is faster)", reference=1.0),
-               key="c_speed256")
+                           axis="speed-up over fp32 (x; right of the dashed line is faster)", reference=1.0,
+                           suffix="×"), key="c_speed256")
 a, b = st.columns(2)
 a.plotly_chart(charts.bars(names_ok, [r.size_bytes / 1000 for r in ok], title="Size on disk",
-                           axis="saved file (kB)"), key="c_size")
+                           axis="saved file (kB)", suffix=" kB"), key="c_size")
 energies = [s.per_image_energy(r.name) for r in ok]
 b.plotly_chart(charts.bars(names_ok, [1000 * e.joules_per_image if e else None for e in energies],
-                           title="Energy per 1,000 images", axis="energy (J per 1,000 images)"), key="c_energy")
+                           title="Energy per 1,000 images", axis="energy (J per 1,000 images)",
+                           suffix=" J"), key="c_energy")
 methods = sorted({e.method for e in energies if e})
 st.caption("Energy: " + (" | ".join(methods) if methods else "not measured") +
            f". CO₂e uses the grid of {s.settings.country_iso} (change it on Training vs inference).")
 a.plotly_chart(charts.bars(names_ok, [1e6 * e.co2_grams_per_image if e else None for e in energies],
-                           title="CO₂e per 1,000 images", axis="CO₂e (mg per 1,000 images)"), key="c_co2")
+                           title="CO₂e per 1,000 images", axis="CO₂e (mg per 1,000 images)",
+                           suffix=" mg"), key="c_co2")
 
 with b:
     st.markdown("**Why did it come out so?**")

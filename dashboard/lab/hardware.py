@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 from dataclasses import asdict, dataclass, field
@@ -36,6 +37,7 @@ class HardwareInfo:
     cpu_capability: str        # torch's SIMD level, e.g. "AVX512"
     features: tuple[str, ...] = field(default_factory=tuple)  # flag names present
     quantized_engines: tuple[str, ...] = field(default_factory=tuple)
+    allocator: str = ""        # what tune_allocator() did (it runs before any measurement)
 
     def has(self, flag: str) -> bool:
         return flag in self.features
@@ -113,6 +115,7 @@ def describe(device: str = "auto") -> HardwareInfo:
         cpu_capability=torch.backends.cpu.get_cpu_capability(),
         features=tuple(f for f in known if f in flags),
         quantized_engines=tuple(e for e in torch.backends.quantized.supported_engines if e != "none"),
+        allocator=tune_allocator(),
     )
 
 
@@ -121,3 +124,31 @@ def set_threads(threads: int | None) -> int:
     if threads:
         torch.set_num_threads(max(1, int(threads)))
     return torch.get_num_threads()
+
+
+ALLOCATOR_MMAP_THRESHOLD = 32 * 2**20  # glibc's largest allowed value
+
+
+@lru_cache(maxsize=1)
+def tune_allocator() -> str:
+    """Keep large tensors' memory in the heap between calls (glibc only); returns what was done.
+
+    glibc's malloc serves blocks above its mmap threshold (128 KiB at start, raised only after a
+    big block is freed) with fresh pages from the kernel and hands them back on free. A batch of
+    256 images makes activations of tens of MB, so every forward pass page-faults its buffers in
+    anew: here that made fp32 at batch 256 2.4x slower until, by chance, a larger block was
+    freed. That is allocator noise, not the model's speed, and it made two identical
+    measurements in one process disagree. A fixed 32 MiB threshold (and trim threshold above it)
+    keeps such buffers for reuse, as jemalloc or tcmalloc (PyTorch's CPU tuning advice) would.
+    """
+    if platform.system() != "Linux":
+        return "system allocator (not glibc): unchanged"
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+        ok = (libc.mallopt(m_mmap_threshold, ALLOCATOR_MMAP_THRESHOLD)
+              and libc.mallopt(m_trim_threshold, 2 * ALLOCATOR_MMAP_THRESHOLD))
+    except (OSError, AttributeError) as exc:
+        return f"glibc malloc not tunable here ({exc}): unchanged"
+    return ("glibc malloc: mmap threshold 32 MiB, trim threshold 64 MiB" if ok
+            else "glibc malloc refused the thresholds: unchanged")

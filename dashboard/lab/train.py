@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Dataset, load_dataset
-from .hardware import pick_device, set_threads
+from .hardware import pick_device, set_threads, tune_allocator
 from .models import ModelCost, ModelSpec, build_model, model_cost
 
 OPTIMIZERS = ("adam", "sgd")
@@ -221,6 +221,7 @@ class Training:
         self.device = pick_device(config.device)
         self.spec = ModelSpec(config.model, self.dataset.shape, self.dataset.num_classes)
         set_threads(config.threads)
+        tune_allocator()
         torch.manual_seed(config.seed)
         self.module = (module if module is not None else build_model(self.spec)).to(self.device)
         self.cost = model_cost(self.module, self.spec.in_shape)

@@ -199,22 +199,29 @@ def accuracy_vs_time(names: Sequence[str], ms_per_image: Sequence[float | None],
     fig.add_trace(go.Scatter(x=[pts[i][0] for i in front], y=[pts[i][1] for i in front], mode="lines",
                              line=dict(color=GREY, dash="dash"), name="Pareto front", hoverinfo="skip"))
     xs = [t for t, _, _ in pts]
-    pad = (np.log10(max(xs)) - np.log10(min(xs))) * 0.15 + 0.05
+    # Room for the names at both ends: labels are centred on their points.
+    pad = (np.log10(max(xs)) - np.log10(min(xs))) * 0.3 + 0.08
     fig.update_xaxes(title_text=f"time per image at batch {batch} (ms, log scale; left is faster)", type="log",
                      range=[np.log10(min(xs)) - pad, np.log10(max(xs)) + pad])
     fig.update_yaxes(title_text="test accuracy (%)")
     return _layout(fig, height=380, title=f"Accuracy vs speed, batch {batch}", legend=False)
 
 
+def _bar_label(v: float, suffix: str) -> str:
+    """3 significant digits without scientific notation: 1,690 not 1.69e+03."""
+    return (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}") + suffix
+
+
 def bars(names: Sequence[str], values: Sequence[float | None], *, title: str, axis: str,
-         reference: float | None = None, text_format: str = ".3g", log: bool = False) -> go.Figure:
+         reference: float | None = None, text_format: str = ".3g", log: bool = False,
+         suffix: str = "") -> go.Figure:
     """Horizontal bars, one per variant; a dashed line marks the reference (e.g. 1x for speed-ups)."""
     rows = [(n, v) for n, v in zip(names, values) if v is not None]
     if not rows:
         return empty(f"{title}: nothing measured")
     fig = go.Figure(go.Bar(y=[n for n, _ in rows], x=[v for _, v in rows], orientation="h",
                            marker_color=[colour(i) for i in range(len(rows))],
-                           text=[format(v, text_format) for _, v in rows], textposition="auto",
+                           text=[_bar_label(v, suffix) for _, v in rows], textposition="auto",
                            hovertemplate="%{y}: %{x:" + text_format + "}<extra></extra>"))
     if reference is not None:
         fig.add_vline(x=reference, line=dict(color=GREY, dash="dash"))

@@ -1,0 +1,76 @@
+"""The process-wide compute slot: first come first served, re-entrant, and it tells waiters their place."""
+
+import threading
+import time
+
+from dashboard.lab.slot import Slot
+
+
+def test_waiters_go_in_order_and_see_how_many_are_ahead():
+    slot = Slot()
+    order, seen = [], {}
+    release = threading.Event()
+
+    def holder():
+        with slot.hold("first"):
+            order.append("first")
+            release.wait(5)
+
+    def waiter(name):
+        def on_wait(w):
+            seen.setdefault(name, set()).add((w.ahead, w.holder))
+        with slot.hold(name, on_wait=on_wait, poll_s=0.01):
+            order.append(name)
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    while not slot.busy:
+        time.sleep(0.001)
+    for name in ("second", "third"):
+        t = threading.Thread(target=waiter, args=(name,))
+        t.start()
+        threads.append(t)
+        while len(slot.queue_labels()) < len(threads):
+            time.sleep(0.001)
+    assert slot.queue_labels() == ["first", "second", "third"]
+    time.sleep(0.05)
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert order == ["first", "second", "third"]
+    assert (1, "first") in seen["second"] and (2, "first") in seen["third"]
+    assert not slot.busy and slot.queue_labels() == []
+
+
+def test_holding_is_reentrant_in_one_thread_and_exclusive_across_threads():
+    slot = Slot()
+    with slot.hold("outer"):
+        with slot.hold("inner"):  # would deadlock if not re-entrant
+            assert slot.busy
+        assert slot.busy  # the inner exit did not release the outer hold
+        got = []
+        t = threading.Thread(target=lambda: got.append(_try(slot)))
+        t.start()
+        t.join(5)
+        assert got == ["timed out"]
+    assert not slot.busy
+
+
+def test_an_error_inside_frees_the_slot():
+    slot = Slot()
+    try:
+        with slot.hold("boom"):
+            raise RuntimeError("user error")
+    except RuntimeError:
+        pass
+    assert not slot.busy
+    with slot.hold("next", timeout_s=1):
+        pass
+
+
+def _try(slot):
+    try:
+        with slot.hold("other", timeout_s=0.1, poll_s=0.01):
+            return "got it"
+    except TimeoutError:
+        return "timed out"
