@@ -1,0 +1,30 @@
+import platform
+
+import pytest
+import torch
+
+from dashboard.lab import hardware
+
+
+def test_describe_reports_this_machine():
+    info = hardware.describe("cpu")
+    assert info.device == "cpu" and info.threads == torch.get_num_threads()
+    assert info.logical_cores >= 1 and info.cpu and info.torch == torch.__version__
+    assert set(info.features) <= set(hardware.X86_FEATURES) | set(hardware.ARM_FEATURES)
+    assert len(info.feature_labels) == len(info.features)
+    assert info.to_dict()["device"] == "cpu"
+
+
+def test_auto_device_falls_back_to_cpu_and_a_missing_gpu_is_a_clear_error():
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no usable CUDA GPU"):
+            hardware.pick_device("cuda")
+    assert hardware.pick_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError, match="auto, cpu, cuda or mps"):
+        hardware.pick_device("tpu")
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="glibc malloc tuning is Linux-only")
+def test_allocator_keeps_batch_sized_buffers_in_the_heap():
+    assert hardware.tune_allocator() == "glibc malloc: mmap threshold 32 MiB, trim threshold 64 MiB"
+    assert hardware.describe("cpu").allocator == hardware.tune_allocator()
