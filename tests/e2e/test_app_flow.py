@@ -290,3 +290,30 @@ def test_train_stop_compress_compare_download(app_url, new_page, tmp_path, serve
     assert float(stopped["training time (s)"]) > 0
     assert first["energy method"].startswith(("measured", "estimated")), first["energy method"]
     no_exception(page)
+
+
+def test_a_second_user_waits_in_line_while_the_first_measures(app_url, new_page, tmp_path, server_log_clean):
+    """Shared host: Alice's demo holds the compute slot while it measures; Bob, training at the
+    same time, is told he is waiting and how many are ahead, then trains once it is his turn."""
+    shot = Shots(tmp_path)
+    alice, bob = new_page(), new_page()
+    open_app(alice, app_url)
+    open_app(bob, app_url)
+    go(bob, "Train", "Train a model")
+    set_slider(bob, "Epochs (passes over the training images)", "Home", "1")
+
+    alice.get_by_role("button", name="Run the whole demo", exact=True).click()
+    expect(alice.get_by_text("Training the CNN")).to_be_visible(timeout=SETTLE_S)
+    bob.get_by_role("button", name="Train", exact=True).click()
+    waiting = bob.get_by_text(re.compile(r"Waiting for a free slot \(1 ahead; now running: "))
+    expect(waiting).to_be_visible(timeout=TRAIN_S)
+    shot(bob, "bob-waiting")
+
+    expect(bob.get_by_text(re.compile(r"Training finished: [\d.]+ % test accuracy"))).to_be_visible(timeout=TRAIN_S)
+    settle(bob)
+    no_exception(bob)
+    expect(alice.get_by_text("Demo done")).to_be_visible(timeout=TRAIN_S)
+    settle(alice)
+    no_exception(alice)
+    expect(sidebar(alice)).to_contain_text("5 model versions measured")
+    shot(alice, "alice-demo-done")
