@@ -20,10 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torch
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from benchmarks._table import markdown_table, write_json  # noqa: E402
 from dashboard.lab import hardware  # noqa: E402
 from dashboard.lab.data import load_dataset  # noqa: E402

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
+import dashboard  # noqa: F401  first: its OpenMP default must precede torch
+import torch
 from dashboard.lab.data import load_dataset
 
 

@@ -38,6 +38,7 @@ class HardwareInfo:
     features: tuple[str, ...] = field(default_factory=tuple)  # flag names present
     quantized_engines: tuple[str, ...] = field(default_factory=tuple)
     allocator: str = ""        # what tune_allocator() did (it runs before any measurement)
+    openmp_spincount: str = field(default_factory=lambda: os.environ.get("GOMP_SPINCOUNT", "libgomp default"))
 
     def has(self, flag: str) -> bool:
         return flag in self.features

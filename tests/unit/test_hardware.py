@@ -28,3 +28,17 @@ def test_auto_device_falls_back_to_cpu_and_a_missing_gpu_is_a_clear_error():
 def test_allocator_keeps_batch_sized_buffers_in_the_heap():
     assert hardware.tune_allocator() == "glibc malloc: mmap threshold 32 MiB, trim threshold 64 MiB"
     assert hardware.describe("cpu").allocator == hardware.tune_allocator()
+
+
+def test_importing_the_package_sets_the_openmp_spin_default_but_the_user_wins():
+    import os
+    import subprocess
+    import sys
+
+    code = "import dashboard, os; print(os.environ['GOMP_SPINCOUNT'])"
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "3000000"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "GOMP_SPINCOUNT": "42"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "42"
