@@ -365,11 +365,6 @@ def _settings_of(r: EnergyReading) -> EnergySettings:
                           currency=str(a.get("currency", default_currency())), ram_watts=ram_w)
 
 
-def apply_settings(x: EnergyReading | PerImageEnergy, settings: EnergySettings):
-    """Recompute a reading or a per-image result under the user's assumptions."""
-    return x.with_settings(settings)
-
-
 # --- the meter -----------------------------------------------------------------------------
 
 # Figures learnt from the last good CodeCarbon reading, so a later failure estimates alike.

@@ -32,10 +32,6 @@ def seconds(s: float | None) -> str:
     return _si(s, "s", [(1e-3, "m"), (1e-6, "µ"), (1e-9, "n")])
 
 
-def ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3g} ms"
-
-
 def pct(fraction: float | None, digits: int = 1) -> str:
     return "n/a" if fraction is None else f"{100 * fraction:.{digits}f} %"
 
@@ -60,6 +56,3 @@ def size(nbytes: float | None) -> str:
 def rate(per_s: float | None, what: str = "images") -> str:
     return "n/a" if per_s is None else f"{per_s:,.0f} {what}/s"
 
-
-def speedup(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.2f}×"

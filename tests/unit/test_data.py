@@ -1,4 +1,3 @@
-import gzip
 import hashlib
 import struct
 from pathlib import Path
