@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from . import hardware
+from . import energy, hardware
 from .compress import Variant
 from .data import Dataset
 from .slot import COMPUTE
@@ -260,21 +260,27 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
     return results
 
 
-def variant_energy(variant: Variant, batch: torch.Tensor, s: BenchSettings) -> dict:
-    """Per-image inference energy at the benchmark's batch size: {joules_per_image, co2_grams_per_image, method, ...}."""
-    from . import energy
-
+def per_image_energy(variant: Variant, batch: torch.Tensor, *, min_seconds: float, repeats: int,
+                     warmup: int = 3, settings: energy.EnergySettings | None = None) -> energy.PerImageEnergy:
+    """Inference energy per image of one variant at this batch size (lab.energy.per_image)."""
     def run_batch() -> int:
         with torch.inference_mode():
             variant(batch)
         return len(batch)
 
-    reading = energy.per_image(run_batch, phase=f"inference:{variant.name}",
-                               min_seconds=s.energy_min_seconds, repeats=s.energy_repeats)
-    summary = reading.summary() if hasattr(reading, "summary") else reading.to_dict()
-    return {"joules_per_image": reading.joules_per_image, "co2_grams_per_image": reading.co2_grams_per_image,
-            "method": reading.method, "batch_size": len(batch),
-            **{k: v for k, v in summary.items() if k not in ("joules_per_image", "co2_grams_per_image", "method")}}
+    return energy.per_image(run_batch, phase=f"inference:{variant.name}", min_seconds=min_seconds,
+                            repeats=repeats, warmup=warmup, settings=settings)
+
+
+def energy_block(per_image: energy.PerImageEnergy, batch_size: int) -> dict:
+    """A BenchResult's `energy`: {joules_per_image, co2_grams_per_image, method, ..., batch_size}."""
+    return {**per_image.summary(), "batch_size": batch_size}
+
+
+def variant_energy(variant: Variant, batch: torch.Tensor, s: BenchSettings) -> dict:
+    """Per-image inference energy at the benchmark's batch size, as a BenchResult's `energy` block."""
+    per = per_image_energy(variant, batch, min_seconds=s.energy_min_seconds, repeats=s.energy_repeats)
+    return energy_block(per, len(batch))
 
 
 def markdown(results: list[BenchResult], *, energy: bool | None = None) -> str:
@@ -316,4 +322,5 @@ def _x(x: float | None) -> str:
     return "" if x is None else f"{x:.2f}x"
 
 
-__all__ = ["BenchSettings", "BenchResult", "measure", "markdown", "predictions", "variant_energy"]
+__all__ = ["BenchSettings", "BenchResult", "measure", "markdown", "predictions", "variant_energy", "per_image_energy",
+           "energy_block"]

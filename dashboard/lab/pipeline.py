@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 
-from . import hardware
+from . import energy, hardware
 from .bench import BenchSettings, measure
 from .compress import CompressSettings, make_variants, resolve_names
 from .data import Dataset, load_dataset
+from .footprint import breakeven_inferences
 from .record import RunRecord
 from .slot import COMPUTE, Waiting
 from .train import TrainConfig, TrainedModel, Training
@@ -105,7 +106,7 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
         record.stage_seconds["measure"] = round(time.perf_counter() - t0, 3)
         if stop():
             record.stopped = "measure"
-    _add_breakeven(record)
+    add_breakeven(record)
     progress(1.0, "done")
     return record
 
@@ -113,14 +114,7 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
 def _train(config: TrainConfig, dataset: Dataset, progress: ProgressFn,
            on_event: Callable[[object], None] | None, stop: Callable[[], bool],
            metered: bool) -> tuple[TrainedModel, dict | None]:
-    meter = None
-    if metered:
-        try:
-            from . import energy
-            meter = energy.meter("training")
-        except Exception:  # the energy engine missing or broken must not cost the user the run
-            meter = None
-    with meter if meter is not None else nullcontext() as reading:
+    with energy.meter("training") if metered else nullcontext() as reading:
         run = Training(config, dataset)
         for event in run:
             progress(event.progress, f"training: epoch {event.epoch}, step {event.step}/{event.total_steps}")
@@ -129,28 +123,20 @@ def _train(config: TrainConfig, dataset: Dataset, progress: ProgressFn,
             if stop():
                 run.stop()
     trained = run.result()
-    return trained, (_energy_summary(reading) if reading is not None else None)
-
-
-def _energy_summary(reading) -> dict:
-    if hasattr(reading, "summary"):
-        return reading.summary()
-    d = reading.to_dict()
-    return {k: d.get(k) for k in ("joules", "co2_grams", "method", "assumptions")}
+    return trained, (reading.summary() if reading is not None else None)
 
 
 def breakeven(training_joules: float, joules_per_inference: float) -> float | None:
     """Inferences after which inference has used as much energy as training did (None if unknowable)."""
-    from .footprint import breakeven_inferences
-
     try:
         return breakeven_inferences(training_joules, joules_per_inference)
     except ValueError:
         return None
 
 
-def _add_breakeven(record: RunRecord) -> None:
-    """Per-variant and top-level (fp32, else the first measured) break-even inference counts."""
+def add_breakeven(record: RunRecord) -> None:
+    """Per-variant and top-level (fp32, else the first measured) break-even inference counts,
+    from record.training_energy and each result's energy block."""
     if not record.training_energy or not record.training_energy.get("joules"):
         return
     joules = record.training_energy["joules"]

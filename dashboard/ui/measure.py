@@ -2,7 +2,8 @@
 
 Both the Compress page and the Home page's demo go through lab.pipeline.run, the same function
 as the CLI's `run` command; on top, each variant's energy per image is metered with
-lab.energy.per_image so the user's assumptions (country, watts, PUE) can be changed afterwards.
+lab.bench.per_image_energy and the PerImageEnergy kept, so the user's assumptions (country,
+watts, PUE) can be changed afterwards without re-running.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-import torch
 
-from dashboard.lab import energy, pipeline, sensitivity as lab_sensitivity
+from dashboard.lab import bench, pipeline, sensitivity as lab_sensitivity
 from dashboard.lab.bench import BenchSettings
-from dashboard.lab.compress import CompressSettings, Variant
+from dashboard.lab.compress import CompressSettings
 from dashboard.lab.slot import COMPUTE, Waiting
 from dashboard.ui import runs
 from dashboard.ui.session import Session
@@ -24,16 +24,6 @@ ProgressFn = Callable[[float, str], None]
 # interleaved rounds and warm-up keep it fair. Energy: 3 windows of 0.7 s per variant.
 APP_BENCH = BenchSettings(rounds=3, batch1_min_calls=100, batch1_min_seconds=0.5, batch_min_seconds=0.6)
 ENERGY_WINDOW_S, ENERGY_REPEATS = 0.7, 3
-
-
-def inference_energy(variant: Variant, s: Session, batch: torch.Tensor) -> energy.PerImageEnergy:
-    """Per-image energy of one variant at batch 256, metered by the engine (lab.energy.per_image)."""
-    def run_batch() -> int:
-        with torch.inference_mode():
-            variant(batch)
-        return len(batch)
-    return energy.per_image(run_batch, phase=f"inference:{variant.name}", min_seconds=ENERGY_WINDOW_S,
-                            repeats=ENERGY_REPEATS, warmup=2, settings=s.settings)
 
 
 def compress_and_measure(s: Session, names: list[str], settings: CompressSettings, *,
@@ -54,17 +44,13 @@ def compress_and_measure(s: Session, names: list[str], settings: CompressSetting
         per_image = {}
         for i, v in enumerate(live):
             prog(0.8 + 0.2 * i / max(len(live), 1), f"energy per image of {v.name}")
-            per_image[v.name] = inference_energy(v, s, batch)
+            per_image[v.name] = bench.per_image_energy(v, batch, min_seconds=ENERGY_WINDOW_S,
+                                                       repeats=ENERGY_REPEATS, warmup=2, settings=s.settings)
     record.training_energy = s.training_energy.summary() if s.training_energy else None
     for r in record.results:
         if r.name in per_image:
-            r.energy = per_image[r.name].summary()
-            if s.training_energy is not None:
-                r.energy["breakeven_inferences"] = pipeline.breakeven(s.training_energy.joules,
-                                                                      per_image[r.name].joules_per_image)
-    fp32 = record.result("fp32")
-    if fp32 is not None and fp32.energy and fp32.energy.get("breakeven_inferences"):
-        record.breakeven_inferences, record.breakeven_variant = fp32.energy["breakeven_inferences"], "fp32"
+            r.energy = bench.energy_block(per_image[r.name], len(batch))
+    pipeline.add_breakeven(record)
     s.new_model_results(record.variants, record.results, per_image, settings)
     readings = ([s.training_energy] if kind == "demo" else []) + [r for e in per_image.values() for r in e.readings]
     runs.add(s, kind, record, readings)
