@@ -14,11 +14,7 @@ st.caption("Training is paid once; inference is paid on every request. Here is w
            "from your own runs, and when the cheap-but-frequent side overtakes the expensive-but-once side.")
 session.show_notices(s)
 
-if s.trained is None:
-    st.info("Train a model first (or run the whole demo from Home): this page compares *your* training with "
-            "*your* model's inference.", icon=":material/model_training:")
-    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
-    st.stop()
+status.require_model(s, "this page compares *your* training with *your* model's inference.")
 
 # --- the user's assumptions: country, watts, PUE, price -------------------------------------------
 cfg = s.settings
@@ -68,6 +64,10 @@ train_energy = s.training_energy.with_settings(cfg) if s.training_energy is not 
 tvi = training_vs_inference(s.trained, train_energy, (result.latency_ms_batch1_p50 or 0) / 1000 or None,
                             result.flops, per_image.joules_per_image, per_image.co2_grams_per_image)
 
+kind_t = "measured" if train_energy is not None and train_energy.measured else "estimated"
+kind_i = "measured" if per_image.measured else "estimated"
+kind = kind_t if kind_t == kind_i else "training " + kind_t + ", inference " + kind_i
+
 # --- per image ------------------------------------------------------------------------------------
 st.subheader("One image: a training step vs an inference")
 def _times(metric: str) -> str:
@@ -79,8 +79,8 @@ st.markdown(
     "| per image | one training step | one inference | training / inference |\n|---|---|---|---|\n"
     f"| time | {fmt.seconds(tvi.training.seconds)} | {fmt.seconds(tvi.inference.seconds)} | {_times('seconds')} |\n"
     f"| FLOPs | {fmt.flops(tvi.training.flops)} | {fmt.flops(tvi.inference.flops)} | {_times('flops')} |\n"
-    f"| energy | {fmt.energy(tvi.training.joules)} | {fmt.energy(tvi.inference.joules)} | {_times('joules')} |\n"
-    f"| CO₂e | {fmt.co2(tvi.training.co2_grams)} | {fmt.co2(tvi.inference.co2_grams)} | {_times('co2_grams')} |")
+    f"| energy ({kind}) | {fmt.energy(tvi.training.joules)} | {fmt.energy(tvi.inference.joules)} | {_times('joules')} |\n"
+    f"| CO₂e ({kind}) | {fmt.co2(tvi.training.co2_grams)} | {fmt.co2(tvi.inference.co2_grams)} | {_times('co2_grams')} |")
 st.caption(f"Training time: training seconds / images processed (batches of {s.trained.config.batch_size}). "
            "Inference time: median single-image latency. FLOPs: torch.utils.flop_counter; a training step is "
            "forward + backward.")
@@ -90,8 +90,6 @@ st.plotly_chart(charts.per_image_comparison([
     ("Energy", "J", tvi.training.joules, tvi.inference.joules),
     ("CO₂e", "g", tvi.training.co2_grams, tvi.inference.co2_grams),
 ]), key="cmp_per_image")
-kind_t = "measured" if train_energy is not None and train_energy.measured else "estimated"
-kind_i = "measured" if per_image.measured else "estimated"
 st.caption(f"Training energy ({kind_t}): {train_energy.method if train_energy else 'not metered'}. "
            f"Inference energy ({kind_i}, per image at batch {result.batch_size}, median of {len(per_image.readings)} "
            f"windows, spread {per_image.spread:.2f}x): {per_image.method}.")
@@ -117,8 +115,8 @@ else:
     proj = footprint.project_lifetime(tvi.training_joules, tvi.inference.joules, requests_per_day=per_day,
                                       days=days, settings=cfg)
     m = st.columns(4)
-    m[0].metric("Total energy", f"{proj.total.kwh:.3g} kWh")
-    m[1].metric("Total CO₂e", f"{proj.total.co2_kg:.3g} kg", help=f"Grid: {proj.country_iso}, "
+    m[0].metric(f"Total energy ({kind})", f"{proj.total.kwh:.3g} kWh")
+    m[1].metric(f"Total CO₂e ({kind})", f"{proj.total.co2_kg:.3g} kg", help=f"Grid: {proj.country_iso}, "
                                                                   f"{proj.grid_gco2_per_kwh:.0f} gCO₂e/kWh")
     m[2].metric("Electricity cost", f"{proj.total.cost:.3g} {proj.total.currency}")
     m[3].metric("Share spent on inference", fmt.pct(proj.inference_share),

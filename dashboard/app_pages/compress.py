@@ -12,11 +12,7 @@ st.caption("Inference is what a model does for the rest of its life, so making i
            "request. Pick techniques, then measure every version on the same test images, in turns, on this machine.")
 session.show_notices(s)
 
-if s.trained is None:
-    st.info("Train a model first (or run the whole demo from Home): there is nothing to compress yet.",
-            icon=":material/model_training:")
-    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
-    st.stop()
+status.require_model(s, "there is nothing to compress yet.")
 
 t = s.trained
 st.markdown(f"Compressing **{t.spec.name}** trained on **{t.dataset}** "
@@ -93,7 +89,8 @@ if not results:
 st.divider()
 st.subheader("Side by side")
 hw = hardware.describe()
-st.caption(f"Measured on {hw.cpu} with {hw.threads} PyTorch thread(s); CPU features: "
+threads = next((r.threads for r in results if r.threads), hw.threads)  # what the measurement used
+st.caption(f"Measured on {hw.cpu} with {threads} PyTorch thread(s); CPU features: "
            f"{', '.join(hw.feature_labels) or 'none detected'}. Latency: median (p50) and 95th percentile (p95) "
            "of single-image calls after warm-up. Throughput: batches of 256.")
 ok = [r for r in results if r.available]
@@ -134,14 +131,15 @@ a, b = st.columns(2)
 a.plotly_chart(charts.bars(names_ok, [r.size_bytes / 1000 for r in ok], title="Size on disk",
                            axis="saved file (kB)", suffix=" kB"), key="c_size")
 energies = [s.per_image_energy(r.name) for r in ok]
+kind = "measured" if energies and all(e and e.measured for e in energies) else "estimated"
 b.plotly_chart(charts.bars(names_ok, [1000 * e.joules_per_image if e else None for e in energies],
-                           title="Energy per 1,000 images", axis="energy (J per 1,000 images)",
+                           title=f"Energy per 1,000 images ({kind})", axis=f"{kind} energy (J per 1,000 images)",
                            suffix=" J"), key="c_energy")
 methods = sorted({e.method for e in energies if e})
 st.caption("Energy: " + (" | ".join(methods) if methods else "not measured") +
            f". CO₂e uses the grid of {s.settings.country_iso} (change it on Training vs inference).")
 a.plotly_chart(charts.bars(names_ok, [1e6 * e.co2_grams_per_image if e else None for e in energies],
-                           title="CO₂e per 1,000 images", axis="CO₂e (mg per 1,000 images)",
+                           title=f"CO₂e per 1,000 images ({kind})", axis=f"{kind} CO₂e (mg per 1,000 images)",
                            suffix=" mg"), key="c_co2")
 
 with b:

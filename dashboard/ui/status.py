@@ -20,6 +20,14 @@ def waiting_line(placeholder) -> Callable[[Waiting], None]:
     return show
 
 
+def require_model(s: Session, why: str) -> None:
+    """Stop the page with a pointer to Train when this session has no trained model yet."""
+    if s.trained is None:
+        st.info(f"Train a model first (or run the whole demo from Home): {why}", icon=":material/model_training:")
+        st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.stop()
+
+
 def energy_badge(reading, *, label: str = "Energy") -> None:
     """Energy with its unit and CO2, and always whether it was measured or estimated."""
     if reading is None:

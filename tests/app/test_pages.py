@@ -3,12 +3,12 @@ page's widgets and the other pages then show it; widgets change what is computed
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lab.data import DatasetUnavailable
 from dashboard.ui.session import KEY
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -125,23 +125,30 @@ def test_train_through_widgets_then_results_and_comparison_show_it():
     at.run()
     assert not at.exception
     table = next(m.value for m in at.markdown if m.value.startswith("| per image"))
-    assert "| energy |" in table and "| FLOPs |" in table and "×" in table   # units and ratios shown
+    assert re.search(r"\| energy \((training )?(measured|estimated)", table)  # energy says how it was got
+    assert "| FLOPs |" in table and "×" in table                             # units and ratios shown
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert len(specs) == 3                                   # per-image bars, break-even, lifetime
     assert "inferences served" in specs[1] and "days in service" in specs[2]
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = lifetime_metrics(at)
+    assert any(m.label in ("Total energy (estimated)", "Total energy (measured)") for m in at.metric)
     assert any("inferences**, serving the model" in m.value for m in at.markdown)
     assert session(at).results[0].name == "fp32"
     # Changing the grid country recomputes CO2 without re-running (France's grid is far cleaner).
     world_co2 = metrics["Total CO₂e"]
     at.selectbox(key="cmp_country").set_value("FRA")
     at.run()
-    assert {m.label: m.value for m in at.metric}["Total CO₂e"] != world_co2
+    assert lifetime_metrics(at)["Total CO₂e"] != world_co2
     # And the lifetime slider changes the projection.
-    total = {m.label: m.value for m in at.metric}["Total energy"]
+    total = lifetime_metrics(at)["Total energy"]
     at.select_slider(key="cmp_requests").set_value(10_000_000)
     at.run()
-    assert {m.label: m.value for m in at.metric}["Total energy"] != total
+    assert lifetime_metrics(at)["Total energy"] != total
+
+
+def lifetime_metrics(at) -> dict[str, str]:
+    """The metrics by label without the '(estimated)' / '(measured)' suffix."""
+    return {m.label.split(" (")[0]: m.value for m in at.metric}
 
 
 def test_changing_a_widget_changes_what_is_trained():
@@ -176,17 +183,14 @@ def test_stop_training_keeps_the_partial_model():
     assert session(at).trained is s.trained
 
 
-def test_offline_dataset_is_a_clear_error_and_keeps_the_session(monkeypatch):
+def test_offline_dataset_is_a_clear_error_and_keeps_the_session(monkeypatch, tmp_path):
     at = fresh()
     train_tiny(at)
     kept = session(at).trained
 
-    def offline(name, **kwargs):
-        raise DatasetUnavailable("Could not get MNIST (download failed: no internet?). "
-                                 "The bundled 'digits' dataset works offline: choose it instead.")
-
+    # The real torchvision download into an empty folder: this machine (and CI) has no internet.
+    monkeypatch.setenv("TRAIN_INFER_LAB_DATA", str(tmp_path))
     import dashboard.ui.session as ui_session
-    monkeypatch.setattr(ui_session, "load_dataset", offline)
     ui_session._shared_dataset.clear()
     at.selectbox(key="train_dataset").set_value("mnist")
     at.run()

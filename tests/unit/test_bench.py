@@ -86,7 +86,8 @@ def test_threads_are_restored_and_results_serialise(results):
     assert all(f"| {name} |" in table for name in NAMES)
 
 
-def test_per_image_energy_is_optional_and_carries_its_method(variants, digits):
+def test_per_image_energy_is_optional_and_carries_its_method(results, variants, digits):
+    assert all(r.energy is None for r in results)  # off unless asked: it takes seconds per variant
     out = measure(variants[:1], digits, BenchSettings.quick(threads=1, rounds=1, energy=True,
                                                             energy_min_seconds=0.05, energy_repeats=2))
     e = out[0].energy
