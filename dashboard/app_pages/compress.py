@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.lab import hardware
+from dashboard.lab import hardware, placement
 from dashboard.lab.compress import CompressSettings
 from dashboard.ui import charts, explain, fmt, measure, session, status, widgets
 
@@ -93,6 +93,8 @@ threads = next((r.threads for r in results if r.threads), hw.threads)  # what th
 st.caption(f"Measured on {hw.cpu} with {threads} PyTorch thread(s); CPU features: "
            f"{', '.join(hw.feature_labels) or 'none detected'}. Latency: median (p50) and 95th percentile (p95) "
            "of single-image calls after warm-up. Throughput: batches of 256.")
+if moved := placement.note(results):
+    st.info(moved, icon=":material/swap_horiz:")
 ok = [r for r in results if r.available]
 rows = []
 for r in results:

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import hardware
+from . import hardware, placement
 from .data import DATASET_NAMES, DEFAULT_DATASET, DatasetUnavailable
 from .models import DEFAULT_MODEL, MODEL_NAMES
 from .progress import ProgressBar
@@ -174,6 +174,8 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"epochs in {t['seconds']:.1f} s; timings at {report['hardware']['threads'] if not args.threads else args.threads} "
           f"threads on {report['hardware']['cpu']} ({', '.join(report['hardware']['features']) or 'no SIMD extras'})\n")
     print(markdown(record.results))
+    if placement.note(record.results):
+        print("\n" + placement.note(record.results))
     if record.training_energy:
         e = record.training_energy
         print(f"\ntraining energy: {e['joules']:.1f} J, {e['co2_grams']:.4f} g CO2e ({e['method']})")

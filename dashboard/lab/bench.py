@@ -9,6 +9,8 @@ What makes it fair:
   round 1, each round in a rotated order), so a noisy neighbour or CPU clock drift hits all
   alike; speed-ups are medians of per-round ratios to fp32 measured in the same round;
 - each figure is the median over rounds with its min and max, so the spread is visible;
+- a thread hand-off probe runs around every timed sample (lab.placement): when a VM's host
+  moved the threads mid-run, the result says so and gives medians per placement;
 - the whole measurement holds the process-wide compute slot: no other session's work overlaps.
 
 Batch-1 calls are timed one by one with perf_counter_ns (p50/p95 need the per-call
@@ -29,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from . import energy, hardware
+from . import energy, hardware, placement
 from .compress import Variant
 from .data import Dataset
 from .slot import COMPUTE
@@ -98,6 +100,7 @@ class BenchResult:
     accuracy_before_finetune: float | None = None
     details: dict = field(default_factory=dict)
     energy: dict | None = None                 # {joules_per_image, co2_grams_per_image, method, ...}
+    handoff_groups: list = field(default_factory=list)  # medians per host placement of the threads (lab.placement)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -133,6 +136,7 @@ class _Timing:
     p50_ms: list[float] = field(default_factory=list)   # one per round
     p95_ms: list[float] = field(default_factory=list)
     ips: list[float] = field(default_factory=list)
+    probes: list[tuple] = field(default_factory=list)  # thread hand-off us before and after each round
     calls: int = 0
 
 
@@ -143,6 +147,7 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
     gc.collect()
     gc.disable()  # a collection inside the timed loop would land on whichever variant is running
     try:
+        before = placement.handoff_us()
         times: list[int] = []
         start = time.perf_counter()
         i = 0
@@ -162,6 +167,7 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
             variant(batch)
             n += 1
         t.ips.append(n * len(batch) / (time.perf_counter() - start))
+        t.probes.append((before, placement.handoff_us()))
     finally:
         gc.enable()
 
@@ -226,6 +232,7 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
                         _time_round(v, singles, batch, s, timings[v.name])
                     done += 1
             base = timings.get(baseline)
+            threshold = placement.split([p for t in timings.values() for pair in t.probes for p in pair])
             for v, r in live:
                 t = timings[v.name]
                 if not t.ips:
@@ -243,6 +250,8 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
                     r.speedup_batch256 = statistics.median(ratio256)
                     r.spread["speedup_batch1"] = _spread(ratio1)
                     r.spread["speedup_batch256"] = _spread(ratio256)
+                r.handoff_groups = placement.groups(
+                    {"throughput_batch256_ips": t.ips, "latency_ms_batch1_p50": t.p50_ms}, t.probes, threshold)
             # 3. Energy per image, one variant at a time (each holds the meter on its own).
             if s.energy:
                 for v, r in live:
@@ -322,5 +331,13 @@ def _x(x: float | None) -> str:
     return "" if x is None else f"{x:.2f}x"
 
 
-__all__ = ["BenchSettings", "BenchResult", "measure", "markdown", "predictions", "variant_energy", "per_image_energy",
-           "energy_block"]
+__all__ = [
+    "BenchResult",
+    "BenchSettings",
+    "energy_block",
+    "markdown",
+    "measure",
+    "per_image_energy",
+    "predictions",
+    "variant_energy",
+]

@@ -54,6 +54,7 @@ def test_timings_have_spread_over_rounds(results):
             spread = r.spread[key]
             assert spread["min"] <= spread["median"] <= spread["max"], (r.name, key)
         assert r.throughput_batch256_ips == r.spread["throughput_batch256_ips"]["median"]
+        assert r.handoff_groups == []  # one thread: no hand-off to probe (tests/unit/test_placement.py has two)
 
 
 def test_size_is_the_saved_file(results, variants):
