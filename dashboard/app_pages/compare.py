@@ -8,11 +8,9 @@ from dashboard.lab.energy import EnergySettings
 from dashboard.lab.inspect import training_vs_inference
 from dashboard.ui import charts, explain, fmt, measure, session, status
 
-s = session.get()
-st.title("Training vs inference")
-st.caption("Training is paid once; inference is paid on every request. Here is what each costs on this machine, "
-           "from your own runs, and when the cheap-but-frequent side overtakes the expensive-but-once side.")
-session.show_notices(s)
+s = session.page("Training vs inference",
+                 "Training is paid once; inference is paid on every request. Here is what each costs on this machine, "
+                 "from your own runs, and when the cheap-but-frequent side overtakes the expensive-but-once side.")
 
 status.require_model(s, "this page compares *your* training with *your* model's inference.")
 

@@ -6,11 +6,9 @@ from dashboard.lab import hardware, placement
 from dashboard.lab.compress import CompressSettings
 from dashboard.ui import charts, explain, fmt, measure, session, status, widgets
 
-s = session.get()
-st.title("Compress & benchmark")
-st.caption("Inference is what a model does for the rest of its life, so making it cheaper pays off on every "
-           "request. Pick techniques, then measure every version on the same test images, in turns, on this machine.")
-session.show_notices(s)
+s = session.page("Compress & benchmark",
+                 "Inference is what a model does for the rest of its life, so making it cheaper pays off on every "
+                 "request. Pick techniques, then measure every version on the same test images, in turns, on this machine.")
 
 status.require_model(s, "there is nothing to compress yet.")
 

@@ -5,9 +5,7 @@ import streamlit as st
 from dashboard.lab import hardware
 from dashboard.ui import charts, demo, session
 
-s = session.get()
-st.title("Train & Infer Lab")
-session.show_notices(s)
+s = session.page("Train & Infer Lab")
 st.markdown(
     "**Training** teaches a model: it shows the model thousands of labelled images, measures how wrong "
     "it is, and nudges every weight to be a little less wrong, over and over. It is done once, and it is "

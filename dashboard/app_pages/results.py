@@ -4,11 +4,9 @@ import streamlit as st
 
 from dashboard.ui import runs, session
 
-s = session.get()
-st.title("Results")
-st.caption("Every run of this browser tab, newest last. Nothing leaves this server unless you download it; "
-           "closing the tab forgets it.")
-session.show_notices(s)
+s = session.page("Results",
+                 "Every run of this browser tab, newest last. Nothing leaves this server unless you download it; "
+                 "closing the tab forgets it.")
 
 if not s.runs:
     st.info("No runs yet. Train a model or run the whole demo, and each run will appear here.",

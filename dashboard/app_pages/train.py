@@ -9,11 +9,9 @@ from dashboard.lab.slot import COMPUTE
 from dashboard.lab.train import OPTIMIZERS, TrainConfig
 from dashboard.ui import charts, fmt, live, session, status, widgets
 
-s = session.get()
-st.title("Train a model")
-st.caption("Training shows the model labelled images batch by batch and adjusts its weights to reduce the loss. "
-           "Watch the loss fall and the accuracy rise; stop whenever you like.")
-session.show_notices(s)
+s = session.page("Train a model",
+                 "Training shows the model labelled images batch by batch and adjusts its weights to reduce the loss. "
+                 "Watch the loss fall and the accuracy rise; stop whenever you like.")
 
 FORM = {  # widget key -> default; kept in the Session so a page change does not reset them
     # 3 epochs (not the engine's 6) keep a live run under ten seconds on a 2-core laptop.

@@ -106,6 +106,16 @@ def get() -> Session:
     return st.session_state[KEY]
 
 
+def page(title: str, caption: str | None = None) -> Session:
+    """Every page's opening: this user's Session, the title, the caption, then pending notices."""
+    s = get()
+    st.title(title)
+    if caption:
+        st.caption(caption)
+    show_notices(s)
+    return s
+
+
 def show_notices(s: Session) -> None:
     """Messages left by an action in a previous run (a finished training, an error): shown once."""
     for level, text in s.notices:
