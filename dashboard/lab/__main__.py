@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import hardware, placement
+from . import energy, hardware, placement
 from .data import DATASET_NAMES, DEFAULT_DATASET, DatasetUnavailable
 from .models import DEFAULT_MODEL, MODEL_NAMES
 from .progress import ProgressBar
@@ -171,17 +171,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = record.to_dict()
     t = report["training"]
     print(f"{t['model']} on {t['dataset']}: test accuracy {t['test_accuracy']:.2%} after {t['epochs_completed']} "
-          f"epochs in {t['seconds']:.1f} s; timings at {report['hardware']['threads'] if not args.threads else args.threads} "
+          f"epochs in {t['seconds']:.1f} s; timings at {next((r.threads for r in record.results if r.threads), '?')} "
           f"threads on {report['hardware']['cpu']} ({', '.join(report['hardware']['features']) or 'no SIMD extras'})\n")
     print(markdown(record.results))
-    if placement.note(record.results):
-        print("\n" + placement.note(record.results))
+    if moved := placement.note(record.results):
+        print("\n" + moved)
     if record.training_energy:
         e = record.training_energy
         print(f"\ntraining energy: {e['joules']:.1f} J, {e['co2_grams']:.4f} g CO2e ({e['method']})")
     if record.breakeven_inferences:
-        print(f"break-even: {record.breakeven_inferences:,.0f} inferences of {record.breakeven_variant} use as much "
-              "energy as the training did")
+        e = next((r.energy for r in record.results if r.name == record.breakeven_variant and r.energy), None)
+        kind = energy.kind(e, record.training_energy) if e and record.training_energy else "estimated"
+        print(f"break-even ({kind}): {record.breakeven_inferences:,.0f} inferences of {record.breakeven_variant} use "
+              "as much energy as the training did")
     if args.json:
         write_json(args.json, report)
     return 0

@@ -27,7 +27,7 @@ import statistics
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -101,9 +101,12 @@ class BenchResult:
     details: dict = field(default_factory=dict)
     energy: dict | None = None                 # {joules_per_image, co2_grams_per_image, method, ...}
     handoff_groups: list = field(default_factory=list)  # medians per host placement of the threads (lab.placement)
+    # The readings behind `energy` (kept in memory, not in JSON): re-priced when the user changes country or watts.
+    per_image: energy.PerImageEnergy | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = asdict(replace(self, per_image=None))
+        del d["per_image"]
         for k, v in d.items():
             if isinstance(v, float) and not math.isfinite(v):
                 d[k] = None
@@ -179,9 +182,10 @@ def _saved_sizes(variant: Variant) -> tuple[int, int]:
 
 def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings | None = None,
             on_progress: ProgressFn | None = None, should_stop: Callable[[], bool] | None = None,
-            baseline: str = "fp32") -> list[BenchResult]:
+            baseline: str = "fp32", energy_settings: energy.EnergySettings | None = None) -> list[BenchResult]:
     """Accuracy, agreement, size, params, FLOPs, batch-1 latency and batch throughput of each
-    variant (and per-image energy if settings.energy), in one process, interleaved by round."""
+    variant (and per-image energy if settings.energy, priced with energy_settings), in one process,
+    interleaved by round."""
     s = settings or BenchSettings()
     s.validate()
     hardware.tune_allocator()  # before any timing: see its docstring for the 2.4x it removes
@@ -208,10 +212,11 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
         try:
             threads = hardware.set_threads(s.threads)
             # 1. Accuracy, agreement, size; then warm-up.
-            reference = next((predictions(v, dataset) for v, _ in live if v.name == baseline), None)
+            preds_of = {v.name: predictions(v, dataset) for v, _ in live}
+            reference = preds_of.get(baseline)
             for v, r in live:
                 progress(done / steps, f"accuracy and size of {v.name}")
-                preds = predictions(v, dataset)
+                preds = preds_of[v.name]
                 r.accuracy = int((preds == labels).sum()) / len(labels)
                 r.agreement = int((preds == reference).sum()) / len(labels) if reference is not None else None
                 r.size_bytes, r.size_bytes_zlib = _saved_sizes(v)
@@ -258,7 +263,9 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
                     if stop():
                         break
                     progress(done / steps, f"energy per image of {v.name}")
-                    r.energy = variant_energy(v, batch, s)
+                    r.per_image = per_image_energy(v, batch, min_seconds=s.energy_min_seconds,
+                                                   repeats=s.energy_repeats, settings=energy_settings)
+                    r.energy = energy_block(r.per_image, len(batch))
                     done += 1
         finally:
             torch.set_num_threads(before_threads)
@@ -286,17 +293,12 @@ def energy_block(per_image: energy.PerImageEnergy, batch_size: int) -> dict:
     return {**per_image.summary(), "batch_size": batch_size}
 
 
-def variant_energy(variant: Variant, batch: torch.Tensor, s: BenchSettings) -> dict:
-    """Per-image inference energy at the benchmark's batch size, as a BenchResult's `energy` block."""
-    per = per_image_energy(variant, batch, min_seconds=s.energy_min_seconds, repeats=s.energy_repeats)
-    return energy_block(per, len(batch))
-
-
-def markdown(results: list[BenchResult], *, energy: bool | None = None) -> str:
+def markdown(results: list[BenchResult]) -> str:
     """The results as a markdown table (what the CLI prints)."""
-    energy = any(r.energy for r in results) if energy is None else energy
+    with_energy = any(r.energy for r in results)
+    b = next((r.batch_size for r in results if r.available), BenchSettings.batch_size)
     head = ["variant", "accuracy", "agree", "size", "params", "nonzero", "MFLOPs", "b1 p50 ms", "b1 p95 ms",
-            "b256 img/s", "speed-up b1", "speed-up b256"] + (["mJ/image"] if energy else []) + ["note"]
+            f"b{b} img/s", "speed-up b1", f"speed-up b{b}"] + (["mJ/image"] if with_energy else []) + ["note"]
     rows = []
     for r in results:
         if not r.available:
@@ -306,8 +308,8 @@ def markdown(results: list[BenchResult], *, energy: bool | None = None) -> str:
                f"{r.nonzero_params:,}", f"{r.flops / 1e6:.2f}", _num(r.latency_ms_batch1_p50, 3),
                _num(r.latency_ms_batch1_p95, 3), _num(r.throughput_batch256_ips, 0),
                _x(r.speedup_batch1), _x(r.speedup_batch256)]
-        if energy:
-            row.append(_num(r.energy["joules_per_image"] * 1e3, 4) if r.energy else "")
+        if with_energy:
+            row.append(f"{r.energy['joules_per_image'] * 1e3:,.4f} ({energy.kind(r.energy)})" if r.energy else "")
         row.append(r.note.replace("|", "/"))
         rows.append(row)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -339,5 +341,4 @@ __all__ = [
     "measure",
     "per_image_energy",
     "predictions",
-    "variant_energy",
 ]

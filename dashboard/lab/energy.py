@@ -322,6 +322,12 @@ def _method_text(b: dict, per_thread: float | None, per_thread_source: str) -> s
     return "; ".join(parts)
 
 
+def kind(*items) -> str:
+    """'measured' when every reading (EnergyReading, PerImageEnergy, a summary dict) was measured, else 'estimated'."""
+    flags = [i.get("measured") if isinstance(i, dict) else getattr(i, "measured", False) for i in items]
+    return "measured" if flags and all(flags) else "estimated"
+
+
 def combine(readings: list[EnergyReading], phase: str) -> EnergyReading:
     """One reading that is the sum of several (the live page meters each training chunk)."""
     if not readings:

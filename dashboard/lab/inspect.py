@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .compress import prunable_layers
 from .data import Dataset
 
 
@@ -136,15 +137,10 @@ def sample_predictions(predictions: Predictions, dataset: Dataset, *, n: int = 2
     return out
 
 
-def _weighted_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    return [(name, m) for name, m in module.named_modules()
-            if isinstance(m, (nn.Conv2d, nn.Linear)) and isinstance(getattr(m, "weight", None), torch.Tensor)]
-
-
 def weight_histograms(module: nn.Module, *, bins: int = 40) -> list[LayerHistogram]:
     """A histogram of each Conv2d / Linear layer's weights (biases left out), in model order."""
     out = []
-    for name, layer in _weighted_layers(module):
+    for name, layer in prunable_layers(module):
         w = layer.weight.detach().float().cpu().numpy().ravel()
         counts, edges = np.histogram(w, bins=bins)
         out.append(LayerHistogram(f"{name} ({type(layer).__name__})", tuple(layer.weight.shape), int(w.size),
@@ -155,7 +151,7 @@ def weight_histograms(module: nn.Module, *, bins: int = 40) -> list[LayerHistogr
 def first_layer(module: nn.Module, in_shape: tuple[int, int, int], *, limit: int = 32) -> FirstLayer | None:
     """The first Conv2d's filters, or the first Linear's rows reshaped to the input image
     (what each neuron looks for). Each image is scaled by its own largest |weight| to -1..1."""
-    layers = _weighted_layers(module)
+    layers = prunable_layers(module)
     if not layers:
         return None
     name, layer = layers[0]

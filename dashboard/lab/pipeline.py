@@ -46,12 +46,13 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
         on_progress: ProgressFn | None = None,
         on_train_event: Callable[[object], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
-        on_wait: Callable[[Waiting], None] | None = None) -> RunRecord:
+        on_wait: Callable[[Waiting], None] | None = None,
+        energy_settings: energy.EnergySettings | None = None) -> RunRecord:
     """Train (unless `trained` is given), compress into `variants`, measure them, return a RunRecord.
 
     training_energy: meter the training with energy.meter("training").
     bench_settings.energy: also measure each variant's energy per image (slow), which gives the
-    top-level break-even number of inferences.
+    top-level break-even number of inferences. energy_settings: country, watts, PUE for pricing energy.
     """
     names = resolve_names(variants)          # a bad name fails before any work
     config.validate()
@@ -71,7 +72,7 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
         if trained is None:
             dataset = dataset if dataset is not None else load_dataset(config.dataset, augment=config.augment)
             trained, record.training_energy = _train(config, dataset, _stage(progress, "training"),
-                                                     on_train_event, stop, training_energy)
+                                                     on_train_event, stop, training_energy, energy_settings)
         elif dataset is None:
             dataset = load_dataset(trained.dataset)
         record.trained = trained
@@ -102,7 +103,8 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
 
         # 4. Measure (and per-image energy when asked).
         t0 = time.perf_counter()
-        record.results = measure(record.variants, dataset, bs, _stage(progress, "measure"), stop)
+        record.results = measure(record.variants, dataset, bs, _stage(progress, "measure"), stop,
+                                 energy_settings=energy_settings)
         record.stage_seconds["measure"] = round(time.perf_counter() - t0, 3)
         if stop():
             record.stopped = "measure"
@@ -113,8 +115,8 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
 
 def _train(config: TrainConfig, dataset: Dataset, progress: ProgressFn,
            on_event: Callable[[object], None] | None, stop: Callable[[], bool],
-           metered: bool) -> tuple[TrainedModel, dict | None]:
-    with energy.meter("training") if metered else nullcontext() as reading:
+           metered: bool, settings: energy.EnergySettings | None = None) -> tuple[TrainedModel, dict | None]:
+    with energy.meter("training", settings=settings) if metered else nullcontext() as reading:
         run = Training(config, dataset)
         for event in run:
             progress(event.progress, f"training: epoch {event.epoch}, step {event.step}/{event.total_steps}")

@@ -25,8 +25,7 @@ class LayerSensitivity:
     layer: str                 # module name, e.g. "features.0"
     kind: str                  # "Conv2d" or "Linear"
     params: int                # weights in the layer
-    sparsities: list[float]
-    accuracies: list[float]    # test accuracy with only this layer pruned, 0..1
+    accuracies: list[float]    # test accuracy with only this layer pruned, 0..1, one per scan sparsity
 
 
 @dataclass
@@ -88,8 +87,7 @@ def scan(module: nn.Module, dataset: Dataset, sparsities: tuple[float, ...] | li
             finally:
                 with torch.no_grad():
                     layer.weight.copy_(original)
-            result.layers.append(LayerSensitivity(name, type(layer).__name__, original.numel(),
-                                                  list(sparsities), accs))
+            result.layers.append(LayerSensitivity(name, type(layer).__name__, original.numel(), accs))
     module.train(was_training)
     progress(1.0, "sensitivity scan done")
     return result
