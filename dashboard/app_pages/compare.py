@@ -40,16 +40,14 @@ with st.expander("Assumptions: electricity grid, power, data-centre overhead, pr
     st.markdown(explain.text("energy"))
 
 # --- inference side: which measured variant ----------------------------------------------------------
-measured = [r for r in s.results if r.available and s.inference_energy.get(r.name) is not None]
+measured = [r for r in s.results if r.available and r.per_image is not None]
 if not measured:
     st.warning("Your model's inference has not been measured yet. Measure the fp32 model now (a few seconds), "
                "or compress and measure several versions on the Compress page.", icon=":material/speed:")
     if st.button("Measure inference", type="primary", icon=":material/speed:", disabled=s.training):
-        waiting = st.empty()
-        bar = st.progress(0.0, text="Measuring...")
+        on_wait, on_progress = status.work_feedback("Measuring...")
         measure.compress_and_measure(s, ["fp32"], CompressSettings(), kind="measure fp32",
-                                     on_wait=status.waiting_line(waiting),
-                                     on_progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+                                     on_wait=on_wait, on_progress=on_progress)
         st.rerun()
     st.stop()
 
@@ -62,8 +60,8 @@ train_energy = s.training_energy.with_settings(cfg) if s.training_energy is not 
 tvi = training_vs_inference(s.trained, train_energy, (result.latency_ms_batch1_p50 or 0) / 1000 or None,
                             result.flops, per_image.joules_per_image, per_image.co2_grams_per_image)
 
-kind_t = "measured" if train_energy is not None and train_energy.measured else "estimated"
-kind_i = "measured" if per_image.measured else "estimated"
+kind_t = energy.kind(train_energy) if train_energy is not None else "estimated"
+kind_i = energy.kind(per_image)
 kind = kind_t if kind_t == kind_i else "training " + kind_t + ", inference " + kind_i
 
 # --- per image ------------------------------------------------------------------------------------
@@ -85,8 +83,8 @@ st.caption(f"Training time: training seconds / images processed (batches of {s.t
 st.plotly_chart(charts.per_image_comparison([
     ("Time", "s", tvi.training.seconds, tvi.inference.seconds),
     ("FLOPs", "FLOP", tvi.training.flops, tvi.inference.flops),
-    ("Energy", "J", tvi.training.joules, tvi.inference.joules),
-    ("CO₂e", "g", tvi.training.co2_grams, tvi.inference.co2_grams),
+    (f"Energy ({kind})", "J", tvi.training.joules, tvi.inference.joules),
+    (f"CO₂e ({kind})", "g", tvi.training.co2_grams, tvi.inference.co2_grams),
 ]), key="cmp_per_image")
 st.caption(f"Training energy ({kind_t}): {train_energy.method if train_energy else 'not metered'}. "
            f"Inference energy ({kind_i}, per image at batch {result.batch_size}, median of {len(per_image.readings)} "
@@ -97,11 +95,11 @@ st.subheader("Break-even: when inference has cost as much as training")
 if tvi.breakeven_inferences is None:
     st.info("Training energy was not metered for this model, so there is no break-even to show.")
 else:
-    st.markdown(f"Your training used **{fmt.energy(tvi.training_joules)}** over {tvi.training_images:,} training "
-                f"images. One inference with **{pick}** uses **{fmt.energy(tvi.inference.joules)}**. After "
-                f"**{fmt.count(tvi.breakeven_inferences)} inferences**, serving the model has used as much energy "
-                "as training it did.")
-    st.plotly_chart(charts.breakeven(tvi.training_joules, tvi.inference.joules, tvi.breakeven_inferences),
+    st.markdown(f"Your training used **{fmt.energy(tvi.training_joules)}** ({kind_t}) over {tvi.training_images:,} "
+                f"training images. One inference with **{pick}** uses **{fmt.energy(tvi.inference.joules)}** "
+                f"({kind_i}). After **{fmt.count(tvi.breakeven_inferences)} inferences**, serving the model has used "
+                "as much energy as training it did.")
+    st.plotly_chart(charts.breakeven(tvi.training_joules, tvi.inference.joules, tvi.breakeven_inferences, kind),
                     key="cmp_breakeven")
 
     # --- lifetime --------------------------------------------------------------------------------
@@ -116,11 +114,11 @@ else:
     m[0].metric(f"Total energy ({kind})", f"{proj.total.kwh:.3g} kWh")
     m[1].metric(f"Total CO₂e ({kind})", f"{proj.total.co2_kg:.3g} kg", help=f"Grid: {proj.country_iso}, "
                                                                   f"{proj.grid_gco2_per_kwh:.0f} gCO₂e/kWh")
-    m[2].metric("Electricity cost", f"{proj.total.cost:.3g} {proj.total.currency}")
+    m[2].metric(f"Electricity cost ({kind} energy)", f"{proj.total.cost:.3g} {proj.total.currency}")
     m[3].metric("Share spent on inference", fmt.pct(proj.inference_share),
                 help=f"Inference overtakes training after {proj.breakeven_days:.3g} days.")
-    st.plotly_chart(charts.lifetime(days, proj.training.kwh, proj.inference.kwh, "kWh"), key="cmp_lifetime")
-    with st.expander("What is that in everyday terms?"):
+    st.plotly_chart(charts.lifetime(days, proj.training.kwh, proj.inference.kwh, f"kWh, {kind}"), key="cmp_lifetime")
+    with st.expander(f"What is that in everyday terms? ({kind} energy)"):
         eq = footprint.equivalents(proj.total.joules, cfg)
         st.dataframe([{"about as much as": f"{e['count']:.3g} {e['unit']}", "source": e["source"], "note": e["note"]}
                       for e in eq], hide_index=True, width="stretch")

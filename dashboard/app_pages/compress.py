@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.lab import hardware, placement
+from dashboard.lab import energy, hardware, placement
 from dashboard.lab.compress import CompressSettings
 from dashboard.ui import charts, explain, fmt, measure, session, status, widgets
 
@@ -67,11 +67,9 @@ settings = CompressSettings(finetune_epochs_channels=f["c_finetune"],
 st.caption("Will make and measure: " + ", ".join(names) + ". fp32 (the trained model) is always the baseline.")
 
 if st.button("Compress & measure", type="primary", icon=":material/speed:", disabled=s.training):
-    waiting = st.empty()
-    bar = st.progress(0.0, text="Starting...")
+    on_wait, on_progress = status.work_feedback("Starting...")
     try:
-        measure.compress_and_measure(s, names, settings, on_wait=status.waiting_line(waiting),
-                                     on_progress=lambda frac, msg: bar.progress(min(max(frac, 0.0), 1.0), text=msg))
+        measure.compress_and_measure(s, names, settings, on_wait=on_wait, on_progress=on_progress)
     except (ValueError, RuntimeError) as exc:
         st.error(f"Compressing failed: {exc}. Your model and earlier results are kept; try other settings.")
     else:
@@ -101,7 +99,7 @@ for r in results:
         "variant": r.name,
         "accuracy (%)": round(100 * r.accuracy, 2) if r.available else None,
         "agrees with fp32 (%)": round(100 * r.agreement, 2) if r.available else None,
-        "size (kB)": round(r.size_bytes / 1000, 1) if r.available else None,
+        "size (KiB)": round(r.size_bytes / 1024, 1) if r.available else None,
         "parameters": r.params, "non-zero parameters": r.nonzero_params,
         "MFLOP per image": round(r.flops / 1e6, 3) if r.flops else None,
         "batch-1 p50 (ms)": r.latency_ms_batch1_p50, "batch-1 p95 (ms)": r.latency_ms_batch1_p95,
@@ -128,10 +126,10 @@ b.plotly_chart(charts.bars(names_ok, [r.speedup_batch256 for r in ok], title="Sp
                            axis="speed-up over fp32 (x; right of the dashed line is faster)", reference=1.0,
                            suffix="×"), key="c_speed256")
 a, b = st.columns(2)
-a.plotly_chart(charts.bars(names_ok, [r.size_bytes / 1000 for r in ok], title="Size on disk",
-                           axis="saved file (kB)", suffix=" kB"), key="c_size")
+a.plotly_chart(charts.bars(names_ok, [r.size_bytes / 1024 for r in ok], title="Size on disk",
+                           axis="saved file (KiB)", suffix=" KiB"), key="c_size")
 energies = [s.per_image_energy(r.name) for r in ok]
-kind = "measured" if energies and all(e and e.measured for e in energies) else "estimated"
+kind = energy.kind(*energies) if all(energies) else "estimated"
 b.plotly_chart(charts.bars(names_ok, [1000 * e.joules_per_image if e else None for e in energies],
                            title=f"Energy per 1,000 images ({kind})", axis=f"{kind} energy (J per 1,000 images)",
                            suffix=" J"), key="c_energy")
@@ -160,10 +158,8 @@ st.subheader("Sensitivity scan")
 st.caption("Prune one layer at a time to increasing sparsity and measure accuracy: layers whose line stays flat "
            "can lose many weights; steep ones cannot. This is how to choose per-layer pruning ratios.")
 if st.button("Run sensitivity scan", icon=":material/query_stats:", disabled=s.training):
-    waiting = st.empty()
-    bar = st.progress(0.0, text="Scanning...")
-    measure.sensitivity(s, on_wait=status.waiting_line(waiting),
-                        on_progress=lambda frac, msg: bar.progress(min(max(frac, 0.0), 1.0), text=msg))
+    on_wait, on_progress = status.work_feedback("Scanning...")
+    measure.sensitivity(s, on_wait=on_wait, on_progress=on_progress)
     st.rerun()
 if s.sensitivity is not None:
     sc = s.sensitivity

@@ -153,4 +153,4 @@ if s.trained is not None and not s.training:
                     else "what each first-layer neuron responds to, drawn at the image's size")
             st.caption(f"{fl.layer}: {what} (showing {len(fl.images)} of {fl.total}). Purple: positive weight, "
                        "orange: negative, white: near zero.")
-            st.plotly_chart(charts.first_layer_filters(fl.images, ""), key="train_filters")
+            st.plotly_chart(charts.first_layer_filters(fl.images), key="train_filters")

@@ -83,7 +83,7 @@ def training_vs_inference_diagram() -> go.Figure:
 
 # --- Train ----------------------------------------------------------------------------------
 
-def training_curves(steps: Sequence, epochs: Sequence, total_steps: int | None = None) -> go.Figure:
+def training_curves(steps: Sequence, epochs: Sequence) -> go.Figure:
     """Loss and accuracy while training: the running values every few steps (lines) and the
     test-set values after each epoch (markers)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (lower is better)", "Accuracy (higher is better)"),
@@ -151,7 +151,7 @@ def _mosaic(images: np.ndarray, cols: int, pad: float = np.nan) -> np.ndarray:
     return out
 
 
-def first_layer_filters(images: np.ndarray, title: str) -> go.Figure:
+def first_layer_filters(images: np.ndarray) -> go.Figure:
     """Filters (or neuron weights) as small pictures; purple negative, orange positive."""
     n = len(images)
     cols = 8 if n >= 8 else max(n, 1)
@@ -167,7 +167,7 @@ def first_layer_filters(images: np.ndarray, title: str) -> go.Figure:
     fig.update_xaxes(visible=False, scaleanchor="y", constrain="domain")
     fig.update_yaxes(visible=False)
     rows = (n + cols - 1) // cols
-    return _layout(fig, height=min(140 + 90 * rows, 620), title=title, legend=False)
+    return _layout(fig, height=min(140 + 90 * rows, 620), legend=False)
 
 
 # --- Compress & benchmark ---------------------------------------------------------------------
@@ -265,7 +265,8 @@ def per_image_comparison(metrics: Sequence[tuple[str, str, float | None, float |
     return _layout(fig, height=360, legend=False)
 
 
-def breakeven(training_j: float, per_inference_j: float, breakeven_n: float | None) -> go.Figure:
+def breakeven(training_j: float, per_inference_j: float, breakeven_n: float | None,
+              kind: str = "estimated") -> go.Figure:
     """Cumulative inference energy against the one-off training energy: where the lines cross,
     inference has cost as much as training did."""
     top = max((breakeven_n or 1) * 10, 1000)
@@ -280,7 +281,7 @@ def breakeven(training_j: float, per_inference_j: float, breakeven_n: float | No
                                  text=[f"break-even: {breakeven_n:,.0f} inferences"], textposition="top left",
                                  marker=dict(size=14, color=GREY, symbol="x")))
     fig.update_xaxes(title_text="inferences served (count, log scale)", type="log", dtick=1, exponentformat="SI")
-    fig.update_yaxes(title_text="energy (J, log scale)", type="log", dtick=1, exponentformat="SI")
+    fig.update_yaxes(title_text=f"{kind} energy (J, log scale)", type="log", dtick=1, exponentformat="SI")
     return _layout(fig, height=380)
 
 

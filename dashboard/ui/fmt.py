@@ -49,10 +49,6 @@ def flops(n: float | None) -> str:
     return _si(n, "FLOP", [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")])
 
 
-def size(nbytes: float | None) -> str:
-    return _si(nbytes, "B", [(1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")])
-
-
 def rate(per_s: float | None, what: str = "images") -> str:
     return "n/a" if per_s is None else f"{per_s:,.0f} {what}/s"
 

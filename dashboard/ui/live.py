@@ -90,7 +90,7 @@ def _finish(s: Session, live: LiveTraining) -> None:
         return
     s.new_model()
     s.trained, s.trained_on, s.steps = trained, live.dataset, list(live.steps)
-    s.training_energy = energy.combine(live.energy, "training") if live.energy else None
+    s.training_energy = energy_so_far(live)
     s.live = None
     if live.log_run:
         from dashboard.ui import runs  # late: runs needs the session module loaded first

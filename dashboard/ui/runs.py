@@ -56,6 +56,8 @@ class Run:
 
 
 def add(s: Session, kind: str, record: RunRecord, readings: list[EnergyReading]) -> Run:
+    # A run in the list keeps its numbers, not its models: memory is shared by every user of a host.
+    record.trained, record.variants = None, []
     run = Run(len(s.runs) + 1, kind, record, [r for r in readings if r is not None])
     s.runs.append(run)
     return run
@@ -66,7 +68,6 @@ def add_training(s: Session) -> Run:
     record = RunRecord(config=t.config.to_dict(), hardware=hardware.describe("cpu").to_dict(),
                        training=t.summary(),
                        training_energy=s.training_energy.summary() if s.training_energy else None)
-    record.trained = t
     return add(s, "training", record, [s.training_energy])
 
 

@@ -49,11 +49,8 @@ class Session:
     steps: list[StepEvent] = field(default_factory=list)
     training_energy: EnergyReading | None = None   # the whole training, all chunks combined
     inspection: Inspection | None = None
-    variants: list[Any] = field(default_factory=list)     # lab.compress.Variant
-    results: list[Any] = field(default_factory=list)      # lab.bench.BenchResult
-    inference_energy: dict[str, Any] = field(default_factory=dict)  # variant name -> lab.energy.PerImageEnergy
+    results: list[Any] = field(default_factory=list)      # lab.bench.BenchResult, with its per_image energy
     sensitivity: Any = None
-    compress_settings: Any = None
     # Every run of this session, newest last (lab.record.RunRecord).
     runs: list[Any] = field(default_factory=list)
     energy_settings: EnergySettings | None = None
@@ -79,16 +76,11 @@ class Session:
 
     def new_model(self) -> None:
         """A new trained model makes the old variants and measurements stale (the runs stay)."""
-        self.variants, self.results, self.inference_energy, self.sensitivity = [], [], {}, None
-        self.inspection = None
-
-    def new_model_results(self, variants: list, results: list, per_image: dict, settings: Any) -> None:
-        self.variants, self.results, self.inference_energy = variants, results, per_image
-        self.compress_settings = settings
+        self.results, self.sensitivity, self.inspection = [], None, None
 
     def per_image_energy(self, name: str):
         """A variant's inference energy per image under the user's current assumptions, or None."""
-        e = self.inference_energy.get(name)
+        e = next((r.per_image for r in self.results if r.name == name), None)
         return e.with_settings(self.settings) if e is not None else None
 
     def clear(self) -> None:

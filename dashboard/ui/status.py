@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from dashboard.lab import energy
 from dashboard.lab.slot import COMPUTE, Waiting
 from dashboard.ui import fmt
 from dashboard.ui.session import Session
@@ -18,6 +19,13 @@ def waiting_line(placeholder) -> Callable[[Waiting], None]:
                          f"now running: {w.holder}) for {w.waited_s:.0f} s. Others on this server are "
                          "measuring; taking turns keeps everyone's timings honest.")
     return show
+
+
+def work_feedback(start_text: str) -> tuple[Callable[[Waiting], None], Callable[[float, str], None]]:
+    """(on_wait, on_progress) for a long action: a place-in-line line above a progress bar."""
+    waiting = st.empty()
+    bar = st.progress(0.0, text=start_text)
+    return waiting_line(waiting), lambda frac, msg: bar.progress(min(max(frac, 0.0), 1.0), text=msg)
 
 
 def require_model(s: Session, why: str) -> None:
@@ -34,7 +42,7 @@ def energy_badge(reading, *, label: str = "Energy") -> None:
         st.metric(label, "not yet", help="Energy is metered while the work runs.")
         return
     method = getattr(reading, "method", "") or "estimated: method unknown"
-    kind = "measured" if method.startswith("measured") else "estimated"
+    kind = energy.kind(reading)
     st.metric(f"{label} ({kind})", fmt.energy(reading.joules), help=method)
     st.caption(f"{fmt.co2(reading.co2_grams)} CO₂e · {kind}")
     assumptions = getattr(reading, "assumptions", None)
