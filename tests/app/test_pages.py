@@ -139,11 +139,18 @@ def test_train_through_widgets_then_results_and_comparison_show_it():
     at.selectbox(key="cmp_country").set_value("FRA")
     at.run()
     assert lifetime_metrics(at)["Total CO₂e"] != world_co2
-    # And the lifetime slider changes the projection.
+    assert number(lifetime_metrics(at)["Total CO₂e"]) < 0.5 * number(world_co2)
+    # And the lifetime slider changes the projection: 100x the requests, more energy.
     total = lifetime_metrics(at)["Total energy"]
     at.select_slider(key="cmp_requests").set_value(10_000_000)
     at.run()
     assert lifetime_metrics(at)["Total energy"] != total
+    assert number(lifetime_metrics(at)["Total energy"]) > number(total)
+
+
+def number(shown: str) -> float:
+    """The value of a metric shown as '<number> <unit>'."""
+    return float(shown.split()[0].replace(",", ""))
 
 
 def lifetime_metrics(at) -> dict[str, str]:

@@ -53,6 +53,7 @@ def test_timings_have_spread_over_rounds(results):
         for key in ("latency_ms_batch1_p50", "latency_ms_batch1_p95", "throughput_batch256_ips", "speedup_batch256"):
             spread = r.spread[key]
             assert spread["min"] <= spread["median"] <= spread["max"], (r.name, key)
+            assert spread["median"] == pytest.approx(getattr(r, key)), (r.name, key)
         assert r.throughput_batch256_ips == r.spread["throughput_batch256_ips"]["median"]
         assert r.handoff_groups == []  # one thread: no hand-off to probe (tests/unit/test_placement.py has two)
 
@@ -94,3 +95,14 @@ def test_per_image_energy_is_optional_and_carries_its_method(results, variants, 
     e = out[0].energy
     assert e["joules_per_image"] > 0 and e["co2_grams_per_image"] > 0 and e["method"]
     assert out[0].speedup_batch256 == 1.0
+    # The readings stay on the result for re-pricing (the app), but not in its JSON.
+    assert out[0].per_image.joules_per_image == e["joules_per_image"] and len(out[0].per_image.readings) == 2
+    assert "per_image" not in out[0].to_dict()
+    kind = "measured" if e["measured"] else "estimated"
+    assert "| mJ/image |" in markdown(out) and f"({kind})" in markdown(out).splitlines()[2]
+
+
+def test_the_table_names_the_batch_size_that_was_measured(variants, digits):
+    out = measure(variants[:1], digits, BenchSettings.quick(threads=1, rounds=1, batch_size=64))
+    head = markdown(out).splitlines()[0]
+    assert "| b64 img/s |" in head and "| speed-up b64 |" in head and "b256" not in head

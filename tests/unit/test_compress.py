@@ -128,6 +128,8 @@ def test_fp32_layout_choice_is_stated(teacher, digits):
     v = compress.fp32(teacher, digits, CompressSettings(layout_seconds=0.05))
     assert v.layout in ("contiguous", "channels_last")
     assert v.layout in v.note and set(v.details["layout_ips_batch256"]) == {"contiguous", "channels_last"}
+    ips = v.details["layout_ips_batch256"]
+    assert ips[v.layout] == max(ips.values())  # the faster layout is the baseline
 
 
 def test_make_variants_reports_progress_and_stops_when_asked(teacher, digits):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import statistics
 import threading
 import time
 from dataclasses import fields
@@ -190,6 +191,8 @@ def test_per_image_reports_a_median_and_its_spread():
     assert res.joules_per_image > 0 and res.co2_grams_per_image > 0
     assert res.spread >= 1.0
     assert min(res.per_window) <= res.joules_per_image <= max(res.per_window)
+    assert res.joules_per_image == pytest.approx(statistics.median(res.per_window))
+    assert res.spread == pytest.approx(max(res.per_window) / min(res.per_window))
     assert res.summary()["method"] == res.method
 
 
@@ -216,3 +219,10 @@ def test_the_engine_does_not_import_streamlit():
     from dashboard.lab import footprint
     for module in (energy, footprint):
         assert "streamlit" not in open(module.__file__, encoding="utf-8").read()
+
+
+def test_kind_is_measured_only_when_every_reading_was():
+    m, e = EnergyReading("inference", measured=True), EnergyReading("inference", measured=False)
+    assert energy.kind(m) == "measured" and energy.kind(m, {"measured": True}) == "measured"
+    assert energy.kind(m, e) == "estimated" and energy.kind({"measured": False}) == "estimated"
+    assert energy.kind() == "estimated"

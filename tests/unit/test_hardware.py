@@ -12,6 +12,10 @@ def test_describe_reports_this_machine():
     assert info.logical_cores >= 1 and info.cpu and info.torch == torch.__version__
     assert set(info.features) <= set(hardware.X86_FEATURES) | set(hardware.ARM_FEATURES)
     assert len(info.feature_labels) == len(info.features)
+    if platform.system() == "Linux" and platform.machine() == "x86_64":
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = set(next(line for line in f if line.startswith("flags")).split(":", 1)[1].split())
+        assert set(info.features) == {f for f in hardware.X86_FEATURES if f in flags}
     assert info.to_dict()["device"] == "cpu"
 
 
@@ -20,6 +24,9 @@ def test_auto_device_falls_back_to_cpu_and_a_missing_gpu_is_a_clear_error():
         with pytest.raises(ValueError, match="no usable CUDA GPU"):
             hardware.pick_device("cuda")
     assert hardware.pick_device("auto").type in ("cpu", "cuda", "mps")
+    mps = getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    expected = "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
+    assert hardware.pick_device("auto").type == expected
     with pytest.raises(ValueError, match="auto, cpu, cuda or mps"):
         hardware.pick_device("tpu")
 

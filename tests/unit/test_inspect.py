@@ -54,6 +54,9 @@ def test_sample_grid_shows_images_and_includes_mistakes(trained_mlp, small):
     assert s.label == small.classes[int(small.test_labels[s.index])]
     assert sample_predictions(preds, small, n=24, seed=1)[0].index == \
         sample_predictions(preds, small, n=24, seed=1)[0].index  # same seed, same pick
+    picks = lambda seed: [x.index for x in sample_predictions(preds, small, n=24, seed=seed)]  # noqa: E731
+    assert picks(1) == picks(1) and picks(1) != picks(2)
+    assert all(np.array_equal(x.image, small.test_images[x.index][0].numpy()) for x in samples)
 
 
 def test_histograms_cover_every_weight_and_see_pruned_zeros():

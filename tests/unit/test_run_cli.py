@@ -47,6 +47,7 @@ def test_unknown_variant_exits_nonzero_with_one_line_before_training(capsys):
     rc = main(["run", "--variants", "fp32,bogus", "--epochs", "50"])
     err = capsys.readouterr().err
     assert rc != 0
+    assert rc == 1 and err.startswith("error:")
     assert len(err.strip().splitlines()) == 1 and "bogus" in err
 
 
