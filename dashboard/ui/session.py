@@ -104,7 +104,10 @@ def page(title: str, caption: str | None = None) -> Session:
     st.title(title)
     if caption:
         st.caption(caption)
-    show_notices(s)
+    # Always one container, empty or not: a notice shown once must not shift the elements below it,
+    # or the next run draws every widget under a new position and the old copies linger while it runs.
+    with st.container():
+        show_notices(s)
     return s
 
 
