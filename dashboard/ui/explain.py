@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 
-EXPLAIN_DIR = Path(__file__).resolve().parents[2] / "lessons" / "explain"
+# Inside the package (top-level lessons/ installed as dashboard.lessons, see pyproject), so an
+# installed copy without the checkout (Community Cloud, `pip install`) has them too.
+EXPLAIN_DIR = resources.files("dashboard.lessons") / "explain"
 
 
 TITLES = {
@@ -21,7 +23,7 @@ TITLES = {
 def text(name: str) -> str:
     """The markdown of lessons/explain/<name>.md; empty if missing (content must never break a page)."""
     path = EXPLAIN_DIR / f"{name}.md"
-    return path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
 
 
 def for_variant(name: str) -> str | None:

@@ -1,0 +1,1 @@
+"""Streamlit-free service layer: sessions, jobs and shared results for the app."""
