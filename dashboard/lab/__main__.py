@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import energy, hardware, placement
+from . import energy, hardware, placement, settings
 from .data import DATASET_NAMES, DEFAULT_DATASET, DatasetUnavailable
 from .models import DEFAULT_MODEL, MODEL_NAMES
 from .progress import ProgressBar
@@ -127,6 +127,9 @@ def train_with_progress(config: TrainConfig, quiet: bool = False):
 
 def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    config.validate()
+    check_writable(args.json, "--json")
+    check_writable(args.save, "--save")
     trained = train_with_progress(config, args.quiet)
     report = {"hardware": hardware.describe(config.device).to_dict(), "training": trained.summary()}
     t = report["training"]
@@ -150,6 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     names = resolve_names(args.variants)  # unknown names: one line, before any training
     config = config_from_args(args)
+    check_writable(args.json, "--json")
     cs = CompressSettings(finetune_epochs_channels=args.finetune_epochs,
                           finetune_epochs_unstructured=args.finetune_epochs_unstructured,
                           distill_temperature=args.temperature, distill_alpha=args.alpha,
@@ -189,6 +193,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_writable(path: Path | None, option: str) -> None:
+    """Fail before any work when an output file cannot be written (not after minutes of training)."""
+    if path is None:
+        return
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot write {option} {path}: {exc.strerror or exc}") from exc
+    if not existed:
+        path.unlink()
+
+
 def write_json(path: Path, report: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
@@ -197,6 +216,8 @@ def write_json(path: Path, report: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for problem in settings.errors():
+        sys.stderr.write(f"warning: {problem}\n")
     try:
         return args.func(args)
     except (DatasetUnavailable, TrainingDiverged, ValueError) as exc:

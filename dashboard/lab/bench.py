@@ -11,7 +11,11 @@ What makes it fair:
 - each figure is the median over rounds with its min and max, so the spread is visible;
 - a thread hand-off probe runs around every timed sample (lab.placement): when a VM's host
   moved the threads mid-run, the result says so and gives medians per placement;
-- the whole measurement holds the process-wide compute slot: no other session's work overlaps.
+- the whole measurement holds the process-wide compute slot: no other session's work overlaps;
+- energy per image (when asked) is metered over the same batch windows that give the throughput
+  (`energy_mode="rounds"`, what the app uses: one regime for speed and energy, no extra time),
+  or over separate longer windows after the timing (`"windows"`, the CLI's and benchmark's
+  default); either way it is the median over windows with its spread.
 
 Batch-1 calls are timed one by one with perf_counter_ns (p50/p95 need the per-call
 distribution, which torch.utils.benchmark's blocked timing does not give; the clock costs
@@ -27,13 +31,14 @@ import statistics
 import time
 import zlib
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
 from . import energy, hardware, placement
 from .compress import Variant
-from .data import Dataset
+from .data import EVAL_BATCH, Dataset
 from .slot import COMPUTE
 
 ProgressFn = Callable[[float, str], None]
@@ -48,13 +53,16 @@ class BenchSettings:
     batch_min_seconds: float = 1.0     # timed big-batch work per variant, over all rounds (>= 2 calls a round)
     warmup_seconds: float = 0.2        # untimed calls per variant before round 1
     threads: int | None = None         # torch intra-op threads while measuring; None keeps the current
-    energy: bool = False               # per-image energy of every variant (slow: ~10 s each)
-    energy_min_seconds: float = 2.0
-    energy_repeats: int = 5
+    energy: bool = False               # per-image energy of every variant
+    energy_mode: str = "windows"       # "rounds": meter the timed batch windows; "windows": separate ones
+    energy_min_seconds: float = 2.0    # "windows" mode: seconds per metered window ...
+    energy_repeats: int = 5            # ... and how many per variant
 
     def validate(self) -> None:
         if self.rounds < 1 or self.batch1_min_calls < 1 or self.batch_size < 1:
             raise ValueError("rounds, batch-1 calls and batch size must be at least 1")
+        if self.energy_mode not in ("rounds", "windows"):
+            raise ValueError(f"energy_mode must be 'rounds' or 'windows', not {self.energy_mode!r}")
         if self.threads is not None and self.threads < 1:
             raise ValueError("threads must be at least 1")
 
@@ -119,10 +127,9 @@ class BenchResult:
 
 
 @torch.inference_mode()
-def predictions(variant: Variant, dataset: Dataset, batch_size: int = 500) -> torch.Tensor:
-    """Top-1 class of every test image."""
-    images, _ = dataset.test_tensors()
-    return torch.cat([variant(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
+def predictions(variant: Variant, dataset: Dataset, batch_size: int = EVAL_BATCH) -> torch.Tensor:
+    """Top-1 class of every test image (normalised batch by batch: memory stays bounded)."""
+    return torch.cat([variant(x).argmax(1) for x, _ in dataset.batches("test", batch_size)])
 
 
 def _spread(values: list[float]) -> dict:
@@ -141,10 +148,12 @@ class _Timing:
     ips: list[float] = field(default_factory=list)
     probes: list[tuple] = field(default_factory=list)  # thread hand-off us before and after each round
     calls: int = 0
+    readings: list = field(default_factory=list)       # energy of each round's batch window ("rounds" mode)
+    images: list[int] = field(default_factory=list)    # images in each metered window
 
 
 def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tensor,
-                s: BenchSettings, t: _Timing) -> None:
+                s: BenchSettings, t: _Timing, energy_settings: energy.EnergySettings | None) -> None:
     calls_goal = math.ceil(s.batch1_min_calls / s.rounds)
     seconds_goal = s.batch1_min_seconds / s.rounds
     gc.collect()
@@ -165,11 +174,17 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
         t.p95_ms.append(_percentile(times, 0.95) / 1e6)
         t.calls += len(times)
 
-        n, start = 0, time.perf_counter()
-        while n < 2 or time.perf_counter() - start < s.batch_min_seconds / s.rounds:
-            variant(batch)
-            n += 1
-        t.ips.append(n * len(batch) / (time.perf_counter() - start))
+        metered = s.energy and s.energy_mode == "rounds"
+        # The meter starts CodeCarbon's tracker before the clock starts and stops it after.
+        with energy.meter(f"inference:{variant.name}", settings=energy_settings) if metered else nullcontext() as r:
+            n, start = 0, time.perf_counter()
+            while n < 2 or time.perf_counter() - start < s.batch_min_seconds / s.rounds:
+                variant(batch)
+                n += 1
+            t.ips.append(n * len(batch) / (time.perf_counter() - start))
+        if metered:
+            t.readings.append(r)
+            t.images.append(n * len(batch))
         t.probes.append((before, placement.handoff_us()))
     finally:
         gc.enable()
@@ -198,13 +213,14 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
                            accuracy_before_finetune=v.accuracy_before_finetune, details=dict(v.details))
                for v in variants]
     live = [(v, r) for v, r in zip(variants, results) if v.available and v.module is not None]
-    images, labels = dataset.test_tensors()
+    images, _ = dataset.test_tensors(max(64, s.batch_size))   # only what the timing uses
+    labels = dataset.test_labels
     singles = [images[i:i + 1].clone() for i in range(min(64, len(images)))]
     batch = images[:s.batch_size]
     if len(batch) < s.batch_size:  # a small test split: repeat images to fill the batch
         batch = images.repeat(math.ceil(s.batch_size / len(images)), 1, 1, 1)[:s.batch_size]
     timings = {v.name: _Timing() for v, _ in live}
-    energy_steps = len(live) if s.energy else 0
+    energy_steps = len(live) if s.energy and s.energy_mode == "windows" else 0
     steps, done = len(live) * (1 + s.rounds) + energy_steps, 0
 
     before_threads = threads = torch.get_num_threads()
@@ -212,9 +228,15 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
         try:
             threads = hardware.set_threads(s.threads)
             # 1. Accuracy, agreement, size; then warm-up.
-            preds_of = {v.name: predictions(v, dataset) for v, _ in live}
+            preds_of = {}
+            for v, _ in live:
+                if stop():
+                    break
+                preds_of[v.name] = predictions(v, dataset)
             reference = preds_of.get(baseline)
             for v, r in live:
+                if stop() or v.name not in preds_of:
+                    break
                 progress(done / steps, f"accuracy and size of {v.name}")
                 preds = preds_of[v.name]
                 r.accuracy = int((preds == labels).sum()) / len(labels)
@@ -232,17 +254,27 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
                     break
                 order = live[rnd % len(live):] + live[:rnd % len(live)] if live else []
                 for v, _ in order:
+                    if stop():  # a whole round or none: per-round ratios need every variant
+                        break
                     progress(done / steps, f"timing round {rnd + 1}/{s.rounds}: {v.name}")
                     with torch.inference_mode():
-                        _time_round(v, singles, batch, s, timings[v.name])
+                        _time_round(v, singles, batch, s, timings[v.name], energy_settings)
                     done += 1
             base = timings.get(baseline)
             threshold = placement.split([p for t in timings.values() for pair in t.probes for p in pair])
+            complete = min((len(t.ips) for t in timings.values()), default=0)
+            for t in timings.values():  # drop a round a stop cut short
+                del t.p50_ms[complete:], t.p95_ms[complete:], t.ips[complete:], t.probes[complete:]
+                del t.readings[complete:], t.images[complete:]
             for v, r in live:
                 t = timings[v.name]
                 if not t.ips:
                     continue
                 r.rounds, r.batch1_calls, r.threads = len(t.ips), t.calls, threads
+                if t.readings:
+                    r.per_image = energy.per_image_from(f"inference:{v.name}", t.readings, t.images)
+                    r.energy = {**energy_block(r.per_image, len(batch)),
+                                "windows_are": f"the {len(t.readings)} timed batch-{len(batch)} windows"}
                 r.latency_ms_batch1_p50 = statistics.median(t.p50_ms)
                 r.latency_ms_batch1_p95 = statistics.median(t.p95_ms)
                 r.throughput_batch256_ips = statistics.median(t.ips)
@@ -258,7 +290,7 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
                 r.handoff_groups = placement.groups(
                     {"throughput_batch256_ips": t.ips, "latency_ms_batch1_p50": t.p50_ms}, t.probes, threshold)
             # 3. Energy per image, one variant at a time (each holds the meter on its own).
-            if s.energy:
+            if s.energy and s.energy_mode == "windows":
                 for v, r in live:
                     if stop():
                         break

@@ -34,9 +34,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
-from . import hardware
+from . import hardware, settings
 from .data import Dataset
-from .models import ModelSpec, build_model, count_nonzero_params, count_params, flops_per_image
+from .models import count_nonzero_params, count_params, flops_per_image
 from .slot import COMPUTE
 from .train import TrainedModel, Training, evaluate
 
@@ -69,6 +69,7 @@ class CompressSettings:
     layout_seconds: float = 0.5            # timing budget per layout when choosing
 
     def validate(self) -> None:
+        """Raise ValueError (LimitExceeded beyond this server's caps, lab.settings) with a user-facing message."""
         if self.finetune_epochs_channels < 0 or self.finetune_epochs_unstructured < 0:
             raise ValueError("fine-tune epochs must be 0 or more")
         if not self.distill_temperature > 0:
@@ -77,6 +78,26 @@ class CompressSettings:
             raise ValueError("distillation weight alpha must be between 0 and 1")
         if self.calibration_images < 1:
             raise ValueError("calibration needs at least 1 image")
+        if self.distill_epochs is not None and self.distill_epochs < 1:
+            raise ValueError("distillation epochs must be at least 1")
+        caps = settings.current().limits
+        settings.check(max(self.finetune_epochs_channels, self.finetune_epochs_unstructured),
+                       caps.max_finetune_epochs, "fine-tune epochs", "MAX_FINETUNE_EPOCHS")
+        settings.check(self.distill_epochs or 0, caps.max_distill_epochs, "distillation epochs", "MAX_DISTILL_EPOCHS")
+        settings.check(self.calibration_images, caps.max_calibration_images, "calibration images",
+                       "MAX_CALIBRATION_IMAGES")
+
+    def training_images(self, names: list[str], n_train: int, teacher_epochs: int) -> int:
+        """Images through forward+backward that making `names` costs (for the job budget)."""
+        total = 0
+        if any(n.startswith("pruned-unstructured") for n in names):
+            total += self.finetune_epochs_unstructured * n_train * sum(
+                n.startswith("pruned-unstructured") for n in names)
+        channels = {n.split("+")[0] for n in names if n.startswith("pruned-channels")}
+        total += self.finetune_epochs_channels * n_train * len(channels)
+        students = sum(n in ("student-baseline", "distilled") for n in names)
+        total += students * (self.distill_epochs or teacher_epochs) * n_train
+        return total
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -266,7 +287,10 @@ def _finetune(trained: TrainedModel, dataset: Dataset, module: nn.Module, epochs
     """Fine-tune `module` with the one training loop at a lower learning rate."""
     if epochs == 0:
         return module.eval()
-    config = replace(trained.config, epochs=epochs, lr=settings.finetune_lr, device="cpu")
+    from .train import precision_choices
+    # The teacher's precision where this CPU runs it natively (it may have trained on a GPU).
+    precision = trained.config.precision if trained.config.precision in precision_choices("cpu") else "fp32"
+    config = replace(trained.config, epochs=epochs, lr=settings.finetune_lr, device="cpu", precision=precision)
     run = Training(config, dataset, module=module)
     for event in run:
         on_progress(event.progress, f"{label}: fine-tune epoch {event.epoch}/{epochs}")
@@ -467,11 +491,15 @@ def student(trained: TrainedModel, dataset: Dataset, settings: CompressSettings,
     same architecture, epochs, seed and schedule, so the difference is the teacher alone."""
     name = "distilled" if distill else "student-baseline"
     epochs = settings.distill_epochs or trained.config.epochs
-    config = replace(trained.config, model=settings.student_model, epochs=epochs, device="cpu")
-    spec = ModelSpec(settings.student_model, trained.spec.in_shape, trained.spec.num_classes)
+    from .train import precision_choices
+    # The teacher's precision where this CPU runs it natively (it may have trained on a GPU).
+    precision = trained.config.precision if trained.config.precision in precision_choices("cpu") else "fp32"
+    config = replace(trained.config, model=settings.student_model, epochs=epochs, device="cpu",
+                     precision=precision)
     loss = kd_loss(trained.module, settings.distill_temperature, settings.distill_alpha) if distill else None
-    torch.manual_seed(config.seed)
-    run = Training(config, dataset, module=build_model(spec), loss_fn=loss)
+    # Training builds the student from the run's own init stream: both students start from the
+    # same weights for one seed, whatever other threads draw from torch's global RNG.
+    run = Training(config, dataset, loss_fn=loss)
     for event in run:
         on_progress(event.progress, f"{name}: epoch {event.epoch}/{epochs}")
         if should_stop():

@@ -38,7 +38,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import slot
+from . import settings, slot
 from .hardware import cpu_model
 
 # --- configuration and defaults ------------------------------------------------------------
@@ -69,7 +69,7 @@ J_PER_KWH = 3.6e6
 
 def default_country() -> str:
     """The configured country: $TRAIN_INFER_LAB_COUNTRY, else CodeCarbon's own config, else WORLD."""
-    iso = os.environ.get(ENV_COUNTRY, "").strip().upper()
+    iso = settings.current().country
     if not iso:
         try:
             from codecarbon.core.config import get_hierarchical_config
@@ -80,14 +80,13 @@ def default_country() -> str:
 
 
 def default_price() -> float:
-    try:
-        return float(os.environ[ENV_PRICE])
-    except (KeyError, ValueError):
-        return DEFAULT_PRICE_PER_KWH
+    """$TRAIN_INFER_LAB_PRICE_PER_KWH when valid (lab.settings checks it), else the published default."""
+    price = settings.current().price_per_kwh
+    return DEFAULT_PRICE_PER_KWH if price is None else price
 
 
 def default_currency() -> str:
-    return os.environ.get(ENV_CURRENCY, "").strip() or DEFAULT_CURRENCY
+    return settings.current().currency or DEFAULT_CURRENCY
 
 
 @dataclass
@@ -116,7 +115,7 @@ class EnergySettings:
     def price_source(self) -> str:
         if self.price_per_kwh == DEFAULT_PRICE_PER_KWH and self.currency == DEFAULT_CURRENCY:
             return DEFAULT_PRICE_SOURCE
-        if os.environ.get(ENV_PRICE):
+        if settings.current().price_per_kwh is not None:
             return f"configured (${ENV_PRICE})"
         return "your assumption"
 
@@ -413,8 +412,8 @@ def warm_up() -> None:
     try:
         with _codecarbon_lock:
             t = _new_tracker(WORLD)
-            t.start()
-            t.stop()
+            _bounded(t.start, "start")
+            _bounded(t.stop, "stop")
     except Exception:
         pass
     _last_known["warm"] = True
@@ -512,6 +511,33 @@ def _stop_quietly(tracker) -> None:
             pass
 
 
+# CodeCarbon probes hardware (and on some machines calls powermetrics, nvidia-smi or RAPL files)
+# inside start() and stop(). On a shared server a hung call must not hold the compute slot, so
+# each runs in a helper thread with a deadline; past it the reading falls back to an estimate.
+# The first tracker in a process takes ~1.5 s (CPU detection), later ones ~3 ms.
+TRACKER_TIMEOUT_S = 10.0
+
+
+def _bounded(fn: Callable[[], Any], what: str) -> Any:
+    """fn() in a daemon thread; TimeoutError if it has not returned after TRACKER_TIMEOUT_S."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # handed to the caller below
+            box["error"] = e
+
+    thread = threading.Thread(target=target, name=f"codecarbon {what}", daemon=True)
+    thread.start()
+    thread.join(TRACKER_TIMEOUT_S)
+    if thread.is_alive():
+        raise TimeoutError(f"its {what}() did not return within {TRACKER_TIMEOUT_S:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 class _Probe:
     """One measurement: a CodeCarbon tracker plus our own clocks, for the fallback."""
 
@@ -523,12 +549,13 @@ class _Probe:
 
     def start(self) -> None:
         try:
-            self.tracker = _new_tracker(self.country_iso)
-            self.tracker.start()
+            tracker = _new_tracker(self.country_iso)
+            _bounded(tracker.start, "start")
+            self.tracker = tracker
             if getattr(self.tracker, "_start_time", 1) is None:
                 self.error = "its start() failed (CodeCarbon swallowed the error)"
         except Exception as e:
-            self.error = f"{type(e).__name__}: {e}"
+            self.error = f"{type(e).__name__}: {e}" if not isinstance(e, TimeoutError) else str(e)
         self.t0, self.cpu0, self.wall0 = time.perf_counter(), time.process_time(), time.time()
 
     def stop(self) -> None:
@@ -539,7 +566,7 @@ class _Probe:
         if self.tracker is None:
             return
         try:
-            kg = self.tracker.stop()
+            kg = _bounded(self.tracker.stop, "stop")
             data = getattr(self.tracker, "final_emissions_data", None)
             if self.error is None:
                 if kg is None or data is None:
@@ -549,6 +576,9 @@ class _Probe:
                     self.error = "it returned a non-finite energy"
                 else:
                     self.data = data
+        except TimeoutError as e:
+            self.error = self.error or str(e)
+            return  # its thread is stuck inside CodeCarbon: leave the tracker alone
         except Exception as e:
             if self.error is None:
                 self.error = f"{type(e).__name__}: {e}"
@@ -686,6 +716,13 @@ class PerImageEnergy:
         d.update(phase=self.phase, images=list(self.images), per_window=self.per_window,
                  images_per_second=self.images_per_second, readings=[r.to_dict() for r in self.readings])
         return d
+
+
+def per_image_from(phase: str, readings: list[EnergyReading], images: list[int]) -> PerImageEnergy:
+    """Energy per image from metered windows that processed `images` images each (median, spread)."""
+    if not readings or len(readings) != len(images) or min(images) <= 0:
+        raise ValueError("need one positive image count per metered window")
+    return _per_image_result(phase, readings, images)
 
 
 def _per_image_result(phase: str, readings: list[EnergyReading], images: list[int]) -> PerImageEnergy:

@@ -153,3 +153,21 @@ def tune_allocator() -> str:
         return f"glibc malloc not tunable here ({exc}): unchanged"
     return ("glibc malloc: mmap threshold 32 MiB, trim threshold 64 MiB" if ok
             else "glibc malloc refused the thresholds: unchanged")
+
+
+def release_memory() -> str:
+    """Hand freed heap memory back to the operating system (glibc: malloc_trim); returns what was done.
+
+    With the allocator tuned for repeatable timings (tune_allocator) and one heap arena per
+    thread, memory a finished job freed stays in the process: a hosted copy measured 1.3 GB
+    minutes after five demos had ended. Jobs call this when they end; it costs a few ms."""
+    import gc
+
+    gc.collect()
+    if platform.system() != "Linux":
+        return "not glibc: left to the system allocator"
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError) as exc:
+        return f"malloc_trim unavailable ({exc})"
+    return "glibc malloc_trim(0) after each job"

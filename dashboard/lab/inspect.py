@@ -6,6 +6,7 @@ only draws it. Inputs are a plain nn.Module and a Dataset, so any Variant's modu
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from .compress import prunable_layers
-from .data import Dataset
+from .data import EVAL_BATCH, Dataset
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class FirstLayer:
 
 @torch.inference_mode()
 def predict(module: nn.Module, dataset: Dataset, *, limit: int | None = None,
-            batch_size: int = 1000) -> Predictions:
+            batch_size: int = EVAL_BATCH, memory_format: torch.memory_format = torch.contiguous_format) -> Predictions:
     """Run the model over the (first `limit`) test images."""
     was_training = module.training
     module.eval()
@@ -97,7 +98,7 @@ def predict(module: nn.Module, dataset: Dataset, *, limit: int | None = None,
                 break
             if limit is not None:
                 x, y = x[:limit - seen], y[:limit - seen]
-            probs = torch.softmax(module(x).float(), dim=1)
+            probs = torch.softmax(module(x.contiguous(memory_format=memory_format)).float(), dim=1)
             p, c = probs.max(dim=1)
             preds.append(c.numpy())
             conf.append(p.numpy())
@@ -185,8 +186,15 @@ class Inspection:
     first_layer: FirstLayer | None
 
 
-def inspect_model(module: nn.Module, dataset: Dataset, *, samples: int = 24, seed: int = 0) -> Inspection:
-    preds = predict(module, dataset)
+def inspect_model(module: nn.Module, dataset: Dataset, *, samples: int = 24, seed: int = 0,
+                  layout: str = "contiguous") -> Inspection:
+    """Predictions on the whole test split (in `layout`, "channels_last" being 2.5x faster for conv
+    nets on the CPU here), the confusion matrix, sample images, weight histograms, first layer."""
+    if layout == "channels_last":
+        preds = predict(copy.deepcopy(module).to(memory_format=torch.channels_last), dataset,
+                        memory_format=torch.channels_last)
+    else:
+        preds = predict(module, dataset)
     return Inspection(preds, confusion_matrix(preds, dataset.classes),
                       sample_predictions(preds, dataset, n=samples, seed=seed),
                       weight_histograms(module), first_layer(module, dataset.shape))

@@ -7,6 +7,7 @@ Conv/Linear + ReLU.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -86,12 +87,42 @@ MODEL_NAMES = tuple(REGISTRY)
 DEFAULT_MODEL = "cnn"
 
 
-def build_model(spec: ModelSpec) -> Net:
-    """A freshly initialised model for the spec (seed torch first for repeatable weights)."""
+def build_model(spec: ModelSpec, generator: torch.Generator | None = None) -> Net:
+    """A freshly initialised model for the spec.
+
+    With a generator every weight is drawn from it (`init_weights`): repeatable whatever other
+    threads do with torch's global RNG. Without one, torch's default init draws from the global
+    RNG, as plain PyTorch does.
+    """
     if spec.name not in REGISTRY:
         raise ValueError(f"Unknown model {spec.name!r}. Choose one of: {', '.join(MODEL_NAMES)}.")
     c, h, w = spec.in_shape
-    return REGISTRY[spec.name].build(c, h, w, spec.num_classes)
+    if generator is None:
+        return REGISTRY[spec.name].build(c, h, w, spec.num_classes)
+    # Built on the meta device (thread-local), the layers' own init draws nothing from the
+    # global RNG; every parameter is then allocated and filled from the generator.
+    with torch.device("meta"):
+        model = REGISTRY[spec.name].build(c, h, w, spec.num_classes)
+    return init_weights(model.to_empty(device="cpu"), generator)
+
+
+def init_weights(module: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Reproduce torch's default Conv/Linear init (`reset_parameters`) from a private stream.
+
+    Same distributions and, layer by layer in module order, the same draw order: a generator
+    seeded with s gives the weights `torch.manual_seed(s)` then default construction gives.
+    Raises TypeError for a layer with parameters it does not know how to initialise.
+    """
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            if layer.bias is not None:
+                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(layer.weight)
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+        elif any(True for _ in layer.parameters(recurse=False)):
+            raise TypeError(f"init_weights cannot initialise {type(layer).__name__} layers")
+    return module
 
 
 def count_params(model: nn.Module) -> int:

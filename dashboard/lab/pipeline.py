@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 
-from . import energy, hardware
+from . import energy, hardware, settings
 from .bench import BenchSettings, measure
 from .compress import CompressSettings, make_variants, resolve_names
-from .data import Dataset, load_dataset
+from .data import TRAIN_SIZES, Dataset, load_dataset
 from .footprint import breakeven_inferences
 from .record import RunRecord
 from .slot import COMPUTE, Waiting
@@ -58,6 +58,8 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
     config.validate()
     cs = compress_settings or CompressSettings()
     cs.validate()
+    n_train = dataset.n_train if dataset is not None else TRAIN_SIZES.get(config.dataset, 0)
+    check_budget(config, n_train, names, cs, train=trained is None)
     bs = bench_settings or BenchSettings(threads=config.threads)
     bs.validate()
     progress = on_progress or (lambda f, m: None)
@@ -95,7 +97,8 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
         if sensitivity:
             from .sensitivity import scan
             t0 = time.perf_counter()
-            record.sensitivity = scan(trained.module, dataset, on_progress=_stage(progress, "sensitivity")).to_dict()
+            record.sensitivity = scan(trained.module, dataset, on_progress=_stage(progress, "sensitivity"),
+                                      should_stop=stop).to_dict()
             record.stage_seconds["sensitivity"] = round(time.perf_counter() - t0, 3)
             if stop():
                 record.stopped = "sensitivity"
@@ -111,6 +114,26 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
     add_breakeven(record)
     progress(1.0, "done")
     return record
+
+
+def job_images(config: TrainConfig, n_train: int, names: list[str] | None = None,
+               compress_settings: CompressSettings | None = None, *, train: bool = True) -> int:
+    """Images through forward+backward one request costs: training, fine-tuning, distillation."""
+    used = min(n_train, config.train_images or n_train)
+    total = config.epochs * used if train else 0
+    if names:
+        total += (compress_settings or CompressSettings()).training_images(names, used, config.epochs)
+    return total
+
+
+def check_budget(config: TrainConfig, n_train: int, names: list[str] | None = None,
+                 compress_settings: CompressSettings | None = None, *, train: bool = True) -> int:
+    """Raise settings.LimitExceeded when one request would train on more images than this server allows."""
+    images = job_images(config, n_train, names, compress_settings, train=train)
+    settings.check(images, settings.current().limits.max_job_images,
+                   "The training work this asks for (epochs x images, with fine-tuning and distillation)",
+                   "MAX_JOB_IMAGES")
+    return images
 
 
 def _train(config: TrainConfig, dataset: Dataset, progress: ProgressFn,

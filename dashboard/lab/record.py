@@ -25,6 +25,7 @@ class RunRecord:
     settings: dict = field(default_factory=dict)  # compress / bench settings, variant names
     stage_seconds: dict = field(default_factory=dict)
     stopped: str | None = None                   # the stage a stop request ended the run before
+    interference: dict | None = None             # other work on a shared server while it ran (service.activity)
     created_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     # Live objects for the app (not serialised): the TrainedModel and the Variants.
     trained: object | None = field(default=None, repr=False, compare=False)
@@ -53,6 +54,7 @@ class RunRecord:
             "settings": self.settings,
             "stage_seconds": self.stage_seconds,
             "stopped": self.stopped,
+            "interference": self.interference,
         }
 
     @classmethod
@@ -64,4 +66,5 @@ class RunRecord:
                    breakeven_inferences=d.get("breakeven_inferences"), breakeven_variant=d.get("breakeven_variant"),
                    sensitivity=d.get("sensitivity"), settings=d.get("settings", {}),
                    stage_seconds=d.get("stage_seconds", {}), stopped=d.get("stopped"),
+                   interference=d.get("interference"),
                    created_at=d.get("created_at", ""))

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .compress import prunable_layers
-from .data import Dataset
+from .data import EVAL_BATCH, Dataset
 from .slot import COMPUTE
 
 DEFAULT_SPARSITIES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -52,42 +52,51 @@ def _magnitude_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def _accuracy(module: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    correct = sum(int((module(images[i:i + 1000]).argmax(1) == labels[i:i + 1000]).sum())
-                  for i in range(0, len(labels), 1000))
-    return correct / max(len(labels), 1)
+def _accuracy(module: nn.Module, dataset: Dataset) -> float:
+    """Top-1 accuracy on the test split, normalised batch by batch (memory stays bounded)."""
+    correct = sum(int((module(x).argmax(1) == y).sum()) for x, y in dataset.batches("test", EVAL_BATCH))
+    return correct / max(dataset.n_test, 1)
 
 
 def scan(module: nn.Module, dataset: Dataset, sparsities: tuple[float, ...] | list[float] = DEFAULT_SPARSITIES,
          *, test_limit: int | None = None,
-         on_progress: Callable[[float, str], None] | None = None) -> SensitivityScan:
-    """Accuracy vs sparsity for each Conv2d/Linear layer of `module` (left unchanged)."""
+         on_progress: Callable[[float, str], None] | None = None,
+         should_stop: Callable[[], bool] | None = None) -> SensitivityScan:
+    """Accuracy vs sparsity for each Conv2d/Linear layer of `module` (left unchanged).
+    A stop between two points returns the layers scanned so far."""
     if any(not 0 <= s < 1 for s in sparsities):
         raise ValueError("sparsities must be in [0, 1)")
     progress = on_progress or (lambda f, m: None)
-    images, labels = dataset.test_tensors(test_limit)
+    stop = should_stop or (lambda: False)
+    if test_limit is not None:
+        dataset = dataset.subset(max_test=test_limit)
     was_training = module.training
     module.eval()
     layers = prunable_layers(module)
     with COMPUTE.hold("sensitivity scan"):
-        baseline = _accuracy(module, images, labels)
-        result = SensitivityScan(baseline, list(sparsities), test_images=len(labels))
+        baseline = _accuracy(module, dataset)
+        result = SensitivityScan(baseline, list(sparsities), test_images=dataset.n_test)
         for i, (name, layer) in enumerate(layers):
+            if stop():
+                break
             original = layer.weight.detach().clone()
             accs = []
             try:
                 for j, s in enumerate(sparsities):
+                    if stop():
+                        break
                     progress((i + j / len(sparsities)) / len(layers), f"sensitivity of {name} at {s:.0%}")
                     if s == 0:
                         accs.append(baseline)
                         continue
                     with torch.no_grad():
                         layer.weight.copy_(original * _magnitude_mask(original, s))
-                    accs.append(_accuracy(module, images, labels))
+                    accs.append(_accuracy(module, dataset))
             finally:
                 with torch.no_grad():
                     layer.weight.copy_(original)
-            result.layers.append(LayerSensitivity(name, type(layer).__name__, original.numel(), accs))
+            if len(accs) == len(sparsities):
+                result.layers.append(LayerSensitivity(name, type(layer).__name__, original.numel(), accs))
     module.train(was_training)
     progress(1.0, "sensitivity scan done")
     return result

@@ -17,6 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 
+class Cancelled(Exception):
+    """The caller gave up waiting for the slot (its `cancelled()` turned true)."""
+
+
 @dataclass(frozen=True)
 class Waiting:
     ahead: int          # how many holders/waiters are before this caller
@@ -39,14 +43,23 @@ class Slot:
         with self._cond:
             return self._owner is not None
 
+    def wake(self) -> None:
+        """Make waiters re-check now (a cancel takes effect at once, not at the next poll)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def queue_labels(self) -> list[str]:
         with self._cond:
             return [label for _, label in self._queue]
 
     @contextmanager
     def hold(self, label: str = "work", *, on_wait: Callable[[Waiting], None] | None = None,
-             poll_s: float = 0.5, timeout_s: float | None = None) -> Iterator[None]:
-        """Run the block when it is this caller's turn; `on_wait` is called while waiting."""
+             poll_s: float = 0.5, timeout_s: float | None = None,
+             cancelled: Callable[[], bool] | None = None) -> Iterator[None]:
+        """Run the block when it is this caller's turn; `on_wait` is called while waiting.
+
+        `cancelled()` is checked every `poll_s` while waiting: when it turns true the caller
+        leaves the queue and Cancelled is raised (the slot was never held)."""
         me = threading.get_ident()
         with self._cond:
             if self._owner == me:
@@ -60,6 +73,8 @@ class Slot:
                         waited = time.monotonic() - start
                         if timeout_s is not None and waited > timeout_s:
                             raise TimeoutError(f"waited {waited:.0f} s for a free compute slot")
+                        if cancelled is not None and cancelled():
+                            raise Cancelled()
                         if on_wait is not None:
                             ahead = next(i for i, (t, _) in enumerate(self._queue) if t == ticket)
                             holder = self._queue[0][1]

@@ -11,6 +11,7 @@ the engine's own work, not what the caller does between events (drawing a chart,
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -22,12 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Dataset, load_dataset
+from . import hardware, settings
+from .data import EVAL_BATCH, Dataset, load_dataset
 from .hardware import pick_device, set_threads, tune_allocator
 from .models import ModelCost, ModelSpec, build_model, model_cost
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("onecycle", "constant")
+LAYOUTS = ("auto", "contiguous", "channels_last")
+PRECISIONS = ("fp32", "bf16")
+# x86 / ARM /proc/cpuinfo flags under which bf16 matrix maths runs natively (hardware.py's names).
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16", "bf16")
 
 
 @dataclass
@@ -44,6 +50,9 @@ class TrainConfig:
     threads: int | None = None   # torch CPU threads; None keeps the current setting
     augment: bool = False        # random shifts/rotations of training images
     log_every: int = 10          # steps between StepEvents
+    layout: str = "auto"         # auto (channels_last for conv nets on the CPU), contiguous, channels_last
+    precision: str = "fp32"      # fp32, or bf16: mixed precision where the hardware runs it natively
+    train_images: int | None = None  # train on the first N training images; None: all
 
     def validate(self) -> None:
         """Raise ValueError with a user-facing message for settings that cannot work."""
@@ -61,6 +70,20 @@ class TrainConfig:
             raise ValueError("threads must be at least 1")
         if self.log_every < 1:
             raise ValueError("log_every must be at least 1")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {self.layout!r}")
+        if self.train_images is not None and self.train_images < 1:
+            raise ValueError("training images must be at least 1 (or None for all)")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.precision != "fp32":
+            _, why_not = _mixed_precision(pick_device(self.device))
+            if why_not:
+                raise ValueError(why_not)
+        caps = settings.current().limits  # this lab's caps (settings.LimitExceeded is a ValueError)
+        settings.check(self.epochs, caps.max_epochs, "epochs", "MAX_EPOCHS")
+        settings.check(self.batch_size, caps.max_batch_size, "batch size", "MAX_BATCH_SIZE")
+        settings.check(self.train_images or 0, caps.max_train_images, "training images", "MAX_TRAIN_IMAGES")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,6 +92,60 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def _mixed_precision(device: torch.device) -> tuple[str | None, str]:
+    """(label of the mixed precision this device runs natively, or None; why not, or "")."""
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return f"bf16 mixed precision (CUDA autocast, {torch.cuda.get_device_name(device)})", ""
+        return "fp16 mixed precision with loss scaling (CUDA autocast; this GPU has no bf16)", ""
+    if device.type != "cpu":
+        return None, f"Mixed precision training is not offered on {device.type}; use fp32."
+    hw = hardware.describe("cpu")
+    for flag in NATIVE_BF16_FLAGS:
+        if hw.has(flag):
+            name = {**hardware.X86_FEATURES, **hardware.ARM_FEATURES}[flag].split(" (")[0]
+            return f"bf16 mixed precision (native {name})", ""
+    return None, (f"This CPU ({hw.cpu}) has no native bf16 (AMX-BF16 or AVX-512 BF16 on x86, BF16 on ARM): "
+                  "bf16 would train slower than fp32 here, so use fp32.")
+
+
+def precision_choices(device: str | torch.device = "auto") -> dict[str, str]:
+    """The training precisions this device runs well: config value -> label saying why."""
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    choices = {"fp32": "fp32 (full precision)"}
+    label, _ = _mixed_precision(dev)
+    if label:
+        choices["bf16"] = label
+    return choices
+
+
+def run_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
+    """A run's own random streams, both seeded with `seed`: (init, data).
+
+    `init` draws the initial weights (models.build_model); `data` draws each epoch's shuffle,
+    then the augmentation of each batch in turn. Nothing in a run draws from torch's global RNG,
+    which every thread of the process shares, so the same seed gives the same weights while other
+    sessions train. Two streams rather than one keep the batches a seed gives independent of the
+    model: a fresh, a fine-tuned and a distilled model with one seed see the same batches.
+    """
+    return torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+
+
+def resolve_layout(layout: str, module: nn.Module, device: torch.device) -> str:
+    """The memory layout "auto" stands for: channels_last for conv nets on the CPU, else contiguous.
+
+    A fixed rule, not a timing probe (a probe could pick differently between runs, and the
+    layout changes the last bits of the result). Measured with this engine on a 2-core Xeon
+    (AMX), batch 64, median of 5 interleaved rounds: cnn 4,381 -> 5,369 images/s (1.23x),
+    tiny-cnn 14,667 -> 19,313 (1.32x), mostly oneDNN's channels-last pooling and convolution
+    kernels; the mlp has no 4-D tensors and trains alike (44,093 vs 44,130).
+    """
+    if layout != "auto":
+        return layout
+    has_conv = any(isinstance(m, nn.modules.conv._ConvNd) for m in module.modules())
+    return "channels_last" if has_conv and device.type == "cpu" else "contiguous"
 
 
 @dataclass(frozen=True)
@@ -125,6 +202,9 @@ class TrainedModel:
     completed: bool                        # False when stopped before the last epoch ended
     cost: ModelCost
     history: list[EpochEvent] = field(default_factory=list)
+    layout: str = "contiguous"             # the memory layout it trained in (module is contiguous now)
+    precision: str = "fp32"                # what the forward passes ran in: fp32, bf16 or fp16
+    train_images: int = 0                  # training images per epoch
 
     @property
     def images_per_second(self) -> float:
@@ -142,6 +222,9 @@ class TrainedModel:
             "optimizer": self.config.optimizer,
             "lr": self.config.lr,
             "seed": self.config.seed,
+            "layout": self.layout,
+            "precision": self.precision,
+            "train_images": self.train_images,
             "seconds": round(self.seconds, 3),
             "train_seconds": round(self.train_seconds, 3),
             "samples_seen": self.samples_seen,
@@ -164,6 +247,9 @@ class TrainedModel:
             "train_seconds": self.train_seconds,
             "samples_seen": self.samples_seen,
             "completed": self.completed,
+            "layout": self.layout,
+            "precision": self.precision,
+            "train_images": self.train_images,
         }, path)
         return path
 
@@ -177,18 +263,21 @@ class TrainedModel:
         module.eval()
         return cls(spec, blob["dataset"], TrainConfig.from_dict(blob["config"]), module,
                    float(blob["test_accuracy"]), float(blob["seconds"]), float(blob["train_seconds"]),
-                   int(blob["samples_seen"]), bool(blob["completed"]), model_cost(module, spec.in_shape))
+                   int(blob["samples_seen"]), bool(blob["completed"]), model_cost(module, spec.in_shape),
+                   layout=str(blob.get("layout", "contiguous")), precision=str(blob.get("precision", "fp32")),
+                   train_images=int(blob.get("train_images", 0)))
 
 
 @torch.inference_mode()
 def evaluate(module: nn.Module, dataset: Dataset, *, device: torch.device | str = "cpu",
-             batch_size: int = 1000) -> tuple[float, float]:
-    """(mean cross-entropy loss, top-1 accuracy) on the test split."""
+             batch_size: int = EVAL_BATCH,
+             memory_format: torch.memory_format = torch.contiguous_format) -> tuple[float, float]:
+    """(mean cross-entropy loss, top-1 accuracy) on the test split, in fp32."""
     was_training = module.training
     module.eval()
     total_loss, correct, n = 0.0, 0, 0
     for x, y in dataset.batches("test", batch_size):
-        x, y = x.to(device), y.to(device)
+        x, y = x.to(device, memory_format=memory_format), y.to(device)
         out = module(x)
         total_loss += float(F.cross_entropy(out, y, reduction="sum"))
         correct += int((out.argmax(1) == y).sum())
@@ -209,7 +298,10 @@ class Training:
     """One training run. Iterate it for events; stop any time; `result()` gives the model.
 
     `module` starts from given weights (fine-tuning a pruned model); `loss_fn` replaces the
-    cross-entropy loss (distillation from a teacher's soft targets).
+    cross-entropy loss (distillation from a teacher's soft targets). Every random draw comes
+    from the run's own generators (`run_generators`), so a seed gives the same weights
+    whatever other threads do. The model and each batch are in `self.layout`; with precision
+    bf16 the forward pass and loss run under autocast, the evaluation stays fp32.
     """
 
     def __init__(self, config: TrainConfig, dataset: Dataset | None = None,
@@ -217,14 +309,30 @@ class Training:
         config.validate()
         self.loss_fn = loss_fn or cross_entropy_loss
         self.config = config
-        self.dataset = dataset if dataset is not None else load_dataset(config.dataset, augment=config.augment)
+        dataset = dataset if dataset is not None else load_dataset(config.dataset, augment=config.augment)
+        if config.train_images is not None and config.train_images < dataset.n_train:
+            dataset = dataset.subset(config.train_images, None)  # the whole test split still judges it
+        self.dataset = dataset
         self.device = pick_device(config.device)
         self.spec = ModelSpec(config.model, self.dataset.shape, self.dataset.num_classes)
         set_threads(config.threads)
         tune_allocator()
-        torch.manual_seed(config.seed)
-        self.module = (module if module is not None else build_model(self.spec)).to(self.device)
-        self.cost = model_cost(self.module, self.spec.in_shape)
+        self.init_generator, self.data_generator = run_generators(config.seed)
+        module = module if module is not None else build_model(self.spec, generator=self.init_generator)
+        self.cost = model_cost(module, self.spec.in_shape)  # on the CPU, before any move
+        self.layout = resolve_layout(config.layout, module, self.device)
+        self.memory_format = torch.channels_last if self.layout == "channels_last" else torch.contiguous_format
+        self.module = module.to(self.device, memory_format=self.memory_format)
+        # Mixed precision: bf16 autocast (CPU with native bf16, recent GPUs); fp16 plus loss
+        # scaling on GPUs without bf16, whose narrow exponent would underflow small gradients.
+        self.autocast_dtype: torch.dtype | None = None
+        self.scaler: torch.amp.GradScaler | None = None
+        if config.precision == "bf16":
+            self.autocast_dtype = torch.bfloat16
+            if self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+                self.autocast_dtype = torch.float16
+                self.scaler = torch.amp.GradScaler("cuda")
+        self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
         if config.optimizer == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(self.module.parameters(), lr=config.lr)
         else:
@@ -258,9 +366,14 @@ class Training:
     def progress(self) -> float:
         return self.step / self.total_steps
 
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
     def _run(self) -> Iterator[StepEvent | EpochEvent]:
         cfg, model, opt, dev = self.config, self.module, self.optimizer, self.device
-        gen = torch.Generator().manual_seed(cfg.seed)
+        gen, fmt, scaler = self.data_generator, self.memory_format, self.scaler
         resumed = time.perf_counter()
         for epoch in range(1, cfg.epochs + 1):
             model.train()
@@ -272,12 +385,18 @@ class Training:
             for x, y in self.dataset.batches("train", cfg.batch_size, shuffle=True, generator=gen):
                 if self._stop:
                     break
-                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-                out = model(x)
-                loss = self.loss_fn(out, y, x)
+                x, y = x.to(dev, non_blocking=True, memory_format=fmt), y.to(dev, non_blocking=True)
+                with self._autocast():
+                    out = model(x)
+                    loss = self.loss_fn(out, y, x)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                if scaler is None:
+                    loss.backward()
+                    opt.step()
+                else:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
                 if self.scheduler is not None:
                     self.scheduler.step()
                 # Accumulate on the device; read back (a sync on GPUs) only at log points.
@@ -304,7 +423,7 @@ class Training:
                     window_steps = 0
             else:
                 self.train_seconds += time.perf_counter() - t_steps
-                test_loss, test_acc = evaluate(model, self.dataset, device=dev)
+                test_loss, test_acc = evaluate(model, self.dataset, device=dev, memory_format=fmt)
                 self.elapsed_s += time.perf_counter() - resumed
                 train_loss = float(epoch_loss) / max(epoch_seen, 1)
                 self._check_finite(train_loss, epoch)
@@ -333,16 +452,25 @@ class Training:
         raise TrainingDiverged(self.diverged)
 
     def result(self) -> TrainedModel:
-        """The model as it is now, on the CPU, with its test accuracy (re-evaluated if stale)."""
+        """The model as it is now, on the CPU, with its test accuracy (re-evaluated if stale).
+
+        The module comes back in the usual contiguous layout whatever layout trained it, so
+        saving, compressing and inspecting start from the standard form (compress picks an
+        inference layout of its own).
+        """
         if self.diverged:
             raise TrainingDiverged(self.diverged)
-        module = copy.deepcopy(self.module).to("cpu").eval()
         fresh = self.history and self.history[-1].step == self.step
-        accuracy = self.history[-1].test_accuracy if fresh else evaluate(module, self.dataset)[1]
+        # Evaluated in the training layout before the copy: 2.5x faster for the cnn here (0.12 vs
+        # 0.3 s for the 2,000 bundled test digits), which is most of what a Stop waits for.
+        accuracy = (self.history[-1].test_accuracy if fresh else
+                    evaluate(self.module, self.dataset, device=self.device, memory_format=self.memory_format)[1])
+        module = copy.deepcopy(self.module).to("cpu", memory_format=torch.contiguous_format).eval()
         completed = len(self.history) == self.config.epochs
         return TrainedModel(self.spec, self.dataset.name, self.config, module, accuracy,
                             self.elapsed_s, self.train_seconds, self.samples_seen, completed,
-                            self.cost, list(self.history))
+                            self.cost, list(self.history), layout=self.layout, precision=self.precision,
+                            train_images=self.dataset.n_train)
 
 
 def train(config: TrainConfig, dataset: Dataset | None = None) -> TrainedModel:

@@ -54,3 +54,27 @@ def test_diverging_run_exits_with_the_reason(tmp_path):
                      "--threads", "1", "--quiet")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: Training diverged")
+
+
+@pytest.mark.parametrize("option", ["--json", "--save"])
+def test_an_unwritable_output_fails_before_any_training(tmp_path, option):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    target = blocker / "out.json"          # a path under a regular file cannot exist
+    started = __import__("time").monotonic()
+    result = run_cli("train", "--model", "cnn", "--epochs", "10", option, str(target), timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: cannot write {option} {target}")
+    assert "test accuracy" not in result.stdout            # nothing was trained
+    assert __import__("time").monotonic() - started < 30
+
+
+def test_a_bad_setting_in_the_environment_is_named_and_the_default_used(tmp_path):
+    import os
+    env = {**os.environ, "TRAIN_INFER_LAB_PRICE_PER_KWH": "nan", "TRAIN_INFER_LAB_MAX_EPOCHS": "2"}
+    result = subprocess.run([sys.executable, "-m", "dashboard.lab", "train", "--model", "mlp", "--epochs", "3",
+                             "--quiet"], capture_output=True, text=True, timeout=60, env=env)
+    assert "warning: TRAIN_INFER_LAB_PRICE_PER_KWH='nan' is not valid" in result.stderr
+    assert result.returncode == 1
+    assert "epochs is 3, more than this lab's settings allow (2; whoever runs it can raise that with " \
+           "TRAIN_INFER_LAB_MAX_EPOCHS)" in result.stderr

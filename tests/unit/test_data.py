@@ -99,3 +99,26 @@ def test_missing_download_without_network_says_not_downloaded(tmp_path):
 def test_unknown_dataset_lists_choices():
     with pytest.raises(DatasetUnavailable, match="digits, mnist, fashion-mnist, cifar10"):
         load_dataset("imagenet")
+
+
+def test_a_damaged_download_cache_is_named_with_what_to_do(tmp_path):
+    """Truncated MNIST files in the cache (an interrupted download, a full disk): torchvision raises
+    a bare AssertionError; the lab says which folder is damaged and what to do."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"\x00\x00\x08\x03" + bytes(60))
+    with pytest.raises(DatasetUnavailable) as err:
+        load_dataset("mnist", root=tmp_path)
+    message = str(err.value)
+    assert f"The MNIST files cached in {tmp_path / 'MNIST'} are damaged" in message
+    assert "Delete that folder" in message and "bundled 'digits'" in message
+
+
+def test_every_session_shares_one_copy_of_a_dataset():
+    from dashboard.lab import data
+    first, second = data.shared("digits"), data.shared("digits")
+    assert first is second
+    assert first.subset(500).train_images.untyped_storage().data_ptr() == \
+        first.train_images.untyped_storage().data_ptr()

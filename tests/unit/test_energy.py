@@ -226,3 +226,32 @@ def test_kind_is_measured_only_when_every_reading_was():
     assert energy.kind(m) == "measured" and energy.kind(m, {"measured": True}) == "measured"
     assert energy.kind(m, e) == "estimated" and energy.kind({"measured": False}) == "estimated"
     assert energy.kind() == "estimated"
+
+
+def test_a_hanging_codecarbon_is_bounded_and_the_reading_says_why(monkeypatch):
+    """CodeCarbon stuck in start() (a hung powermetrics or nvidia-smi call) must not hold the
+    compute slot: past the deadline the reading is a CPU-time estimate that names the cause."""
+    import threading
+    import time
+
+    from dashboard.lab.slot import COMPUTE
+
+    release = threading.Event()
+
+    class Stuck:
+        def start(self):
+            release.wait(30)
+
+        def stop(self):
+            return None
+
+    monkeypatch.setattr(energy, "TRACKER_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(energy, "_new_tracker", lambda iso: Stuck())
+    t0 = time.monotonic()
+    with energy.meter("training") as reading:
+        sum(i * i for i in range(200_000))
+    took = time.monotonic() - t0
+    release.set()
+    assert took < 2.0 and not COMPUTE.busy
+    assert not reading.measured and reading.joules > 0
+    assert "CodeCarbon unavailable: its start() did not return within 0.3 s" in reading.method

@@ -1,9 +1,12 @@
+import dataclasses
 import math
 
 import pytest
 import torch
 
-from dashboard.lab.train import EpochEvent, StepEvent, TrainConfig, TrainedModel, Training, TrainingDiverged, train
+from dashboard.lab import hardware
+from dashboard.lab.train import (EpochEvent, StepEvent, TrainConfig, TrainedModel, Training, TrainingDiverged,
+                                 precision_choices, train)
 
 
 def test_default_cnn_reaches_97_percent_in_a_short_run(digits):
@@ -62,6 +65,76 @@ def test_stop_between_chunks_keeps_a_usable_model(digits, tmp_path):
 
 
 def test_bad_settings_are_rejected_before_any_work():
-    for bad in (dict(epochs=0), dict(lr=-1.0), dict(optimizer="rmsprop"), dict(batch_size=0)):
+    for bad in (dict(epochs=0), dict(lr=-1.0), dict(optimizer="rmsprop"), dict(batch_size=0),
+                dict(layout="nhwc"), dict(precision="fp8"), dict(train_images=0)):
         with pytest.raises(ValueError):
             Training(TrainConfig(**bad))
+
+
+def _first_conv_output_layout(run: Training) -> list[str]:
+    """Run a few steps and say which memory layout the first conv's outputs actually had."""
+    seen = []
+
+    def hook(module, inputs, output):
+        seen.append("channels_last" if output.is_contiguous(memory_format=torch.channels_last)
+                    and not output.is_contiguous() else "contiguous")
+
+    run.module.features[0].register_forward_hook(hook)
+    for event in run:
+        if event.step >= 2:
+            run.stop()
+    return seen
+
+
+def test_conv_nets_train_channels_last_on_the_cpu_and_the_mlp_contiguous(digits):
+    small = digits.subset(256, 100)
+    for model in ("cnn", "tiny-cnn"):
+        run = Training(TrainConfig(model=model, epochs=1, threads=1, log_every=1), small)
+        assert run.layout == "channels_last"
+        assert all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                   for p in run.module.parameters() if p.dim() == 4 and p.shape[1] > 1)
+        assert set(_first_conv_output_layout(run)) == {"channels_last"}
+        trained = run.result()
+        assert trained.summary()["layout"] == "channels_last"
+        assert all(p.is_contiguous() for p in trained.module.parameters())  # handed back in the usual form
+    forced = Training(TrainConfig(model="cnn", epochs=1, threads=1, log_every=1, layout="contiguous"), small)
+    assert set(_first_conv_output_layout(forced)) == {"contiguous"}
+    mlp = Training(TrainConfig(model="mlp", epochs=1, threads=1), small)
+    assert mlp.layout == "contiguous" and all(p.is_contiguous() for p in mlp.module.parameters())
+    list(mlp)
+    assert mlp.result().summary()["layout"] == "contiguous"
+
+
+def test_bf16_lands_near_fp32_or_is_refused_with_the_reason(digits):
+    config = TrainConfig(model="cnn", epochs=1, threads=2, train_images=4000)
+    if "bf16" not in precision_choices("cpu"):
+        with pytest.raises(ValueError, match="no native bf16"):
+            Training(dataclasses.replace(config, precision="bf16"), digits)
+        return
+    assert "native" in precision_choices("cpu")["bf16"]
+    fp32 = train(config, digits)
+    bf16 = train(dataclasses.replace(config, precision="bf16"), digits)
+    assert bf16.summary()["precision"] == "bf16" and fp32.summary()["precision"] == "fp32"
+    assert bf16.test_accuracy > 0.9 and abs(bf16.test_accuracy - fp32.test_accuracy) <= 0.02
+    assert all(p.dtype == torch.float32 for p in bf16.module.parameters())  # fp32 master weights
+
+
+def test_bf16_is_refused_on_a_cpu_without_native_bf16(monkeypatch):
+    plain = dataclasses.replace(hardware.describe("cpu"), features=("avx2",), cpu="Old CPU")
+    monkeypatch.setattr(hardware, "describe", lambda device="auto": plain)
+    assert precision_choices("cpu") == {"fp32": "fp32 (full precision)"}
+    with pytest.raises(ValueError, match=r"^This CPU \(Old CPU\) has no native bf16 .*use fp32\.$"):
+        TrainConfig(precision="bf16", device="cpu").validate()
+    TrainConfig(precision="fp32", device="cpu").validate()
+
+
+def test_train_images_limits_what_one_epoch_sees(digits):
+    run = Training(TrainConfig(model="mlp", epochs=2, batch_size=128, threads=1, train_images=500), digits)
+    events = list(run)
+    assert run.total_steps == 2 * math.ceil(500 / 128)
+    assert events[-1].samples_seen == 1000
+    trained = run.result()
+    assert trained.samples_seen == 1000 and trained.summary()["train_images"] == 500
+    assert trained.dataset == "digits" and run.dataset.n_test == digits.n_test  # judged on the whole test split
+    everything = Training(TrainConfig(model="mlp", epochs=1, threads=1, train_images=digits.n_train + 1000), digits)
+    assert everything.dataset.n_train == digits.n_train
