@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.lab import energy
 from dashboard.ui import session, status
 
 st.set_page_config(page_title="Train & Infer Lab", page_icon=":material/model_training:", layout="wide")
@@ -15,6 +16,18 @@ PAGES = [
     st.Page("app_pages/compare.py", title="Training vs inference", icon=":material/balance:", url_path="compare"),
     st.Page("app_pages/results.py", title="Results", icon=":material/table_chart:", url_path="results"),
 ]
+
+
+@st.cache_resource(show_spinner="Starting the lab...")
+def _warm_up_once() -> bool:
+    """Once per server, on the first page: CodeCarbon's one-off hardware detection (~1.5 s), so
+    it does not land inside the first user's measurement. (Not in a background thread: its
+    imports raced the page's own imports of pandas.)"""
+    energy.warm_up()
+    return True
+
+
+_warm_up_once()
 page = st.navigation(PAGES)
 status.sidebar(session.get())
 page.run()

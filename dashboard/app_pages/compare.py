@@ -6,7 +6,9 @@ from dashboard.lab import energy, footprint
 from dashboard.lab.compress import CompressSettings
 from dashboard.lab.energy import EnergySettings
 from dashboard.lab.inspect import training_vs_inference
-from dashboard.ui import charts, explain, fmt, measure, session, status
+from dashboard.service import work
+from dashboard.service.jobs import Busy
+from dashboard.ui import charts, explain, fmt, session, status
 
 s = session.page("Training vs inference",
                  "Training is paid once; inference is paid on every request. Here is what each costs on this machine, "
@@ -27,8 +29,9 @@ with st.expander("Assumptions: electricity grid, power, data-centre overhead, pr
     cpu_w = b.number_input("CPU power at full load (W, 0 = CodeCarbon's estimate)", 0.0, 1000.0,
                            value=float(cfg.cpu_watts or 0.0), step=5.0, key="cmp_cpu_w")
     pue = a.slider("PUE (data-centre overhead; 1.0 = a laptop)", 1.0, 2.5, value=float(cfg.pue), step=0.05, key="cmp_pue")
-    price = b.number_input(f"Electricity price ({cfg.currency} per kWh)", 0.0, 5.0, value=float(cfg.price_per_kwh),
-                           step=0.01, format="%.4f", key="cmp_price")
+    # Up to 1000 per kWh: prices are in the server's currency (31 JPY/kWh is an ordinary price).
+    price = b.number_input(f"Electricity price ({cfg.currency} per kWh)", 0.0, 1000.0,
+                           value=min(float(cfg.price_per_kwh), 1000.0), step=0.01, format="%.4f", key="cmp_price")
     new = EnergySettings(country_iso=iso, cpu_watts=cpu_w or None, pue=pue, price_per_kwh=price, currency=cfg.currency)
     try:
         new.validate()
@@ -44,11 +47,14 @@ measured = [r for r in s.results if r.available and r.per_image is not None]
 if not measured:
     st.warning("Your model's inference has not been measured yet. Measure the fp32 model now (a few seconds), "
                "or compress and measure several versions on the Compress page.", icon=":material/speed:")
-    if st.button("Measure inference", type="primary", icon=":material/speed:", disabled=s.training):
-        on_wait, on_progress = status.work_feedback("Measuring...")
-        measure.compress_and_measure(s, ["fp32"], CompressSettings(), kind="measure fp32",
-                                     on_wait=on_wait, on_progress=on_progress)
-        st.rerun()
+    if st.button("Measure inference", type="primary", icon=":material/speed:", disabled=s.busy):
+        try:
+            work.start_compress(s, ["fp32"], CompressSettings(), kind="measure fp32")
+        except (Busy, ValueError) as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+    status.job_panel(s, ("compress",), key="measure")
     st.stop()
 
 names = [r.name for r in measured]

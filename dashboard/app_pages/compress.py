@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from dashboard.lab import energy, hardware, placement
+from dashboard.lab import energy, hardware, placement, settings
 from dashboard.lab.compress import CompressSettings
-from dashboard.ui import charts, explain, fmt, measure, session, status, widgets
+from dashboard.service import work
+from dashboard.service.jobs import Busy
+from dashboard.ui import charts, explain, fmt, session, status, widgets
 
 s = session.page("Compress & benchmark",
                  "Inference is what a model does for the rest of its life, so making it cheaper pays off on every "
@@ -42,9 +44,12 @@ with cols[2].container(border=True):
     st.checkbox("Distil into a tiny CNN (and train it without the teacher, to compare)", key="c_distilled")
     st.checkbox("ONNX Runtime (fp32), if installed", key="c_onnx")
     with st.expander("Settings"):
-        st.slider("Fine-tune epochs after removing channels", 0, 5, key="c_finetune")
-        st.slider("Fine-tune epochs after zeroing weights", 0, 3, key="c_finetune_unstructured")
-        st.select_slider("Calibration images for int8 static", [64, 256, 1024, 4096], key="c_calibration")
+        caps = settings.current().limits
+        st.slider("Fine-tune epochs after removing channels", 0, min(5, caps.max_finetune_epochs), key="c_finetune")
+        st.slider("Fine-tune epochs after zeroing weights", 0, min(3, caps.max_finetune_epochs),
+                  key="c_finetune_unstructured")
+        st.select_slider("Calibration images for int8 static",
+                         [n for n in (64, 256, 1024, 4096) if n <= caps.max_calibration_images], key="c_calibration")
         st.slider("Distillation temperature", 1.0, 10.0, step=0.5, key="c_temperature")
         st.slider("Weight of the teacher's soft targets (alpha)", 0.0, 1.0, step=0.1, key="c_alpha")
 f = widgets.save(s, "compress", FORM)
@@ -60,23 +65,24 @@ if f["c_combo"]:
 names += [n for key, n in (("c_bf16", "bf16"), ("c_fp16", "fp16"), ("c_onnx", "onnxruntime-fp32")) if f[key]]
 if f["c_distilled"]:
     names += ["student-baseline", "distilled"]
-settings = CompressSettings(finetune_epochs_channels=f["c_finetune"],
+compress_settings = CompressSettings(finetune_epochs_channels=f["c_finetune"],
                             finetune_epochs_unstructured=f["c_finetune_unstructured"],
                             calibration_images=f["c_calibration"], distill_temperature=f["c_temperature"],
                             distill_alpha=f["c_alpha"])
 st.caption("Will make and measure: " + ", ".join(names) + ". fp32 (the trained model) is always the baseline.")
 
-if st.button("Compress & measure", type="primary", icon=":material/speed:", disabled=s.training):
-    on_wait, on_progress = status.work_feedback("Starting...")
+if st.button("Compress & measure", type="primary", icon=":material/speed:", disabled=s.busy):
     try:
-        measure.compress_and_measure(s, names, settings, on_wait=on_wait, on_progress=on_progress)
-    except (ValueError, RuntimeError) as exc:
-        st.error(f"Compressing failed: {exc}. Your model and earlier results are kept; try other settings.")
+        work.start_compress(s, names, compress_settings)
+    except Busy as exc:
+        st.error(str(exc))
+    except ValueError as exc:
+        st.error(f"These settings cannot run: {exc}. Your model and earlier results are kept.")
     else:
-        s.notify("success", f"Measured {len(s.results)} versions of your model.")
         st.rerun()
-if s.training:
-    st.caption("A training is running on the Train page; compress once it has finished.")
+if s.busy and s.job.kind not in ("compress", "sensitivity"):
+    st.caption(f"Your {s.job.kind} is under way; compress once it has ended.")
+status.job_panel(s, ("compress",), key="compress")
 
 results = s.results
 if not results:
@@ -86,12 +92,38 @@ st.divider()
 st.subheader("Side by side")
 hw = hardware.describe()
 threads = next((r.threads for r in results if r.threads), hw.threads)  # what the measurement used
+rounds = next((r.rounds for r in results if r.rounds), 0)
 st.caption(f"Measured on {hw.cpu} with {threads} PyTorch thread(s); CPU features: "
            f"{', '.join(hw.feature_labels) or 'none detected'}. Latency: median (p50) and 95th percentile (p95) "
-           "of single-image calls after warm-up. Throughput: batches of 256.")
+           f"of single-image calls after warm-up. Throughput: batches of 256. Every figure is the median of "
+           f"{rounds} interleaved rounds; the spread table below gives their range.")
+if s.results_note:
+    c1, c2 = st.columns([4, 1])
+    c1.info(f"These figures were {s.results_note}; they were not measured again for you.", icon=":material/share:")
+    if c2.button("Measure afresh", icon=":material/refresh:", disabled=s.busy, key="c_fresh"):
+        rs = s.results_settings
+        try:
+            work.start_compress(s, rs.get("variants", names), CompressSettings(**rs.get("compress", {})), fresh=True)
+        except (Busy, ValueError) as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+last = next((r for r in reversed(s.runs) if r.record.results), None)
+if last is not None and (last.record.interference or {}).get("notable"):
+    i = last.record.interference
+    st.warning(f"While these were measured, other work on this server (other users' pages, the web server) used "
+               f"{i['other_cpu_s']:.2f} CPU-seconds in {i['window_s']:.1f} s ({i['share_of_core']:.0%} of one core): "
+               "timings may read slower by up to about that much. Speed-ups compare versions measured in the "
+               "same rounds, so they are affected less.", icon=":material/group:")
 if moved := placement.note(results):
     st.info(moved, icon=":material/swap_horiz:")
 ok = [r for r in results if r.available]
+
+
+def _range(spread: dict | None, digits: int) -> str:
+    return f"{spread['min']:,.{digits}f} – {spread['max']:,.{digits}f}" if spread else ""
+
+
 rows = []
 for r in results:
     e = s.per_image_energy(r.name)
@@ -111,6 +143,15 @@ for r in results:
         "note": r.note,
     })
 st.dataframe(rows, hide_index=True, width="stretch")
+with st.expander("Spread over the rounds (min – max)"):
+    st.dataframe([{
+        "variant": r.name,
+        "batch-1 p50 (ms)": _range(r.spread.get("latency_ms_batch1_p50"), 4),
+        "batch-256 (images/s)": _range(r.spread.get("throughput_batch256_ips"), 0),
+        "speed-up batch 1 (x)": _range(r.spread.get("speedup_batch1"), 2),
+        "speed-up batch 256 (x)": _range(r.spread.get("speedup_batch256"), 2),
+        "energy per image, max / min": f"{r.energy['spread']:.2f}" if r.energy else "",
+    } for r in ok], hide_index=True, width="stretch")
 
 names_ok = [r.name for r in ok]
 a, b = st.columns(2)
@@ -157,10 +198,14 @@ st.divider()
 st.subheader("Sensitivity scan")
 st.caption("Prune one layer at a time to increasing sparsity and measure accuracy: layers whose line stays flat "
            "can lose many weights; steep ones cannot. This is how to choose per-layer pruning ratios.")
-if st.button("Run sensitivity scan", icon=":material/query_stats:", disabled=s.training):
-    on_wait, on_progress = status.work_feedback("Scanning...")
-    measure.sensitivity(s, on_wait=on_wait, on_progress=on_progress)
-    st.rerun()
+if st.button("Run sensitivity scan", icon=":material/query_stats:", disabled=s.busy):
+    try:
+        work.start_sensitivity(s)
+    except (Busy, ValueError) as exc:
+        st.error(str(exc))
+    else:
+        st.rerun()
+status.job_panel(s, ("sensitivity",), key="sensitivity")
 if s.sensitivity is not None:
     sc = s.sensitivity
     st.plotly_chart(charts.sensitivity([f"{x.layer} ({x.kind}, {x.params:,} weights)" for x in sc.layers],

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.lab import hardware
+from dashboard.lab import hardware, settings
 from dashboard.ui import charts, demo, session
 
 s = session.page("Train & Infer Lab")
@@ -32,7 +32,8 @@ for col, (path, title, text) in zip(cols, steps):
 
 st.subheader("Or run the whole demo")
 st.markdown("Trains the default model on the bundled digits, compresses it, measures every version and fills in "
-            "the comparison: the whole lab in one click, about a minute on a 2-core laptop.")
+            "the comparison: the whole lab in one click, about half a minute on a 2-core laptop. If someone on this "
+            "server already ran it with the same settings, you get their measurements at once, labelled as such.")
 demo.button(s)
 
 st.subheader("This machine")
@@ -40,9 +41,11 @@ hw = hardware.describe()
 a, b, c = st.columns(3)
 a.metric("Compute device", hw.device.upper(), help=hw.device_name)
 b.metric("CPU cores (logical)", f"{hw.logical_cores}")
-c.metric("PyTorch threads", f"{hw.threads}", help="Shared by everyone using this server.")
+c.metric("PyTorch threads", f"{settings.current().threads}",
+         help="The server's setting (TRAIN_INFER_LAB_THREADS), the same for every job of every user.")
 st.markdown(f"- **CPU:** {hw.cpu} ({hw.arch}); PyTorch SIMD level: {hw.cpu_capability}\n"
             f"- **PyTorch:** {hw.torch}, {hw.torch_build} build; int8 engines: {', '.join(hw.quantized_engines) or 'none'}\n"
             f"- **Features that decide int8 and bf16 speed:** {', '.join(hw.feature_labels) or 'none detected'}")
-st.caption("Every number in this lab is measured on this machine, now. On a shared server other users take "
-           "turns with you, so timings are not disturbed by their work.")
+st.caption("Times, accuracy and sizes are measured on this machine; energy says whether it was measured or "
+           "estimated. On a shared server heavy work takes turns, one job at a time, so no two measurements "
+           "overlap; when other users' pages used notable CPU during yours, the result says so.")

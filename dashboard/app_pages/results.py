@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboard.ui import runs, session
+from dashboard.service import runs
+from dashboard.ui import session
 
 s = session.page("Results",
                  "Every run of this browser tab, newest last. Nothing leaves this server unless you download it; "
@@ -15,7 +16,9 @@ if not s.runs:
 else:
     st.dataframe(runs.table(s), hide_index=True, width="stretch")
     st.caption("Energy figures say how they were obtained in the 'energy method' column: *measured* by "
-               "hardware counters, or *estimated* from CPU time and assumed watts.")
+               "hardware counters, or *estimated* from CPU time and assumed watts. 'figures' says whether a run was "
+               "measured for you or served from an identical run measured earlier on this server; 'outcome' says "
+               "whether it finished, was stopped, or failed.")
     c1, c2, c3, _ = st.columns([1, 1, 1.3, 1])
     c1.download_button("Download CSV", runs.to_csv(s), file_name="train-infer-lab-runs.csv",
                        mime="text/csv", icon=":material/download:", on_click="ignore")
@@ -26,7 +29,7 @@ else:
                        help="Every energy reading in CodeCarbon's emissions.csv format: its own tools can read it.")
     st.divider()
     confirm = st.checkbox("Yes, forget this session's model, measurements and runs")
-    if st.button("Clear all", icon=":material/delete:", disabled=not confirm):
+    if st.button("Clear all", icon=":material/delete:", disabled=not confirm or s.busy):
         s.clear()
         s.notify("success", "Cleared. The lab is empty again; your settings are kept.")
         st.rerun()

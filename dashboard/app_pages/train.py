@@ -1,35 +1,49 @@
 """Train: choose data, model and settings; watch it learn; look inside the result."""
 
+import time
+
 import streamlit as st
 
-from dashboard.lab.data import CATALOG, DatasetUnavailable
-from dashboard.lab.inspect import inspect_model
+from dashboard.lab import data, settings
 from dashboard.lab.models import MODEL_NAMES, REGISTRY
-from dashboard.lab.slot import COMPUTE
-from dashboard.lab.train import OPTIMIZERS, TrainConfig
-from dashboard.ui import charts, fmt, live, session, status, widgets
+from dashboard.lab.train import OPTIMIZERS, TrainConfig, precision_choices
+from dashboard.service import work
+from dashboard.service.jobs import Busy
+from dashboard.ui import charts, fmt, session, status, widgets
 
 s = session.page("Train a model",
                  "Training shows the model labelled images batch by batch and adjusts its weights to reduce the loss. "
                  "Watch the loss fall and the accuracy rise; stop whenever you like.")
 
+caps = settings.current().limits
+precisions = precision_choices("auto")
 FORM = {  # widget key -> default; kept in the Session so a page change does not reset them
     # 3 epochs (not the engine's 6) keep a live run under ten seconds on a 2-core laptop.
-    "train_dataset": "digits", "train_model": "cnn", "train_epochs": 3, "train_batch": 64, "train_lr": TrainConfig().lr,
-    "train_optimizer": "adam", "train_seed": 0, "train_images": 0, "train_augment": False,
-    "train_schedule": "onecycle", "train_threads": 0,
+    "train_dataset": "digits", "train_model": "cnn", "train_epochs": min(3, caps.max_epochs), "train_batch": 64,
+    "train_lr": TrainConfig().lr, "train_optimizer": "adam", "train_seed": 0, "train_images": 0,
+    "train_augment": False, "train_schedule": "onecycle", "train_precision": "fp32",
 }
 widgets.restore(s, "train", FORM)
-busy = s.training
+busy = s.busy
+
+
+def use_bundled_digits() -> None:
+    st.session_state["train_dataset"] = "digits"
+
 
 left, right = st.columns(2)
 with left:
-    st.selectbox("Dataset", list(CATALOG), key="train_dataset", disabled=busy,
-                 format_func=lambda n: CATALOG[n].title,
+    st.selectbox("Dataset", list(data.CATALOG), key="train_dataset", disabled=busy,
+                 format_func=lambda n: data.CATALOG[n].title,
                  help="The bundled digits work offline. The others download on first use (needs internet).")
+    if (failed := data.last_failure(st.session_state["train_dataset"])) is not None:
+        st.warning(f"Could not load this dataset here at {time.strftime('%H:%M', time.localtime(failed[0]))}: "
+                   f"{failed[1]}", icon=":material/cloud_off:")
+        st.button("Use the bundled digits instead", on_click=use_bundled_digits, icon=":material/inventory_2:")
     st.selectbox("Model", MODEL_NAMES, key="train_model", disabled=busy, format_func=lambda n: REGISTRY[n].title)
-    st.slider("Epochs (passes over the training images)", 1, 10, key="train_epochs", disabled=busy)
-    st.select_slider("Batch size (images per step)", [16, 32, 64, 128, 256], key="train_batch", disabled=busy)
+    st.slider("Epochs (passes over the training images)", 1, caps.max_epochs, key="train_epochs", disabled=busy)
+    st.select_slider("Batch size (images per step)", [b for b in (16, 32, 64, 128, 256, 512) if b <= caps.max_batch_size],
+                     key="train_batch", disabled=busy)
 with right:
     st.select_slider("Learning rate (peak)", [0.0001, 0.0003, 0.001, 0.002, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
                      key="train_lr", disabled=busy, format_func=lambda v: f"{v:g}",
@@ -38,80 +52,95 @@ with right:
              format_func={"adam": "Adam", "sgd": "SGD with momentum"}.get)
     st.number_input("Seed (same seed, same result)", 0, 10_000, key="train_seed", disabled=busy)
     with st.expander("More settings"):
-        st.select_slider("Training images", [0, 500, 1000, 2000, 4000, 8000, 20000], key="train_images",
+        sizes = [n for n in (500, 1000, 2000, 4000, 8000, 20000) if n <= caps.max_train_images]
+        st.select_slider("Training images", [0, *sizes], key="train_images",
                          disabled=busy, format_func=lambda n: "all" if n == 0 else f"{n:,}",
                          help="Fewer images: a quicker run and a worse model.")
         st.toggle("Augment (random shifts and rotations)", key="train_augment", disabled=busy)
         st.radio("Learning-rate schedule", ["onecycle", "constant"], key="train_schedule", horizontal=True,
                  disabled=busy, format_func={"onecycle": "warm up, then anneal", "constant": "constant"}.get)
-        st.number_input("CPU threads (0 = leave as is)", 0, 64, key="train_threads", disabled=busy,
-                        help="Process-wide: on a shared server this changes it for everyone.")
+        if st.session_state.get("train_precision") not in precisions:
+            st.session_state["train_precision"] = "fp32"
+        st.radio("Precision", list(precisions), key="train_precision", horizontal=True, disabled=busy,
+                 format_func=precisions.get,
+                 help="bf16 mixed precision runs the forward pass in 16-bit floats where this machine has native "
+                      "bf16 instructions; it is offered only there.")
+        st.caption(f"PyTorch threads: {settings.current().threads}, set by the server for every job. Conv nets "
+                   "train in the channels-last memory layout on the CPU (faster here, same result).")
 form = widgets.save(s, "train", FORM)
 
 b1, b2, _ = st.columns([1, 1, 4])
 start = b1.button("Train", type="primary", disabled=busy, icon=":material/play_arrow:")
-stop = b2.button("Stop training", disabled=not busy, icon=":material/stop:")
-
 if start:
     config = TrainConfig(model=form["train_model"], dataset=form["train_dataset"], epochs=form["train_epochs"],
                          batch_size=form["train_batch"], lr=form["train_lr"], optimizer=form["train_optimizer"],
                          schedule=form["train_schedule"], seed=int(form["train_seed"]),
-                         threads=form["train_threads"] or None, augment=form["train_augment"])
+                         augment=form["train_augment"], train_images=form["train_images"] or None,
+                         precision=form["train_precision"])
     try:
-        with st.spinner(f"Loading {CATALOG[config.dataset].title}..."):
-            data = session.dataset(config.dataset, max_train=form["train_images"] or None, augment=config.augment)
-        live.start(s, config, data)
-    except DatasetUnavailable as exc:
-        st.error(f"{exc}", icon=":material/cloud_off:")
+        work.start_training(s, config)
+    except Busy as exc:
+        st.error(str(exc))
     except ValueError as exc:
         st.error(f"These settings cannot train: {exc}.")
     else:
-        st.rerun()  # redraw with the settings locked and the Stop button live
-if stop and s.training:
-    live.stop(s)
-    st.rerun()
+        st.rerun()  # redraw with the settings locked and the live panel polling
+
+job = s.job
+live = job if job is not None and job.active and "steps" in job.view else None
+if job is not None and job.active and live is None and job.kind != "training":
+    b2.caption(f"Your {job.kind} is under way.")
 
 
-@st.fragment(run_every=0.2 if busy else None)
-def live_panel() -> None:
-    """Draw the last completed chunk, then train the next one (so the page never looks stale)."""
-    run = s.live
-    if run is not None:
-        steps, epochs, total = run.steps, run.epochs, run.run.total_steps
-        last = steps[-1] if steps else None
-        st.progress(run.run.progress, text=f"Training: step {run.run.step:,} of {total:,}"
-                                           + (f", epoch {last.epoch} of {run.config.epochs}" if last else ""))
-        reading, energy_label = live.energy_so_far(run), "Energy so far"
-    elif s.trained is not None:
-        steps, epochs, last = s.steps, s.trained.history, (s.steps[-1] if s.steps else None)
-        reading, energy_label = s.training_energy, "Training energy"
-    else:
-        st.info("Choose your settings and press **Train**.", icon=":material/arrow_upward:")
-        return
+def curves_and_metrics(steps, epochs, reading, energy_label: str, accuracy: str, accuracy_help: str) -> None:
+    last = steps[-1] if steps else None
     m = st.columns(4)
     m[0].metric("Speed", fmt.rate(last.images_per_second) if last else "starting...",
                 help="Training images per second of engine time.")
     m[1].metric("Elapsed (engine time)", fmt.seconds(last.elapsed_s) if last else "0 s")
-    if run is None:  # finished or stopped: the final model's own evaluation, also mid-epoch
-        m[2].metric("Test accuracy", fmt.pct(s.trained.test_accuracy),
-                    help="Measured on images the model never trains on, on the model as it ended.")
-    else:
-        m[2].metric("Test accuracy", fmt.pct(epochs[-1].test_accuracy) if epochs else "after epoch 1",
-                    help="Measured on images the model never trains on, after each epoch.")
+    m[2].metric("Test accuracy", accuracy, help=accuracy_help)
     with m[3]:
         status.energy_badge(reading, label=energy_label)
     st.plotly_chart(charts.training_curves(steps, epochs), key="train_curves")
-    if s.training:
-        waiting = st.empty()
-        live.advance(s, on_wait=status.waiting_line(waiting))
-        waiting.empty()
-        if not s.training:   # finished (or diverged) in this chunk: redraw the whole page
-            st.rerun()
+
+
+@st.fragment(run_every=status.poll_every(s) if live is not None or (job and job.active) else None)
+def live_panel() -> None:
+    """While a training runs (here or inside the demo), its curves; afterwards the final model's."""
+    current = s.job
+    if live is not None and (current is not live or not live.active):
+        st.rerun(scope="app")  # it ended: the whole page shows the result
+    if current is not None and current.active and "steps" in current.view:
+        view = current.view
+        status.job_progress(current, stop_label="Stop training" if current.kind == "training" else "Stop",
+                            key="train_stop")
+        from dashboard.lab.energy import combine
+        reading = combine(view["energy"], "training") if view.get("energy") else None
+        epochs = view.get("epochs", [])
+        curves_and_metrics(view.get("steps", []), epochs, reading, "Energy so far",
+                           fmt.pct(epochs[-1].test_accuracy) if epochs else "after epoch 1",
+                           "Measured on images the model never trains on, after each epoch.")
+        return
+    if current is not None and current.active:
+        status.job_progress(current, key="train_wait")
+        return
+    if current is not None and current.kind == "training" and current.state == "failed" and current.view.get("steps"):
+        st.error(status.ended_message(current) + " The curves below show how it went.", icon=":material/error:")
+        view = current.view
+        curves_and_metrics(view["steps"], view.get("epochs", []), None, "Energy", "n/a",
+                           "The run did not finish: no test accuracy for it.")
+        return
+    if s.trained is not None:
+        curves_and_metrics(s.steps, s.trained.history, s.training_energy, "Training energy",
+                           fmt.pct(s.trained.test_accuracy),
+                           "Measured on images the model never trains on, on the model as it ended.")
+        return
+    st.info("Choose your settings and press **Train**.", icon=":material/arrow_upward:")
 
 
 live_panel()
 
-if s.trained is not None and not s.training:
+if s.trained is not None and not (job is not None and job.active and "steps" in job.view):
     t = s.trained
     st.divider()
     st.subheader("Inside the trained model")
@@ -119,9 +148,6 @@ if s.trained is not None and not s.training:
                f"{t.cost.params:,} parameters, {fmt.flops(t.cost.inference_flops_per_image)} per image for a "
                f"prediction and {fmt.flops(t.cost.train_flops_per_image)} for a training step"
                + ("" if t.completed else " (stopped early: partly trained)") + ".")
-    if s.inspection is None:
-        with COMPUTE.hold("inspecting a model"):
-            s.inspection = inspect_model(t.module, s.trained_on)
     insp = s.inspection
     tabs = st.tabs(["Sample predictions", "Confusion matrix", "Weights", "First-layer filters"])
     with tabs[0]:

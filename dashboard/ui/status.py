@@ -1,38 +1,105 @@
-"""Small shared widgets: the sidebar status, the 'waiting for a free slot' line, the energy badge."""
+"""Small shared widgets: a job's progress and place in line, the sidebar, the energy badge."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import streamlit as st
 
-from dashboard.lab import energy
-from dashboard.lab.slot import COMPUTE, Waiting
+from dashboard.lab import energy, settings
+from dashboard.service.jobs import ACTIVE, CANCELLED, FAILED, QUEUED, RUNNER, STOPPED, Job
+from dashboard.service.sessions import Session
 from dashboard.ui import fmt
-from dashboard.ui.session import Session
+
+POLL_S = 1.0          # how often an open page redraws a running job
+POLL_QUEUED_S = 2.0   # ... and a waiting one (many waiting pages must stay cheap for the server)
 
 
-def waiting_line(placeholder) -> Callable[[Waiting], None]:
-    """An on_wait callback for COMPUTE.hold / energy.meter that says where this user is in line."""
-    def show(w: Waiting) -> None:
-        placeholder.info(f":material/hourglass_top: Waiting for a free slot ({w.ahead} ahead; "
-                         f"now running: {w.holder}) for {w.waited_s:.0f} s. Others on this server are "
-                         "measuring; taking turns keeps everyone's timings honest.")
-    return show
+def poll_every(s: Session) -> float | None:
+    """The redraw interval for this session's pages: only while its job is active."""
+    job = s.job
+    if job is None or not job.active:
+        return None
+    return POLL_QUEUED_S if job.state == QUEUED else POLL_S
 
 
-def work_feedback(start_text: str) -> tuple[Callable[[Waiting], None], Callable[[float, str], None]]:
-    """(on_wait, on_progress) for a long action: a place-in-line line above a progress bar."""
-    waiting = st.empty()
-    bar = st.progress(0.0, text=start_text)
-    return waiting_line(waiting), lambda frac, msg: bar.progress(min(max(frac, 0.0), 1.0), text=msg)
+def _eta(seconds: float) -> str:
+    if seconds < 60:
+        return f"about {max(5, 5 * round(seconds / 5)):.0f} s"
+    return f"about {seconds / 60:.0f} min"
+
+
+def wait_text(job: Job) -> str | None:
+    """What a queued or following job is waiting for, in a sentence; None once it runs."""
+    if job.following is not None:
+        leader = job.following
+        return (f"An identical {job.kind} started by another session is running ({100 * leader.progress:.0f} %). "
+                "You will get its results when it ends: nothing is computed twice.")
+    if job.state != QUEUED:
+        return None
+    if job.message.startswith("loading"):
+        return job.message.capitalize() + "..."
+    ahead = job.ahead
+    if ahead == 0:
+        return "Starting..."
+    return (f"Waiting for a free slot: {ahead} {'job' if ahead == 1 else 'jobs'} ahead, {_eta(RUNNER.eta_s(job))}. "
+            "Heavy work takes turns on this server, so no two measurements overlap.")
+
+
+def job_progress(job: Job, *, stop_label: str = "Stop", key: str = "job_stop") -> None:
+    """A job's line in the queue or its progress bar, with the button that stops it."""
+    waiting = wait_text(job)
+    if waiting:
+        st.info(waiting, icon=":material/hourglass_top:")
+    else:
+        st.progress(job.progress, text=job.message[:1].upper() + job.message[1:])
+    if job.active:
+        label = "Cancel" if job.state == QUEUED and job.following is None else stop_label
+        if st.button(label, icon=":material/stop:", key=key, disabled=job.stopping):
+            job.stop("you")
+            st.rerun(scope="fragment")
+        if job.stopping:
+            st.caption("Stopping at the next step...")
+
+
+def job_panel(s: Session, kinds: tuple[str, ...], *, stop_label: str = "Stop", key: str = "job") -> None:
+    """The live status of this session's job of one of `kinds`, redrawn while it runs; when it
+    ends the whole page runs again to show what it made."""
+    job = s.job
+    if job is None or job.kind not in kinds or not job.active:
+        return
+
+    @st.fragment(run_every=poll_every(s))
+    def panel() -> None:
+        current = s.job
+        if current is not job or not job.active:
+            st.rerun(scope="app")
+        job_progress(job, stop_label=stop_label, key=f"{key}_stop")
+
+    panel()
+
+
+def ended_message(job: Job | None) -> str | None:
+    """Why the last job ended early, for pages that show it (None when it finished)."""
+    if job is None:
+        return None
+    if job.state == FAILED:
+        return f"The {job.kind} failed: {job.error}"
+    if job.state == STOPPED:
+        return f"The {job.kind} was stopped ({job.stop_reason})."
+    if job.state == CANCELLED:
+        return f"The {job.kind} was cancelled before it started ({job.stop_reason})."
+    return None
 
 
 def require_model(s: Session, why: str) -> None:
     """Stop the page with a pointer to Train when this session has no trained model yet."""
     if s.trained is None:
-        st.info(f"Train a model first (or run the whole demo from Home): {why}", icon=":material/model_training:")
-        st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
+        if s.busy:
+            st.info(f"Your {s.job.kind} is under way; this page fills in when it has made a model.",
+                    icon=":material/hourglass_top:")
+            job_panel(s, (s.job.kind,), key="require")
+        else:
+            st.info(f"Train a model first (or run the whole demo from Home): {why}", icon=":material/model_training:")
+            st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
 
 
@@ -54,13 +121,29 @@ def energy_badge(reading, *, label: str = "Energy") -> None:
 
 
 def sidebar(s: Session) -> None:
-    """What this session has, on every page."""
+    """What this session has, on every page, and its job's state (redrawn while it runs)."""
     with st.sidebar:
         st.caption("This session")
-        if s.training:
-            live = s.live
-            st.markdown(f":material/model_training: Training **{live.config.model}** on **{live.dataset.name}**")
-            st.caption("It runs while the Train page is open; leave and it pauses.")
+
+        started = s.job if s.busy else None
+
+        @st.fragment(run_every=poll_every(s))
+        def job_line() -> None:
+            job = s.job
+            if started is not None and (job is not started or not job.active):
+                st.rerun(scope="app")  # it ended: every page shows what it made
+            if job is None or not job.active:
+                return
+            if job.following is not None:
+                st.markdown(f":material/hourglass_top: **{job.kind.capitalize()}**: following an identical one "
+                            f"({100 * job.progress:.0f} %)")
+            elif job.state in ACTIVE and job.state == QUEUED:
+                st.markdown(f":material/hourglass_top: **{job.kind.capitalize()}** waiting: {job.ahead} ahead")
+            else:
+                st.markdown(f":material/play_circle: **{job.kind.capitalize()}** running: {100 * job.progress:.0f} %")
+            st.caption("It runs on the server: you can change pages, or refresh, meanwhile.")
+
+        job_line()
         if s.trained is not None:
             t = s.trained
             st.markdown(f":material/check_circle: Model: **{t.spec.name}** on **{t.dataset}**, "
@@ -71,6 +154,11 @@ def sidebar(s: Session) -> None:
         if s.results:
             st.markdown(f":material/speed: {len(s.results)} model version{'s' if len(s.results) != 1 else ''} measured")
         st.markdown(f":material/history: {len(s.runs)} run{'s' if len(s.runs) != 1 else ''} in Results")
-        queue = COMPUTE.queue_labels()
+        queue = RUNNER.queue()
         if queue:
-            st.caption(f"Server busy: {queue[0]}" + (f", {len(queue) - 1} waiting" if len(queue) > 1 else ""))
+            running = next((j for j in queue if j.state == "running"), None)
+            waiting = sum(1 for j in queue if j.state == QUEUED and j.following is None)
+            st.caption("Server: " + (f"running a {running.kind}" if running else "starting a job")
+                       + (f", {waiting} waiting" if waiting else ""))
+        for problem in settings.errors():
+            st.warning(f"Server setting ignored: {problem}", icon=":material/settings_alert:")

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.ui.session import Session
+from dashboard.service.sessions import Session
 
 
 def restore(s: Session, form: str, defaults: dict[str, Any]) -> None:

@@ -1,14 +1,20 @@
 """AppTest per page: every page renders on a fresh session; a tiny training runs through the Train
-page's widgets and the other pages then show it; widgets change what is computed."""
+page's widgets and the other pages then show it; widgets change what is computed.
+
+Heavy work runs as server-side jobs in their own threads (dashboard.service.jobs): a test
+presses the button, then waits for the session's job to end and runs the page again, as the
+page's own polling would."""
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.service.sessions import REGISTRY
 from dashboard.ui.session import KEY
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -41,13 +47,22 @@ def button(at: AppTest, label: str):
 
 
 def session(at: AppTest):
-    return at.session_state[KEY]
+    return REGISTRY.get(at.session_state[KEY])
 
 
-def train_tiny(at: AppTest, *, images: int = 500, epochs: int = 1, model: str = "mlp", seed: int = 0,
-               max_runs: int = 60) -> None:
-    """Set the Train page's widgets for a run of a few seconds and drive it to the end
-    (run_every fragments do not tick in AppTest: each at.run() trains one chunk)."""
+def finish_job(at: AppTest, timeout: float = 180) -> None:
+    """Wait for this session's job to end, then draw the page again (the page polls the same way)."""
+    s = session(at)
+    deadline = time.monotonic() + timeout
+    while s.busy:
+        assert time.monotonic() < deadline, f"the {s.job.kind} did not end in {timeout:.0f} s"
+        time.sleep(0.1)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def train_tiny(at: AppTest, *, images: int = 500, epochs: int = 1, model: str = "mlp", seed: int = 0) -> None:
+    """Set the Train page's widgets for a run of a few seconds, start it, wait for its job to end."""
     open_page(at, "app_pages/train.py")
     at.selectbox(key="train_model").set_value(model)
     at.slider(key="train_epochs").set_value(epochs)
@@ -56,12 +71,9 @@ def train_tiny(at: AppTest, *, images: int = 500, epochs: int = 1, model: str = 
     at.run()
     button(at, "Train").click()
     at.run()
-    for _ in range(max_runs):
-        assert not at.exception, [e.value for e in at.exception]
-        if not session(at).training:
-            break
-        at.run()
-    assert not session(at).training, "training did not finish"
+    assert not at.exception, [e.value for e in at.exception]
+    finish_job(at)
+    assert not session(at).busy, "training did not finish"
 
 
 @pytest.mark.parametrize("page,title", PAGES.items())
@@ -123,7 +135,7 @@ def test_train_through_widgets_then_results_and_comparison_show_it():
     open_page(at, "app_pages/compare.py")
     button(at, "Measure inference").click()
     at.run()
-    assert not at.exception
+    finish_job(at)
     table = next(m.value for m in at.markdown if m.value.startswith("| per image"))
     assert re.search(r"\| energy \((training )?(measured|estimated)", table)  # energy says how it was got
     assert "| FLOPs |" in table and "×" in table                             # units and ratios shown
@@ -177,12 +189,17 @@ def test_stop_training_keeps_the_partial_model():
     at.slider(key="train_epochs").set_value(10)
     at.run()
     button(at, "Train").click()
-    at.run()                      # one chunk trained
-    assert session(at).training
-    button(at, "Stop training").click()
     at.run()
     s = session(at)
-    assert not s.training and s.trained is not None and not s.trained.completed
+    deadline = time.monotonic() + 60
+    while not s.job.view.get("steps"):     # wait until it has trained a few steps
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    at.run()
+    button(at, "Stop training").click()
+    at.run()
+    finish_job(at)
+    assert not s.busy and s.trained is not None and not s.trained.completed
     assert 0 < s.trained.samples_seen < 10 * 8000
     assert any("stopped" in i.value for i in at.info)
     # The partly trained model survives a page change.
@@ -197,13 +214,61 @@ def test_offline_dataset_is_a_clear_error_and_keeps_the_session(monkeypatch, tmp
 
     # The real torchvision download into an empty folder: this machine (and CI) has no internet.
     monkeypatch.setenv("TRAIN_INFER_LAB_DATA", str(tmp_path))
-    import dashboard.ui.session as ui_session
-    ui_session._shared_dataset.clear()
+    from dashboard.lab import data
+    data.forget_shared()
     at.selectbox(key="train_dataset").set_value("mnist")
     at.run()
     button(at, "Train").click()
     at.run()
-    assert not at.exception
+    finish_job(at)
     assert any("no internet" in e.value for e in at.error)
-    assert session(at).trained is kept and not session(at).training
-    ui_session._shared_dataset.clear()
+    assert session(at).trained is kept and not session(at).busy
+    # The page now says MNIST could not be loaded here and offers the bundled digits in one click.
+    assert any("Could not load this dataset here" in w.value for w in at.warning)
+    button(at, "Use the bundled digits instead").click()
+    at.run()
+    assert at.selectbox(key="train_dataset").value == "digits"
+    assert session(at).runs[-1].outcome.startswith("failed: Could not get MNIST")
+    data.forget_shared()
+
+
+def test_an_error_inside_a_training_is_reported_and_the_session_keeps_what_it_had(monkeypatch):
+    at = fresh()
+    train_tiny(at, seed=2)
+    s = session(at)
+    kept = s.trained
+    from dashboard.lab import train as lab_train
+    original, calls = lab_train.Training.__next__, {"n": 0}
+
+    def crashing(self):
+        calls["n"] += 1
+        if calls["n"] > 1:    # after the first event: the curves have begun
+            raise RuntimeError("a kernel crashed")
+        return original(self)
+
+    monkeypatch.setattr(lab_train.Training, "__next__", crashing)
+    at.number_input(key="train_seed").set_value(9)
+    at.run()
+    button(at, "Train").click()
+    at.run()
+    finish_job(at)
+    assert any("Training failed: RuntimeError: a kernel crashed" in e.value for e in at.error), [e.value for e in at.error] + [s.job.state, s.job.error]
+    assert s.trained is kept and not s.busy
+    assert not button(at, "Train").disabled                     # the form is usable again
+    assert s.runs[-1].outcome == "failed: RuntimeError: a kernel crashed"
+    monkeypatch.setattr(lab_train.Training, "__next__", original)
+    train_tiny(at, seed=9)                                       # and the next training works
+    assert s.trained is not kept and s.trained.config.seed == 9
+
+
+def test_a_price_in_another_currency_does_not_break_the_comparison_page():
+    from dashboard.lab import settings
+    settings.override(settings.ServerSettings(price_per_kwh=31.0, currency="JPY"))
+    try:
+        at = fresh()
+        train_tiny(at)
+        open_page(at, "app_pages/compare.py")
+        assert at.number_input(key="cmp_price").value == 31.0
+        assert "JPY per kWh" in at.number_input(key="cmp_price").label
+    finally:
+        settings.override(None)

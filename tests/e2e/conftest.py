@@ -99,7 +99,9 @@ def start_server(home: Path, port: int | None = None) -> Server:
     cache.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache),
            "TRAIN_INFER_LAB_DATA": str(cache / "train-infer-lab"),
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1"}
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1",
+           # A closed tab's job is stopped 5 s after (30 s by default): the test need not wait long.
+           "TRAIN_INFER_LAB_DISCONNECT_GRACE_S": "5"}
     log = home / "streamlit.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -1,8 +1,8 @@
 """This session's run history: what the Results page lists and downloads.
 
-A run is one press of Train, Compress & measure or Run the whole demo, kept as the engine's
-RunRecord (so the JSON download has the same fields as the CLI's `run --json`) plus the energy
-readings behind it (for the emissions.csv download).
+A run is one job of the session (a training, a compress & measure, a demo, a scan), finished,
+stopped or failed, kept as the engine's RunRecord (so the JSON download has the same fields as
+the CLI's `run --json`) plus the energy readings behind it (for the emissions.csv download).
 """
 
 from __future__ import annotations
@@ -15,18 +15,22 @@ from dataclasses import dataclass, field
 from dashboard.lab import energy, hardware
 from dashboard.lab.energy import EnergyReading
 from dashboard.lab.record import RunRecord
-from dashboard.ui.session import Session
+
+from .sessions import Session
 
 
 @dataclass
 class Run:
     number: int
-    kind: str                      # "training", "compress & measure", "demo"
+    kind: str                      # "training", "compress & measure", "demo", ...
     record: RunRecord
     readings: list[EnergyReading] = field(default_factory=list)
+    outcome: str = "completed"     # or "stopped during measure", "failed: ..."
+    source: str = "measured here"  # or "shared: measured at 14:05 for identical settings"
 
     def to_dict(self) -> dict:
-        return {"run": self.number, "kind": self.kind, **self.record.to_dict()}
+        return {"run": self.number, "kind": self.kind, "outcome": self.outcome, "source": self.source,
+                **self.record.to_dict()}
 
     def row(self) -> dict:
         """One line of the Results table; every column name carries its unit."""
@@ -37,6 +41,8 @@ class Run:
         return {
             "run": self.number,
             "what": self.kind,
+            "outcome": self.outcome,
+            "figures": self.source,
             "started": rec.created_at,
             "model": t.get("model", ""),
             "dataset": t.get("dataset", ""),
@@ -55,20 +61,28 @@ class Run:
         }
 
 
-def add(s: Session, kind: str, record: RunRecord, readings: list[EnergyReading]) -> Run:
+def add(s: Session, kind: str, record: RunRecord, readings: list[EnergyReading], *,
+        outcome: str = "completed", source: str = "measured here") -> Run:
     # A run in the list keeps its numbers, not its models: memory is shared by every user of a host.
     record.trained, record.variants = None, []
-    run = Run(len(s.runs) + 1, kind, record, [r for r in readings if r is not None])
-    s.runs.append(run)
+    with s.lock:
+        run = Run(len(s.runs) + 1, kind, record, [r for r in readings if r is not None], outcome, source)
+        s.runs.append(run)
     return run
 
 
-def add_training(s: Session) -> Run:
+def add_training(s: Session, *, outcome: str = "completed") -> Run:
     t = s.trained
     record = RunRecord(config=t.config.to_dict(), hardware=hardware.describe("cpu").to_dict(),
                        training=t.summary(),
                        training_energy=s.training_energy.summary() if s.training_energy else None)
-    return add(s, "training", record, [s.training_energy])
+    return add(s, "training", record, [s.training_energy], outcome=outcome)
+
+
+def add_failed(s: Session, kind: str, config: dict, outcome: str) -> Run:
+    """A job that ended without a model or measurements: it is listed, saying why."""
+    return add(s, kind, RunRecord(config=config, hardware=hardware.describe("cpu").to_dict()), [],
+               outcome=outcome)
 
 
 def table(s: Session) -> list[dict]:

@@ -1,0 +1,211 @@
+"""Heavy work as server-side jobs: one thread per job, the page only polls it.
+
+    job = RUNNER.submit(session, Job("training", "training cnn on digits", estimate_s=12), body)
+    job.progress, job.message, job.state, job.ahead, RUNNER.eta_s(job)   # what the page draws
+    job.stop()                                                          # Stop / Cancel
+
+A job lives on the server, not in the script run that started it: clicking elsewhere,
+leaving the page, a second click or a refresh neither pauses nor breaks it. It takes the
+process-wide compute slot (lab.slot.COMPUTE) once, when its heavy part starts, after an
+optional `prepare` step that needs no slot (loading or downloading a dataset). While it waits
+it knows its place in line and an estimated wait. Its body runs in bounded pieces and checks
+`job.stopping` between them, so a Stop releases the slot within about a second. Each session
+has at most one job queued or running. The thread count is the server's: every job sets it
+when its turn comes, whatever ran before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from dashboard.lab import hardware, settings
+from dashboard.lab.slot import COMPUTE, Cancelled, Waiting
+
+from . import activity
+
+log = logging.getLogger("train_infer_lab.jobs")
+
+QUEUED, RUNNING, DONE, STOPPED, CANCELLED, FAILED = "queued", "running", "done", "stopped", "cancelled", "failed"
+ACTIVE = (QUEUED, RUNNING)
+
+
+class Busy(RuntimeError):
+    """The session already has a job queued or running (one at a time per session)."""
+
+
+@dataclass(eq=False)
+class Job:
+    kind: str                     # "training", "compress", "demo", "sensitivity"
+    label: str                    # what the queue line shows: "demo of Ada's session"
+    estimate_s: float = 10.0      # expected run time once it has the slot (for the wait estimate)
+    owner: str = ""               # the session's token
+    state: str = QUEUED
+    progress: float = 0.0         # 0..1 of the heavy part
+    message: str = "waiting for its turn"
+    ahead: int = 0                # jobs before it in the queue while queued
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None      # a failed job's message for the user
+    stop_reason: str = ""         # who stopped it: "you", "your tab closed", ...
+    interference: activity.Interference | None = None  # other server work while it ran
+    following: Any = None         # the Job of another session whose identical result it waits for
+    view: dict[str, Any] = field(default_factory=dict)   # kind-specific live data for the page
+    result: Any = None
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self, reason: str = "you") -> None:
+        """Stop at the next piece boundary, keeping what is done (queued: leave the queue)."""
+        if not self._stop.is_set():
+            self.stop_reason = reason
+            self._stop.set()
+            COMPUTE.wake()
+
+    def report(self, fraction: float, message: str) -> None:
+        """Progress of the heavy part, from inside the body (0..1, what it is doing)."""
+        self.progress = min(max(float(fraction), 0.0), 1.0)
+        self.message = message
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has ended (tests, the CLI)."""
+        return self._done.wait(timeout)
+
+    @property
+    def elapsed_s(self) -> float:
+        if self.started_at is None:
+            return 0.0
+        return (self.finished_at or time.time()) - self.started_at
+
+    def remaining_s(self) -> float:
+        """Expected seconds until it ends: its estimate, or what is left of it once running."""
+        if self.following is not None:
+            return 0.0  # it takes no turn of its own
+        if self.state == QUEUED:
+            return self.estimate_s
+        if self.state != RUNNING:
+            return 0.0
+        by_progress = self.elapsed_s / self.progress - self.elapsed_s if self.progress > 0.05 else None
+        by_estimate = max(self.estimate_s - self.elapsed_s, 0.1 * self.estimate_s)
+        return by_progress if by_progress is not None else by_estimate
+
+
+# prepare(job) -> False when no compute is needed any more (e.g. an identical result arrived)
+Prepare = Callable[[Job], bool | None]
+Body = Callable[[Job], Any]
+Finish = Callable[[Job], None]
+
+
+class JobRunner:
+    """Starts each job in its own thread, keeps them in queue order, one per session."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: list[Job] = []     # active jobs, in submission order
+        self._by_owner: dict[str, Job] = {}
+
+    def submit(self, owner: str, job: Job, body: Body, *, prepare: Prepare | None = None,
+               finish: Finish | None = None) -> Job:
+        """Queue `job` for session `owner`; raises Busy if that session already has one."""
+        with self._lock:
+            current = self._by_owner.get(owner)
+            if current is not None and current.active:
+                raise Busy(f"You already have a {current.kind} {current.state}: stop it or let it finish first.")
+            job.owner = owner
+            self._jobs.append(job)
+            self._by_owner[owner] = job
+        thread = threading.Thread(target=self._run, args=(job, body, prepare, finish),
+                                  name=f"job {job.kind} {owner[:6]}", daemon=True)
+        thread.start()
+        return job
+
+    def job_of(self, owner: str) -> Job | None:
+        """The session's latest job (active or ended)."""
+        with self._lock:
+            return self._by_owner.get(owner)
+
+    def queue(self) -> list[Job]:
+        """Active jobs, the running one first, then the waiting ones in order."""
+        with self._lock:
+            jobs = list(self._jobs)
+        return sorted(jobs, key=lambda j: (j.state != RUNNING, j.created_at))
+
+    def eta_s(self, job: Job) -> float:
+        """Estimated seconds until `job` starts (0 once running)."""
+        if job.state != QUEUED:
+            return 0.0
+        ahead = [j for j in self.queue() if j is not job and j.created_at <= job.created_at]
+        return sum(j.remaining_s() for j in ahead)
+
+    def _run(self, job: Job, body: Body, prepare: Prepare | None, finish: Finish | None) -> None:
+        try:
+            if prepare is not None and not job.stopping:
+                needed = prepare(job)
+                if needed is False:
+                    job.state = DONE
+                    return
+            if job.stopping:
+                raise Cancelled()
+
+            def on_wait(w: Waiting) -> None:
+                job.ahead = w.ahead
+                job.message = f"waiting for its turn ({w.ahead} ahead)"
+
+            with COMPUTE.hold(job.label, on_wait=on_wait, cancelled=lambda: job.stopping, poll_s=0.25):
+                job.state, job.started_at, job.ahead = RUNNING, time.time(), 0
+                job.message = "starting"
+                torch.set_num_threads(settings.current().threads)  # the server's, whatever ran before
+                with activity.watch() as seen:
+                    job.result = body(job)
+                job.interference = seen.result
+            job.state = STOPPED if job.stopping else DONE
+        except Cancelled:
+            job.state = CANCELLED
+        except Exception as exc:  # any failure ends this job only; the session keeps what it had
+            job.state, job.error = FAILED, user_message(exc)
+            log.error("job %s failed:\n%s", job.label, traceback.format_exc())
+        finally:
+            job.finished_at = time.time()
+            if job.state == DONE:
+                job.progress = 1.0
+            try:
+                if finish is not None:
+                    finish(job)
+            except Exception:
+                log.error("finishing job %s failed:\n%s", job.label, traceback.format_exc())
+            with self._lock:
+                if job in self._jobs:
+                    self._jobs.remove(job)
+            job._done.set()
+            hardware.release_memory()
+
+
+def user_message(exc: BaseException) -> str:
+    """One line for the page: the message of errors a user can cause, else the error's type too."""
+    from dashboard.lab.data import DatasetUnavailable
+    from dashboard.lab.train import TrainingDiverged
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, (DatasetUnavailable, TrainingDiverged, ValueError)):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+RUNNER = JobRunner()

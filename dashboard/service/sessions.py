@@ -1,0 +1,256 @@
+"""Each user's state on the server, kept across refreshes, freed when idle.
+
+A Session is one user: their current model, what was measured on it, their runs, their
+settings. The app finds it by a random token in the page's URL (`?s=...`), so a refresh or a
+second tab of the same link reattaches to the same Session: a running job keeps running and
+nothing is lost. Closing every tab of a session cancels its job after a grace period (the
+compute slot is freed for the others) and, later, forgets the session. An idle session
+frees its live model and keeps its weights as bytes, rebuilt on the next use.
+
+Nothing here imports Streamlit; whether a browser tab is still connected is asked through a
+function the app registers (`REGISTRY.tab_connected`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import io
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from dashboard.lab import data, settings
+from dashboard.lab.bench import BenchResult
+from dashboard.lab.energy import EnergyReading, EnergySettings
+from dashboard.lab.inspect import Inspection
+from dashboard.lab.models import build_model
+from dashboard.lab.sensitivity import SensitivityScan
+from dashboard.lab.train import StepEvent, TrainedModel
+
+from .jobs import RUNNER, Job
+
+TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """Which data a model was trained on, by name: the arrays live once per server (lab.data)."""
+
+    name: str
+    train_images: int | None = None
+    augment: bool = False
+
+    def load(self) -> data.Dataset:
+        ds = data.shared(self.name)
+        if self.train_images is not None and self.train_images < ds.n_train:
+            ds = ds.subset(self.train_images, None)
+        return dataclasses.replace(ds, augment=self.augment) if self.augment != ds.augment else ds
+
+
+@dataclass
+class Session:
+    token: str = field(default_factory=new_token)
+    created_at: float = field(default_factory=time.time)
+    last_seen: float = field(default_factory=time.time)       # a page of it ran
+    last_connected: float = field(default_factory=time.time)  # a tab of it was open
+    tabs: set[str] = field(default_factory=set)                # Streamlit session ids of its tabs
+    # The current model and everything measured on it.
+    trained: TrainedModel | None = None        # .module is None while freed (see weights)
+    weights: bytes | None = None               # the model's state_dict, to rebuild it
+    digest: str = ""                           # hash of the weights: equal models share results
+    data: DataChoice | None = None
+    steps: list[StepEvent] = field(default_factory=list)
+    training_energy: EnergyReading | None = None
+    inspection: Inspection | None = None
+    results: list[BenchResult] = field(default_factory=list)
+    results_note: str = ""                     # where the results come from when not measured now
+    results_settings: dict = field(default_factory=dict)  # what they measured: variants, compress settings
+    sensitivity: SensitivityScan | None = None
+    runs: list[Any] = field(default_factory=list)   # service.runs.Run, newest last
+    energy_settings: EnergySettings | None = None
+    notices: list[tuple[str, str]] = field(default_factory=list)   # (level, text) shown once
+    forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # widget values per page
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    @property
+    def settings(self) -> EnergySettings:
+        """The user's energy assumptions (country, watts, PUE, price), defaults on first use."""
+        if self.energy_settings is None:
+            self.energy_settings = EnergySettings()
+        return self.energy_settings
+
+    @property
+    def job(self) -> Job | None:
+        """This session's latest job, running or ended."""
+        return RUNNER.job_of(self.token)
+
+    @property
+    def busy(self) -> bool:
+        job = self.job
+        return job is not None and job.active
+
+    @property
+    def training(self) -> bool:
+        job = self.job
+        return job is not None and job.active and job.kind == "training"
+
+    def notify(self, level: str, text: str) -> None:
+        with self.lock:
+            self.notices.append((level, text))
+
+    def take_notices(self) -> list[tuple[str, str]]:
+        with self.lock:
+            out, self.notices = self.notices, []
+            return out
+
+    def per_image_energy(self, name: str):
+        """A variant's inference energy per image under the user's current assumptions, or None."""
+        e = next((r.per_image for r in self.results if r.name == name), None)
+        return e.with_settings(self.settings) if e is not None else None
+
+    def dataset(self) -> data.Dataset:
+        """The data the current model was trained on (shared arrays, nothing copied)."""
+        return (self.data or DataChoice(data.DEFAULT_DATASET)).load()
+
+    def set_model(self, trained: TrainedModel, choice: DataChoice, steps: list[StepEvent],
+                  training_energy: EnergyReading | None, inspection: Inspection | None, *,
+                  weights: bytes, digest: str) -> None:
+        """A new current model (its module may be None: rebuilt from `weights` when needed).
+        The old measurements are stale; the runs stay."""
+        with self.lock:
+            self.trained, self.data, self.steps = trained, choice, list(steps)
+            self.weights, self.digest = weights, digest
+            self.training_energy, self.inspection = training_energy, inspection
+            self.results, self.results_note, self.results_settings, self.sensitivity = [], "", {}, None
+
+    def trained_model(self) -> TrainedModel:
+        """The current model with a live module of its own (rebuilt from the weights if freed)."""
+        with self.lock:
+            t = self.trained
+            if t is None:
+                raise ValueError("train a model first")
+            module = t.module
+            if module is None:
+                module = build_model(t.spec)
+                module.load_state_dict(torch.load(io.BytesIO(self.weights), weights_only=True))
+                module.eval()
+                t.module = module
+            return dataclasses.replace(t, module=copy.deepcopy(module))
+
+    def free_models(self) -> bool:
+        """Drop the live model (its weights stay as bytes); True if something was freed."""
+        with self.lock:
+            if self.trained is None or self.trained.module is None or self.busy:
+                return False
+            if self.weights is None:
+                self.weights = state_bytes(self.trained.module)
+            self.trained.module = None
+            return True
+
+    def clear(self) -> None:
+        """Forget the model, measurements and runs (Results' 'clear all'); settings stay."""
+        with self.lock:
+            keep = {"token", "created_at", "last_seen", "last_connected", "tabs", "energy_settings",
+                    "forms", "lock"}
+            fresh = Session()
+            for f in dataclasses.fields(self):
+                if f.name not in keep:
+                    setattr(self, f.name, getattr(fresh, f.name))
+
+
+def state_bytes(module: torch.nn.Module) -> bytes:
+    buf = io.BytesIO()
+    torch.save(module.state_dict(), buf)
+    return buf.getvalue()
+
+
+class Registry:
+    """Every session of this server by token, and the janitor that frees what is idle."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Session] = {}
+        self.tab_connected: Callable[[str], bool] | None = None   # set by the app
+        self._janitor: threading.Thread | None = None
+
+    def get(self, token: str | None) -> Session | None:
+        if not token or not TOKEN.match(token):
+            return None
+        with self._lock:
+            return self._sessions.get(token)
+
+    def create(self) -> Session:
+        s = Session()
+        with self._lock:
+            self._sessions[s.token] = s
+        self._start_janitor()
+        return s
+
+    def sessions(self) -> list[Session]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def connected(self, s: Session) -> bool:
+        check = self.tab_connected
+        if check is None:
+            return True  # no app registered a check (CLI, tests): assume someone is there
+        return any(check(tab) for tab in list(s.tabs))
+
+    def sweep(self, now: float | None = None) -> dict[str, int]:
+        """Cancel jobs whose tabs all closed, free idle models, forget long-gone sessions."""
+        now = time.time() if now is None else now
+        cfg = settings.current()
+        counts = {"stopped": 0, "freed": 0, "forgotten": 0}
+        for s in self.sessions():
+            if self.connected(s):
+                s.last_connected = now
+            gone_s = now - s.last_connected
+            job = s.job
+            if job is not None and job.active and gone_s > cfg.disconnect_grace_s:
+                job.stop("every tab of this session was closed")
+                counts["stopped"] += 1
+            idle = now - s.last_seen > cfg.idle_free_minutes * 60
+            if (idle or gone_s > cfg.disconnect_grace_s) and s.free_models():
+                counts["freed"] += 1
+            if gone_s > cfg.session_keep_minutes * 60 and not s.busy:
+                with self._lock:
+                    self._sessions.pop(s.token, None)
+                counts["forgotten"] += 1
+        return counts
+
+    def _start_janitor(self, every_s: float = 5.0) -> None:
+        with self._lock:
+            if self._janitor is not None:
+                return
+            self._janitor = threading.Thread(target=self._janitor_loop, args=(every_s,),
+                                             name="session janitor", daemon=True)
+        self._janitor.start()
+
+    def _janitor_loop(self, every_s: float) -> None:
+        while True:
+            time.sleep(every_s)
+            try:
+                if any(self.sweep().values()):
+                    from dashboard.lab.hardware import release_memory
+                    release_memory()
+            except Exception:  # the janitor must never die; the next sweep tries again
+                pass
+
+
+REGISTRY = Registry()
+
+
+def copy_results(results: list[BenchResult]) -> list[BenchResult]:
+    """Results another session may change (break-even is written into them): a private copy."""
+    return [copy.deepcopy(r) for r in results]

@@ -1,0 +1,427 @@
+"""What the app's buttons start: training, compress & measure, the whole demo, the sensitivity scan.
+
+Each `start_*` checks the request against the server's caps (before any work), then either
+serves an identical earlier result from the shared cache (no job, no compute slot) or queues
+a job (service.jobs). A job's body calls the engine in bounded pieces, checking for a stop
+between them; when it ends, `finish` puts what it made into the session, adds the run to the
+session's Results (finished, stopped or failed alike) and leaves a notice for the page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from dashboard.lab import data, energy, pipeline
+from dashboard.lab.bench import BenchResult, BenchSettings
+from dashboard.lab.compress import CompressSettings, resolve_names
+from dashboard.lab.energy import EnergyReading
+from dashboard.lab.inspect import Inspection, inspect_model
+from dashboard.lab.record import RunRecord
+from dashboard.lab.sensitivity import SensitivityScan, scan
+from dashboard.lab.train import EpochEvent, StepEvent, TrainConfig, TrainedModel, Training
+
+from . import runs
+from .jobs import CANCELLED, DONE, FAILED, RUNNER, STOPPED, Job
+from .sessions import DataChoice, Session, copy_results, state_bytes
+from .shared import SHARED, Flight, key, weights_digest
+
+CHUNK_S = 1.0  # training work per piece: the live curves and the energy-so-far move this often
+
+# Timing windows for the app (the CLI and benchmarks/compress.py measure longer). Three
+# interleaved rounds; per-image energy is metered over the same batch-256 windows that give
+# the throughput. benchmarks/app.py compares the speed-ups this gives with the long benchmark's.
+APP_BENCH = BenchSettings(rounds=3, batch1_min_calls=60, batch1_min_seconds=0.3, batch_min_seconds=0.45,
+                          warmup_seconds=0.1, energy=True, energy_mode="rounds")
+APP_LAYOUT_SECONDS = 0.2   # per variant: time both memory layouts, keep the faster
+
+# The Home page's "Run the whole demo": 2 epochs of the default CNN on the bundled digits, one
+# variant per technique, one fine-tune epoch after removing channels.
+DEMO_CONFIG = TrainConfig(model="cnn", dataset="digits", epochs=2)
+DEMO_VARIANTS = ["fp32", "pruned-unstructured-90", "pruned-channels-50", "int8-dynamic", "int8-static"]
+DEMO_COMPRESS = CompressSettings(finetune_epochs_channels=1, finetune_epochs_unstructured=0,
+                                 layout_seconds=APP_LAYOUT_SECONDS)
+
+# Training images per second of this server, learnt from every training (first guesses for a
+# 2-core laptop-class CPU): what the wait estimates are made of.
+_rates: dict[str, float] = {"mlp": 40_000.0, "cnn": 6_000.0, "tiny-cnn": 20_000.0}
+
+
+def _rate(model: str, dataset: str) -> float:
+    pixels = {"cifar10": 3 * 32 * 32}.get(dataset, 28 * 28)
+    return _rates.get(model, 5_000.0) * (28 * 28) / pixels
+
+
+def _learn_rate(trained: TrainedModel) -> None:
+    if trained.train_seconds > 0.5:
+        pixels = {"cifar10": 3 * 32 * 32}.get(trained.dataset, 28 * 28)
+        seen = trained.images_per_second * pixels / (28 * 28)
+        old = _rates.get(trained.spec.name, seen)
+        _rates[trained.spec.name] = 0.5 * old + 0.5 * seen
+
+
+def _estimate(config: TrainConfig | None, images: int, variants: int = 0) -> float:
+    """Seconds a job should take once it runs: its training images at this server's rate, plus
+    about 1.5 s per variant made and measured (the timing windows are fixed)."""
+    rate = _rate(config.model, config.dataset) if config is not None else 6_000.0
+    return images / rate + 1.5 * variants + 1.0
+
+
+# --- what jobs hand to the session ----------------------------------------------------------
+
+@dataclass
+class TrainingOutcome:
+    trained: TrainedModel          # .module is None: the weights travel as bytes
+    weights: bytes
+    digest: str                    # service.shared.weights_digest
+    choice: DataChoice
+    steps: list[StepEvent]
+    energy: EnergyReading | None
+    inspection: Inspection
+
+
+@dataclass
+class MeasureOutcome:
+    record: RunRecord              # models stripped
+    results: list[BenchResult]
+    readings: list[EnergyReading] = field(default_factory=list)
+
+
+@dataclass
+class DemoOutcome:
+    training: TrainingOutcome
+    measure: MeasureOutcome
+
+
+def _at(t: float) -> str:
+    return time.strftime("%H:%M", time.localtime(t))
+
+
+def _shared_label(entry, s: Session) -> str:
+    """Where served figures come from: 'measured on this server at 14:05 for another session with identical settings'."""
+    who = "by you earlier" if entry.by == s.token else "for another session"
+    return f"measured on this server at {_at(entry.measured_at)} {who} with identical settings"
+
+
+# --- training, piece by piece ------------------------------------------------------------------
+
+def _train(job: Job, s: Session, config: TrainConfig, choice: DataChoice, dataset: data.Dataset,
+           span: tuple[float, float] = (0.0, 1.0)) -> TrainingOutcome | None:
+    """Run the training in ~1 s pieces, each metered; publish curves to job.view as it goes."""
+    lo, hi = span
+    run = Training(config, dataset)
+    view = job.view
+    view.update(steps=[], epochs=[], energy=[], total_steps=run.total_steps, config=config,
+                threads=torch.get_num_threads())
+    done = False
+    while not done:
+        with energy.meter("training", settings=s.settings) as reading:
+            deadline = time.perf_counter() + CHUNK_S
+            while time.perf_counter() < deadline:
+                if job.stopping:
+                    run.stop()  # ends at the next step boundary, keeping the weights so far
+                try:
+                    event = next(run)
+                except StopIteration:
+                    done = True
+                    break
+                (view["epochs"] if isinstance(event, EpochEvent) else view["steps"]).append(event)
+        view["energy"].append(reading)
+        last = view["steps"][-1] if view["steps"] else None
+        job.report(lo + (hi - lo) * run.progress, f"training {config.model}: step {run.step:,} of {run.total_steps:,}"
+                   + (f", epoch {last.epoch} of {config.epochs}" if last else ""))
+    trained = run.result()
+    _learn_rate(trained)
+    inspection = inspect_model(trained.module, dataset, layout=trained.layout)
+    reading = energy.combine(view["energy"], "training") if view["energy"] else None
+    return TrainingOutcome(dataclasses.replace(trained, module=None), state_bytes(trained.module),
+                           weights_digest(trained.module), choice, list(view["steps"]), reading, inspection)
+
+
+def _adopt_training(s: Session, t: TrainingOutcome) -> None:
+    s.set_model(dataclasses.replace(t.trained, module=None), t.choice, t.steps, t.energy, t.inspection,
+                weights=t.weights, digest=t.digest)
+
+
+def start_training(s: Session, config: TrainConfig) -> Job:
+    """Queue a live training; the Train page draws job.view while it runs."""
+    config = dataclasses.replace(config, threads=None)  # the thread count is the server's, not a request's
+    config.validate()
+    choice = DataChoice(config.dataset, config.train_images, config.augment)
+    images = pipeline.check_budget(config, data.TRAIN_SIZES.get(config.dataset, 0))
+    job = Job("training", f"training {config.model} on {config.dataset}", _estimate(config, images))
+    job.view["config"] = config
+    loaded: dict[str, data.Dataset] = {}
+
+    def prepare(job: Job) -> None:
+        job.message = f"loading {data.CATALOG[config.dataset].title}"
+        loaded["ds"] = choice.load()   # may download: no compute slot held meanwhile
+
+    def body(job: Job) -> TrainingOutcome | None:
+        return _train(job, s, config, choice, loaded["ds"])
+
+    def finish(job: Job) -> None:
+        out = job.result
+        if job.state in (DONE, STOPPED) and out is not None:
+            _adopt_training(s, out)
+            stopped = not out.trained.completed
+            runs.add_training(s, outcome="stopped by you" if stopped else "completed")
+            if stopped:
+                s.notify("info", f"Training stopped after {out.trained.samples_seen:,} images; the partly trained "
+                                 f"model ({100 * out.trained.test_accuracy:.1f} % test accuracy) is kept and can be "
+                                 "compressed.")
+            else:
+                s.notify("success", f"Training finished: {100 * out.trained.test_accuracy:.1f} % test accuracy "
+                                    f"after {len(out.trained.history)} epoch(s).")
+        elif job.state == FAILED:
+            runs.add_failed(s, "training", config.to_dict(), f"failed: {job.error}")
+            s.notify("error", f"Training failed: {job.error} Your previous model and results are kept.")
+        elif job.state == CANCELLED:
+            s.notify("info", f"Training cancelled before it started ({job.stop_reason}).")
+
+    return RUNNER.submit(s.token, job, body, prepare=prepare, finish=finish)
+
+
+# --- compress & measure ----------------------------------------------------------------------
+
+def _measure(job: Job, s: Session, trained: TrainedModel, dataset: data.Dataset, names: list[str],
+             cs: CompressSettings, span: tuple[float, float] = (0.0, 1.0)) -> MeasureOutcome:
+    lo, hi = span
+    record = pipeline.run(trained.config, names, dataset=dataset, trained=trained, compress_settings=cs,
+                          bench_settings=APP_BENCH, training_energy=False, energy_settings=s.settings,
+                          on_progress=lambda f, m: job.report(lo + (hi - lo) * f, m),
+                          should_stop=lambda: job.stopping)
+    readings = [r for res in record.results if res.per_image is not None for r in res.per_image.readings]
+    record.trained, record.variants = None, []
+    return MeasureOutcome(record, record.results, readings)
+
+
+def _adopt_measure(s: Session, m: MeasureOutcome, note: str = "", *, demo: bool = False) -> None:
+    with s.lock:
+        s.results = copy_results(m.results)
+        s.results_note = note
+        s.results_settings = {**m.record.settings, "demo": demo}
+
+
+def _record_for_run(s: Session, m: MeasureOutcome, interference) -> RunRecord:
+    record = dataclasses.replace(m.record, results=copy_results(m.results))
+    record.training_energy = s.training_energy.summary() if s.training_energy else None
+    record.interference = interference.to_dict() if interference is not None else m.record.interference
+    pipeline.add_breakeven(record)
+    return record
+
+
+def _follow(job: Job, k: str) -> tuple[Flight | None, object | None]:
+    """Wait while another session computes the same thing: (my flight if I must compute, or the entry)."""
+    while True:
+        flight, mine = SHARED.begin(k, job)
+        if mine:
+            job.following = None
+            return flight, None
+        job.following = flight.leader
+        while not flight.done.wait(0.25):
+            if job.stopping:
+                job.following = None
+                return None, None
+            leader = flight.leader
+            job.report(leader.progress, f"an identical request of another session is running: {leader.message}")
+        if flight.entry is not None:
+            job.following = None
+            return None, flight.entry
+        # the leader stopped or failed: try again (this job may now compute it itself)
+
+
+def _submit_shared(s: Session, job: Job, k: str, fresh: bool, compute, adopt, describe: dict) -> Job:
+    """Queue a job whose result is shared: follow an identical computation or compute and publish."""
+    state: dict = {}
+
+    def prepare(job: Job) -> bool:
+        if fresh:  # measured afresh by request: computed here, then replaces the shared result
+            return True
+        flight, entry = _follow(job, k)
+        if entry is not None:
+            state["entry"] = entry
+            return False
+        state["flight"] = flight
+        return flight is not None
+
+    def body(job: Job):
+        return compute(job)
+
+    def finish(job: Job) -> None:
+        flight: Flight | None = state.get("flight")
+        if "entry" in state:                      # followed another session's identical run
+            adopt(state["entry"].value, _shared_label(state["entry"], s), None)
+            return
+        if job.state == DONE and job.result is not None:
+            if flight is not None:
+                SHARED.finish(flight, job.result, s.token)
+            else:
+                SHARED.put(k, job.result, s.token)
+            adopt(job.result, "", job.interference)
+            return
+        if flight is not None:
+            SHARED.abandon(flight)
+        adopt_partial(s, job, describe)
+
+    return RUNNER.submit(s.token, job, body, prepare=prepare, finish=finish)
+
+
+def adopt_partial(s: Session, job: Job, describe: dict) -> None:
+    """A stopped, failed or cancelled job: what it made lands in the session and in Results, saying so."""
+    kind = describe["kind"]
+    out = job.result
+    if isinstance(out, DemoOutcome) and job.state in (STOPPED, FAILED):
+        _adopt_training(s, out.training)    # the demo's model is kept whatever happened after training
+        if out.measure is None:
+            why = f"stopped ({job.stop_reason})" if job.state == STOPPED else f"failed: {job.error}"
+            runs.add_training(s, outcome=f"demo {why} after training")
+    if job.state == STOPPED and out is not None:
+        m = out.measure if isinstance(out, DemoOutcome) else out
+        if isinstance(m, MeasureOutcome):
+            _adopt_measure(s, m)
+            runs.add(s, kind, _record_for_run(s, m, job.interference), m.readings,
+                     outcome=f"stopped ({job.stop_reason}) during {m.record.stopped or 'the last step'}")
+        elif isinstance(m, SensitivityScan):
+            s.sensitivity = m
+        s.notify("info", f"{kind.capitalize()} stopped ({job.stop_reason}); what was done is kept and listed in Results.")
+    elif job.state == FAILED:
+        runs.add_failed(s, kind, describe.get("config", {}), f"failed: {job.error}")
+        s.notify("error", f"{kind.capitalize()} failed: {job.error} What you had before is kept.")
+    elif job.state == CANCELLED:
+        s.notify("info", f"{kind.capitalize()} cancelled before it started ({job.stop_reason}).")
+
+
+def start_compress(s: Session, names: list[str], cs: CompressSettings, *, kind: str = "compress & measure",
+                   fresh: bool = False) -> Job | None:
+    """Make and measure the variants of the session's model: from the shared results when an
+    identical request was measured here (returns None), else as a job."""
+    if s.trained is None:
+        raise ValueError("train a model first")
+    names = resolve_names(names)
+    cs = dataclasses.replace(cs, layout_seconds=APP_LAYOUT_SECONDS)
+    cs.validate()
+    config = s.trained.config
+    n_train = min(data.TRAIN_SIZES.get(config.dataset, 0), config.train_images or 10**9)
+    images = pipeline.check_budget(config, n_train, names, cs, train=False)
+    request = {"weights": s.digest, "data": dataclasses.asdict(s.data or DataChoice("digits")),
+               "config": config.to_dict(), "variants": names, "compress": cs.to_dict(), "bench": APP_BENCH.to_dict()}
+    k = key("measure", request)
+    if not fresh and (entry := SHARED.get(k)) is not None:
+        _adopt_measured_run(s, kind, entry.value, _shared_label(entry, s), None)
+        return None
+    trained = s.trained_model()
+
+    def compute(job: Job) -> MeasureOutcome:
+        return _measure(job, s, trained, s.dataset(), names, cs)
+
+    def adopt(value: MeasureOutcome, note: str, interference) -> None:
+        _adopt_measured_run(s, kind, value, note, interference)
+
+    job = Job("compress", f"{kind}: {len(names)} versions", _estimate(config, images, len(names)))
+    return _submit_shared(s, job, k, fresh, compute, adopt, {"kind": kind, "config": config.to_dict()})
+
+
+def _adopt_measured_run(s: Session, kind: str, m: MeasureOutcome, note: str, interference) -> None:
+    _adopt_measure(s, m, note)
+    runs.add(s, kind, _record_for_run(s, m, interference), m.readings,
+             source=f"shared: {note}" if note else "measured here")
+    s.notify("success", f"Measured {len(m.results)} versions of your model." if not note else
+             f"{len(m.results)} versions of your model: figures {note}, served at once.")
+
+
+# --- the whole demo --------------------------------------------------------------------------
+
+def demo_key() -> str:
+    return key("demo", {"config": DEMO_CONFIG.to_dict(), "variants": DEMO_VARIANTS,
+                        "compress": DEMO_COMPRESS.to_dict(), "bench": APP_BENCH.to_dict()})
+
+
+def start_demo(s: Session, *, fresh: bool = False) -> Job | None:
+    """Train the default CNN, make 4 compressed versions, measure all 5. An identical demo
+    already measured on this server is served at once (returns None) unless `fresh`."""
+    config = dataclasses.replace(DEMO_CONFIG)
+    k = demo_key()
+    if not fresh and (entry := SHARED.get(k)) is not None:
+        _adopt_demo(s, entry.value, _shared_label(entry, s), None)
+        return None
+    images = pipeline.check_budget(config, data.TRAIN_SIZES["digits"], DEMO_VARIANTS, DEMO_COMPRESS)
+    choice = DataChoice(config.dataset)
+
+    def compute(job: Job) -> DemoOutcome:
+        dataset = choice.load()
+        training = _train(job, s, config, choice, dataset, span=(0.0, 0.3))
+        outcome = DemoOutcome(training, None)
+        job.result = outcome  # a stop during measuring keeps the trained model
+        if job.stopping:
+            return outcome
+        trained = dataclasses.replace(training.trained, module=_module_from(training))
+        outcome.measure = _measure(job, s, trained, dataset, DEMO_VARIANTS, DEMO_COMPRESS, span=(0.3, 1.0))
+        return outcome
+
+    def adopt(value: DemoOutcome, note: str, interference) -> None:
+        _adopt_demo(s, value, note, interference)
+
+    job = Job("demo", "the whole demo", _estimate(config, images, len(DEMO_VARIANTS)))
+    job.view["config"] = config
+    return _submit_shared(s, job, k, fresh, compute, adopt, {"kind": "demo", "config": config.to_dict()})
+
+
+def _module_from(t: TrainingOutcome):
+    import io
+
+    import torch
+
+    from dashboard.lab.models import build_model
+    module = build_model(t.trained.spec)
+    module.load_state_dict(torch.load(io.BytesIO(t.weights), weights_only=True))
+    return module.eval()
+
+
+def _adopt_demo(s: Session, d: DemoOutcome, note: str, interference) -> None:
+    _adopt_training(s, d.training)
+    _adopt_measure(s, d.measure, note, demo=True)
+    runs.add(s, "demo", _record_for_run(s, d.measure, interference),
+             [d.training.energy, *d.measure.readings], source=f"shared: {note}" if note else "measured here")
+    s.notify("success", "Demo done: a CNN trained, 4 compressed versions measured"
+             + (f" (figures {note}, served at once)" if note else "") + ". Open **Compress & benchmark** and "
+             "**Training vs inference** to see what came out.")
+
+
+# --- sensitivity scan --------------------------------------------------------------------------
+
+def start_sensitivity(s: Session, *, fresh: bool = False) -> Job | None:
+    if s.trained is None:
+        raise ValueError("train a model first")
+    k = key("sensitivity", {"weights": s.digest,
+                            "data": dataclasses.asdict(s.data or DataChoice("digits"))})
+    if not fresh and (entry := SHARED.get(k)) is not None:
+        s.sensitivity = entry.value
+        s.notify("success", f"Sensitivity scan {_shared_label(entry, s)}, served at once.")
+        return None
+    trained = s.trained_model()
+
+    def compute(job: Job) -> SensitivityScan:
+        return scan(trained.module, s.dataset(), on_progress=job.report, should_stop=lambda: job.stopping)
+
+    def adopt(value: SensitivityScan, note: str, interference) -> None:
+        s.sensitivity = value
+        s.notify("success", "Sensitivity scan done" + (f" ({note})." if note else "."))
+
+    job = Job("sensitivity", "sensitivity scan", 5.0)
+    return _submit_shared(s, job, k, fresh, compute, adopt, {"kind": "sensitivity scan"})
+
+
+def wait(job: Job | None, timeout: float = 300) -> Job | None:
+    """Block until a job ends (tests, scripts); None passes through (served from shared results)."""
+    if job is not None and not job.wait(timeout):
+        raise TimeoutError(f"{job.kind} did not end within {timeout:.0f} s")
+    return job
+
+
+__all__ = ["APP_BENCH", "DEMO_CONFIG", "DEMO_COMPRESS", "DEMO_VARIANTS", "DemoOutcome", "MeasureOutcome",
+           "TrainingOutcome", "demo_key", "start_compress", "start_demo", "start_sensitivity", "start_training",
+           "wait"]

@@ -1,0 +1,113 @@
+"""The job runner: one job per session, a FIFO queue with places and estimates, Stop/Cancel that
+frees the compute slot within a second, failures that end one job only."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from dashboard.lab import settings
+from dashboard.lab.slot import COMPUTE
+from dashboard.lab.train import TrainConfig
+from dashboard.service import work
+from dashboard.service.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNER, RUNNING, STOPPED, Busy, Job
+from dashboard.service.sessions import REGISTRY
+
+
+def blocker(release: threading.Event, started: threading.Event | None = None):
+    """A job body that holds the slot until `release` is set (or its job is stopped)."""
+    def body(job: Job) -> str:
+        if started is not None:
+            started.set()
+        while not release.wait(0.02):
+            if job.stopping:
+                return "stopped"
+        return "released"
+    return body
+
+
+def wait_until(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def test_one_job_per_session_and_waiters_know_their_place():
+    a, b, c = REGISTRY.create(), REGISTRY.create(), REGISTRY.create()
+    release, started = threading.Event(), threading.Event()
+    first = RUNNER.submit(a.token, Job("demo", "a's job", estimate_s=20), blocker(release, started))
+    started.wait(10)
+    with pytest.raises(Busy, match="already have a demo running"):
+        RUNNER.submit(a.token, Job("training", "a's second"), blocker(release))
+    second = RUNNER.submit(b.token, Job("training", "b's job", estimate_s=8), blocker(release))
+    third = RUNNER.submit(c.token, Job("training", "c's job", estimate_s=8), blocker(release))
+    wait_until(lambda: second.ahead == 1 and third.ahead == 2)
+    assert (first.state, second.state, third.state) == (RUNNING, QUEUED, QUEUED)
+    # c waits for what is left of a's job plus all of b's.
+    assert 8 < RUNNER.eta_s(third) <= 20 + 8
+    assert RUNNER.eta_s(second) < RUNNER.eta_s(third)
+    release.set()
+    for job in (first, second, third):
+        assert job.wait(10) and job.state == DONE and job.result == "released"
+    assert RUNNER.job_of(a.token) is first and not a.busy
+
+
+def test_cancel_while_queued_leaves_the_queue_at_once():
+    a, b = REGISTRY.create(), REGISTRY.create()
+    release, started = threading.Event(), threading.Event()
+    holder = RUNNER.submit(a.token, Job("demo", "holder"), blocker(release, started))
+    started.wait(10)
+    ran = threading.Event()
+    waiter = RUNNER.submit(b.token, Job("training", "waiter"), lambda job: ran.set())
+    wait_until(lambda: waiter.ahead == 1)
+    t0 = time.monotonic()
+    waiter.stop()
+    assert waiter.wait(1.0), "a cancel must take effect within a second"
+    assert time.monotonic() - t0 < 1.0
+    assert waiter.state == CANCELLED and not ran.is_set()
+    release.set()
+    holder.wait(10)
+
+
+def test_stopping_a_running_training_frees_the_slot_within_a_second(digits):
+    s = REGISTRY.create()
+    job = work.start_training(s, TrainConfig(model="cnn", epochs=10, seed=1))
+    wait_until(lambda: job.state == RUNNING and len(job.view.get("steps", [])) >= 3, timeout=120)
+    t0 = time.monotonic()
+    job.stop()
+    wait_until(lambda: not COMPUTE.busy, timeout=10)
+    freed = time.monotonic() - t0
+    assert job.wait(10)
+    print(f"slot freed {freed:.3f} s after Stop")
+    assert freed < 1.0, f"the slot was held {freed:.2f} s after Stop"
+    assert job.state == STOPPED and s.trained is not None and not s.trained.completed
+    assert s.runs[-1].outcome == "stopped by you"
+
+
+def test_a_failing_job_ends_alone_and_the_next_one_runs():
+    a, b = REGISTRY.create(), REGISTRY.create()
+
+    def boom(job: Job) -> None:
+        raise RuntimeError("the engine broke")
+
+    failed = RUNNER.submit(a.token, Job("demo", "broken"), boom)
+    assert failed.wait(10) and failed.state == FAILED
+    assert failed.error == "RuntimeError: the engine broke"
+    assert not COMPUTE.busy
+    ok = RUNNER.submit(b.token, Job("demo", "fine"), lambda job: 42)
+    assert ok.wait(10) and ok.state == DONE and ok.result == 42
+
+
+def test_the_thread_count_is_the_servers_whatever_a_request_asks():
+    s = REGISTRY.create()
+    server = settings.current().threads
+    outside = torch.get_num_threads()
+    job = work.start_training(s, TrainConfig(model="mlp", epochs=1, train_images=300, threads=64))
+    assert job.wait(120) and job.state == DONE, job.error
+    assert job.view["threads"] == server
+    assert s.trained.config.threads is None
+    assert torch.get_num_threads() == outside

@@ -1,0 +1,114 @@
+"""Shared results (identical requests served at once, labelled; a running one is followed, not
+repeated) and the session registry (closed tabs stop their job, idle sessions free their model)."""
+
+from __future__ import annotations
+
+import time
+
+from dashboard.lab import settings
+from dashboard.lab.compress import CompressSettings
+from dashboard.lab.slot import COMPUTE
+from dashboard.lab.train import TrainConfig
+from dashboard.service import work
+from dashboard.service.jobs import DONE, RUNNING, STOPPED
+from dashboard.service.sessions import REGISTRY, Registry
+from dashboard.service.shared import SHARED
+
+TINY = TrainConfig(model="mlp", epochs=1, train_images=400, seed=3)
+QUICK = ["fp32", "int8-dynamic"]
+NO_FINETUNE = CompressSettings(finetune_epochs_channels=0, finetune_epochs_unstructured=0)
+
+
+def trained_session(config: TrainConfig = TINY):
+    s = REGISTRY.create()
+    job = work.start_training(s, config)
+    assert job.wait(120) and job.state == DONE, job.error
+    return s
+
+
+def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_the_slot():
+    a, b = trained_session(), trained_session()
+    assert a.digest == b.digest, "same config and seed must give the same weights"
+    job = work.start_compress(a, QUICK, NO_FINETUNE)
+    assert job is not None and job.wait(120) and job.state == DONE, job.error
+    assert a.results_note == "" and a.runs[-1].source == "measured here"
+
+    holder_started = time.monotonic()
+    with COMPUTE.hold("someone else's long measurement"):   # the slot is busy: a hit must not wait for it
+        served = work.start_compress(b, QUICK, NO_FINETUNE)
+    assert served is None and time.monotonic() - holder_started < 1.0
+    assert [r.name for r in b.results] == [r.name for r in a.results]
+    assert b.results[0].throughput_batch256_ips == a.results[0].throughput_batch256_ips
+    assert b.results[0] is not a.results[0]   # a private copy: b's break-even cannot change a's
+    assert b.results_note.startswith("measured on this server at ")
+    assert b.results_note.endswith("for another session with identical settings")
+    assert b.runs[-1].source == "shared: " + b.results_note
+
+    # Measure afresh: computed now, and it replaces the shared figures.
+    before = SHARED.stats()["entries"]
+    fresh = work.start_compress(b, QUICK, NO_FINETUNE, fresh=True)
+    assert fresh is not None and fresh.wait(120) and fresh.state == DONE, fresh.error
+    assert b.results_note == "" and b.runs[-1].source == "measured here"
+    assert SHARED.stats()["entries"] == before
+    c = trained_session()
+    assert work.start_compress(c, QUICK, NO_FINETUNE) is None
+    assert c.results_note.endswith("for another session with identical settings")
+    assert c.results[0].throughput_batch256_ips == b.results[0].throughput_batch256_ips
+
+
+def test_an_identical_request_while_one_runs_follows_it_instead_of_computing_again():
+    config = TrainConfig(model="mlp", epochs=1, train_images=400, seed=11)
+    a, b = trained_session(config), trained_session(config)
+    names = ["fp32", "pruned-unstructured-50", "int8-dynamic"]
+    leader = work.start_compress(a, names, NO_FINETUNE)
+    while leader.state != RUNNING:
+        time.sleep(0.01)
+    follower = work.start_compress(b, names, NO_FINETUNE)
+    assert follower is not None
+    deadline = time.monotonic() + 30
+    while follower.following is None and follower.active:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert follower.following is leader
+    assert follower.wait(120) and leader.wait(1)
+    assert follower.state == DONE and follower.interference is None   # it never ran anything itself
+    assert [r.name for r in b.results] == ["fp32", "pruned-unstructured-50", "int8-dynamic"]
+    assert b.results_note.startswith("measured on this server")
+
+
+def test_closed_tabs_stop_the_job_and_idle_sessions_free_their_model(monkeypatch):
+    registry = Registry()
+    open_tabs = {"tab-1"}
+    registry.tab_connected = lambda tab: tab in open_tabs
+    s = trained_session(TrainConfig(model="mlp", epochs=1, train_images=400, seed=5))
+    registry._sessions[s.token] = s
+    s.tabs.add("tab-1")
+    digest = s.digest
+
+    job = work.start_training(s, TrainConfig(model="cnn", epochs=10, seed=5))
+    while job.state != RUNNING:
+        time.sleep(0.01)
+    grace = settings.current().disconnect_grace_s
+    assert registry.sweep()["stopped"] == 0                         # the tab is open
+    open_tabs.clear()
+    now = time.time()
+    assert registry.sweep(now)["stopped"] == 0                      # closed just now: within the grace
+    assert registry.sweep(now + grace + 1)["stopped"] == 1
+    assert job.wait(10) and job.state == STOPPED
+    assert job.stop_reason == "every tab of this session was closed"
+    assert s.runs[-1].outcome.startswith("stopped")
+
+    # Idle past the limit: the live module goes, the weights stay and rebuild the same model.
+    s.trained_model()                       # a job used the model: it is live again
+    assert s.trained.module is not None
+    s.last_seen = time.time() - settings.current().idle_free_minutes * 60 - 1
+    assert registry.sweep()["freed"] == 1
+    assert s.trained.module is None
+    from dashboard.service.shared import weights_digest
+    rebuilt = s.trained_model()
+    assert weights_digest(rebuilt.module) == s.digest != digest   # the stopped cnn is now the model
+
+    # Long gone: forgotten.
+    keep = settings.current().session_keep_minutes * 60
+    assert registry.sweep(time.time() + keep + 10)["forgotten"] == 1
+    assert registry.get(s.token) is None
