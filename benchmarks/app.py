@@ -6,7 +6,10 @@
    first meaningful content visible in Chromium (its title), and to the page fully drawn
    (script idle, the diagram drawn). The browser is launched before the clock starts.
 2. The one-click demo. Wall clock from clicking "Run the whole demo" on Home (defaults) to its
-   results on screen. Target: <= 60 s on 2 cores.
+   results on screen, on a fresh server (nothing shared yet: the demo really computes). Target:
+   <= 25 s on 2 cores (issue 9). Its speed-ups come from short timing windows; they are compared,
+   variant by variant, with the long benchmark's (benchmarks/results/compress.json, written by
+   benchmarks/compress.py on the same CPU and thread count): target within 10 %.
 3. Memory. Resident memory of the server process and its children (psutil) after the demo,
    plus the peak seen while it ran. Target: <= 1.2 GB. Which torch build it ran matters:
    the CUDA build costs ~650-700 MB RSS just to import, the CPU-only build ~215 MB; the
@@ -18,6 +21,7 @@ Prints a markdown table and writes benchmarks/results/app.json.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -35,14 +39,15 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks._table import markdown_table, write_json  # noqa: E402
+from benchmarks._table import RESULTS, markdown_table, write_json  # noqa: E402
 
 APP = ROOT / "dashboard" / "app.py"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run"]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-DEMO_TARGET_S = 60.0
+DEMO_TARGET_S = 25.0
+SPEEDUP_TOLERANCE = 0.10
 RSS_TARGET_MB = 1200.0
 CPU_TORCH_IMPORT_MB = 215  # the CPU-only torch wheel's import cost, measured on this kind of machine
 MB = 1e6
@@ -173,6 +178,41 @@ def run_demo(page, server_pid: int, timeout_s: float) -> dict:
             "sidebar": page.get_by_test_id("stSidebar").inner_text().partition("This session")[2].strip()}
 
 
+def demo_variants(page, timeout_s: float, folder: Path) -> list[dict]:
+    """The demo's measured variants, as a student gets them: Results -> Download JSON."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Results", exact=True).click()
+    page.get_by_role("heading", name="Results", level=1).wait_for(timeout=timeout_s * 1000)
+    page.wait_for_selector(IDLE, state="attached", timeout=timeout_s * 1000)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download JSON", exact=True).click()
+    path = folder / "app-bench-runs.json"
+    info.value.save_as(path)
+    runs = json.loads(path.read_text())["runs"]
+    demo = next(r for r in runs if r["kind"] == "demo")
+    return [{k: v.get(k) for k in ("name", "speedup_batch1", "speedup_batch256", "spread", "rounds", "threads")}
+            for v in demo["variants"]]
+
+
+def compare_speedups(demo: list[dict], long: dict | None, hardware_cpu: str) -> list[dict]:
+    """Each demo variant's speed-ups against the long benchmark's, when it ran on this CPU."""
+    if not long or long.get("hardware", {}).get("cpu") != hardware_cpu:
+        return []
+    ref = {v["name"]: v for v in long.get("variants", [])}
+    threads = long.get("threads")
+    out = []
+    for v in demo:
+        r = ref.get(v["name"])
+        if r is None or v["name"] == "fp32":
+            continue
+        for metric in ("speedup_batch256", "speedup_batch1"):
+            a, b = v.get(metric), r.get(metric)
+            if a and b:
+                out.append({"variant": v["name"], "metric": metric, "demo": round(a, 3), "long": round(b, 3),
+                            "ratio": round(a / b, 3), "same_threads": v.get("threads") == threads,
+                            "ok": abs(a / b - 1) <= SPEEDUP_TOLERANCE})
+    return out
+
+
 def measure(timeout_s: float, shots: Path) -> dict:
     from playwright.sync_api import expect, sync_playwright
 
@@ -213,6 +253,8 @@ def measure(timeout_s: float, shots: Path) -> dict:
             result["rss_after_demo_mb"] = round(tree_rss(server.pid) / MB)
             page.mouse.move(1, 1)  # no tooltip over the result
             page.screenshot(path=str(shots / "app-bench-demo.png"))
+            if result["demo"].get("available"):
+                result["demo"]["variants"] = demo_variants(page, timeout_s, shots)
         finally:
             browser.close()
             if server.poll() is None:
@@ -241,6 +283,10 @@ def main() -> None:
 
     build = torch_build()
     m = measure(args.timeout, args.shots)
+    long_path = RESULTS / "compress.json"
+    long = json.loads(long_path.read_text()) if long_path.exists() else None
+    from dashboard.lab.hardware import cpu_model
+    m["speedups_vs_long_benchmark"] = compare_speedups(m["demo"].get("variants", []), long, cpu_model())
     demo = m["demo"]
     demo_s = demo.get("results_shown_s")
     demo_ok = None if demo_s is None else demo_s <= DEMO_TARGET_S
@@ -263,6 +309,16 @@ def main() -> None:
         ["server RSS peak during the demo", f"{m['rss_peak_mb']} MB", "-", "-"],
     ]
     print(markdown_table(["measure", "value", "target", "verdict"], rows))
+    cmp_rows = [[c["variant"], c["metric"].replace("speedup_", "speed-up "), f"{c['demo']:.2f}x", f"{c['long']:.2f}x",
+                 f"{c['ratio']:.3f}", f"within {SPEEDUP_TOLERANCE:.0%}", verdict(c["ok"])]
+                for c in m["speedups_vs_long_benchmark"]]
+    if cmp_rows:
+        print("\nThe demo's speed-ups (3 short rounds) against benchmarks/compress.py's (12 rounds, twice) on this CPU:\n")
+        print(markdown_table(["variant", "measure", "demo", "long benchmark", "demo / long", "target", "verdict"],
+                             cmp_rows))
+    else:
+        print("\nNo benchmarks/results/compress.json from this CPU: run benchmarks/compress.py first to compare "
+              "the demo's speed-ups with the long benchmark's.")
     print(f"\ntorch measured: {build['torch']} ({build['build']} build); importing it alone costs "
           f"{build['import_rss_mb']} MB RSS here (python + torch = {build['python_plus_torch_rss_mb']} MB)."
           + (f" This is the CUDA build; the CPU-only wheel a hosted copy installs costs ~{CPU_TORCH_IMPORT_MB} MB "
@@ -278,7 +334,9 @@ def main() -> None:
     path = write_json("app", {
         "torch": build, "cores": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
         "targets": {"demo_s": DEMO_TARGET_S, "rss_mb": RSS_TARGET_MB},
-        "verdicts": {"demo": verdict(demo_ok), "rss": verdict(rss_ok)}, **m})
+        "verdicts": {"demo": verdict(demo_ok), "rss": verdict(rss_ok),
+                     "speedups": verdict(all(c["ok"] for c in m["speedups_vs_long_benchmark"])
+                                         if m["speedups_vs_long_benchmark"] else None)}, **m})
     print(f"wrote {path}")
 
 

@@ -114,6 +114,11 @@ def live_panel() -> None:
         view = current.view
         status.job_progress(current, stop_label="Stop training" if current.kind == "training" else "Stop",
                             key="train_stop")
+        if current.kind == "demo" and current.progress >= work.DEMO_TRAIN_SHARE:
+            # The demo has moved on to measuring: redrawing the curves every second would take CPU
+            # from its measurement. They come back when it ends.
+            st.caption("Training is done; the demo is now making and measuring the compressed versions.")
+            return
         from dashboard.lab.energy import combine
         reading = combine(view["energy"], "training") if view.get("energy") else None
         epochs = view.get("epochs", [])

@@ -22,6 +22,7 @@ from dashboard.lab.energy import EnergyReading
 from dashboard.lab.inspect import Inspection, inspect_model
 from dashboard.lab.record import RunRecord
 from dashboard.lab.sensitivity import SensitivityScan, scan
+from dashboard.lab.slot import Cancelled
 from dashboard.lab.train import EpochEvent, StepEvent, TrainConfig, TrainedModel, Training
 
 from . import runs
@@ -44,6 +45,7 @@ DEMO_CONFIG = TrainConfig(model="cnn", dataset="digits", epochs=2)
 DEMO_VARIANTS = ["fp32", "pruned-unstructured-90", "pruned-channels-50", "int8-dynamic", "int8-static"]
 DEMO_COMPRESS = CompressSettings(finetune_epochs_channels=1, finetune_epochs_unstructured=0,
                                  layout_seconds=APP_LAYOUT_SECONDS)
+DEMO_TRAIN_SHARE = 0.3  # of the demo's progress bar: about its share of the time
 
 # Training images per second of this server, learnt from every training (first guesses for a
 # 2-core laptop-class CPU): what the wait estimates are made of.
@@ -209,13 +211,15 @@ def _adopt_measure(s: Session, m: MeasureOutcome, note: str = "", *, demo: bool 
 def _record_for_run(s: Session, m: MeasureOutcome, interference) -> RunRecord:
     record = dataclasses.replace(m.record, results=copy_results(m.results))
     record.training_energy = s.training_energy.summary() if s.training_energy else None
-    record.interference = interference.to_dict() if interference is not None else m.record.interference
+    if interference is not None:
+        record.interference = interference.to_dict()
     pipeline.add_breakeven(record)
     return record
 
 
 def _follow(job: Job, k: str) -> tuple[Flight | None, object | None]:
-    """Wait while another session computes the same thing: (my flight if I must compute, or the entry)."""
+    """Wait while another session computes the same thing: (my flight if I must compute, None) or
+    (None, the finished entry). Raises Cancelled when this job is stopped while it waits."""
     while True:
         flight, mine = SHARED.begin(k, job)
         if mine:
@@ -225,7 +229,7 @@ def _follow(job: Job, k: str) -> tuple[Flight | None, object | None]:
         while not flight.done.wait(0.25):
             if job.stopping:
                 job.following = None
-                return None, None
+                raise Cancelled()  # it never computed anything: cancelled, not stopped
             leader = flight.leader
             job.report(leader.progress, f"an identical request of another session is running: {leader.message}")
         if flight.entry is not None:
@@ -246,10 +250,7 @@ def _submit_shared(s: Session, job: Job, k: str, fresh: bool, compute, adopt, de
             state["entry"] = entry
             return False
         state["flight"] = flight
-        return flight is not None
-
-    def body(job: Job):
-        return compute(job)
+        return True
 
     def finish(job: Job) -> None:
         flight: Flight | None = state.get("flight")
@@ -257,6 +258,9 @@ def _submit_shared(s: Session, job: Job, k: str, fresh: bool, compute, adopt, de
             adopt(state["entry"].value, _shared_label(state["entry"], s), None)
             return
         if job.state == DONE and job.result is not None:
+            measured = job.result.measure if isinstance(job.result, DemoOutcome) else job.result
+            if isinstance(measured, MeasureOutcome) and job.interference is not None:
+                measured.record.interference = job.interference.to_dict()  # who shares it sees it too
             if flight is not None:
                 SHARED.finish(flight, job.result, s.token)
             else:
@@ -267,7 +271,7 @@ def _submit_shared(s: Session, job: Job, k: str, fresh: bool, compute, adopt, de
             SHARED.abandon(flight)
         adopt_partial(s, job, describe)
 
-    return RUNNER.submit(s.token, job, body, prepare=prepare, finish=finish)
+    return RUNNER.submit(s.token, job, compute, prepare=prepare, finish=finish)
 
 
 def adopt_partial(s: Session, job: Job, describe: dict) -> None:
@@ -353,13 +357,14 @@ def start_demo(s: Session, *, fresh: bool = False) -> Job | None:
 
     def compute(job: Job) -> DemoOutcome:
         dataset = choice.load()
-        training = _train(job, s, config, choice, dataset, span=(0.0, 0.3))
+        training = _train(job, s, config, choice, dataset, span=(0.0, DEMO_TRAIN_SHARE))
         outcome = DemoOutcome(training, None)
         job.result = outcome  # a stop during measuring keeps the trained model
         if job.stopping:
             return outcome
         trained = dataclasses.replace(training.trained, module=_module_from(training))
-        outcome.measure = _measure(job, s, trained, dataset, DEMO_VARIANTS, DEMO_COMPRESS, span=(0.3, 1.0))
+        outcome.measure = _measure(job, s, trained, dataset, DEMO_VARIANTS, DEMO_COMPRESS,
+                                   span=(DEMO_TRAIN_SHARE, 1.0))
         return outcome
 
     def adopt(value: DemoOutcome, note: str, interference) -> None:

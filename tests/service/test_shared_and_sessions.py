@@ -10,7 +10,7 @@ from dashboard.lab.compress import CompressSettings
 from dashboard.lab.slot import COMPUTE
 from dashboard.lab.train import TrainConfig
 from dashboard.service import work
-from dashboard.service.jobs import DONE, RUNNING, STOPPED
+from dashboard.service.jobs import CANCELLED, DONE, RUNNING, STOPPED
 from dashboard.service.sessions import REGISTRY, Registry
 from dashboard.service.shared import SHARED
 
@@ -58,18 +58,20 @@ def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_t
 
 def test_an_identical_request_while_one_runs_follows_it_instead_of_computing_again():
     config = TrainConfig(model="mlp", epochs=1, train_images=400, seed=11)
-    a, b = trained_session(config), trained_session(config)
+    a, b, c = trained_session(config), trained_session(config), trained_session(config)
     names = ["fp32", "pruned-unstructured-50", "int8-dynamic"]
     leader = work.start_compress(a, names, NO_FINETUNE)
     while leader.state != RUNNING:
         time.sleep(0.01)
-    follower = work.start_compress(b, names, NO_FINETUNE)
-    assert follower is not None
+    follower, quitter = work.start_compress(b, names, NO_FINETUNE), work.start_compress(c, names, NO_FINETUNE)
     deadline = time.monotonic() + 30
-    while follower.following is None and follower.active:
+    while (follower.following is None or quitter.following is None) and leader.active:
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    assert follower.following is leader
+    assert follower.following is leader and quitter.following is leader
+    quitter.stop()                                    # one of them gives up waiting: only it ends
+    assert quitter.wait(1.0) and quitter.state == CANCELLED and c.results == []
+    assert leader.active or leader.state == DONE
     assert follower.wait(120) and leader.wait(1)
     assert follower.state == DONE and follower.interference is None   # it never ran anything itself
     assert [r.name for r in b.results] == ["fp32", "pruned-unstructured-50", "int8-dynamic"]
