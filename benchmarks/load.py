@@ -16,12 +16,14 @@ Every user first gets its page ready (not timed; a few at a time), then all wait
 and click together.
 
 Per user: completed or not; errors (an exception element, an error notice, a stop, a
-timeout); time from each click to its result notice on screen; the queue wait (click until its
-own job's progress bar appears, i.e. it got the compute slot); whether a demo was computed,
-followed another session's identical run ("An identical demo ... is running") or served from
-the shared results. Page state is polled inside the browser every 0.5 s (wait_for_function),
-so nothing in Python sleeps or round-trips while a user waits. The server log is searched
-for tracebacks. After every user has its results, all contexts close and the server is left
+timeout); time from each click to its result notice on screen (an "other" user: training plus
+compress, each click to its result); the queue wait (click until its own job's progress bar
+appears, i.e. it got the compute slot; for a job too short for any poll to see its bar, until
+the last poll that still saw it waiting; none for a demo that followed or was served); whether a
+demo was computed, followed another session's identical run ("An identical demo ... is
+running") or served from the shared results. Page state is polled inside the browser every
+0.5 s (wait_for_function), so nothing in Python sleeps or round-trips while a user waits; a
+timeout counts the user as not completed. The server log is searched for tracebacks. After every user has its results, all contexts close and the server is left
 alone for --settle seconds (it frees idle sessions), then its RSS is read again.
 
 A separate thread samples every 0.5 s: the server's RSS and CPU (its process tree) and the
@@ -36,7 +38,7 @@ Chromiums would take the two cores from the server being measured. One asyncio l
 one driver and one Chromium for any N, and it idles while the in-page polls wait.
 
 --memory (issue 9 §4): 10 users (--memory-sessions), EACH trains with the Train page's
-defaults (3 epochs, all images; only the seed differs, so each really trains) and then runs
+defaults (3 epochs, all images; only the seed differs, so no two models are alike) and then runs
 the whole demo (shared: computed once); server RSS with all still open, the peak, and after
 they close and --settle (default 180 s) passes; against a first fresh server on which one
 user did the same. Targets: <= 1.3 GB after 10 (CUDA build of torch), back within 100 MB of
@@ -53,6 +55,7 @@ import argparse
 import asyncio
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -69,7 +72,15 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks._table import RESULTS, markdown_table, write_json
-from benchmarks.app import CHROMIUM_ARGS, IDLE, chromium, free_port, torch_build, tree_rss, wait_healthy
+from benchmarks.app import (
+    CHROMIUM_ARGS,
+    IDLE,
+    chromium,
+    free_port,
+    torch_build,
+    tree_rss,
+    wait_healthy,
+)
 
 APP = ROOT / "dashboard" / "app.py"
 MB = 1e6
@@ -82,13 +93,13 @@ TRACEBACK = "Traceback (most recent call last)"
 
 # What each timed click waits for: a success notice (regex), or, should the notice have been
 # missed, the sidebar line the same rerun draws, once the script is idle.
-DEMO_DONE = r"^Demo done: a CNN trained, \d+ compressed versions measured"
+DEMO_DONE = r"Demo done: a CNN trained, \d+ compressed versions measured"
 DEMO_SIDEBAR = r"\b5 model versions measured"
-TRAIN_DONE = r"^Training finished: [\d.]+ % test accuracy"
+TRAIN_DONE = r"Training finished: [\d.]+ % test accuracy"
 TRAIN_SIDEBAR = r"Model: cnn on digits"
-COMPRESS_DONE = r"^(Measured \d+ versions of your model|\d+ versions of your model: figures)"
+COMPRESS_DONE = r"Measured \d+ versions of your model|\d+ versions of your model: figures"
 COMPRESS_SIDEBAR = r"\b3 model versions measured"
-ENDED = r"^(Demo|Training|Compress & measure) (stopped|cancelled)"   # an info notice: it ended early
+ENDED = r"(Demo|Training|Compress & measure) (stopped|cancelled) "   # an info notice: it ended early
 SHARED = r"measured on this server at \d\d:\d\d"                     # figures another run measured
 
 # Runs in the page every poll: records when things first showed (browser clock, ms since the
@@ -98,10 +109,18 @@ PROBE = """(spec) => {
   const now = Date.now();
   const mark = (k) => { if (o.first[k] === undefined) o.first[k] = now; };
   const texts = (id) => Array.from(document.querySelectorAll(`[data-testid="${id}"]`), (e) => e.innerText.trim());
-  for (const t of texts("stProgress")) if (t) { mark("progress"); o.progress = t; }
+  for (const t of texts("stProgress")) {
+    if (!t) continue;
+    mark("progress");
+    o.progress = t;
+    const stage = t.replace(/[\\d.,]+/g, "#");   // "Training cnn: step # of #, epoch # of #", "Making int#-static"
+    o.stages ??= {};
+    if (o.stages[stage] === undefined && Object.keys(o.stages).length < 80) o.stages[stage] = now;
+  }
   for (const t of texts("stAlertContentInfo")) {
     const ahead = t.match(/Waiting for a free slot: (\\d+) jobs? ahead/);
     if (ahead) { mark("waiting"); o.maxAhead = Math.max(o.maxAhead ?? 0, Number(ahead[1])); }
+    if (ahead || /Starting\\.\\.\\./.test(t)) o.lastWaiting = now;   // still in the queue
     if (/An identical .* started by another session is running/.test(t)) { mark("following"); o.follow ??= t; }
     if (new RegExp(spec.ended).test(t)) o.ended = t;
   }
@@ -285,9 +304,38 @@ def short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
 
 
+# A widget change is only safe to follow with a page change once the run it started has
+# finished (a run that never reaches the page's save() loses the value: see the report).
+# The script-state attribute can still read "notRunning" just after the change, so watch for
+# the run itself to start (an observer on the whole document, in case the app element is
+# redrawn), then end.
+WATCH_RUN = """() => {
+  window.__ran = false;
+  window.__runWatch?.disconnect();
+  window.__runWatch = new MutationObserver((changes) => {
+    if (changes.some((c) => c.target.getAttribute("data-test-script-state") === "running")) window.__ran = true;
+  });
+  window.__runWatch.observe(document.documentElement,
+                            {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
+}"""
+RUN_START_S = 20.0   # a change whose run was not seen starting by then: fall back to "idle now"
+
+
 async def settle(page, ms: float) -> None:
-    """Wait until the script run the last action caused has finished."""
+    """Wait until the script is idle (after a page load or a page change)."""
     await page.wait_for_selector(IDLE, state="attached", timeout=ms)
+
+
+async def rerun_after(page, action, ms: float) -> None:
+    """Do `action` (a widget change) and wait until the script run it started has finished."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+    await page.evaluate(WATCH_RUN)
+    await action()
+    try:
+        await page.wait_for_function("() => window.__ran === true", timeout=RUN_START_S * 1000, polling=100)
+    except PlaywrightTimeout:
+        pass  # not seen starting (it may never have): idle now is the best there is
+    await settle(page, ms)
 
 
 async def open_home(page, url: str, ms: float) -> None:
@@ -309,30 +357,44 @@ async def set_slider(page, label: str, expected: str, keys: list[str], ms: float
     """Move a slider with the keyboard, as a user can, and wait for the app to take the value."""
     from playwright.async_api import expect
     slider = page.locator(f'input[type="range"][aria-label="{label}"]')
-    await slider.focus(timeout=ms)
-    for key in keys:
-        await slider.press(key)
-    await expect(slider).to_have_attribute("aria-valuetext", expected, timeout=ms)
-    await slider.blur()
-    await settle(page, ms)
+    if await slider.get_attribute("aria-valuetext", timeout=ms) == expected:
+        return
+
+    async def move() -> None:
+        await slider.focus(timeout=ms)
+        for key in keys:
+            await slider.press(key)
+        await expect(slider).to_have_attribute("aria-valuetext", expected, timeout=ms)
+        await slider.blur()
+
+    await rerun_after(page, move, ms)
 
 
 async def set_number(page, label: str, value: int, ms: float) -> None:
     from playwright.async_api import expect
     field = page.get_by_label(label, exact=True)
-    await field.fill(str(value), timeout=ms)
-    await field.press("Enter")
-    await expect(field).to_have_value(str(value), timeout=ms)
-    await settle(page, ms)
+    if await field.input_value(timeout=ms) == str(value):
+        return
+
+    async def enter() -> None:
+        await field.fill(str(value), timeout=ms)
+        await field.press("Enter")
+        await expect(field).to_have_value(str(value), timeout=ms)
+
+    await rerun_after(page, enter, ms)
 
 
 async def set_checkbox(page, label: str, checked: bool, ms: float) -> None:
     from playwright.async_api import expect
     box = page.get_by_test_id("stCheckbox").filter(has_text=label)
-    if await box.get_by_role("checkbox").is_checked(timeout=ms) != checked:
+    if await box.get_by_role("checkbox").is_checked(timeout=ms) == checked:
+        return
+
+    async def click() -> None:
         await box.get_by_text(label, exact=True).click(timeout=ms)
-    await expect(box.get_by_role("checkbox")).to_be_checked(checked=checked, timeout=ms)
-    await settle(page, ms)
+        await expect(box.get_by_role("checkbox")).to_be_checked(checked=checked, timeout=ms)
+
+    await rerun_after(page, click, ms)
 
 
 async def timed_click(page, button: str, done: str, fallback: str, cfg: Config) -> dict:
@@ -364,12 +426,20 @@ def phase_record(seen: dict, clicked: float, timed_out: bool, timeout_s: float) 
         if seen.get(key):
             errors.append(f"{what}: {seen[key]}")
     finished = bool(seen.get("finished")) and not timed_out
+    accuracy = re.search(r"([\d.]+) % test accuracy", seen.get("notice") or "")
+    # Queue wait: until its own progress bar showed; a job so short that no poll saw its bar
+    # counts until the last poll that still saw it waiting.
+    wait_end = first.get("progress") or seen.get("lastWaiting")
     return {"completed": finished and not errors, "results_s": after(seen.get("end")) if finished else None,
-            "queue_wait_s": after(first.get("progress")), "waiting_line_at_s": after(first.get("waiting")),
+            "queue_wait_s": after(wait_end),
+            "queue_wait_until": "progress bar" if first.get("progress") else "last waiting line" if wait_end else None,
+            "waiting_line_at_s": after(first.get("waiting")),
             "following_at_s": after(first.get("following")), "max_jobs_ahead": seen.get("maxAhead"),
             "max_server_waiting": seen.get("maxWaiting"), "notice": seen.get("notice"),
             "shared_label": bool(seen.get("shared")), "follow_text": seen.get("follow"),
-            "last_progress": seen.get("progress"), "errors": errors}
+            "last_progress": seen.get("progress"), "errors": errors,
+            "test_accuracy_pct": float(accuracy.group(1)) if accuracy else None,
+            "stages": {k: after(v) for k, v in sorted((seen.get("stages") or {}).items(), key=lambda kv: kv[1])}}
 
 
 # --- what each kind of user does ----------------------------------------------------------------
@@ -454,12 +524,13 @@ async def one_user(browser, url: str, user: User, cfg: Config, barrier: asyncio.
     """Set the page up, wait for everyone, then do the timed part; the context stays open."""
     setup, run, _ = KINDS[user.kind]
     rec = {**asdict(user), "completed": False, "errors": [], "phases": {}}
-    context = await browser.new_context(viewport={"width": 1400, "height": 1200}, color_scheme="light")
-    context.set_default_timeout(cfg.setup_timeout_s * 1000)
-    page = await context.new_page()
+    context = page = None
     ready = False
     try:
         async with setup_slots:
+            context = await browser.new_context(viewport={"width": 1400, "height": 1200}, color_scheme="light")
+            context.set_default_timeout(cfg.setup_timeout_s * 1000)
+            page = await context.new_page()
             await setup(page, url, user, cfg)
         ready = True
     except Exception as exc:  # a user that could not get ready still releases the barrier
@@ -474,7 +545,7 @@ async def one_user(browser, url: str, user: User, cfg: Config, barrier: asyncio.
             rec["errors"].append(f"{'/'.join(rec['phases']) or 'click'}: {short(exc)}")
     rec["wall_s"] = round(time.monotonic() - started, 1)
     rec = user_record(user, rec)
-    if rec["errors"] and cfg.shots:
+    if rec["errors"] and cfg.shots and page is not None:
         path = Path(cfg.shots) / f"{user.kind}-{user.index:02d}-{int(time.time())}.png"
         try:
             await page.screenshot(path=str(path), full_page=True)
@@ -496,7 +567,8 @@ async def drive(url: str, users: list[User], cfg: Config, sampler: Sampler, serv
         all_done = sampler.now()
         rss_all_done = tree_rss(server_pid) / MB
         for _, context in done:
-            await context.close()
+            if context is not None:
+                await context.close()
         chromium_version = browser.version
         await browser.close()
     start = marks.get("start", time.monotonic())
@@ -642,11 +714,11 @@ def plan_users(n: int, other_share: float) -> list[User]:
     return [User(i, k, 1000 + i if k == "other" else None) for i, k in enumerate(kinds)]
 
 
-def print_notes(rounds: list[dict], build: dict) -> None:
+def print_notes(rounds: list[dict], build: dict, label: str = "N={users}") -> None:
     print(f"\n{torch_note(build)}")
     for r in rounds:
         run = r["samples_summary"]["run"]
-        print(f"N={r['users']}: {run.get('seconds', 0):.0f} s from the common click to the last result; machine CPU "
+        print(f"{label.format(users=r['users'])}: {run.get('seconds', 0):.0f} s from the common click to the last result; machine CPU "
               f"mean {run.get('machine_cpu_mean_pct')} % (other processes {run.get('other_cpu_mean_pct')} %), browser "
               f"side >= one core for {run.get('browser_at_least_one_core_s')} s; setup (not timed) browser CPU mean "
               f"{r['samples_summary']['setup'].get('browser_cpu_mean_pct')} %; server RSS idle {r['rss_server_idle_mb']}"
@@ -707,7 +779,7 @@ def memory_mode(sessions: int, cfg: Config, folder: Path) -> None:
          "PASS" if many["summary"]["completed"] == sessions and many["summary"]["errors"] == 0 else "FAIL"],
     ]
     print(markdown_table(["measure (memory, each on a fresh server)", "value", "target", "verdict"], rows))
-    print_notes([one, many], build)
+    print_notes([one, many], build, label="memory, {users} user(s)")
     path = write_json("load-memory", {
         "what": "memory: each user trains (own seed, Train page defaults) then runs the whole demo",
         "when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "torch": build,
@@ -741,7 +813,8 @@ def main() -> None:
     parser.add_argument("--other-share", type=float, default=0.2, help="share of users that train + compress")
     parser.add_argument("--setup-concurrency", type=int, default=4, help="users getting their page ready at once")
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra environment for the server (repeatable)")
+                        help="extra environment for the server (repeatable), e.g. "
+                             "STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON")
     parser.add_argument("--shots", type=Path, default=Path(tempfile.gettempdir()) / "til-load-shots",
                         help="folder for screenshots of users that went wrong")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.lab import energy
-from dashboard.ui import session, status
+from dashboard.ui import session, status, widgets
 
 st.set_page_config(page_title="Train & Infer Lab", page_icon=":material/model_training:", layout="wide")
 
@@ -29,5 +29,7 @@ def _warm_up_once() -> bool:
 
 _warm_up_once()
 page = st.navigation(PAGES)
-status.sidebar(session.get())
+s = session.get()
+widgets.save_all(s)
+status.sidebar(s)
 page.run()

@@ -27,6 +27,7 @@ CONFIG_FLAGS: dict[str, str] = {
     "client.toolbarMode": "viewer",
     "client.showErrorDetails": "none",
     "runner.fastReruns": "true",
+    "runner.postScriptGC": "false",
     "theme.light.primaryColor": "#0072B2",
     "theme.dark.primaryColor": "#56B4E9",
 }

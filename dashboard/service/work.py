@@ -334,7 +334,7 @@ def _adopt_measured_run(s: Session, kind: str, m: MeasureOutcome, note: str, int
     runs.add(s, kind, _record_for_run(s, m, interference), m.readings,
              source=f"shared: {note}" if note else "measured here")
     s.notify("success", f"Measured {len(m.results)} versions of your model." if not note else
-             f"{len(m.results)} versions of your model: figures {note}, served at once.")
+             f"{len(m.results)} versions of your model: figures {note}, not measured again.")
 
 
 # --- the whole demo --------------------------------------------------------------------------
@@ -392,7 +392,7 @@ def _adopt_demo(s: Session, d: DemoOutcome, note: str, interference) -> None:
     runs.add(s, "demo", _record_for_run(s, d.measure, interference),
              [d.training.energy, *d.measure.readings], source=f"shared: {note}" if note else "measured here")
     s.notify("success", "Demo done: a CNN trained, 4 compressed versions measured"
-             + (f" (figures {note}, served at once)" if note else "") + ". Open **Compress & benchmark** and "
+             + (f" (figures {note})" if note else "") + ". Open **Compress & benchmark** and "
              "**Training vs inference** to see what came out.")
 
 
@@ -405,7 +405,7 @@ def start_sensitivity(s: Session, *, fresh: bool = False) -> Job | None:
                             "data": dataclasses.asdict(s.data or DataChoice("digits"))})
     if not fresh and (entry := SHARED.get(k)) is not None:
         s.sensitivity = entry.value
-        s.notify("success", f"Sensitivity scan {_shared_label(entry, s)}, served at once.")
+        s.notify("success", f"Sensitivity scan {_shared_label(entry, s)}, not run again.")
         return None
     trained = s.trained_model()
 

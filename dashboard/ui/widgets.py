@@ -21,6 +21,18 @@ def restore(s: Session, form: str, defaults: dict[str, Any]) -> None:
             st.session_state[key] = saved.get(key, default)
 
 
+def save_all(s: Session) -> None:
+    """Keep every form's values that this run received, before any page draws.
+
+    A page saves its form when its run ends; a user who changes a widget and at once clicks
+    another page interrupts that run, and the new page would not draw the widget, so its value
+    would be lost. The app calls this first on every run, while the values are still there."""
+    for values in s.forms.values():
+        for key in values:
+            if key in st.session_state:
+                values[key] = st.session_state[key]
+
+
 def save(s: Session, form: str, defaults: dict[str, Any]) -> dict[str, Any]:
     values = {key: st.session_state.get(key, default) for key, default in defaults.items()}
     s.forms[form] = values

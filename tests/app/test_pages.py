@@ -272,3 +272,13 @@ def test_a_price_in_another_currency_does_not_break_the_comparison_page():
         assert "JPY per kWh" in at.number_input(key="cmp_price").label
     finally:
         settings.override(None)
+
+
+def test_a_setting_changed_just_before_leaving_the_page_is_kept():
+    """A click on another page right after moving a widget interrupts the run that would save it."""
+    at = open_page(fresh(), "app_pages/train.py")
+    at.number_input(key="train_seed").set_value(7)
+    at.switch_page("app_pages/results.py")        # no run of the Train page in between
+    at.run()
+    open_page(at, "app_pages/train.py")
+    assert at.number_input(key="train_seed").value == 7
