@@ -36,7 +36,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from benchmarks._table import markdown_table, write_json  # noqa: E402
 from dashboard.lab import hardware  # noqa: E402
-from dashboard.lab.data import load_dataset  # noqa: E402
+from dashboard.lab.data import EVAL_BATCH, load_dataset  # noqa: E402
 from dashboard.lab.models import ModelSpec, build_model  # noqa: E402
 from dashboard.lab.train import EpochEvent, TrainConfig, Training, precision_choices  # noqa: E402
 
@@ -68,9 +68,10 @@ def bare_run(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor,
             sched.step()
         model.eval()
         with torch.inference_mode():
-            correct = sum(int((model(test_images[i:i + 1000].contiguous(memory_format=fmt)).argmax(1)
-                               == test_labels[i:i + 1000]).sum())
-                          for i in range(0, len(test_labels), 1000))
+            # The engine's evaluation batch (EVAL_BATCH): the comparison is of the training loops.
+            correct = sum(int((model(test_images[i:i + EVAL_BATCH].contiguous(memory_format=fmt)).argmax(1)
+                               == test_labels[i:i + EVAL_BATCH]).sum())
+                          for i in range(0, len(test_labels), EVAL_BATCH))
     return correct / len(test_labels)
 
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard.lab import energy, hardware, placement, settings
 from dashboard.lab.compress import CompressSettings
-from dashboard.service import work
+from dashboard.service import activity, work
 from dashboard.service.jobs import Busy
 from dashboard.ui import charts, explain, fmt, session, status, widgets
 
@@ -110,11 +110,7 @@ if s.results_note:
             st.rerun()
 last = next((r for r in reversed(s.runs) if r.record.results), None)
 if last is not None and (last.record.interference or {}).get("notable"):
-    i = last.record.interference
-    st.warning(f"While these were measured, other work on this server (other users' pages, the web server) used "
-               f"{i['other_cpu_s']:.2f} CPU-seconds in {i['window_s']:.1f} s ({i['share_of_core']:.0%} of one core): "
-               "timings may read slower by up to about that much. Speed-ups compare versions measured in the "
-               "same rounds, so they are affected less.", icon=":material/group:")
+    st.warning(activity.sentence(last.record.interference), icon=":material/group:")
 if moved := placement.note(results):
     st.info(moved, icon=":material/swap_horiz:")
 ok = [r for r in results if r.available]

@@ -1,13 +1,14 @@
-"""What else the server did while a job measured: other threads' CPU time, from /proc.
+"""What else ran while a job measured: other threads' and other programs' CPU time, read, not guessed.
 
 Jobs take turns on the compute slot, so no two measurements overlap. But the pages of other
-sessions (a waiting line redrawn every few seconds, a chart, a table) and the web server
-itself run in other threads of the same process at the same time, and on 2 cores they can
-slow a measurement down. This module does not guess: it reads the process's CPU time and that of
-the job's own threads (psutil) at the start and end of a job; the difference is the others'. The job's
-own thread and torch's worker threads (not Python threads) are not counted; threads that
-already ended (each page rerun runs in a short-lived one) are, through the process total. When the others
-used more than a few percent of a core, the results say so.
+sessions (a waiting line redrawn every few seconds, a chart, a table) and the web server run in
+other threads of the same process, and other programs share the machine: on a laptop the
+student's own browser draws the page on the same cores. On 2 cores either can slow a
+measurement down. So a job reads, at its start and end (psutil): the process's CPU time, its
+own threads' (its Python thread and torch's worker threads, which are not Python threads), and
+the whole machine's busy time. Process minus own = this server's other work (threads that ended
+meanwhile included, through the process total); machine minus process = other programs. When
+either exceeds a few percent of a core, the results say so.
 """
 
 from __future__ import annotations
@@ -25,38 +26,51 @@ NOTABLE_SHARE = 0.05  # of one core: below this the others' work is lost in the 
 
 @dataclass(frozen=True)
 class Interference:
-    window_s: float          # wall seconds of the job
-    other_cpu_s: float       # CPU seconds other Python threads of this server used meanwhile
+    window_s: float               # wall seconds of the job
+    other_cpu_s: float            # CPU seconds other threads of this server used meanwhile
+    machine_other_cpu_s: float = 0.0  # ... and other programs on the machine (a browser on the same laptop)
 
     @property
     def share_of_core(self) -> float:
         return self.other_cpu_s / self.window_s if self.window_s > 0 else 0.0
 
     @property
-    def notable(self) -> bool:
-        return self.share_of_core >= NOTABLE_SHARE
+    def machine_share_of_core(self) -> float:
+        return self.machine_other_cpu_s / self.window_s if self.window_s > 0 else 0.0
 
-    def sentence(self) -> str:
-        return (f"While this ran, other work on this server (other users' pages, the web server) used "
-                f"{self.other_cpu_s:.2f} CPU-seconds in {self.window_s:.1f} s ({self.share_of_core:.0%} of one core); "
-                "timings may read slower by up to about that much.")
+    @property
+    def notable(self) -> bool:
+        return max(self.share_of_core, self.machine_share_of_core) >= NOTABLE_SHARE
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "share_of_core": round(self.share_of_core, 4), "notable": self.notable}
+        return {**asdict(self), "share_of_core": round(self.share_of_core, 4),
+                "machine_share_of_core": round(self.machine_share_of_core, 4), "notable": self.notable}
 
 
-def _cpu_split(job_thread: int) -> tuple[float, float]:
-    """(CPU seconds of the whole process, of the job's own threads) so far.
+def sentence(d: dict) -> str:
+    """What an Interference (as to_dict) means for the figures, in words."""
+    return (f"While these were measured, other users' pages and the web server used {d['share_of_core']:.0%} of "
+            f"one core, and other programs on this machine (a browser, if it runs on the same computer) "
+            f"{d.get('machine_share_of_core', 0):.0%}, over {d['window_s']:.1f} s: timings may read slower by up "
+            "to about that much. Speed-ups compare versions measured in the same rounds, so they are affected less.")
+
+
+def _cpu(job_thread: int) -> tuple[float, dict[int, float]]:
+    """(CPU seconds of the whole process so far, CPU seconds of each of the job's own threads).
 
     The process total includes threads that have ended (each page rerun runs in a short-lived
     thread). The job's own threads are its Python thread plus the non-Python threads (torch's
     OpenMP workers: only jobs run parallel torch work here)."""
     proc = psutil.Process()
-    total = sum(proc.cpu_times()[:2])
     python = {t.native_id for t in threading.enumerate() if t.native_id is not None}
-    own = sum(t.user_time + t.system_time for t in proc.threads()
-              if t.id == job_thread or t.id not in python)
-    return total, own
+    own = {t.id: t.user_time + t.system_time for t in proc.threads() if t.id == job_thread or t.id not in python}
+    return sum(proc.cpu_times()[:2]), own
+
+
+def _machine_busy() -> float:
+    """CPU seconds every program on the machine (or the container's view of it) has been busy."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
 
 
 class _Watch:
@@ -69,13 +83,17 @@ def watch() -> Iterator[_Watch]:
     me = threading.get_native_id()
     seen = _Watch()
     try:
-        (total0, own0), t0 = _cpu_split(me), time.perf_counter()
+        (total0, own0), busy0, t0 = _cpu(me), _machine_busy(), time.perf_counter()
     except (psutil.Error, OSError):  # no /proc (not Linux): nothing to say
         yield seen
         return
     try:
         yield seen
     finally:
-        total1, own1 = _cpu_split(me)
-        # Worker threads that ended during the block take their time out of `own`: never below 0.
-        seen.result = Interference(time.perf_counter() - t0, max((total1 - total0) - (own1 - own0), 0.0))
+        (total1, own1), busy1 = _cpu(me), _machine_busy()
+        # Per thread: an earlier job's torch workers that exit meanwhile must not count against
+        # this one (their whole past CPU time would vanish from a plain sum).
+        own = sum(cpu - own0.get(tid, 0.0) for tid, cpu in own1.items())
+        process = total1 - total0
+        seen.result = Interference(time.perf_counter() - t0, max(process - own, 0.0),
+                                   max((busy1 - busy0) - process, 0.0))
