@@ -32,7 +32,7 @@ for col, (path, title, text) in zip(cols, steps):
 
 st.subheader("Or run the whole demo")
 st.markdown("Trains the default model on the bundled digits, compresses it, measures every version and fills in "
-            "the comparison: the whole lab in one click, about half a minute on a 2-core laptop. If someone on this "
+            "the comparison: the whole lab in one click, about 20 seconds on a 2-core laptop. If someone on this "
             "server already ran it with the same settings, you get their measurements at once, labelled as such.")
 demo.button(s)
 

@@ -2,12 +2,15 @@
 
 import streamlit as st
 
+from dashboard.lab import settings
 from dashboard.service import runs
 from dashboard.ui import session
 
 s = session.page("Results",
-                 "Every run of this browser tab, newest last. Nothing leaves this server unless you download it; "
-                 "closing the tab forgets it.")
+                 "Every run of this session, newest last: finished, stopped or failed. It stays on this server while "
+                 "you come back with this page's link (a refresh keeps it) and is forgotten "
+                 f"{settings.current().session_keep_minutes:g} minutes after its last tab closed. Nothing leaves the "
+                 "server unless you download it.")
 
 if not s.runs:
     st.info("No runs yet. Train a model or run the whole demo, and each run will appear here.",

@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from dashboard.lab import data, settings
+from dashboard.lab import data, energy, settings
 from dashboard.lab.models import MODEL_NAMES, REGISTRY
 from dashboard.lab.train import OPTIMIZERS, TrainConfig, precision_choices
 from dashboard.service import work
@@ -87,8 +87,8 @@ if start:
         st.rerun()  # redraw with the settings locked and the live panel polling
 
 job = s.job
-live = job if job is not None and job.active and "steps" in job.view else None
-if job is not None and job.active and live is None and job.kind != "training":
+live = job if job is not None and job.active and job.kind in ("training", "demo") else None
+if job is not None and job.active and live is None:
     b2.caption(f"Your {job.kind} is under way.")
 
 
@@ -104,14 +104,18 @@ def curves_and_metrics(steps, epochs, reading, energy_label: str, accuracy: str,
     st.plotly_chart(charts.training_curves(steps, epochs), key="train_curves")
 
 
-@st.fragment(run_every=status.poll_every(s) if live is not None or (job and job.active) else None)
+@st.fragment(run_every=status.poll_every(s) if live is not None else None)
 def live_panel() -> None:
     """While a training runs (here or inside the demo), its curves; afterwards the final model's."""
     current = s.job
     if live is not None and (current is not live or not live.active):
         st.rerun(scope="app")  # it ended: the whole page shows the result
-    if current is not None and current.active and "steps" in current.view:
-        view = current.view
+    if live is not None and "steps" not in live.view:
+        status.job_progress(live, stop_label="Stop training" if live.kind == "training" else "Stop",
+                            key="train_wait")   # queued, or loading its data
+        return
+    if live is not None:
+        current, view = live, live.view
         status.job_progress(current, stop_label="Stop training" if current.kind == "training" else "Stop",
                             key="train_stop")
         if current.kind == "demo" and current.progress >= work.DEMO_TRAIN_SHARE:
@@ -119,15 +123,11 @@ def live_panel() -> None:
             # from its measurement. They come back when it ends.
             st.caption("Training is done; the demo is now making and measuring the compressed versions.")
             return
-        from dashboard.lab.energy import combine
-        reading = combine(view["energy"], "training") if view.get("energy") else None
+        reading = energy.combine(view["energy"], "training") if view.get("energy") else None
         epochs = view.get("epochs", [])
         curves_and_metrics(view.get("steps", []), epochs, reading, "Energy so far",
                            fmt.pct(epochs[-1].test_accuracy) if epochs else "after epoch 1",
                            "Measured on images the model never trains on, after each epoch.")
-        return
-    if current is not None and current.active:
-        status.job_progress(current, key="train_wait")
         return
     if current is not None and current.kind == "training" and current.state == "failed" and current.view.get("steps"):
         st.error(status.ended_message(current) + " The curves below show how it went.", icon=":material/error:")
@@ -145,7 +145,7 @@ def live_panel() -> None:
 
 live_panel()
 
-if s.trained is not None and not (job is not None and job.active and "steps" in job.view):
+if s.trained is not None and live is None:
     t = s.trained
     st.divider()
     st.subheader("Inside the trained model")

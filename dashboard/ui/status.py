@@ -55,7 +55,7 @@ def job_progress(job: Job, *, stop_label: str = "Stop", key: str = "job_stop") -
         label = "Cancel" if job.state == QUEUED and job.following is None else stop_label
         if st.button(label, icon=":material/stop:", key=key, disabled=job.stopping):
             job.stop("you")
-            st.rerun(scope="fragment")
+            st.rerun()  # (not scope="fragment": the click may arrive in a full run of the page)
         if job.stopping:
             st.caption("Stopping at the next step...")
 

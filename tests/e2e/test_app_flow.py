@@ -103,9 +103,9 @@ def set_checkbox(page: Page, label: str, checked: bool) -> None:
 
 
 def train(page: Page, timeout: float = TRAIN_S) -> float:
-    """Press Train, see it run (Stop live), wait for the 'finished' notice; return the test accuracy (%)."""
+    """Press Train, wait for the 'finished' notice; return the test accuracy (%). (A short run may end
+    before the page has drawn its Stop button: the stop flow has a test of its own.)"""
     page.get_by_role("button", name="Train", exact=True).click()
-    expect(page.get_by_role("button", name="Stop training", exact=True)).to_be_enabled(timeout=SETTLE_S)
     done = page.get_by_text(re.compile(r"Training finished: [\d.]+ % test accuracy"))
     expect(done).to_be_visible(timeout=timeout)
     settle(page)
