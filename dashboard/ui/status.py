@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.lab import energy, settings
-from dashboard.service.jobs import ACTIVE, CANCELLED, FAILED, QUEUED, RUNNER, STOPPED, Job
+from dashboard.service.jobs import CANCELLED, FAILED, QUEUED, RUNNER, STOPPED, Job
 from dashboard.service.sessions import Session
 from dashboard.ui import fmt
 
@@ -137,7 +137,7 @@ def sidebar(s: Session) -> None:
             if job.following is not None:
                 st.markdown(f":material/hourglass_top: **{job.kind.capitalize()}**: following an identical one "
                             f"({100 * job.progress:.0f} %)")
-            elif job.state in ACTIVE and job.state == QUEUED:
+            elif job.state == QUEUED:
                 st.markdown(f":material/hourglass_top: **{job.kind.capitalize()}** waiting: {job.ahead} ahead")
             else:
                 st.markdown(f":material/play_circle: **{job.kind.capitalize()}** running: {100 * job.progress:.0f} %")
