@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -123,6 +124,47 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> float:
             pass
         time.sleep(0.05)
     raise RuntimeError(f"streamlit not healthy after {timeout} s")
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+
+def start_server(home: Path, extra_env: dict[str, str] | None = None) -> Server:
+    """`streamlit run dashboard/app.py` in its own process group, HOME and data folder in `home`."""
+    port = free_port()
+    cache = home / ".cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache),
+           "TRAIN_INFER_LAB_DATA": str(cache / "train-infer-lab"),
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    log = home / "streamlit.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return Server(process, f"http://127.0.0.1:{port}", log)
+
+
+def stop_server(server: Server) -> None:
+    """SIGTERM the server's own process group, SIGKILL if it lingers."""
+    process = server.process
+    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -216,20 +258,13 @@ def compare_speedups(demo: list[dict], long: dict | None, hardware_cpu: str) -> 
 def measure(timeout_s: float, shots: Path) -> dict:
     from playwright.sync_api import expect, sync_playwright
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     result: dict = {}
     with tempfile.TemporaryDirectory(prefix="til-bench-home-") as home, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium(), headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
-        env = {**os.environ, "HOME": home, "XDG_CACHE_HOME": f"{home}/.cache",
-               "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-        log = open(Path(home) / "streamlit.log", "wb")
         t0 = time.monotonic()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        started = start_server(Path(home))
+        server, url = started.process, started.url
         try:
             healthy = wait_healthy(url, server, timeout_s) - t0
             page.goto(url)
@@ -257,15 +292,8 @@ def measure(timeout_s: float, shots: Path) -> dict:
                 result["demo"]["variants"] = demo_variants(page, timeout_s, shots)
         finally:
             browser.close()
-            if server.poll() is None:
-                os.killpg(server.pid, signal.SIGTERM)
-                try:
-                    server.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.pid, signal.SIGKILL)
-                    server.wait()
-            log.close()
-            log_text = (Path(home) / "streamlit.log").read_text(errors="replace")
+            stop_server(started)
+            log_text = started.log.read_text(errors="replace")
             result["server_tracebacks"] = log_text.count("Traceback (most recent call last)")
     return result
 

@@ -56,8 +56,6 @@ import asyncio
 import os
 import platform
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -76,13 +74,13 @@ from benchmarks.app import (
     CHROMIUM_ARGS,
     IDLE,
     chromium,
-    free_port,
+    start_server,
+    stop_server,
     torch_build,
     tree_rss,
     wait_healthy,
 )
 
-APP = ROOT / "dashboard" / "app.py"
 MB = 1e6
 SAMPLE_S = 0.5
 DEMO_P95_TARGET_S = 60.0
@@ -164,48 +162,6 @@ class User:
 
 
 # --- the server ------------------------------------------------------------------------------
-
-@dataclass
-class Server:
-    process: subprocess.Popen
-    url: str
-    log: Path
-
-
-def start_server(home: Path, extra_env: dict[str, str]) -> Server:
-    """`streamlit run dashboard/app.py` in its own process group, HOME and data folder in `home`."""
-    port = free_port()
-    cache = home / ".cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache),
-           "TRAIN_INFER_LAB_DATA": str(cache / "train-infer-lab"),
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1",
-           "TRAIN_INFER_LAB_DISCONNECT_GRACE_S": "5", **extra_env}
-    log = home / "streamlit.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    return Server(process, f"http://127.0.0.1:{port}", log)
-
-
-def stop_server(server: Server) -> None:
-    """SIGTERM the server's own process group, SIGKILL if it lingers."""
-    process = server.process
-    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
-        if process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            pass
-
 
 def server_tracebacks(log: Path, keep: int = 5) -> tuple[int, list[str]]:
     """How many tracebacks the server logged, and the first few (with the line before)."""
@@ -582,7 +538,8 @@ async def drive(url: str, users: list[User], cfg: Config, sampler: Sampler, serv
 def run_round(users: list[User], cfg: Config) -> dict:
     """A fresh server (empty shared cache), `users` at once, all closed, `cfg.settle_s` of quiet."""
     with tempfile.TemporaryDirectory(prefix="til-load-home-") as home:
-        server = start_server(Path(home), cfg.server_env)
+        # A closed tab's job stops 5 s later (30 s by default): the memory check need not wait long.
+        server = start_server(Path(home), {"TRAIN_INFER_LAB_DISCONNECT_GRACE_S": "5", **cfg.server_env})
         sampler = None
         try:
             wait_healthy(server.url, server.process, SERVER_START_TIMEOUT_S)

@@ -146,7 +146,7 @@ with st.expander("Spread over the rounds (min – max)"):
         "batch-256 (images/s)": _range(r.spread.get("throughput_batch256_ips"), 0),
         "speed-up batch 1 (x)": _range(r.spread.get("speedup_batch1"), 2),
         "speed-up batch 256 (x)": _range(r.spread.get("speedup_batch256"), 2),
-        "energy per image, max / min": f"{r.energy['spread']:.2f}" if r.energy else "",
+        "energy per image, max / min (x)": f"{r.energy['spread']:.2f}" if r.energy else "",
     } for r in ok], hide_index=True, width="stretch")
 
 names_ok = [r.name for r in ok]

@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from dashboard.lab import data, energy, settings
+from dashboard.lab import data, settings
 from dashboard.lab.models import MODEL_NAMES, REGISTRY
 from dashboard.lab.train import OPTIMIZERS, TrainConfig, precision_choices
 from dashboard.service import work
@@ -123,14 +123,13 @@ def live_panel() -> None:
             # from its measurement. They come back when it ends.
             st.caption("Training is done; the demo is now making and measuring the compressed versions.")
             return
-        reading = energy.combine(view["energy"], "training") if view.get("energy") else None
         epochs = view.get("epochs", [])
-        curves_and_metrics(view.get("steps", []), epochs, reading, "Energy so far",
+        curves_and_metrics(view.get("steps", []), epochs, view.get("energy_so_far"), "Energy so far",
                            fmt.pct(epochs[-1].test_accuracy) if epochs else "after epoch 1",
                            "Measured on images the model never trains on, after each epoch.")
         return
     if current is not None and current.kind == "training" and current.state == "failed" and current.view.get("steps"):
-        st.error(status.ended_message(current) + " The curves below show how it went.", icon=":material/error:")
+        st.error(f"The training failed: {current.error} The curves below show how it went.", icon=":material/error:")
         view = current.view
         curves_and_metrics(view["steps"], view.get("epochs", []), None, "Energy", "n/a",
                            "The run did not finish: no test accuracy for it.")

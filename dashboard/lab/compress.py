@@ -34,11 +34,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
-from . import hardware, settings
+from . import hardware
+from . import settings as lab_settings  # not `settings`: the techniques take CompressSettings by that name
 from .data import Dataset
 from .models import count_nonzero_params, count_params, flops_per_image
 from .slot import COMPUTE
-from .train import TrainedModel, Training, evaluate
+from .train import TrainedModel, Training, evaluate, precision_choices
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
@@ -80,24 +81,21 @@ class CompressSettings:
             raise ValueError("calibration needs at least 1 image")
         if self.distill_epochs is not None and self.distill_epochs < 1:
             raise ValueError("distillation epochs must be at least 1")
-        caps = settings.current().limits
-        settings.check(max(self.finetune_epochs_channels, self.finetune_epochs_unstructured),
-                       caps.max_finetune_epochs, "fine-tune epochs", "MAX_FINETUNE_EPOCHS")
-        settings.check(self.distill_epochs or 0, caps.max_distill_epochs, "distillation epochs", "MAX_DISTILL_EPOCHS")
-        settings.check(self.calibration_images, caps.max_calibration_images, "calibration images",
-                       "MAX_CALIBRATION_IMAGES")
+        caps = lab_settings.current().limits
+        lab_settings.check(max(self.finetune_epochs_channels, self.finetune_epochs_unstructured),
+                           caps.max_finetune_epochs, "fine-tune epochs", "MAX_FINETUNE_EPOCHS")
+        lab_settings.check(self.distill_epochs or 0, caps.max_distill_epochs, "distillation epochs",
+                           "MAX_DISTILL_EPOCHS")
+        lab_settings.check(self.calibration_images, caps.max_calibration_images, "calibration images",
+                           "MAX_CALIBRATION_IMAGES")
 
     def training_images(self, names: list[str], n_train: int, teacher_epochs: int) -> int:
         """Images through forward+backward that making `names` costs (for the job budget)."""
-        total = 0
-        if any(n.startswith("pruned-unstructured") for n in names):
-            total += self.finetune_epochs_unstructured * n_train * sum(
-                n.startswith("pruned-unstructured") for n in names)
-        channels = {n.split("+")[0] for n in names if n.startswith("pruned-channels")}
-        total += self.finetune_epochs_channels * n_train * len(channels)
+        unstructured = sum(n.startswith("pruned-unstructured") for n in names)
+        channels = len({n.split("+")[0] for n in names if n.startswith("pruned-channels")})
         students = sum(n in ("student-baseline", "distilled") for n in names)
-        total += students * (self.distill_epochs or teacher_epochs) * n_train
-        return total
+        return n_train * (unstructured * self.finetune_epochs_unstructured + channels * self.finetune_epochs_channels
+                          + students * (self.distill_epochs or teacher_epochs))
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -281,16 +279,19 @@ def fp32(trained: TrainedModel, dataset: Dataset, settings: CompressSettings) ->
     return choose_layout(v, dataset, settings.layout_seconds) if settings.try_channels_last else v
 
 
+def _cpu_precision(trained: TrainedModel) -> str:
+    """The teacher's training precision where this CPU runs it natively (it may have trained on a GPU), else fp32."""
+    return trained.config.precision if trained.config.precision in precision_choices("cpu") else "fp32"
+
+
 def _finetune(trained: TrainedModel, dataset: Dataset, module: nn.Module, epochs: int,
               settings: CompressSettings, on_progress: ProgressFn, should_stop: StopFn,
               label: str) -> nn.Module:
     """Fine-tune `module` with the one training loop at a lower learning rate."""
     if epochs == 0:
         return module.eval()
-    from .train import precision_choices
-    # The teacher's precision where this CPU runs it natively (it may have trained on a GPU).
-    precision = trained.config.precision if trained.config.precision in precision_choices("cpu") else "fp32"
-    config = replace(trained.config, epochs=epochs, lr=settings.finetune_lr, device="cpu", precision=precision)
+    config = replace(trained.config, epochs=epochs, lr=settings.finetune_lr, device="cpu",
+                     precision=_cpu_precision(trained))
     run = Training(config, dataset, module=module)
     for event in run:
         on_progress(event.progress, f"{label}: fine-tune epoch {event.epoch}/{epochs}")
@@ -491,11 +492,8 @@ def student(trained: TrainedModel, dataset: Dataset, settings: CompressSettings,
     same architecture, epochs, seed and schedule, so the difference is the teacher alone."""
     name = "distilled" if distill else "student-baseline"
     epochs = settings.distill_epochs or trained.config.epochs
-    from .train import precision_choices
-    # The teacher's precision where this CPU runs it natively (it may have trained on a GPU).
-    precision = trained.config.precision if trained.config.precision in precision_choices("cpu") else "fp32"
     config = replace(trained.config, model=settings.student_model, epochs=epochs, device="cpu",
-                     precision=precision)
+                     precision=_cpu_precision(trained))
     loss = kd_loss(trained.module, settings.distill_temperature, settings.distill_alpha) if distill else None
     # Training builds the student from the run's own init stream: both students start from the
     # same weights for one seed, whatever other threads draw from torch's global RNG.

@@ -43,10 +43,6 @@ from .hardware import cpu_model
 
 # --- configuration and defaults ------------------------------------------------------------
 
-ENV_COUNTRY = "TRAIN_INFER_LAB_COUNTRY"
-ENV_PRICE = "TRAIN_INFER_LAB_PRICE_PER_KWH"
-ENV_CURRENCY = "TRAIN_INFER_LAB_CURRENCY"
-
 WORLD = "WORLD"  # pseudo country code: CodeCarbon's world-average intensity
 WORLD_FALLBACK_GCO2_PER_KWH = 475.0  # CodeCarbon 3.3.2 carbon_intensity_per_source.json, IEA 2019
 
@@ -116,7 +112,7 @@ class EnergySettings:
         if self.price_per_kwh == DEFAULT_PRICE_PER_KWH and self.currency == DEFAULT_CURRENCY:
             return DEFAULT_PRICE_SOURCE
         if settings.current().price_per_kwh is not None:
-            return f"configured (${ENV_PRICE})"
+            return f"configured (${settings.PREFIX}PRICE_PER_KWH)"
         return "your assumption"
 
     def to_dict(self) -> dict:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 PREFIX = "TRAIN_INFER_LAB_"
 
@@ -120,11 +120,6 @@ _VARS: dict[str, tuple[str, Callable[[str], object], Callable[[object], bool], s
 }
 
 
-def variables() -> dict[str, str]:
-    """Environment variable -> what it sets and what a good value is (for the README and errors)."""
-    return {PREFIX + k: f"{path}: {good}" for k, (path, _, _, good) in _VARS.items()}
-
-
 def load(environ: Mapping[str, str] | None = None) -> tuple[ServerSettings, list[str]]:
     """Settings from the environment; a bad value keeps its default and adds one error sentence."""
     env = os.environ if environ is None else environ
@@ -174,14 +169,6 @@ def override(settings: ServerSettings | None) -> None:
     """Use these settings from now on (tests, benchmarks); None re-reads the environment."""
     global _current
     _current = (settings, []) if settings is not None else None
-
-
-def describe(settings: ServerSettings | None = None) -> list[tuple[str, str]]:
-    """(setting, value) rows for the README and the About box."""
-    s = settings or current()
-    rows = [(f.name, str(getattr(s, f.name))) for f in fields(s) if f.name != "limits"]
-    rows += [(f"limits.{f.name}", str(getattr(s.limits, f.name))) for f in fields(s.limits)]
-    return rows
 
 
 class LimitExceeded(ValueError):

@@ -62,7 +62,6 @@ class Job:
     result: Any = None
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def active(self) -> bool:
@@ -140,6 +139,13 @@ class JobRunner:
         """The session's latest job (active or ended)."""
         with self._lock:
             return self._by_owner.get(owner)
+
+    def forget(self, owner: str) -> None:
+        """Drop a forgotten session's last job (and the results and curves it still holds)."""
+        with self._lock:
+            job = self._by_owner.get(owner)
+            if job is not None and not job.active:
+                del self._by_owner[owner]
 
     def queue(self) -> list[Job]:
         """Active jobs, the running one first, then the waiting ones in order."""

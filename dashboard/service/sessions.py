@@ -100,11 +100,6 @@ class Session:
         job = self.job
         return job is not None and job.active
 
-    @property
-    def training(self) -> bool:
-        job = self.job
-        return job is not None and job.active and job.kind == "training"
-
     def notify(self, level: str, text: str) -> None:
         with self.lock:
             self.notices.append((level, text))
@@ -226,6 +221,7 @@ class Registry:
             if gone_s > cfg.session_keep_minutes * 60 and not s.busy:
                 with self._lock:
                     self._sessions.pop(s.token, None)
+                RUNNER.forget(s.token)
                 counts["forgotten"] += 1
         return counts
 

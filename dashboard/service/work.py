@@ -47,28 +47,27 @@ DEMO_COMPRESS = CompressSettings(finetune_epochs_channels=1, finetune_epochs_uns
                                  layout_seconds=APP_LAYOUT_SECONDS)
 DEMO_TRAIN_SHARE = 0.3  # of the demo's progress bar: about its share of the time
 
-# Training images per second of this server, learnt from every training (first guesses for a
-# 2-core laptop-class CPU): what the wait estimates are made of.
+# Training images per second of this server for 28x28 grey images, learnt from every training
+# (first guesses for a 2-core laptop-class CPU): what the wait estimates are made of.
 _rates: dict[str, float] = {"mlp": 40_000.0, "cnn": 6_000.0, "tiny-cnn": 20_000.0}
 
 
-def _rate(model: str, dataset: str) -> float:
-    pixels = {"cifar10": 3 * 32 * 32}.get(dataset, 28 * 28)
-    return _rates.get(model, 5_000.0) * (28 * 28) / pixels
+def _size(dataset: str) -> float:
+    """An image's values relative to a 28x28 grey digit (CIFAR-10: 3.9x)."""
+    c, h, w = data.CATALOG[dataset].shape
+    return c * h * w / (28 * 28)
 
 
 def _learn_rate(trained: TrainedModel) -> None:
     if trained.train_seconds > 0.5:
-        pixels = {"cifar10": 3 * 32 * 32}.get(trained.dataset, 28 * 28)
-        seen = trained.images_per_second * pixels / (28 * 28)
-        old = _rates.get(trained.spec.name, seen)
-        _rates[trained.spec.name] = 0.5 * old + 0.5 * seen
+        seen = trained.images_per_second * _size(trained.dataset)
+        _rates[trained.spec.name] = 0.5 * _rates.get(trained.spec.name, seen) + 0.5 * seen
 
 
-def _estimate(config: TrainConfig | None, images: int, variants: int = 0) -> float:
+def _estimate(config: TrainConfig, images: int, variants: int = 0) -> float:
     """Seconds a job should take once it runs: its training images at this server's rate, plus
     about 1.5 s per variant made and measured (the timing windows are fixed)."""
-    rate = _rate(config.model, config.dataset) if config is not None else 6_000.0
+    rate = _rates.get(config.model, 5_000.0) / _size(config.dataset)
     return images / rate + 1.5 * variants + 1.0
 
 
@@ -132,15 +131,16 @@ def _train(job: Job, s: Session, config: TrainConfig, choice: DataChoice, datase
                     break
                 (view["epochs"] if isinstance(event, EpochEvent) else view["steps"]).append(event)
         view["energy"].append(reading)
+        view["energy_so_far"] = energy.combine(view["energy"], "training")
         last = view["steps"][-1] if view["steps"] else None
         job.report(lo + (hi - lo) * run.progress, f"training {config.model}: step {run.step:,} of {run.total_steps:,}"
                    + (f", epoch {last.epoch} of {config.epochs}" if last else ""))
     trained = run.result()
     _learn_rate(trained)
     inspection = inspect_model(trained.module, dataset, layout=trained.layout)
-    reading = energy.combine(view["energy"], "training") if view["energy"] else None
     return TrainingOutcome(dataclasses.replace(trained, module=None), state_bytes(trained.module),
-                           weights_digest(trained.module), choice, list(view["steps"]), reading, inspection)
+                           weights_digest(trained.module), choice, list(view["steps"]), view.get("energy_so_far"),
+                           inspection)
 
 
 def _adopt_training(s: Session, t: TrainingOutcome) -> None:
@@ -420,13 +420,5 @@ def start_sensitivity(s: Session, *, fresh: bool = False) -> Job | None:
     return _submit_shared(s, job, k, fresh, compute, adopt, {"kind": "sensitivity scan"})
 
 
-def wait(job: Job | None, timeout: float = 300) -> Job | None:
-    """Block until a job ends (tests, scripts); None passes through (served from shared results)."""
-    if job is not None and not job.wait(timeout):
-        raise TimeoutError(f"{job.kind} did not end within {timeout:.0f} s")
-    return job
-
-
 __all__ = ["APP_BENCH", "DEMO_CONFIG", "DEMO_COMPRESS", "DEMO_VARIANTS", "DemoOutcome", "MeasureOutcome",
-           "TrainingOutcome", "demo_key", "start_compress", "start_demo", "start_sensitivity", "start_training",
-           "wait"]
+           "TrainingOutcome", "demo_key", "start_compress", "start_demo", "start_sensitivity", "start_training"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.lab import energy, settings
-from dashboard.service.jobs import CANCELLED, FAILED, QUEUED, RUNNER, STOPPED, Job
+from dashboard.service.jobs import QUEUED, RUNNER, Job
 from dashboard.service.sessions import Session
 from dashboard.ui import fmt
 
@@ -75,19 +75,6 @@ def job_panel(s: Session, kinds: tuple[str, ...], *, stop_label: str = "Stop", k
         job_progress(job, stop_label=stop_label, key=f"{key}_stop")
 
     panel()
-
-
-def ended_message(job: Job | None) -> str | None:
-    """Why the last job ended early, for pages that show it (None when it finished)."""
-    if job is None:
-        return None
-    if job.state == FAILED:
-        return f"The {job.kind} failed: {job.error}"
-    if job.state == STOPPED:
-        return f"The {job.kind} was stopped ({job.stop_reason})."
-    if job.state == CANCELLED:
-        return f"The {job.kind} was cancelled before it started ({job.stop_reason})."
-    return None
 
 
 def require_model(s: Session, why: str) -> None:

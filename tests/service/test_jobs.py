@@ -103,11 +103,15 @@ def test_a_failing_job_ends_alone_and_the_next_one_runs():
 
 
 def test_the_thread_count_is_the_servers_whatever_a_request_asks():
-    s = REGISTRY.create()
-    server = settings.current().threads
-    outside = torch.get_num_threads()
-    job = work.start_training(s, TrainConfig(model="mlp", epochs=1, train_images=300, threads=64))
-    assert job.wait(120) and job.state == DONE, job.error
-    assert job.view["threads"] == server
-    assert s.trained.config.threads is None
-    assert torch.get_num_threads() == outside
+    # One thread, not torch's default (2 here): a job that did not set it would show the default.
+    settings.override(settings.ServerSettings(threads=1))
+    try:
+        s = REGISTRY.create()
+        outside = torch.get_num_threads()
+        job = work.start_training(s, TrainConfig(model="mlp", epochs=1, train_images=300, threads=64))
+        assert job.wait(120) and job.state == DONE, job.error
+        assert job.view["threads"] == 1
+        assert s.trained.config.threads is None
+        assert torch.get_num_threads() == outside
+    finally:
+        settings.override(None)

@@ -114,3 +114,5 @@ def test_closed_tabs_stop_the_job_and_idle_sessions_free_their_model(monkeypatch
     keep = settings.current().session_keep_minutes * 60
     assert registry.sweep(time.time() + keep + 10)["forgotten"] == 1
     assert registry.get(s.token) is None
+    from dashboard.service.jobs import RUNNER
+    assert RUNNER.job_of(s.token) is None       # its last job's curves and results go with it
