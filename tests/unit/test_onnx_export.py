@@ -1,0 +1,89 @@
+"""lab.onnx_export: the file runs in ONNX Runtime at any batch size and gives PyTorch's logits."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dashboard.lab import onnx_export
+from dashboard.lab.models import MODEL_NAMES, ModelSpec, build_model
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (the optional extra `onnx`)")
+pytest.importorskip("onnx", reason="onnx is not installed (the optional extra `onnx`)")
+
+needs_onnxscript = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("onnxscript") is None,
+    reason="onnxscript is not installed: torch's dynamo ONNX exporter needs it (the optional extra `onnx`)")
+
+
+def _tiny() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(4 * 4 * 4, 10)).eval()
+
+
+def _check_runs_and_agrees(model_bytes: bytes, module: nn.Module, shape: tuple[int, ...]) -> None:
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["images"]
+    assert [o.name for o in session.get_outputs()] == ["logits"]
+    for batch in (1, 7):
+        x = torch.randn(batch, *shape)
+        got = session.run(None, {"images": x.numpy()})[0]
+        with torch.inference_mode():
+            want = module(x).numpy()
+        assert got.shape == (batch, 10)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+
+
+@pytest.mark.slow  # 1.4-2.4 s on 2 busy cores: the first dynamo export in a process loads onnxscript
+@needs_onnxscript
+def test_dynamo_export_of_a_tiny_model_runs_in_onnxruntime_and_agrees():
+    module = _tiny()
+    model_bytes, how = onnx_export.export(module, torch.zeros(1, 1, 8, 8))
+    assert how == onnx_export.DYNAMO
+    _check_runs_and_agrees(model_bytes, module, (1, 8, 8))
+
+
+def test_falls_back_to_the_legacy_exporter_and_says_why(monkeypatch):
+    def broken(module, example):
+        raise RuntimeError("dynamo could not trace this\nsecond line")
+
+    monkeypatch.setattr(onnx_export, "_dynamo", broken)
+    module = _tiny()
+    model_bytes, how = onnx_export.export(module, torch.zeros(1, 1, 8, 8))
+    assert how.startswith(onnx_export.LEGACY) and "RuntimeError: dynamo could not trace this" in how
+    assert "second line" not in how
+    _check_runs_and_agrees(model_bytes, module, (1, 8, 8))
+
+
+def test_says_onnxscript_is_missing_when_it_is(monkeypatch):
+    def no_onnxscript(module, example):
+        raise ModuleNotFoundError("No module named 'onnxscript'")
+
+    monkeypatch.setattr(onnx_export, "_dynamo", no_onnxscript)
+    _, how = onnx_export.export(_tiny(), torch.zeros(1, 1, 8, 8))
+    assert how.endswith("the dynamo exporter failed: onnxscript is not installed")
+
+
+def test_both_exporters_failing_raises_with_both_reasons(monkeypatch):
+    monkeypatch.setattr(onnx_export, "_dynamo", lambda m, x: (_ for _ in ()).throw(RuntimeError("first")))
+    monkeypatch.setattr(onnx_export, "_legacy", lambda m, x: (_ for _ in ()).throw(ValueError("second")))
+    with pytest.raises(RuntimeError, match="dynamo exporter: RuntimeError: first; legacy exporter: ValueError: second"):
+        onnx_export.export(_tiny(), torch.zeros(1, 1, 8, 8))
+
+
+@pytest.mark.slow  # ~1 s per export with the dynamo exporter, six of them
+@needs_onnxscript
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)], ids=["digits", "cifar10"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_exports_with_dynamo_and_agrees(name, shape):
+    module = build_model(ModelSpec(name, shape), torch.Generator().manual_seed(0)).eval()
+    start = time.perf_counter()
+    model_bytes, how = onnx_export.export(module, torch.zeros(1, *shape))
+    print(f"{name} {shape}: {how}, {time.perf_counter() - start:.2f} s, {len(model_bytes) / 1024:.0f} KiB")
+    assert how == onnx_export.DYNAMO
+    _check_runs_and_agrees(model_bytes, module, shape)
