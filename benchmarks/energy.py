@@ -5,7 +5,7 @@
 1. Training. The default cnn on the bundled digits (TrainConfig(threads=2) otherwise default),
    trained inside one energy meter.
 2. Inference. The fp32 baseline (the trained model in its faster memory layout, as in
-   compress.fp32) at batch 256 on the test images: per-image energy from
+   compress.make_variants) at batch 256 on the test images: per-image energy from
    energy.per_image (3 warm-up batches, then 5 metered windows of >= 2 s). Target: spread
    (max / min of the 5 per-image figures) <= 1.25.
 3. Break-even: training energy / per-image inference energy = how many images the model must
@@ -22,8 +22,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torch
 import torch  # noqa: E402
+
+import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torch
 from benchmarks._table import markdown_table, write_json  # noqa: E402
 from dashboard.lab import compress, energy, footprint, hardware  # noqa: E402
 from dashboard.lab.data import load_dataset  # noqa: E402
@@ -52,7 +53,7 @@ def main() -> None:
           f"test accuracy {trained.test_accuracy:.2%}", file=sys.stderr)
 
     # The fp32 baseline as everywhere else: the trained model in its faster memory layout.
-    model = compress.fp32(trained, dataset, compress.CompressSettings())
+    model = compress.make_variants(trained, dataset, ["fp32"], compress.CompressSettings())[0]
     images = dataset.prepare(dataset.test_images)
     batches = [images[i:i + BATCH] for i in range(0, len(images) - BATCH + 1, BATCH)]
     position = 0
@@ -73,13 +74,13 @@ def main() -> None:
     ok = inference.spread <= TARGET_SPREAD
 
     hw = hardware.describe("cpu")
-    kind = "measured" if training.measured else "estimated"
+    kind = energy.kind(training)
     rows = [
         ["training energy (default cnn, digits)", f"{training.joules:,.1f} J ({training.kwh * 1000:.4f} Wh), "
          f"{training.co2_grams:.4f} g CO2e, {training.duration_s:.1f} s", "", kind],
         [f"inference energy per image (fp32 {model.layout}, batch 256, median of "
          f"{len(inference.readings)})", f"{inference.joules_per_image * 1000:.4f} mJ, "
-         f"{inference.co2_grams_per_image * 1e6:.4f} ug CO2e", "", "measured" if inference.measured else "estimated"],
+         f"{inference.co2_grams_per_image * 1e6:.4f} ug CO2e", "", energy.kind(inference)],
         ["per-image windows (mJ)", ", ".join(f"{j * 1000:.4f}" for j in inference.per_window), "", ""],
         ["spread of per-image energy (max / min)", f"{inference.spread:.3f}", f"<= {TARGET_SPREAD}",
          "PASS" if ok else "FAIL"],

@@ -6,9 +6,9 @@ from dashboard.lab import energy, footprint
 from dashboard.lab.compress import CompressSettings
 from dashboard.lab.energy import EnergySettings
 from dashboard.lab.inspect import training_vs_inference
-from dashboard.service import work
+from dashboard.service import explain, work
 from dashboard.service.jobs import Busy
-from dashboard.ui import charts, explain, fmt, session, status
+from dashboard.ui import charts, fmt, session, status
 
 s = session.page("Training vs inference",
                  "Training is paid once; inference is paid on every request. Here is what each costs on this machine, "
@@ -43,7 +43,7 @@ with st.expander("Assumptions: electricity grid, power, data-centre overhead, pr
     st.markdown(explain.text("energy"))
 
 # --- inference side: which measured variant ----------------------------------------------------------
-measured = [r for r in s.results if r.available and r.per_image is not None]
+measured = [r for r in s.results if r.available and r.energy is not None]
 if not measured:
     st.warning("Your model's inference has not been measured yet. Measure the fp32 model now (a few seconds), "
                "or compress and measure several versions on the Compress page.", icon=":material/speed:")
@@ -62,7 +62,7 @@ pick = st.selectbox("Inference by which version of your model?", names, key="cmp
                     help="Compressed versions make inference cheaper; training stays what it was.")
 result = next(r for r in measured if r.name == pick)
 per_image = s.per_image_energy(pick)
-train_energy = s.training_energy.with_settings(cfg) if s.training_energy is not None else None
+train_energy = s.training_energy_now()
 tvi = training_vs_inference(s.trained, train_energy, (result.latency_ms_batch1_p50 or 0) / 1000 or None,
                             result.flops, per_image.joules_per_image, per_image.co2_grams_per_image)
 

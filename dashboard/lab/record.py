@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from .bench import BenchResult
+from .energy import EnergyReading
 
 
 @dataclass
@@ -17,7 +18,7 @@ class RunRecord:
     config: dict                                 # TrainConfig.to_dict()
     hardware: dict                               # HardwareInfo.to_dict()
     training: dict = field(default_factory=dict)  # TrainedModel.summary()
-    training_energy: dict | None = None          # {joules, co2_grams, method, assumptions, ...}
+    training_energy: EnergyReading | None = None  # the training's metered energy, with its assumptions
     results: list[BenchResult] = field(default_factory=list)
     breakeven_inferences: float | None = None    # training energy / fp32 inference energy per image
     breakeven_variant: str | None = None         # whose per-image energy that used
@@ -41,7 +42,7 @@ class RunRecord:
     def to_dict(self) -> dict:
         training = dict(self.training)
         if self.training_energy is not None:
-            training["energy"] = self.training_energy
+            training["energy"] = self.training_energy.to_dict()
         return {
             "created_at": self.created_at,
             "hardware": self.hardware,
@@ -62,7 +63,8 @@ class RunRecord:
         training = dict(d.get("training") or {})
         energy = training.pop("energy", None)
         return cls(config=d.get("config", {}), hardware=d.get("hardware", {}), training=training,
-                   training_energy=energy, results=[BenchResult.from_dict(r) for r in d.get("variants", [])],
+                   training_energy=EnergyReading.from_dict(energy) if energy else None,
+                   results=[BenchResult.from_dict(r) for r in d.get("variants", [])],
                    breakeven_inferences=d.get("breakeven_inferences"), breakeven_variant=d.get("breakeven_variant"),
                    sensitivity=d.get("sensitivity"), settings=d.get("settings", {}),
                    stage_seconds=d.get("stage_seconds", {}), stopped=d.get("stopped"),

@@ -35,7 +35,7 @@ class Run:
     def row(self) -> dict:
         """One line of the Results table; every column name carries its unit."""
         rec, t = self.record, self.record.training or {}
-        te = rec.training_energy or {}
+        te = rec.training_energy
         fp32 = rec.result("fp32")
         best = max((r.speedup_batch256 or 0 for r in rec.results), default=0) or None
         return {
@@ -50,9 +50,9 @@ class Run:
             "test accuracy (%)": round(100 * t["test_accuracy"], 2) if "test_accuracy" in t else None,
             "training time (s)": t.get("train_seconds"),
             "training speed (images/s)": t.get("images_per_second"),
-            "training energy (J)": round(te["joules"], 3) if te.get("joules") is not None else None,
-            "training CO2e (g)": round(te["co2_grams"], 6) if te.get("co2_grams") is not None else None,
-            "energy method": te.get("method") or (self.readings[0].method if self.readings else ""),
+            "training energy (J)": round(te.joules, 3) if te is not None else None,
+            "training CO2e (g)": round(te.co2_grams, 6) if te is not None else None,
+            "energy method": te.method if te is not None else (self.readings[0].method if self.readings else ""),
             "variants measured": len(rec.results) or None,
             "fp32 batch-1 latency (ms)": round(fp32.latency_ms_batch1_p50, 4)
             if fp32 and fp32.latency_ms_batch1_p50 else None,
@@ -74,8 +74,7 @@ def add(s: Session, kind: str, record: RunRecord, readings: list[EnergyReading],
 def add_training(s: Session, *, outcome: str = "completed") -> Run:
     t = s.trained
     record = RunRecord(config=t.config.to_dict(), hardware=hardware.describe("cpu").to_dict(),
-                       training=t.summary(),
-                       training_energy=s.training_energy.summary() if s.training_energy else None)
+                       training=t.summary(), training_energy=s.training_energy)
     return add(s, "training", record, [s.training_energy], outcome=outcome)
 
 

@@ -28,7 +28,7 @@ import torch
 
 from dashboard.lab import data, settings
 from dashboard.lab.bench import BenchResult
-from dashboard.lab.energy import EnergyReading, EnergySettings
+from dashboard.lab.energy import EnergyReading, EnergySettings, PerImageEnergy
 from dashboard.lab.inspect import Inspection
 from dashboard.lab.models import build_model
 from dashboard.lab.sensitivity import SensitivityScan
@@ -109,9 +109,14 @@ class Session:
             out, self.notices = self.notices, []
             return out
 
-    def per_image_energy(self, name: str):
+    def per_image_energy(self, name: str) -> PerImageEnergy | None:
         """A variant's inference energy per image under the user's current assumptions, or None."""
-        e = next((r.per_image for r in self.results if r.name == name), None)
+        e = next((r.energy for r in self.results if r.name == name), None)
+        return e.with_settings(self.settings) if e is not None else None
+
+    def training_energy_now(self) -> EnergyReading | None:
+        """The current model's training energy under the user's current assumptions, or None."""
+        e = self.training_energy
         return e.with_settings(self.settings) if e is not None else None
 
     def dataset(self) -> data.Dataset:

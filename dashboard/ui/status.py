@@ -90,16 +90,16 @@ def require_model(s: Session, why: str) -> None:
         st.stop()
 
 
-def energy_badge(reading, *, label: str = "Energy") -> None:
+def energy_badge(reading: energy.EnergyReading | None, *, label: str = "Energy") -> None:
     """Energy with its unit and CO2, and always whether it was measured or estimated."""
     if reading is None:
         st.metric(label, "not yet", help="Energy is metered while the work runs.")
         return
-    method = getattr(reading, "method", "") or "estimated: method unknown"
+    method = reading.method or "estimated: method unknown"
     kind = energy.kind(reading)
     st.metric(f"{label} ({kind})", fmt.energy(reading.joules), help=method)
     st.caption(f"{fmt.co2(reading.co2_grams)} CO₂e · {kind}")
-    assumptions = getattr(reading, "assumptions", None)
+    assumptions = reading.assumptions
     with st.popover(f"How this {kind} figure was made", icon=":material/info:"):
         st.markdown(f"**Method:** {method}")
         if assumptions:
