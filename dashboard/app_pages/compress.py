@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from dashboard.lab import energy, hardware, placement, settings
-from dashboard.lab.compress import CompressSettings
-from dashboard.service import activity, work
+from dashboard.lab import energy, hardware, settings
+from dashboard.lab.compress import CompressSettings, technique
+from dashboard.service import activity, explain, work
 from dashboard.service.jobs import Busy
-from dashboard.ui import charts, explain, fmt, session, status, widgets
+from dashboard.ui import charts, fmt, session, status, widgets
 
 s = session.page("Compress & benchmark",
                  "Inference is what a model does for the rest of its life, so making it cheaper pays off on every "
@@ -27,22 +27,23 @@ widgets.restore(s, "compress", FORM)
 cols = st.columns(3)
 with cols[0].container(border=True):
     st.markdown("**Pruning**")
-    st.checkbox("Zero the smallest weights (unstructured)", key="c_unstructured")
+    st.checkbox(technique("pruned-unstructured").label, key="c_unstructured")
     st.slider("Weights set to zero (%)", 10, 95, step=5, key="c_unstructured_pct")
-    st.checkbox("Remove whole channels (structured)", key="c_channels")
+    st.checkbox(technique("pruned-channels").label, key="c_channels")
     st.slider("Channels / neurons removed (%)", 10, 90, step=10, key="c_channels_pct")
 with cols[1].container(border=True):
     st.markdown("**Quantization (8-bit integers)**")
-    st.checkbox("int8 dynamic (Linear layers only)", key="c_int8_dynamic")
-    st.checkbox("int8 static (whole model, calibrated)", key="c_int8_static")
-    st.checkbox("Channels removed, then int8 static", key="c_combo")
+    st.checkbox(technique("int8-dynamic").label, key="c_int8_dynamic")
+    st.checkbox(technique("int8-static").label, key="c_int8_static")
+    st.checkbox(technique("pruned-channels+int8-static").label, key="c_combo")
     st.markdown("**Half precision**")
-    st.checkbox("bf16", key="c_bf16", help="Offered only where this CPU runs it natively; otherwise shown as unavailable.")
-    st.checkbox("fp16", key="c_fp16")
+    st.checkbox(technique("bf16").label, key="c_bf16",
+                help="Offered only where this CPU runs it natively; otherwise shown as unavailable.")
+    st.checkbox(technique("fp16").label, key="c_fp16")
 with cols[2].container(border=True):
     st.markdown("**Distillation and runtimes**")
     st.checkbox("Distil into a tiny CNN (and train it without the teacher, to compare)", key="c_distilled")
-    st.checkbox("ONNX Runtime (fp32), if installed", key="c_onnx")
+    st.checkbox(technique("onnxruntime-fp32").label, key="c_onnx")
     with st.expander("Settings"):
         caps = settings.current().limits
         st.slider("Fine-tune epochs after removing channels", 0, min(5, caps.max_finetune_epochs), key="c_finetune")
@@ -54,17 +55,12 @@ with cols[2].container(border=True):
         st.slider("Weight of the teacher's soft targets (alpha)", 0.0, 1.0, step=0.1, key="c_alpha")
 f = widgets.save(s, "compress", FORM)
 
-names = ["fp32"]
-if f["c_unstructured"]:
-    names.append(f"pruned-unstructured-{f['c_unstructured_pct']}")
-if f["c_channels"]:
-    names.append(f"pruned-channels-{f['c_channels_pct']}")
-names += [n for key, n in (("c_int8_dynamic", "int8-dynamic"), ("c_int8_static", "int8-static")) if f[key]]
-if f["c_combo"]:
-    names.append(f"pruned-channels-{f['c_channels_pct']}+int8-static")
-names += [n for key, n in (("c_bf16", "bf16"), ("c_fp16", "fp16"), ("c_onnx", "onnxruntime-fp32")) if f[key]]
-if f["c_distilled"]:
-    names += ["student-baseline", "distilled"]
+unstructured, channels = {"percent": f["c_unstructured_pct"]}, {"percent": f["c_channels_pct"]}
+chosen = [("pruned-unstructured", "c_unstructured", unstructured), ("pruned-channels", "c_channels", channels),
+          ("int8-dynamic", "c_int8_dynamic", {}), ("int8-static", "c_int8_static", {}),
+          ("pruned-channels+int8-static", "c_combo", channels), ("bf16", "c_bf16", {}), ("fp16", "c_fp16", {}),
+          ("onnxruntime-fp32", "c_onnx", {}), ("student-baseline", "c_distilled", {}), ("distilled", "c_distilled", {})]
+names = ["fp32"] + [technique(key).name(**params) for key, box, params in chosen if f[box]]
 compress_settings = CompressSettings(finetune_epochs_channels=f["c_finetune"],
                             finetune_epochs_unstructured=f["c_finetune_unstructured"],
                             calibration_images=f["c_calibration"], distill_temperature=f["c_temperature"],
@@ -111,8 +107,6 @@ if s.results_note:
 last = next((r for r in reversed(s.runs) if r.record.results), None)
 if last is not None and (last.record.interference or {}).get("notable"):
     st.warning(activity.sentence(last.record.interference), icon=":material/group:")
-if moved := placement.note(results):
-    st.info(moved, icon=":material/swap_horiz:")
 ok = [r for r in results if r.available]
 
 
@@ -146,7 +140,7 @@ with st.expander("Spread over the rounds (min – max)"):
         "batch-256 (images/s)": _range(r.spread.get("throughput_batch256_ips"), 0),
         "speed-up batch 1 (x)": _range(r.spread.get("speedup_batch1"), 2),
         "speed-up batch 256 (x)": _range(r.spread.get("speedup_batch256"), 2),
-        "energy per image, max / min (x)": f"{r.energy['spread']:.2f}" if r.energy else "",
+        "energy per image, max / min (x)": f"{r.energy.spread:.2f}" if r.energy else "",
     } for r in ok], hide_index=True, width="stretch")
 
 names_ok = [r.name for r in ok]
@@ -178,14 +172,11 @@ a.plotly_chart(charts.bars(names_ok, [1e6 * e.co2_grams_per_image if e else None
                            suffix=" mg"), key="c_co2")
 
 with b:
-    st.markdown("**Why did it come out so?**")
-    shown = set()
-    for r in results:
-        topic = explain.for_variant(r.name)
-        if topic and topic not in shown:
-            shown.add(topic)
-            with st.expander(explain.TITLES.get(topic, topic)):
-                st.markdown(explain.text(topic))
+    if why := explain.for_results([r.name for r in results]):
+        st.markdown("**Why did it come out so?**")
+    for title, text in why:
+        with st.expander(title):
+            st.markdown(text)
     for r in results:
         if not r.available:
             st.warning(f"**{r.name}** not available here: {r.note}")

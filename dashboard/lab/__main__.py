@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-from . import energy, hardware, placement, settings
+from . import energy, hardware, settings
 from .data import DATASET_NAMES, DEFAULT_DATASET, DatasetUnavailable
 from .models import DEFAULT_MODEL, MODEL_NAMES
-from .progress import ProgressBar
+from .progress import progress_bar
 from .train import OPTIMIZERS, SCHEDULES, EpochEvent, TrainConfig, Training, TrainingDiverged
 
 
@@ -85,12 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
-    from .compress import ALL_VARIANTS, CompressSettings
+    from .compress import ALL_VARIANTS, CompressSettings, name_help
 
     c = CompressSettings()
     p.add_argument("--variants", default="all", metavar="LIST",
-                   help=f"comma list of variants, or 'all' ({','.join(ALL_VARIANTS)}); "
-                        "pruned-channels-N and pruned-unstructured-N take any N from 1 to 99 (default: %(default)s)")
+                   help=f"comma list of variants, or 'all' ({','.join(ALL_VARIANTS)}); names: {name_help()} "
+                        "(default: %(default)s)")
     p.add_argument("--finetune-epochs", type=int, default=c.finetune_epochs_channels,
                    help="fine-tune epochs after channel pruning (default: %(default)s)")
     p.add_argument("--finetune-epochs-unstructured", type=int, default=c.finetune_epochs_unstructured,
@@ -114,14 +114,13 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
 def train_with_progress(config: TrainConfig, quiet: bool = False):
     """Drive the training iterator with a progress bar on stderr; return the TrainedModel."""
     run = Training(config)
-    bar = ProgressBar(f"train {config.model} on {config.dataset}", quiet=quiet)
-    for event in run:
-        if isinstance(event, EpochEvent):
-            bar.log(f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, "
-                    f"test accuracy {event.test_accuracy:.2%}, {event.images_per_second:,.0f} images/s")
-        else:
-            bar.update(event.progress, f"loss {event.loss:.3f}  {event.images_per_second:,.0f} img/s")
-    bar.close()
+    with progress_bar(f"train {config.model} on {config.dataset}", quiet=quiet) as bar:
+        for event in run:
+            if isinstance(event, EpochEvent):
+                bar.log(f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, "
+                        f"test accuracy {event.test_accuracy:.2%}, {event.images_per_second:,.0f} images/s")
+            else:
+                bar.update(event.progress, f"loss {event.loss:.3f}  {event.images_per_second:,.0f} img/s")
     return run.result()
 
 
@@ -161,28 +160,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     timing = {"rounds": args.rounds, "threads": args.threads, "energy": not args.no_energy,
               "energy_min_seconds": args.energy_seconds, "energy_repeats": args.energy_repeats}
     bs = BenchSettings.quick(**timing) if args.quick else BenchSettings(**timing)
-    bar = ProgressBar(f"run {config.model} on {config.dataset}", quiet=args.quiet)
+    with progress_bar(f"run {config.model} on {config.dataset}", quiet=args.quiet) as bar:
+        def log_epoch(event) -> None:
+            if isinstance(event, EpochEvent):
+                bar.log(f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, "
+                        f"test accuracy {event.test_accuracy:.2%}")
 
-    def log_epoch(event) -> None:
-        if isinstance(event, EpochEvent):
-            bar.log(f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, "
-                    f"test accuracy {event.test_accuracy:.2%}")
-
-    record = pipeline.run(config, names, compress_settings=cs, bench_settings=bs,
-                          training_energy=not args.no_energy, sensitivity=args.sensitivity,
-                          on_progress=bar.update, on_train_event=log_epoch)
-    bar.close()
+        record = pipeline.run(config, names, compress_settings=cs, bench_settings=bs,
+                              training_energy=not args.no_energy, sensitivity=args.sensitivity,
+                              on_progress=bar.update, on_train_event=log_epoch)
     report = record.to_dict()
     t = report["training"]
     print(f"{t['model']} on {t['dataset']}: test accuracy {t['test_accuracy']:.2%} after {t['epochs_completed']} "
           f"epochs in {t['seconds']:.1f} s; timings at {next((r.threads for r in record.results if r.threads), '?')} "
           f"threads on {report['hardware']['cpu']} ({', '.join(report['hardware']['features']) or 'no SIMD extras'})\n")
     print(markdown(record.results))
-    if moved := placement.note(record.results):
-        print("\n" + moved)
     if record.training_energy:
         e = record.training_energy
-        print(f"\ntraining energy: {e['joules']:.1f} J, {e['co2_grams']:.4f} g CO2e ({e['method']})")
+        print(f"\ntraining energy: {e.joules:.1f} J, {e.co2_grams:.4f} g CO2e ({e.method})")
     if record.breakeven_inferences:
         e = next((r.energy for r in record.results if r.name == record.breakeven_variant and r.energy), None)
         kind = energy.kind(e, record.training_energy) if e and record.training_energy else "estimated"

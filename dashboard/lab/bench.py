@@ -9,9 +9,9 @@ What makes it fair:
   round 1, each round in a rotated order), so a noisy neighbour or CPU clock drift hits all
   alike; speed-ups are medians of per-round ratios to fp32 measured in the same round;
 - each figure is the median over rounds with its min and max, so the spread is visible;
-- a thread hand-off probe runs around every timed sample (lab.placement): when a VM's host
-  moved the threads mid-run, the result says so and gives medians per placement;
-- the whole measurement holds the process-wide compute slot: no other session's work overlaps;
+- every per-round figure is kept (`per_round`), and an optional `probe` runs before and after
+  each timed sample (benchmarks/placement.py uses it to see a VM's host move the threads);
+- in the app the measurement runs as a job holding the compute slot (service.jobs): no other session's work overlaps;
 - energy per image (when asked) is metered over the same batch windows that give the throughput
   (`energy_mode="rounds"`, what the app uses: one regime for speed and energy, no extra time),
   or over separate longer windows after the timing (`"windows"`, the CLI's and benchmark's
@@ -32,14 +32,14 @@ import time
 import zlib
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 
-from . import energy, hardware, placement
-from .compress import Variant
+from . import energy, hardware
 from .data import EVAL_BATCH, Dataset
-from .slot import COMPUTE
+from .serial import from_plain, to_plain
+from .variant import Variant
 
 ProgressFn = Callable[[float, str], None]
 
@@ -67,7 +67,7 @@ class BenchSettings:
             raise ValueError("threads must be at least 1")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return to_plain(self)
 
     @classmethod
     def quick(cls, **overrides) -> BenchSettings:
@@ -107,23 +107,18 @@ class BenchResult:
     cpu_features: list[str] = field(default_factory=list)
     accuracy_before_finetune: float | None = None
     details: dict = field(default_factory=dict)
-    energy: dict | None = None                 # {joules_per_image, co2_grams_per_image, method, ...}
-    handoff_groups: list = field(default_factory=list)  # medians per host placement of the threads (lab.placement)
-    # The readings behind `energy` (kept in memory, not in JSON): re-priced when the user changes country or watts.
-    per_image: energy.PerImageEnergy | None = field(default=None, repr=False, compare=False)
+    energy: energy.PerImageEnergy | None = None  # per-image energy (its readings re-price when assumptions change)
+    breakeven_inferences: float | None = None    # inferences that use as much energy as the training did
+    per_round: dict = field(default_factory=dict)  # metric -> one value per round (what the medians are of)
+    probes: list = field(default_factory=list)     # (before, after) values of measure's `probe` around each round
 
     def to_dict(self) -> dict:
-        d = asdict(replace(self, per_image=None))
-        del d["per_image"]
-        for k, v in d.items():
-            if isinstance(v, float) and not math.isfinite(v):
-                d[k] = None
-        return d
+        return {**to_plain(self, exclude=("energy",)), "energy": self.energy.to_dict() if self.energy else None}
 
     @classmethod
     def from_dict(cls, d: dict) -> BenchResult:
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in names})
+        e = d.get("energy")
+        return from_plain(cls, {**d, "energy": energy.PerImageEnergy.from_dict(e) if e and e.get("readings") else None})
 
 
 @torch.inference_mode()
@@ -146,20 +141,21 @@ class _Timing:
     p50_ms: list[float] = field(default_factory=list)   # one per round
     p95_ms: list[float] = field(default_factory=list)
     ips: list[float] = field(default_factory=list)
-    probes: list[tuple] = field(default_factory=list)  # thread hand-off us before and after each round
+    probes: list[tuple] = field(default_factory=list)  # the optional probe's values before and after each round
     calls: int = 0
     readings: list = field(default_factory=list)       # energy of each round's batch window ("rounds" mode)
     images: list[int] = field(default_factory=list)    # images in each metered window
 
 
 def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tensor,
-                s: BenchSettings, t: _Timing, energy_settings: energy.EnergySettings | None) -> None:
+                s: BenchSettings, t: _Timing, energy_settings: energy.EnergySettings | None,
+                probe: Callable[[], float | None] | None) -> None:
     calls_goal = math.ceil(s.batch1_min_calls / s.rounds)
     seconds_goal = s.batch1_min_seconds / s.rounds
     gc.collect()
     gc.disable()  # a collection inside the timed loop would land on whichever variant is running
     try:
-        before = placement.handoff_us()
+        before = probe() if probe else None
         times: list[int] = []
         start = time.perf_counter()
         i = 0
@@ -185,7 +181,7 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
         if metered:
             t.readings.append(r)
             t.images.append(n * len(batch))
-        t.probes.append((before, placement.handoff_us()))
+        t.probes.append((before, probe() if probe else None))
     finally:
         gc.enable()
 
@@ -197,10 +193,12 @@ def _saved_sizes(variant: Variant) -> tuple[int, int]:
 
 def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings | None = None,
             on_progress: ProgressFn | None = None, should_stop: Callable[[], bool] | None = None,
-            baseline: str = "fp32", energy_settings: energy.EnergySettings | None = None) -> list[BenchResult]:
+            baseline: str = "fp32", energy_settings: energy.EnergySettings | None = None,
+            probe: Callable[[], float | None] | None = None) -> list[BenchResult]:
     """Accuracy, agreement, size, params, FLOPs, batch-1 latency and batch throughput of each
     variant (and per-image energy if settings.energy, priced with energy_settings), in one process,
-    interleaved by round."""
+    interleaved by round. `probe()`, if given, runs before and after each timed round; its values
+    land in each result's `probes`."""
     s = settings or BenchSettings()
     s.validate()
     hardware.tune_allocator()  # before any timing: see its docstring for the 2.4x it removes
@@ -224,83 +222,81 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
     steps, done = len(live) * (1 + s.rounds) + energy_steps, 0
 
     before_threads = threads = torch.get_num_threads()
-    with COMPUTE.hold("benchmark"):
-        try:
-            threads = hardware.set_threads(s.threads)
-            # 1. Accuracy, agreement, size; then warm-up.
-            preds_of = {}
-            for v, _ in live:
-                if stop():
+    try:
+        threads = hardware.set_threads(s.threads)
+        # 1. Accuracy, agreement, size; then warm-up.
+        preds_of = {}
+        for v, _ in live:
+            if stop():
+                break
+            preds_of[v.name] = predictions(v, dataset)
+        reference = preds_of.get(baseline)
+        for v, r in live:
+            if stop() or v.name not in preds_of:
+                break
+            progress(done / steps, f"accuracy and size of {v.name}")
+            preds = preds_of[v.name]
+            r.accuracy = int((preds == labels).sum()) / len(labels)
+            r.agreement = int((preds == reference).sum()) / len(labels) if reference is not None else None
+            r.size_bytes, r.size_bytes_zlib = _saved_sizes(v)
+            with torch.inference_mode():
+                start = time.perf_counter()
+                while time.perf_counter() - start < s.warmup_seconds:
+                    v(singles[0])
+                    v(batch)
+            done += 1
+        # 2. Interleaved timing rounds, each in a rotated order.
+        for rnd in range(s.rounds):
+            if stop():
+                break
+            order = live[rnd % len(live):] + live[:rnd % len(live)] if live else []
+            for v, _ in order:
+                if stop():  # a whole round or none: per-round ratios need every variant
                     break
-                preds_of[v.name] = predictions(v, dataset)
-            reference = preds_of.get(baseline)
-            for v, r in live:
-                if stop() or v.name not in preds_of:
-                    break
-                progress(done / steps, f"accuracy and size of {v.name}")
-                preds = preds_of[v.name]
-                r.accuracy = int((preds == labels).sum()) / len(labels)
-                r.agreement = int((preds == reference).sum()) / len(labels) if reference is not None else None
-                r.size_bytes, r.size_bytes_zlib = _saved_sizes(v)
+                progress(done / steps, f"timing round {rnd + 1}/{s.rounds}: {v.name}")
                 with torch.inference_mode():
-                    start = time.perf_counter()
-                    while time.perf_counter() - start < s.warmup_seconds:
-                        v(singles[0])
-                        v(batch)
+                    _time_round(v, singles, batch, s, timings[v.name], energy_settings, probe)
                 done += 1
-            # 2. Interleaved timing rounds, each in a rotated order.
-            for rnd in range(s.rounds):
+        base = timings.get(baseline)
+        complete = min((len(t.ips) for t in timings.values()), default=0)
+        for t in timings.values():  # drop a round a stop cut short
+            del t.p50_ms[complete:], t.p95_ms[complete:], t.ips[complete:], t.probes[complete:]
+            del t.readings[complete:], t.images[complete:]
+        for v, r in live:
+            t = timings[v.name]
+            if not t.ips:
+                continue
+            r.rounds, r.batch1_calls, r.threads = len(t.ips), t.calls, threads
+            if t.readings:
+                r.energy = energy.per_image_from(f"inference:{v.name}", t.readings, t.images)
+                r.details["energy_windows"] = f"the {len(t.readings)} timed batch-{len(batch)} windows"
+            r.latency_ms_batch1_p50 = statistics.median(t.p50_ms)
+            r.latency_ms_batch1_p95 = statistics.median(t.p95_ms)
+            r.throughput_batch256_ips = statistics.median(t.ips)
+            r.spread = {"latency_ms_batch1_p50": _spread(t.p50_ms), "latency_ms_batch1_p95": _spread(t.p95_ms),
+                        "throughput_batch256_ips": _spread(t.ips)}
+            if base is not None and len(base.ips) == len(t.ips):
+                ratio1 = [b / x for b, x in zip(base.p50_ms, t.p50_ms)]
+                ratio256 = [x / b for b, x in zip(base.ips, t.ips)]
+                r.speedup_batch1 = statistics.median(ratio1)
+                r.speedup_batch256 = statistics.median(ratio256)
+                r.spread["speedup_batch1"] = _spread(ratio1)
+                r.spread["speedup_batch256"] = _spread(ratio256)
+            r.per_round = {"latency_ms_batch1_p50": list(t.p50_ms), "latency_ms_batch1_p95": list(t.p95_ms),
+                           "throughput_batch256_ips": list(t.ips)}
+            r.probes = [list(pair) for pair in t.probes] if probe else []
+        # 3. Energy per image, one variant at a time (each holds the meter on its own).
+        if s.energy and s.energy_mode == "windows":
+            for v, r in live:
                 if stop():
                     break
-                order = live[rnd % len(live):] + live[:rnd % len(live)] if live else []
-                for v, _ in order:
-                    if stop():  # a whole round or none: per-round ratios need every variant
-                        break
-                    progress(done / steps, f"timing round {rnd + 1}/{s.rounds}: {v.name}")
-                    with torch.inference_mode():
-                        _time_round(v, singles, batch, s, timings[v.name], energy_settings)
-                    done += 1
-            base = timings.get(baseline)
-            threshold = placement.split([p for t in timings.values() for pair in t.probes for p in pair])
-            complete = min((len(t.ips) for t in timings.values()), default=0)
-            for t in timings.values():  # drop a round a stop cut short
-                del t.p50_ms[complete:], t.p95_ms[complete:], t.ips[complete:], t.probes[complete:]
-                del t.readings[complete:], t.images[complete:]
-            for v, r in live:
-                t = timings[v.name]
-                if not t.ips:
-                    continue
-                r.rounds, r.batch1_calls, r.threads = len(t.ips), t.calls, threads
-                if t.readings:
-                    r.per_image = energy.per_image_from(f"inference:{v.name}", t.readings, t.images)
-                    r.energy = {**energy_block(r.per_image, len(batch)),
-                                "windows_are": f"the {len(t.readings)} timed batch-{len(batch)} windows"}
-                r.latency_ms_batch1_p50 = statistics.median(t.p50_ms)
-                r.latency_ms_batch1_p95 = statistics.median(t.p95_ms)
-                r.throughput_batch256_ips = statistics.median(t.ips)
-                r.spread = {"latency_ms_batch1_p50": _spread(t.p50_ms), "latency_ms_batch1_p95": _spread(t.p95_ms),
-                            "throughput_batch256_ips": _spread(t.ips)}
-                if base is not None and len(base.ips) == len(t.ips):
-                    ratio1 = [b / x for b, x in zip(base.p50_ms, t.p50_ms)]
-                    ratio256 = [x / b for b, x in zip(base.ips, t.ips)]
-                    r.speedup_batch1 = statistics.median(ratio1)
-                    r.speedup_batch256 = statistics.median(ratio256)
-                    r.spread["speedup_batch1"] = _spread(ratio1)
-                    r.spread["speedup_batch256"] = _spread(ratio256)
-                r.handoff_groups = placement.groups(
-                    {"throughput_batch256_ips": t.ips, "latency_ms_batch1_p50": t.p50_ms}, t.probes, threshold)
-            # 3. Energy per image, one variant at a time (each holds the meter on its own).
-            if s.energy and s.energy_mode == "windows":
-                for v, r in live:
-                    if stop():
-                        break
-                    progress(done / steps, f"energy per image of {v.name}")
-                    r.per_image = per_image_energy(v, batch, min_seconds=s.energy_min_seconds,
-                                                   repeats=s.energy_repeats, settings=energy_settings)
-                    r.energy = energy_block(r.per_image, len(batch))
-                    done += 1
-        finally:
-            torch.set_num_threads(before_threads)
+                progress(done / steps, f"energy per image of {v.name}")
+                r.energy = per_image_energy(v, batch, min_seconds=s.energy_min_seconds,
+                                            repeats=s.energy_repeats, settings=energy_settings)
+                r.details["energy_windows"] = f"{s.energy_repeats} separate batch-{len(batch)} windows"
+                done += 1
+    finally:
+        torch.set_num_threads(before_threads)
     for r in results:
         if not r.available:
             r.threads = threads
@@ -320,11 +316,6 @@ def per_image_energy(variant: Variant, batch: torch.Tensor, *, min_seconds: floa
                             repeats=repeats, warmup=warmup, settings=settings)
 
 
-def energy_block(per_image: energy.PerImageEnergy, batch_size: int) -> dict:
-    """A BenchResult's `energy`: {joules_per_image, co2_grams_per_image, method, ..., batch_size}."""
-    return {**per_image.summary(), "batch_size": batch_size}
-
-
 def markdown(results: list[BenchResult]) -> str:
     """The results as a markdown table (what the CLI prints)."""
     with_energy = any(r.energy for r in results)
@@ -341,7 +332,7 @@ def markdown(results: list[BenchResult]) -> str:
                _num(r.latency_ms_batch1_p95, 3), _num(r.throughput_batch256_ips, 0),
                _x(r.speedup_batch1), _x(r.speedup_batch256)]
         if with_energy:
-            row.append(f"{r.energy['joules_per_image'] * 1e3:,.4f} ({energy.kind(r.energy)})" if r.energy else "")
+            row.append(f"{r.energy.joules_per_image * 1e3:,.4f} ({energy.kind(r.energy)})" if r.energy else "")
         row.append(r.note.replace("|", "/"))
         rows.append(row)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -368,7 +359,6 @@ def _x(x: float | None) -> str:
 __all__ = [
     "BenchResult",
     "BenchSettings",
-    "energy_block",
     "markdown",
     "measure",
     "per_image_energy",

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .compress import prunable_layers
 from .data import EVAL_BATCH, Dataset
+from .variant import prunable_layers
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,9 @@
     record = pipeline.run(TrainConfig(model="cnn", epochs=2), "all",
                           on_progress=lambda f, msg: ..., should_stop=lambda: stop_clicked)
 
-The `run` CLI command and the app's "Run the whole demo" button both call it. It holds the
-process-wide compute slot for the whole run (sessions take turns; `on_wait` hears the queue
-position), reports progress as a 0..1 fraction with a message, and checks `should_stop()`
-between steps: a stopped run returns what it has, with `record.stopped` naming the stage the
+The `run` CLI command and the app's "Run the whole demo" job both call it (the app's job holds
+the compute slot around it, service.jobs). It reports progress as a 0..1 fraction with a message,
+and checks `should_stop()` between steps: a stopped run returns what it has, with `record.stopped` naming the stage the
 stop took effect in ("training", "compress", "sensitivity", "measure").
 """
 
@@ -22,7 +21,6 @@ from .compress import CompressSettings, make_variants, resolve_names
 from .data import TRAIN_SIZES, Dataset, load_dataset
 from .footprint import breakeven_inferences
 from .record import RunRecord
-from .slot import COMPUTE, Waiting
 from .train import TrainConfig, TrainedModel, Training
 
 ProgressFn = Callable[[float, str], None]
@@ -46,7 +44,6 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
         on_progress: ProgressFn | None = None,
         on_train_event: Callable[[object], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
-        on_wait: Callable[[Waiting], None] | None = None,
         energy_settings: energy.EnergySettings | None = None) -> RunRecord:
     """Train (unless `trained` is given), compress into `variants`, measure them, return a RunRecord.
 
@@ -68,49 +65,48 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
     record = RunRecord(config=config.to_dict(), hardware=hardware.describe("cpu").to_dict(),
                        settings={"variants": names, "compress": cs.to_dict(), "bench": bs.to_dict(),
                                  "training_energy": training_energy, "sensitivity": sensitivity})
-    with COMPUTE.hold("demo run", on_wait=on_wait):
-        # 1. Train, metered.
+    # 1. Train, metered.
+    t0 = time.perf_counter()
+    if trained is None:
+        dataset = dataset if dataset is not None else load_dataset(config.dataset, augment=config.augment)
+        trained, record.training_energy = _train(config, dataset, _stage(progress, "training"),
+                                                 on_train_event, stop, training_energy, energy_settings)
+    elif dataset is None:
+        dataset = load_dataset(trained.dataset)
+    record.trained = trained
+    record.training = trained.summary()
+    record.config = trained.config.to_dict()
+    record.stage_seconds["training"] = round(time.perf_counter() - t0, 3)
+    if stop():
+        record.stopped = "training"
+        return record
+
+    # 2. Compress.
+    t0 = time.perf_counter()
+    record.variants = make_variants(trained, dataset, names, cs, _stage(progress, "compress"), stop)
+    record.stage_seconds["compress"] = round(time.perf_counter() - t0, 3)
+    if stop() or len(record.variants) < len(names):
+        record.stopped = "compress"
+        return record
+
+    # 3. Sensitivity scan (optional).
+    if sensitivity:
+        from .sensitivity import scan
         t0 = time.perf_counter()
-        if trained is None:
-            dataset = dataset if dataset is not None else load_dataset(config.dataset, augment=config.augment)
-            trained, record.training_energy = _train(config, dataset, _stage(progress, "training"),
-                                                     on_train_event, stop, training_energy, energy_settings)
-        elif dataset is None:
-            dataset = load_dataset(trained.dataset)
-        record.trained = trained
-        record.training = trained.summary()
-        record.config = trained.config.to_dict()
-        record.stage_seconds["training"] = round(time.perf_counter() - t0, 3)
+        record.sensitivity = scan(trained.module, dataset, on_progress=_stage(progress, "sensitivity"),
+                                  should_stop=stop).to_dict()
+        record.stage_seconds["sensitivity"] = round(time.perf_counter() - t0, 3)
         if stop():
-            record.stopped = "training"
+            record.stopped = "sensitivity"
             return record
 
-        # 2. Compress.
-        t0 = time.perf_counter()
-        record.variants = make_variants(trained, dataset, names, cs, _stage(progress, "compress"), stop)
-        record.stage_seconds["compress"] = round(time.perf_counter() - t0, 3)
-        if stop() or len(record.variants) < len(names):
-            record.stopped = "compress"
-            return record
-
-        # 3. Sensitivity scan (optional).
-        if sensitivity:
-            from .sensitivity import scan
-            t0 = time.perf_counter()
-            record.sensitivity = scan(trained.module, dataset, on_progress=_stage(progress, "sensitivity"),
-                                      should_stop=stop).to_dict()
-            record.stage_seconds["sensitivity"] = round(time.perf_counter() - t0, 3)
-            if stop():
-                record.stopped = "sensitivity"
-                return record
-
-        # 4. Measure (and per-image energy when asked).
-        t0 = time.perf_counter()
-        record.results = measure(record.variants, dataset, bs, _stage(progress, "measure"), stop,
-                                 energy_settings=energy_settings)
-        record.stage_seconds["measure"] = round(time.perf_counter() - t0, 3)
-        if stop():
-            record.stopped = "measure"
+    # 4. Measure (and per-image energy when asked).
+    t0 = time.perf_counter()
+    record.results = measure(record.variants, dataset, bs, _stage(progress, "measure"), stop,
+                             energy_settings=energy_settings)
+    record.stage_seconds["measure"] = round(time.perf_counter() - t0, 3)
+    if stop():
+        record.stopped = "measure"
     add_breakeven(record)
     progress(1.0, "done")
     return record
@@ -137,8 +133,8 @@ def check_budget(config: TrainConfig, n_train: int, names: list[str] | None = No
 
 
 def _train(config: TrainConfig, dataset: Dataset, progress: ProgressFn,
-           on_event: Callable[[object], None] | None, stop: Callable[[], bool],
-           metered: bool, settings: energy.EnergySettings | None = None) -> tuple[TrainedModel, dict | None]:
+           on_event: Callable[[object], None] | None, stop: Callable[[], bool], metered: bool,
+           settings: energy.EnergySettings | None = None) -> tuple[TrainedModel, energy.EnergyReading | None]:
     with energy.meter("training", settings=settings) if metered else nullcontext() as reading:
         run = Training(config, dataset)
         for event in run:
@@ -148,7 +144,7 @@ def _train(config: TrainConfig, dataset: Dataset, progress: ProgressFn,
             if stop():
                 run.stop()
     trained = run.result()
-    return trained, (reading.summary() if reading is not None else None)
+    return trained, reading
 
 
 def breakeven(training_joules: float, joules_per_inference: float) -> float | None:
@@ -162,14 +158,14 @@ def breakeven(training_joules: float, joules_per_inference: float) -> float | No
 def add_breakeven(record: RunRecord) -> None:
     """Per-variant and top-level (fp32, else the first measured) break-even inference counts,
     from record.training_energy and each result's energy block."""
-    if not record.training_energy or not record.training_energy.get("joules"):
+    if record.training_energy is None or not record.training_energy.joules:
         return
-    joules = record.training_energy["joules"]
+    joules = record.training_energy.joules
     for r in record.results:
-        if r.energy and r.energy.get("joules_per_image"):
-            r.energy["breakeven_inferences"] = breakeven(joules, r.energy["joules_per_image"])
-    measured = [r for r in record.results if r.energy and r.energy.get("breakeven_inferences")]
+        if r.energy and r.energy.joules_per_image:
+            r.breakeven_inferences = breakeven(joules, r.energy.joules_per_image)
+    measured = [r for r in record.results if r.breakeven_inferences]
     chosen = next((r for r in measured if r.name == "fp32"), measured[0] if measured else None)
     if chosen is not None:
-        record.breakeven_inferences = chosen.energy["breakeven_inferences"]
+        record.breakeven_inferences = chosen.breakeven_inferences
         record.breakeven_variant = chosen.name

@@ -1,39 +1,35 @@
-"""A one-line progress bar for the command line (stderr, so stdout stays clean for results)."""
+"""The command line's progress bar: rich.progress on stderr, so stdout stays clean for results.
+
+    with progress_bar("train cnn on digits", quiet=args.quiet) as bar:
+        bar.update(0.4, "loss 0.31")   # fraction done, and what is happening
+        bar.log("epoch 1/3: ...")       # a line above the bar
+"""
 
 from __future__ import annotations
 
-import sys
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 
-class ProgressBar:
-    def __init__(self, label: str, *, width: int = 30, quiet: bool = False, stream=None):
-        self.label, self.width, self.quiet = label, width, quiet
-        self.stream = stream or sys.stderr
-        self.start = time.perf_counter()
-        self._tty = getattr(self.stream, "isatty", lambda: False)()
-        self._last_pct = -1
+class Bar:
+    def __init__(self, progress: Progress, task: TaskID):
+        self._progress, self._task = progress, task
 
     def update(self, fraction: float, detail: str = "") -> None:
-        if self.quiet:
-            return
-        fraction = min(max(fraction, 0.0), 1.0)
-        pct = int(fraction * 100)
-        if not self._tty and pct // 10 == self._last_pct // 10:
-            return  # in a log file, one line per 10 %
-        self._last_pct = pct
-        filled = int(fraction * self.width)
-        line = (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% "
-                f"{time.perf_counter() - self.start:5.1f} s {detail}")
-        self.stream.write(("\r" + line + "\033[K") if self._tty else line + "\n")
-        self.stream.flush()
+        self._progress.update(self._task, completed=100 * min(max(fraction, 0.0), 1.0), detail=escape(detail))
 
     def log(self, message: str) -> None:
-        if not self.quiet:
-            self.stream.write(("\r\033[K" if self._tty else "") + message + "\n")
-            self.stream.flush()
+        self._progress.console.print(message, markup=False, highlight=False)
 
-    def close(self) -> None:
-        if not self.quiet and self._tty:
-            self.stream.write("\n")
-            self.stream.flush()
+
+@contextmanager
+def progress_bar(label: str, *, quiet: bool = False, console: Console | None = None) -> Iterator[Bar]:
+    console = console or Console(stderr=True, quiet=quiet)
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[detail]}"))
+    with Progress(*columns, console=console) as progress:
+        yield Bar(progress, progress.add_task(escape(label), total=100, detail=""))

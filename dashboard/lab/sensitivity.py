@@ -13,9 +13,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from .compress import prunable_layers
 from .data import EVAL_BATCH, Dataset
-from .slot import COMPUTE
+from .variant import prunable_layers
 
 DEFAULT_SPARSITIES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
@@ -73,30 +72,29 @@ def scan(module: nn.Module, dataset: Dataset, sparsities: tuple[float, ...] | li
     was_training = module.training
     module.eval()
     layers = prunable_layers(module)
-    with COMPUTE.hold("sensitivity scan"):
-        baseline = _accuracy(module, dataset)
-        result = SensitivityScan(baseline, list(sparsities), test_images=dataset.n_test)
-        for i, (name, layer) in enumerate(layers):
-            if stop():
-                break
-            original = layer.weight.detach().clone()
-            accs = []
-            try:
-                for j, s in enumerate(sparsities):
-                    if stop():
-                        break
-                    progress((i + j / len(sparsities)) / len(layers), f"sensitivity of {name} at {s:.0%}")
-                    if s == 0:
-                        accs.append(baseline)
-                        continue
-                    with torch.no_grad():
-                        layer.weight.copy_(original * _magnitude_mask(original, s))
-                    accs.append(_accuracy(module, dataset))
-            finally:
+    baseline = _accuracy(module, dataset)
+    result = SensitivityScan(baseline, list(sparsities), test_images=dataset.n_test)
+    for i, (name, layer) in enumerate(layers):
+        if stop():
+            break
+        original = layer.weight.detach().clone()
+        accs = []
+        try:
+            for j, s in enumerate(sparsities):
+                if stop():
+                    break
+                progress((i + j / len(sparsities)) / len(layers), f"sensitivity of {name} at {s:.0%}")
+                if s == 0:
+                    accs.append(baseline)
+                    continue
                 with torch.no_grad():
-                    layer.weight.copy_(original)
-            if len(accs) == len(sparsities):
-                result.layers.append(LayerSensitivity(name, type(layer).__name__, original.numel(), accs))
+                    layer.weight.copy_(original * _magnitude_mask(original, s))
+                accs.append(_accuracy(module, dataset))
+        finally:
+            with torch.no_grad():
+                layer.weight.copy_(original)
+        if len(accs) == len(sparsities):
+            result.layers.append(LayerSensitivity(name, type(layer).__name__, original.numel(), accs))
     module.train(was_training)
     progress(1.0, "sensitivity scan done")
     return result

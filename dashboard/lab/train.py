@@ -7,6 +7,10 @@
 
 The page, the CLI and the benchmark all drive this same iterator. Times it reports count only
 the engine's own work, not what the caller does between events (drawing a chart, say).
+
+Why one module of ~490 lines: the config, the loop and the model it returns are one algorithm
+(the loop validates the config, the result carries both); split, every reader would hop
+between three files to follow one training step.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -27,6 +31,7 @@ from . import hardware, settings
 from .data import EVAL_BATCH, Dataset, load_dataset
 from .hardware import pick_device, set_threads, tune_allocator
 from .models import ModelCost, ModelSpec, build_model, model_cost
+from .serial import from_plain, to_plain
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("onecycle", "constant")
@@ -86,12 +91,11 @@ class TrainConfig:
         settings.check(self.train_images or 0, caps.max_train_images, "training images", "MAX_TRAIN_IMAGES")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return to_plain(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return from_plain(cls, d)
 
 
 def _mixed_precision(device: torch.device) -> tuple[str | None, str]:
@@ -119,6 +123,12 @@ def precision_choices(device: str | torch.device = "auto") -> dict[str, str]:
     if label:
         choices["bf16"] = label
     return choices
+
+
+def cpu_precision(config: TrainConfig) -> str:
+    """A run's training precision where this CPU runs it natively (it may have trained on a GPU), else fp32.
+    What fine-tuning and distillation on the CPU use for a teacher trained with `config`."""
+    return config.precision if config.precision in precision_choices("cpu") else "fp32"
 
 
 def run_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:

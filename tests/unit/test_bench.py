@@ -10,14 +10,16 @@ import torch
 
 from dashboard.lab.bench import BenchSettings, markdown, measure
 from dashboard.lab.compress import CompressSettings, make_variants
+from dashboard.lab.energy import EnergySettings
 from dashboard.lab.train import TrainConfig, train
+from dashboard.lab.variant import Variant
 
 NAMES = ["fp32", "int8-dynamic", "pruned-unstructured-50", "fp16"]
 
 
 @pytest.fixture(scope="module")
 def mlp(digits):
-    return train(TrainConfig(model="mlp", epochs=1, batch_size=128, threads=1), digits)
+    return train(TrainConfig(model="mlp", epochs=1, batch_size=128, threads=1, train_images=2000), digits)
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +44,36 @@ def test_fp32_is_the_baseline(results, mlp):
     assert fp32.accuracy == pytest.approx(mlp.test_accuracy, abs=1e-9)
 
 
-def test_timings_have_spread_over_rounds(results):
+def test_every_figure_is_the_median_of_its_rounds_and_the_spread_their_range(results):
     s = BenchSettings.quick(threads=1, rounds=3)
     for r in results:
         if not r.available:
             continue
         assert r.rounds == 3 and r.threads == 1 and r.batch1_calls >= s.batch1_min_calls
-        assert 0 < r.latency_ms_batch1_p50 <= r.latency_ms_batch1_p95
-        assert r.throughput_batch256_ips > 0 and r.speedup_batch1 > 0 and r.speedup_batch256 > 0
-        for key in ("latency_ms_batch1_p50", "latency_ms_batch1_p95", "throughput_batch256_ips", "speedup_batch256"):
-            spread = r.spread[key]
-            assert spread["min"] <= spread["median"] <= spread["max"], (r.name, key)
-            assert spread["median"] == pytest.approx(getattr(r, key)), (r.name, key)
-        assert r.throughput_batch256_ips == r.spread["throughput_batch256_ips"]["median"]
-        assert r.handoff_groups == []  # one thread: no hand-off to probe (tests/unit/test_placement.py has two)
+        for key in ("latency_ms_batch1_p50", "latency_ms_batch1_p95", "throughput_batch256_ips"):
+            per_round = r.per_round[key]
+            assert len(per_round) == 3 and all(x > 0 for x in per_round), (r.name, key)
+            assert getattr(r, key) == sorted(per_round)[1], (r.name, key)  # the median of 3
+            assert (r.spread[key]["min"], r.spread[key]["max"]) == (min(per_round), max(per_round)), (r.name, key)
+
+
+def test_a_variant_doing_twice_the_work_measures_about_half_the_speed(mlp, variants, digits):
+    fp32 = variants[0]
+    twice = Variant("twice", torch.nn.Sequential(), "fp32 run twice per call")
+    twice.module = _Twice(fp32.module)
+    fp32_r, twice_r = measure([fp32, twice], digits, BenchSettings.quick(threads=1, rounds=3))
+    assert 0.3 < twice_r.speedup_batch256 < 0.75 and 0.3 < twice_r.speedup_batch1 < 0.8
+    assert twice_r.accuracy == fp32_r.accuracy and twice_r.agreement == 1.0
+
+
+class _Twice(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        self.inner(x)
+        return self.inner(x)
 
 
 def test_size_is_the_saved_file(results, variants):
@@ -93,12 +111,14 @@ def test_per_image_energy_is_optional_and_carries_its_method(results, variants, 
     out = measure(variants[:1], digits, BenchSettings.quick(threads=1, rounds=1, energy=True,
                                                             energy_min_seconds=0.05, energy_repeats=2))
     e = out[0].energy
-    assert e["joules_per_image"] > 0 and e["co2_grams_per_image"] > 0 and e["method"]
+    assert e.joules_per_image > 0 and e.co2_grams_per_image > 0 and e.method and len(e.readings) == 2
     assert out[0].speedup_batch256 == 1.0
-    # The readings stay on the result for re-pricing (the app), but not in its JSON.
-    assert out[0].per_image.joules_per_image == e["joules_per_image"] and len(out[0].per_image.readings) == 2
-    assert "per_image" not in out[0].to_dict()
-    kind = "measured" if e["measured"] else "estimated"
+    # The JSON carries the readings, so a reloaded result can still be re-priced under other assumptions.
+    back = type(out[0]).from_dict(json.loads(json.dumps(out[0].to_dict())))
+    assert back.energy.joules_per_image == pytest.approx(e.joules_per_image)
+    assert back.energy.with_settings(EnergySettings(pue=2.0)).joules_per_image == pytest.approx(
+        2 * e.with_settings(EnergySettings(pue=1.0)).joules_per_image, rel=1e-6)
+    kind = "measured" if e.measured else "estimated"
     assert "| mJ/image |" in markdown(out) and f"({kind})" in markdown(out).splitlines()[2]
 
 

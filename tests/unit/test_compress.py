@@ -7,11 +7,12 @@ import importlib.util
 import pytest
 import torch
 
-from dashboard.lab import compress, hardware
+from dashboard.lab import compress, hardware, quantize
 from dashboard.lab.bench import predictions
-from dashboard.lab.compress import CompressSettings, make_variants, resolve_names
+from dashboard.lab.compress import TECHNIQUES, CompressSettings, make_variants, parse, resolve_names, technique
 from dashboard.lab.sensitivity import scan
 from dashboard.lab.train import TrainConfig, train
+from dashboard.lab.variant import Variant, weight_sparsity
 
 NAMES = ["fp32", "pruned-unstructured-90", "pruned-channels-50", "int8-dynamic", "int8-static", "bf16", "fp16",
          "student-baseline", "distilled", "pruned-channels-50+int8-static", "onnxruntime-fp32"]
@@ -39,27 +40,55 @@ def accuracy(variant, dataset) -> float:
 def test_names_resolve_with_fp32_first_and_unknown_names_rejected():
     assert resolve_names("int8-static, pruned-channels-30") == ["fp32", "int8-static", "pruned-channels-30"]
     assert resolve_names("all")[0] == "fp32" and "distilled" in resolve_names("all")
-    for bad in ("bogus", "pruned-channels-0", "pruned-channels-100", "pruned-channels-50+int8-dynamic", ""):
+    for bad in ("bogus", "pruned-channels-0", "pruned-channels-100", "pruned-channels-50+int8-dynamic", "",
+                "pruned-channels-5x", "int8-static-50"):
         with pytest.raises(ValueError, match="variant"):
             resolve_names(bad)
 
 
+def test_the_registry_makes_and_reads_back_every_name_form():
+    for t in TECHNIQUES:
+        params = {p: 40 for p in t.params}
+        name = t.name(**params)
+        assert parse(name) == (t, params), name
+        assert (t.pattern or t.key).replace("{percent}", "N") in compress.name_help()
+    assert technique("pruned-channels+int8-static").name(percent=50) == "pruned-channels-50+int8-static"
+    with pytest.raises(ValueError):
+        technique("pruned-channels").name(percent=100)
+    assert {compress.explanation(n) for n in ("int8-dynamic", "pruned-channels-50+int8-static")} == {"int8"}
+    assert compress.explanation("fp32") is None and compress.explanation("nonsense") is None
+    assert all(t.explain in (None, *compress.EXPLANATIONS) for t in TECHNIQUES)
+
+
+def test_the_training_a_request_costs_counts_a_shared_fine_tune_once():
+    s = CompressSettings(finetune_epochs_channels=3, finetune_epochs_unstructured=1, distill_epochs=2)
+    assert s.training_images(["fp32", "int8-static", "bf16"], 1000, teacher_epochs=5) == 0
+    assert s.training_images(["pruned-channels-50"], 1000, 5) == 3000
+    assert s.training_images(["pruned-channels-50", "pruned-channels-50+int8-static"], 1000, 5) == 3000
+    assert s.training_images(["pruned-channels-30+int8-static", "pruned-channels-50"], 1000, 5) == 6000
+    assert s.training_images(["pruned-unstructured-90", "student-baseline", "distilled"], 1000, 5) == 5000
+    assert CompressSettings().training_images(["distilled"], 1000, teacher_epochs=4) == 4000
+
+
+@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
 def test_every_requested_variant_is_made_in_order(variants):
     assert list(variants) == NAMES
     assert all(v.how_made for v in variants.values())
 
 
+@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
 def test_unstructured_sparsity_within_one_point_of_the_request(teacher, digits, variants):
     v = variants["pruned-unstructured-90"]
     assert abs(v.sparsity - 0.90) <= 0.01
-    assert abs(compress.weight_sparsity(v.module) - 0.90) <= 0.01
+    assert abs(weight_sparsity(v.module) - 0.90) <= 0.01
     assert v.params == variants["fp32"].params and v.nonzero_params < 0.2 * v.params
     assert not any(n.endswith("weight_orig") for n in v.module.state_dict())  # pruning made permanent
-    other = compress.pruned_unstructured(teacher, digits, 35, CompressSettings(finetune_epochs_unstructured=0,
-                                                                                try_channels_last=False))
+    other = make_variants(teacher, digits, ["pruned-unstructured-35"],
+                          CompressSettings(finetune_epochs_unstructured=0, try_channels_last=False))[1]
     assert abs(other.sparsity - 0.35) <= 0.01
 
 
+@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
 def test_channel_pruning_shrinks_params_and_flops_and_keeps_the_output_shape(variants):
     fp32, pruned = variants["fp32"], variants["pruned-channels-50"]
     assert pruned.params < 0.5 * fp32.params
@@ -70,6 +99,7 @@ def test_channel_pruning_shrinks_params_and_flops_and_keeps_the_output_shape(var
     assert pruned.accuracy_before_finetune is not None
 
 
+@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
 def test_every_variant_but_the_students_stays_within_1_5_points_of_fp32(digits, variants):
     base = accuracy(variants["fp32"], digits)
     for name, v in variants.items():
@@ -78,6 +108,7 @@ def test_every_variant_but_the_students_stays_within_1_5_points_of_fp32(digits, 
         assert accuracy(v, digits) >= base - 0.015, name
 
 
+@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
 def test_int8_files_are_at_most_30_percent_of_fp32(variants):
     fp32 = len(variants["fp32"].saved_bytes())
     for name in ("int8-static", "int8-dynamic", "pruned-channels-50+int8-static"):
@@ -86,6 +117,7 @@ def test_int8_files_are_at_most_30_percent_of_fp32(variants):
     assert len(variants["pruned-unstructured-90"].saved_bytes()) >= 0.95 * fp32
 
 
+@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
 def test_distilled_student_is_reported_next_to_the_same_student_without_a_teacher(digits, variants):
     d, b = variants["distilled"], variants["student-baseline"]
     assert d.params == b.params < 0.1 * variants["fp32"].params
@@ -95,6 +127,7 @@ def test_distilled_student_is_reported_next_to_the_same_student_without_a_teache
     assert not torch.equal(d.module.classifier[-1].weight, b.module.classifier[-1].weight)
 
 
+@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
 def test_unavailable_variants_say_why(teacher, digits, variants, monkeypatch):
     for v in variants.values():
         if not v.available:
@@ -106,32 +139,34 @@ def test_unavailable_variants_say_why(teacher, digits, variants, monkeypatch):
     # A CPU without bf16 instructions: bf16 is refused with the reason.
     plain = hardware.describe("cpu").__class__(**{**hardware.describe("cpu").to_dict(), "features": ("avx2",)})
     monkeypatch.setattr(hardware, "describe", lambda device="auto": plain)
-    v = compress.half_precision(teacher, digits, QUICK, torch.bfloat16)
+    v = make_variants(teacher, digits, ["bf16"], QUICK)[1]
     assert not v.available and "BF16" in v.note
 
 
+@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
 def test_static_int8_falls_back_to_qnnpack_where_x86_is_missing(teacher, digits):
-    assert compress.quant_engine(["qnnpack", "none"]) == "qnnpack"
-    assert compress.quant_engine(["none"]) is None
     if "qnnpack" not in torch.backends.quantized.supported_engines:
         pytest.skip("this torch build has no qnnpack")
     before = torch.backends.quantized.engine
     try:
-        module, engine = compress.static_int8_module(teacher.module, digits, 256, engine="qnnpack")
-        v = compress.Variant("int8-static", module, "qnnpack")
+        images = digits.prepare(digits.train_images[:256])
+        module, engine = quantize.static_int8(teacher.module, images, engine="qnnpack")
+        v = Variant("int8-static", module, "qnnpack")
         assert engine == "qnnpack" and accuracy(v, digits) >= teacher.test_accuracy - 0.015
     finally:
         torch.backends.quantized.engine = before
 
 
+@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
 def test_fp32_layout_choice_is_stated(teacher, digits):
-    v = compress.fp32(teacher, digits, CompressSettings(layout_seconds=0.05))
+    v = make_variants(teacher, digits, ["fp32"], CompressSettings(layout_seconds=0.05))[0]
     assert v.layout in ("contiguous", "channels_last")
     assert v.layout in v.note and set(v.details["layout_ips_batch256"]) == {"contiguous", "channels_last"}
     ips = v.details["layout_ips_batch256"]
     assert ips[v.layout] == max(ips.values())  # the faster layout is the baseline
 
 
+@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
 def test_make_variants_reports_progress_and_stops_when_asked(teacher, digits):
     seen = []
     out = make_variants(teacher, digits, ["int8-dynamic", "int8-static"], QUICK,
@@ -140,6 +175,7 @@ def test_make_variants_reports_progress_and_stops_when_asked(teacher, digits):
     assert seen == sorted(seen) and all(0 <= f <= 1 for f in seen)
 
 
+@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
 def test_sensitivity_scan_has_one_curve_per_prunable_layer(teacher, digits):
     before = {k: v.clone() for k, v in teacher.module.state_dict().items()}
     result = scan(teacher.module, digits, (0.0, 0.5, 0.95), test_limit=500)
