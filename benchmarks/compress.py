@@ -32,12 +32,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torch
 import torch  # noqa: E402
+
+from benchmarks import placement  # noqa: E402
 from benchmarks._table import RESULTS, markdown_table, write_json  # noqa: E402
-from dashboard.lab import hardware, placement  # noqa: E402
+from dashboard.lab import hardware  # noqa: E402
 from dashboard.lab.bench import BenchSettings, markdown, measure  # noqa: E402
 from dashboard.lab.compress import CompressSettings, make_variants  # noqa: E402
 from dashboard.lab.data import load_dataset  # noqa: E402
-from dashboard.lab.progress import ProgressBar  # noqa: E402
+from dashboard.lab.progress import progress_bar  # noqa: E402
 from dashboard.lab.train import TrainConfig, train  # noqa: E402
 
 
@@ -106,25 +108,26 @@ def main() -> None:
     config = TrainConfig(model=args.model, epochs=args.epochs, threads=args.threads)
     started = time.perf_counter()
     trained = train(config, dataset)
-    bar = ProgressBar("compress")
-    variants = make_variants(trained, dataset, args.variants, CompressSettings(), on_progress=bar.update)
-    bar.close()
+    with progress_bar("compress") as bar:
+        variants = make_variants(trained, dataset, args.variants, CompressSettings(), on_progress=bar.update)
     # 0.2 s of batch-256 and 0.1 s of batch-1 timing per variant per round, whatever the rounds.
     settings = BenchSettings(rounds=args.rounds, threads=args.threads,
                              batch_min_seconds=0.2 * args.rounds, batch1_min_seconds=0.1 * args.rounds)
     passes = {}
     for label in ("A", "B"):
-        bar = ProgressBar(f"measure pass {label}")
-        passes[label] = measure(variants, dataset, settings, on_progress=bar.update)
-        bar.close()
+        with progress_bar(f"measure pass {label}") as bar:
+            passes[label] = measure(variants, dataset, settings, on_progress=bar.update, probe=placement.handoff_us)
     results = passes["A"]
     by_name = {r.name: r for r in results}
     hw = hardware.describe("cpu")
 
     # Repeatability: |x - y| / mean(x, y) of each variant's median batch-256 throughput, over all
-    # samples and within the same host placement of the threads (lab.placement).
-    now = [r.to_dict() for r in results]
-    repeat = _differences(now, [r.to_dict() for r in passes["B"]])
+    # samples and within the same host placement of the threads (benchmarks/placement.py).
+    groups = {label: placement.handoff_groups(rs) for label, rs in passes.items()}
+    as_json = {label: [{**r.to_dict(), "handoff_groups": groups[label].get(r.name, [])} for r in rs]
+               for label, rs in passes.items()}
+    now = as_json["A"]
+    repeat = _differences(now, as_json["B"])
     same_host = (previous and previous.get("hardware", {}).get("cpu") == hw.cpu
                  and previous.get("threads") == args.threads)
     vs_previous = _differences(now, previous.get("variants", [])) if same_host else {}
@@ -160,8 +163,8 @@ def main() -> None:
           f"epochs on the bundled digits (test accuracy {trained.test_accuracy:.2%}); baseline fp32 layout: "
           f"{fp32.layout}; {args.rounds} interleaved rounds per pass\n")
     print(markdown(results))
-    if placement.note(results):
-        print("\n" + placement.note(results))
+    if moved := placement.note(results, groups["A"]):
+        print("\n" + moved)
     for label, diffs in (("pass A vs pass B", repeat), ("this run vs previous JSON", vs_previous)):
         if diffs:
             print(f"\n{label}, |x - y| / mean of median batch-256 throughput (all samples / same placement): "
@@ -175,8 +178,8 @@ def main() -> None:
         "training": trained.summary(),
         "compress_settings": CompressSettings().to_dict(),
         "bench_settings": settings.to_dict(),
-        "variants": [r.to_dict() for r in results],
-        "pass_b": [r.to_dict() for r in passes["B"]],
+        "variants": now,
+        "pass_b": as_json["B"],
         "repeatability": repeat,
         "vs_previous_run": vs_previous or None,
         "targets": [dict(zip(["target", "measured", "goal", "result"], row)) for row in rows],

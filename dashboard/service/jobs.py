@@ -6,7 +6,7 @@
 
 A job lives on the server, not in the script run that started it: clicking elsewhere,
 leaving the page, a second click or a refresh neither pauses nor breaks it. It takes the
-process-wide compute slot (lab.slot.COMPUTE) once, when its heavy part starts, after an
+process-wide compute slot (service.slot.COMPUTE) once, when its heavy part starts, after an
 optional `prepare` step that needs no slot (loading or downloading a dataset). While it waits
 it knows its place in line and an estimated wait. Its body runs in bounded pieces and checks
 `job.stopping` between them, so a Stop releases the slot within about a second. Each session
@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from dashboard.lab import hardware, settings
-from dashboard.lab.slot import COMPUTE, Cancelled, Waiting
+from dashboard.service.slot import COMPUTE, Cancelled, Waiting
 
 from . import activity
 

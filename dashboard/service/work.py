@@ -5,6 +5,9 @@ serves an identical earlier result from the shared cache (no job, no compute slo
 a job (service.jobs). A job's body calls the engine in bounded pieces, checking for a stop
 between them; when it ends, `finish` puts what it made into the session, adds the run to the
 session's Results (finished, stopped or failed alike) and leaves a notice for the page.
+
+Why one module of ~420 lines: the four kinds of job share one shape (caps check, shared cache or
+flight, job body, adopt into the session); kept together, that shape is read once.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from dashboard.lab.energy import EnergyReading
 from dashboard.lab.inspect import Inspection, inspect_model
 from dashboard.lab.record import RunRecord
 from dashboard.lab.sensitivity import SensitivityScan, scan
-from dashboard.lab.slot import Cancelled
 from dashboard.lab.train import EpochEvent, StepEvent, TrainConfig, TrainedModel, Training
+from dashboard.service.slot import Cancelled
 
 from . import runs
 from .jobs import CANCELLED, DONE, FAILED, RUNNER, STOPPED, Job
@@ -196,7 +199,7 @@ def _measure(job: Job, s: Session, trained: TrainedModel, dataset: data.Dataset,
                           bench_settings=APP_BENCH, training_energy=False, energy_settings=s.settings,
                           on_progress=lambda f, m: job.report(lo + (hi - lo) * f, m),
                           should_stop=lambda: job.stopping)
-    readings = [r for res in record.results if res.per_image is not None for r in res.per_image.readings]
+    readings = [r for res in record.results if res.energy is not None for r in res.energy.readings]
     record.trained, record.variants = None, []
     return MeasureOutcome(record, record.results, readings)
 
@@ -210,7 +213,7 @@ def _adopt_measure(s: Session, m: MeasureOutcome, note: str = "", *, demo: bool 
 
 def _record_for_run(s: Session, m: MeasureOutcome, interference) -> RunRecord:
     record = dataclasses.replace(m.record, results=copy_results(m.results))
-    record.training_energy = s.training_energy.summary() if s.training_energy else None
+    record.training_energy = s.training_energy
     if interference is not None:
         record.interference = interference.to_dict()
     pipeline.add_breakeven(record)

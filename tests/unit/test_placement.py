@@ -1,7 +1,9 @@
+"""benchmarks/placement.py: the thread hand-off probe the compression benchmark runs around every timed round."""
+
 import pytest
 import torch
 
-from dashboard.lab import placement
+from benchmarks import placement
 from dashboard.lab.bench import BenchResult, BenchSettings, measure
 from dashboard.lab.compress import make_variants
 from dashboard.lab.train import TrainConfig, train
@@ -54,21 +56,21 @@ def test_groups_from_two_runs_match_only_within_a_cluster_gap():
 
 
 def test_the_note_names_both_placements_only_when_two_were_seen():
-    one = BenchResult("fp32", True, "", rounds=12, handoff_groups=[{"group": "one", "handoff_us": 4.1, "samples": 12}])
-    assert placement.note([one]) is None
-    two = BenchResult("fp32", True, "", rounds=12, handoff_groups=[
-        {"group": "fast", "handoff_us": 4.1, "samples": 8}, {"group": "slow", "handoff_us": 6.0, "samples": 3}])
-    text = placement.note([one, two])
+    one = BenchResult("fp32", True, "", rounds=12)
+    assert placement.note([one], {"fp32": [{"group": "one", "handoff_us": 4.1, "samples": 12}]}) is None
+    two = [{"group": "fast", "handoff_us": 4.1, "samples": 8}, {"group": "slow", "handoff_us": 6.0, "samples": 3}]
+    text = placement.note([one], {"fp32": two})
     assert "4.1 us around 8 of fp32's 12 timed samples" in text and "6.0 us around 3" in text
 
 
-def test_measure_with_two_threads_stamps_every_sample_with_the_placement(digits, two_threads):
-    trained = train(TrainConfig(model="mlp", epochs=1, batch_size=256, threads=2), digits)
+def test_measure_runs_the_probe_around_every_round_and_groups_come_from_its_values(digits, two_threads):
+    trained = train(TrainConfig(model="mlp", epochs=1, batch_size=256, threads=2, train_images=2000), digits)
     variants = make_variants(trained, digits, "fp32")
-    [r] = measure(variants, digits, BenchSettings.quick(threads=2, rounds=4))
-    assert r.handoff_groups, "two threads: the probe ran around every sample"
-    assert {g["group"] for g in r.handoff_groups} <= {"one", "fast", "slow"}
-    assert sum(g["samples"] for g in r.handoff_groups) <= 4
-    for g in r.handoff_groups:
-        assert g["handoff_us"] > 0 and g["throughput_batch256_ips"] > 0 and g["latency_ms_batch1_p50"] > 0
-    assert r.to_dict()["handoff_groups"] == r.handoff_groups
+    [plain] = measure(variants, digits, BenchSettings.quick(threads=2, rounds=2))
+    assert plain.probes == [] and len(plain.per_round["throughput_batch256_ips"]) == 2  # no probe asked
+    [r] = measure(variants, digits, BenchSettings.quick(threads=2, rounds=4), probe=placement.handoff_us)
+    assert len(r.probes) == 4 and all(b > 0 and a > 0 for b, a in r.probes)
+    [groups] = placement.handoff_groups([r]).values()
+    assert {g["group"] for g in groups} <= {"one", "fast", "slow"} and sum(g["samples"] for g in groups) <= 4
+    ips = r.per_round["throughput_batch256_ips"]
+    assert all(min(ips) <= g["throughput_batch256_ips"] <= max(ips) for g in groups)

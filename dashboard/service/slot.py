@@ -1,10 +1,10 @@
 """One process-wide compute slot: heavy work (training, benchmarks, energy metering) takes turns.
 
 On a shared host many sessions live in one process; if two trained at once each would get
-half the CPU and every timing and energy reading would count the other's work. So heavy work
-runs inside `COMPUTE.hold(...)`, first come first served, and a waiting caller can show its
-place in the queue. Holding is re-entrant within one thread (a metered benchmark inside a
-held training step does not deadlock).
+half the CPU and every timing and energy reading would count the other's work. So every job
+runs inside `COMPUTE.hold(...)`, taken once where the job starts (service.jobs), first come
+first served, and a waiting caller can show its place in the queue. The engine (dashboard/lab)
+takes no slot: the CLI and the benchmarks run one job per process.
 """
 
 from __future__ import annotations

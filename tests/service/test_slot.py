@@ -3,7 +3,7 @@
 import threading
 import time
 
-from dashboard.lab.slot import Slot
+from dashboard.service.slot import Slot
 
 
 def test_waiters_go_in_order_and_see_how_many_are_ahead():

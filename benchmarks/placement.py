@@ -1,4 +1,7 @@
-"""Where the host runs our threads, seen from inside: a thread hand-off probe.
+"""Benchmark-lab knowledge: where a VM's host runs our threads, seen from inside (a thread hand-off probe).
+
+Used by benchmarks/compress.py only (pass `handoff_us` as measure's `probe`). Students never see
+it: the app shows speed-ups measured within the same round, which hold in either placement.
 
 On a virtual machine (a hosted Streamlit container, this project's CI machine) the host
 decides which physical cores run the guest's vCPUs, and it moves them while we measure.
@@ -101,12 +104,20 @@ def same_placement(a: dict, b: dict, min_gap: float = MIN_GAP) -> bool:
     return max(a["handoff_us"], b["handoff_us"]) / min(a["handoff_us"], b["handoff_us"]) < min_gap
 
 
-def note(results: list) -> str | None:
+def handoff_groups(results: list) -> dict[str, list[dict]]:
+    """Per variant (BenchResult measured with probe=handoff_us): its per-round medians per placement."""
+    threshold = split([p for r in results for pair in r.probes for p in pair])
+    return {r.name: groups({k: r.per_round[k] for k in ("throughput_batch256_ips", "latency_ms_batch1_p50")},
+                           [tuple(p) for p in r.probes], threshold)
+            for r in results if r.per_round and r.probes}
+
+
+def note(results: list, by_name: dict[str, list[dict]]) -> str | None:
     """One sentence for under a results table when the host moved the threads mid-run."""
-    r = next((r for r in results if len(getattr(r, "handoff_groups", None) or []) == 2), None)
+    r = next((r for r in results if len(by_name.get(r.name) or []) == 2), None)
     if r is None:
         return None
-    fast, slow = r.handoff_groups
+    fast, slow = by_name[r.name]
     return (f"The host moved this machine's threads during the measurement: a minimal two-thread operation took "
             f"{fast['handoff_us']:.1f} us around {fast['samples']} of {r.name}'s {r.rounds} timed samples and "
             f"{slow['handoff_us']:.1f} us around {slow['samples']} (two placements of the virtual CPUs on the "
@@ -114,4 +125,4 @@ def note(results: list) -> str | None:
             f"round, so they hold in either placement. Medians per placement: `handoff_groups` in the JSON.")
 
 
-__all__ = ["MIN_GAP", "group_of", "groups", "handoff_us", "note", "same_placement", "split"]
+__all__ = ["MIN_GAP", "group_of", "groups", "handoff_groups", "handoff_us", "note", "same_placement", "split"]
