@@ -22,9 +22,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torch
 import torch  # noqa: E402
 
-import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torch
 from benchmarks._table import markdown_table, write_json  # noqa: E402
 from dashboard.lab import compress, energy, footprint, hardware  # noqa: E402
 from dashboard.lab.data import load_dataset  # noqa: E402

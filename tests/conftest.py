@@ -1,11 +1,22 @@
-"""Shared fixtures. Tests run on the bundled digits only: no network anywhere."""
+"""Shared fixtures. Tests run on the bundled digits only: no network anywhere.
+
+Two tiers. `pytest` runs everything (the README's command, and CI's). `pytest -m "not slow"`
+is the fast tier, under a minute on 2 cores: no training longer than a second. A test that
+needs real training (an accuracy target, a full-size run, energy metered around a whole
+pipeline) is marked `slow`; so is every e2e test (tests/e2e/conftest.py) and the wheel build
+(tests/deploy/test_wheel.py). A test that only needs *a* trained model takes `tiny_trained`.
+"""
 
 from __future__ import annotations
 
+import socket
+from urllib.error import URLError
+
 import pytest
 
-import dashboard  # noqa: F401  first: its OpenMP default must precede torch
+import dashboard  # noqa: F401, I001  first: its OpenMP default must precede torch
 import torch
+from torchvision import datasets as tv_datasets
 from dashboard.lab.data import load_dataset
 
 
@@ -14,9 +25,83 @@ def digits():
     return load_dataset("digits")
 
 
+@pytest.fixture(scope="session")
+def tiny_digits(digits):
+    """The first 512 training and 256 test digits: enough to learn something in a fraction of a second."""
+    return digits.subset(512, 256)
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tiny_digits):
+    """An mlp after one epoch on `tiny_digits` (well above chance, far from good). Shared by the
+    whole session: use it read-only."""
+    from dashboard.lab.train import TrainConfig, train
+
+    return train(TrainConfig(model="mlp", epochs=1, batch_size=64, threads=1), tiny_digits)
+
+
+@pytest.fixture
+def quick_app_jobs(monkeypatch):
+    """The app's jobs as a test needs them: figures, not good ones, and no fight for the cores.
+
+    One server thread (TRAIN_INFER_LAB_THREADS=1, so a test that re-reads the settings keeps it):
+    two spinning OpenMP threads on a 2-core machine that also runs something else made one
+    page test take 20 s instead of 1. And the app's timing windows cut to one short round
+    (energy still metered over it).
+    """
+    import dataclasses
+    import os
+
+    from dashboard.lab import settings
+    from dashboard.service import work
+
+    monkeypatch.setattr(work, "APP_BENCH", dataclasses.replace(
+        work.APP_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.05,
+        warmup_seconds=0.01))
+    monkeypatch.setattr(work, "APP_LAYOUT_SECONDS", 0.01)
+    # Set and restored here, not with monkeypatch: the settings must be re-read after the
+    # variable is gone, and monkeypatch restores only after this fixture has ended.
+    before = os.environ.get("TRAIN_INFER_LAB_THREADS")
+    os.environ["TRAIN_INFER_LAB_THREADS"] = "1"
+    settings.override(None)
+    yield
+    if before is None:
+        os.environ.pop("TRAIN_INFER_LAB_THREADS", None)
+    else:
+        os.environ["TRAIN_INFER_LAB_THREADS"] = before
+    settings.override(None)
+
+
 @pytest.fixture(autouse=True)
 def _torch_threads():
     # The suite must fit 2 cores; one thread keeps tests from fighting each other.
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
+
+
+NO_NETWORK = "<urlopen error [Errno -3] Temporary failure in name resolution>"
+
+
+@pytest.fixture(autouse=True)
+def no_downloads(monkeypatch):
+    """torchvision's downloads fail as they do offline, whether or not this machine is connected.
+
+    The dataset classes stay torchvision's own (files already in the cache still load); only
+    their download step is replaced by what it raises when no mirror answers: MNIST and
+    Fashion-MNIST try each mirror and raise RuntimeError("Error downloading ..."), CIFAR-10's
+    urllib raises URLError (see torchvision/datasets/mnist.py and cifar.py).
+    """
+    def mnist_download(self) -> None:
+        if self._check_exists():
+            return
+        tried = "".join(f"Tried {mirror}, got:\n{NO_NETWORK}\n" for mirror in self.mirrors)
+        raise RuntimeError(f"Error downloading {self.resources[0][0]}:\n{tried}")
+
+    def cifar_download(self) -> None:
+        if self._check_integrity():
+            return
+        raise URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(tv_datasets.MNIST, "download", mnist_download)  # FashionMNIST inherits it
+    monkeypatch.setattr(tv_datasets.CIFAR10, "download", cifar_download)

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds and installs a wheel, starts interpreters and a server
+
 ROOT = Path(__file__).resolve().parents[2]
 SRC = Path(os.environ.get("TRAIN_INFER_LAB_WHEEL_SRC") or ROOT)
 # Not copied into the build: environments, caches, build leftovers (a stale build/ folder would
@@ -84,7 +86,7 @@ import json, sys
 sys.path.insert(0, {str(app.parent)!r})  # what `streamlit run dashboard/app.py` puts first
 import dashboard
 from dashboard.lab import data
-from dashboard.ui import explain
+from dashboard.service import explain
 ds = data.load_dataset("digits")
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({str(app)!r}, default_timeout=120)

@@ -1,7 +1,8 @@
 """End-to-end fixtures: the real `streamlit run` on a free localhost port, and Debian's Chromium.
 
 The server gets a throwaway HOME (and cache) so nothing a user has configured leaks in and
-nothing the test writes survives it. Every test in this folder is marked `e2e` and is skipped,
+nothing the test writes survives it. Every test in this folder is marked `e2e` and `slow` (a real
+server and browser: not the fast tier, `pytest -m "not slow"`) and is skipped,
 with the reason, only where no Chromium is installed (`playwright install` cannot fetch one here).
 """
 
@@ -51,6 +52,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
             if CHROMIUM is None:
                 item.add_marker(skip)
 

@@ -7,12 +7,12 @@ import time
 
 from dashboard.lab import settings
 from dashboard.lab.compress import CompressSettings
-from dashboard.lab.slot import COMPUTE
 from dashboard.lab.train import TrainConfig
 from dashboard.service import work
 from dashboard.service.jobs import CANCELLED, DONE, RUNNING, STOPPED
 from dashboard.service.sessions import REGISTRY, Registry
 from dashboard.service.shared import SHARED
+from dashboard.service.slot import COMPUTE
 
 TINY = TrainConfig(model="mlp", epochs=1, train_images=400, seed=3)
 QUICK = ["fp32", "int8-dynamic"]

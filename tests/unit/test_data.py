@@ -82,16 +82,20 @@ def test_torchvision_path_reads_idx_files(tmp_path):
     assert ds.classes == tuple(str(d) for d in range(10))
 
 
-def test_offline_download_fails_with_a_clear_message(tmp_path):
-    # No internet here (and in CI): torchvision's real download fails, and we say what to do.
+@pytest.mark.parametrize("name, title", [("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST"),
+                                         ("cifar10", "CIFAR-10")])
+def test_a_failed_download_says_no_internet_and_offers_the_digits(tmp_path, name, title):
+    # The conftest's no_downloads makes torchvision's download raise what it raises offline
+    # (RuntimeError "Error downloading ..." for the MNISTs, URLError for CIFAR-10).
     with pytest.raises(DatasetUnavailable) as err:
-        load_dataset("fashion-mnist", root=tmp_path, download=True)
+        load_dataset(name, root=tmp_path, download=True)
     message = str(err.value)
-    assert "Fashion-MNIST" in message and "bundled 'digits'" in message
-    assert "Traceback" not in message
+    assert message.startswith(f"Could not get {title} into {tmp_path}")
+    assert "download failed: no internet?" in message and "Temporary failure in name resolution" in message
+    assert "bundled 'digits'" in message and "Traceback" not in message
 
 
-def test_missing_download_without_network_says_not_downloaded(tmp_path):
+def test_a_dataset_not_downloaded_yet_says_so_without_touching_the_network(tmp_path):
     with pytest.raises(DatasetUnavailable, match="not downloaded yet"):
         load_dataset("cifar10", root=tmp_path, download=False)
 

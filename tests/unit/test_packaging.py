@@ -32,3 +32,47 @@ def test_assets_and_lessons_are_installed_as_packages_with_their_data():
     assert lessons, "no lessons found"
     for path in lessons:  # every lesson file matches one of the package-data patterns
         assert any(path.match(pattern) for pattern in data["dashboard.lessons"]), path
+
+
+def _third_party_imports() -> set[str]:
+    """Top-level modules that dashboard/ imports (at any depth, lazily too), minus the stdlib and itself."""
+    import ast
+    import sys
+
+    names = set()
+    for path in (ROOT / "dashboard").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - {"dashboard", "__future__"}
+
+
+def test_what_the_code_imports_is_declared_and_what_is_declared_is_imported():
+    import re
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~ \[]", d)[0].lower().replace("-", "_") for d in project["dependencies"]}
+    optional = {re.split(r"[<>=!~ \[]", d)[0].lower().replace("-", "_")
+                for extra in project["optional-dependencies"].values() for d in extra}
+    imported = _third_party_imports()
+    assert imported - declared - optional == set(), "imported but not declared in pyproject.toml"
+    assert declared - imported == set(), "declared in pyproject.toml but never imported"
+
+
+def test_entry_points_import_dashboard_before_torch():
+    # dashboard/__init__.py sets GNU OpenMP's spin count, which libgomp reads once when torch loads
+    # it; an import sorter moving `import torch` first silently undoes it (benchmarks ran slower).
+    import re
+
+    for path in [ROOT / "tests" / "conftest.py", *sorted((ROOT / "benchmarks").glob("*.py"))]:
+        text = path.read_text(encoding="utf-8")
+        if path.parent.name == "benchmarks" and "__main__" not in text:
+            continue  # a module the scripts import after dashboard, not an entry point
+        lines = text.splitlines()
+        torch_at = next((i for i, x in enumerate(lines) if re.match(r"(import|from) torch\b", x)), None)
+        if torch_at is None:
+            continue
+        first = next((i for i, x in enumerate(lines) if re.match(r"(import dashboard\b|from dashboard\b)", x)), None)
+        assert first is not None and first < torch_at, f"{path.name}: import dashboard before torch"

@@ -4,7 +4,6 @@ refuse a request beyond them with a message naming the variable."""
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import pytest
 
@@ -38,8 +37,7 @@ def test_good_values_are_taken():
                                "TRAIN_INFER_LAB_THREADS": "1"})
     assert errors == []
     assert (s.price_per_kwh, s.currency, s.limits.max_epochs, s.country, s.threads) == (31.0, "JPY", 20, "FRA", 1)
-    assert s.limits.max_batch_size == Limits().max_batch_size
-    assert math.isfinite(s.price_per_kwh)
+    assert s.limits.max_batch_size == Limits().max_batch_size  # a variable not set keeps its default
 
 
 @pytest.fixture

@@ -5,10 +5,19 @@ import pytest
 import torch
 
 from dashboard.lab import hardware
-from dashboard.lab.train import (EpochEvent, StepEvent, TrainConfig, TrainedModel, Training, TrainingDiverged,
-                                 precision_choices, train)
+from dashboard.lab.train import (
+    EpochEvent,
+    StepEvent,
+    TrainConfig,
+    TrainedModel,
+    Training,
+    TrainingDiverged,
+    precision_choices,
+    train,
+)
 
 
+@pytest.mark.slow  # three real epochs of the cnn on all 8,000 digits
 def test_default_cnn_reaches_97_percent_in_a_short_run(digits):
     trained = train(TrainConfig(model="cnn", epochs=3, threads=2), digits)
     assert trained.test_accuracy >= 0.97
@@ -49,7 +58,8 @@ def test_divergence_stops_with_a_clear_message(digits):
 
 
 def test_stop_between_chunks_keeps_a_usable_model(digits, tmp_path):
-    run = Training(TrainConfig(model="cnn", epochs=3, threads=2), digits)
+    # The mlp on one thread: a fraction of a second to 4,000 images. 500 test digits judge it.
+    run = Training(TrainConfig(model="mlp", epochs=3, threads=1), digits.subset(None, 500))
     for event in run:
         if isinstance(event, StepEvent) and event.samples_seen >= 4000:
             run.stop()
@@ -105,6 +115,7 @@ def test_conv_nets_train_channels_last_on_the_cpu_and_the_mlp_contiguous(digits)
     assert mlp.result().summary()["layout"] == "contiguous"
 
 
+@pytest.mark.slow  # two cnn trainings on 4,000 digits to compare accuracies
 def test_bf16_lands_near_fp32_or_is_refused_with_the_reason(digits):
     config = TrainConfig(model="cnn", epochs=1, threads=2, train_images=4000)
     if "bf16" not in precision_choices("cpu"):
