@@ -1,5 +1,7 @@
 """App benchmark: the real `streamlit run` driven in Debian's Chromium, timed from outside.
 
+(A script of ~370 lines: one experiment read top to bottom.)
+
     python benchmarks/app.py [--timeout 300]
 
 1. Start-up. Wall clock from launching `streamlit run dashboard/app.py` to the Home page's

@@ -1,5 +1,8 @@
 """Load benchmark: N users at once on one real `streamlit run`, each a browser context in one Chromium.
 
+(A script of ~800 lines, not a module: the browser-side JavaScript, the users, the sampler and the
+report of one experiment, read top to bottom.)
+
     python benchmarks/load.py [--n 1,10,30] [--timeout 600] [--settle 120]
     python benchmarks/load.py --memory [--memory-sessions 10] [--settle 180]
 
