@@ -27,15 +27,11 @@ import json
 import os
 import platform
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -43,8 +39,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks._table import RESULTS, markdown_table, write_json  # noqa: E402
+from benchmarks.server import start_server, stop_server, wait_healthy  # noqa: E402
 
-APP = ROOT / "dashboard" / "app.py"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run"]
@@ -61,12 +57,6 @@ def chromium() -> str:
         if os.access(path, os.X_OK):
             return path
     sys.exit("benchmarks/app.py needs Debian's chromium (/usr/bin/chromium): apt-get install chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def tree_rss(pid: int) -> float:
@@ -113,60 +103,7 @@ def torch_build() -> dict:
             "import_rss_mb": round((after - before) / MB), "python_plus_torch_rss_mb": round(after / MB)}
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return time.monotonic()
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"streamlit not healthy after {timeout} s")
 
-
-@dataclass
-class Server:
-    process: subprocess.Popen
-    url: str
-    log: Path
-
-
-def start_server(home: Path, extra_env: dict[str, str] | None = None) -> Server:
-    """`streamlit run dashboard/app.py` in its own process group, HOME and data folder in `home`."""
-    port = free_port()
-    cache = home / ".cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache),
-           "TRAIN_INFER_LAB_DATA": str(cache / "train-infer-lab"),
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-    log = home / "streamlit.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    return Server(process, f"http://127.0.0.1:{port}", log)
-
-
-def stop_server(server: Server) -> None:
-    """SIGTERM the server's own process group, SIGKILL if it lingers."""
-    process = server.process
-    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
-        if process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -268,7 +205,7 @@ def measure(timeout_s: float, shots: Path) -> dict:
         started = start_server(Path(home))
         server, url = started.process, started.url
         try:
-            healthy = wait_healthy(url, server, timeout_s) - t0
+            healthy = wait_healthy(started, timeout_s) - t0
             page.goto(url)
             expect(page.get_by_role("heading", name="Train & Infer Lab", level=1)).to_be_visible(
                 timeout=timeout_s * 1000)

@@ -73,16 +73,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks._table import RESULTS, markdown_table, write_json
-from benchmarks.app import (
-    CHROMIUM_ARGS,
-    IDLE,
-    chromium,
-    start_server,
-    stop_server,
-    torch_build,
-    tree_rss,
-    wait_healthy,
-)
+from benchmarks.app import CHROMIUM_ARGS, IDLE, chromium, torch_build, tree_rss
+from benchmarks.server import start_server, stop_server, wait_healthy
 
 MB = 1e6
 SAMPLE_S = 0.5
@@ -545,7 +537,7 @@ def run_round(users: list[User], cfg: Config) -> dict:
         server = start_server(Path(home), {"TRAIN_INFER_LAB_DISCONNECT_GRACE_S": "5", **cfg.server_env})
         sampler = None
         try:
-            wait_healthy(server.url, server.process, SERVER_START_TIMEOUT_S)
+            wait_healthy(server, SERVER_START_TIMEOUT_S)
             rss_idle = tree_rss(server.process.pid) / MB
             sampler = Sampler(server.process.pid)
             sampler.start()

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from benchmarks.server import free_port
 
 pytestmark = pytest.mark.slow  # builds and installs a wheel, starts interpreters and a server
 
@@ -123,12 +124,6 @@ def test_cli_trains_on_the_bundled_digits_without_a_checkout(site, tmp_path):
     assert training["test_accuracy"] > 0.8
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -149,7 +144,7 @@ def test_console_command_starts_the_installed_app(site, tmp_path):
     assert _is_under(where["app"], site), where
     script = site / "bin" / "train-infer-lab"
     assert script.is_file(), "no console script: check [project.scripts] in pyproject.toml"
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, str(script), "app", "--server.port", str(port),

@@ -1,0 +1,95 @@
+"""The real app as a subprocess: `streamlit run dashboard/app.py` on a free localhost port.
+
+Shared by the browser tests (tests/e2e/conftest.py) and the browser benchmarks (app.py, load.py):
+a throwaway HOME and data folder, its own process group (stopping it stops only what it started),
+the server's output in a log file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "dashboard" / "app.py"
+ACCESS_LINE = re.compile(r'"(GET|POST|HEAD) \S+ HTTP/[\d.]+" \d{3}')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    def log_tail(self, n: int = 60) -> str:
+        """The last n lines of the server's output, without the HTTP access lines."""
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no server log)"
+        return "\n".join([line for line in lines if not ACCESS_LINE.search(line)][-n:])
+
+
+def start_server(home: Path, extra_env: dict[str, str] | None = None) -> Server:
+    """`streamlit run dashboard/app.py` in its own process group, HOME and data folder in `home`."""
+    port = free_port()
+    cache = home / ".cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache),
+           "TRAIN_INFER_LAB_DATA": str(cache / "train-infer-lab"),
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    log = home / "streamlit.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return Server(process, f"http://127.0.0.1:{port}", log)
+
+
+def wait_healthy(server: Server, timeout_s: float) -> float:
+    """Poll /_stcore/health until it answers 'ok' and return time.monotonic() then; fail early,
+    with the server's log, if it exits or stays unhealthy."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
+                if response.status == 200 and response.read().strip() == b"ok":
+                    return time.monotonic()
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"streamlit not healthy at {server.url} after {timeout_s:.0f} s:\n{server.log_tail()}")
+
+
+def stop_server(server: Server) -> None:
+    """SIGTERM the server's own process group, SIGKILL if it lingers."""
+    process = server.process
+    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            pass
