@@ -111,7 +111,6 @@ class Build:
     settings: CompressSettings
     progress: ProgressFn
     should_stop: StopFn
-    made: dict[str, Variant]          # variants made earlier in this call (a combination reuses its base)
     variant: Callable[[str], Variant]  # make (or reuse) another variant of this call by name
 
 
@@ -261,7 +260,7 @@ def make_variants(trained: TrainedModel, dataset: Dataset, names: str | list[str
         if name in made:
             return made[name]
         tech, params = parse(name)
-        b = Build(name, trained, dataset, settings, sub, stop, made, lambda other: build(other, sub))
+        b = Build(name, trained, dataset, settings, sub, stop, lambda other: build(other, sub))
         start = time.perf_counter()
         v = tech.make(b, **params)
         if settings.try_channels_last:

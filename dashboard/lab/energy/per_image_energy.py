@@ -52,17 +52,13 @@ class PerImageEnergy:
     def with_settings(self, settings: EnergySettings) -> PerImageEnergy:
         return _per_image_result(self.phase, [r.with_settings(settings) for r in self.readings], self.images)
 
-    def summary(self) -> dict:
-        """The CLI's per-variant `energy` block."""
+    def to_dict(self) -> dict:
+        """The JSON of a variant's `energy`: the figures, and the readings that re-price them."""
         return {"joules_per_image": self.joules_per_image, "co2_grams_per_image": self.co2_grams_per_image,
                 "cost_per_image": self.cost_per_image, "currency": self.currency, "spread": round(self.spread, 4),
-                "windows": len(self.readings), "measured": self.measured, "method": self.method}
-
-    def to_dict(self) -> dict:
-        d = self.summary()
-        d.update(phase=self.phase, images=list(self.images), per_window=self.per_window,
-                 images_per_second=self.images_per_second, readings=[r.to_dict() for r in self.readings])
-        return d
+                "windows": len(self.readings), "measured": self.measured, "method": self.method,
+                "phase": self.phase, "images": list(self.images), "per_window": self.per_window,
+                "images_per_second": self.images_per_second, "readings": [r.to_dict() for r in self.readings]}
 
     @classmethod
     def from_dict(cls, d: dict) -> PerImageEnergy:

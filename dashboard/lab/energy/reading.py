@@ -61,12 +61,6 @@ class EnergyReading:
             settings = EnergySettings(country_iso=d.get("country_iso") or WORLD)
         return from_plain(cls, {**d, "settings": settings})
 
-    def summary(self) -> dict:
-        """The CLI's `energy` block: joules, co2_grams, method, assumptions."""
-        return {"joules": round(self.joules, 4), "co2_grams": round(self.co2_grams, 6),
-                "kwh": self.kwh, "cost": round(self.cost, 8), "currency": self.currency,
-                "measured": self.measured, "method": self.method, "assumptions": self.assumptions}
-
     def with_settings(self, settings: EnergySettings) -> EnergyReading:
         """A copy recomputed under other assumptions (country, CPU/RAM watts, PUE, price)."""
         settings.validate()
