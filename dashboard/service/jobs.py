@@ -65,7 +65,9 @@ class Job:
 
     @property
     def active(self) -> bool:
-        return self.state in ACTIVE
+        """Queued, running, or still ending: a job is over only once its `finish` has put what it
+        made (and its notice) into the session, so a page that sees it over finds them there."""
+        return self.state in ACTIVE or not self._done.is_set()
 
     @property
     def stopping(self) -> bool:
