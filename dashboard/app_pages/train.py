@@ -135,9 +135,18 @@ def live_panel() -> None:
                            "The run did not finish: no test accuracy for it.")
         return
     if s.trained is not None:
-        curves_and_metrics(s.steps, s.trained.history, s.training_energy, "Training energy",
+        outcome = s.trained.outcome
+        if outcome is not None and not outcome.ok:   # say what went wrong before the numbers that show it
+            show = st.error if outcome.level == "error" else st.warning
+            show(f"**{outcome.title}.** {outcome.explanation} **What to try:** {outcome.advice}",
+                 icon=":material/error:" if outcome.level == "error" else ":material/warning:")
+        elif outcome is not None and outcome.advice:
+            st.info(outcome.advice, icon=":material/lightbulb:")
+        diverged = outcome is not None and outcome.kind == "diverged"
+        curves_and_metrics(s.steps, s.trained.history, s.training_energy_now(), "Training energy",
                            fmt.pct(s.trained.test_accuracy),
-                           "Measured on images the model never trains on, on the model as it ended.")
+                           "Measured on images the model never trains on, on the model as it ended"
+                           + (": its last weights before the loss overflowed." if diverged else "."))
         return
     st.info("Choose your settings and press **Train**.", icon=":material/arrow_upward:")
 
@@ -151,13 +160,27 @@ if s.trained is not None and live is None:
     st.caption(f"{t.spec.name} on {t.dataset}: {fmt.pct(t.test_accuracy)} test accuracy, "
                f"{t.cost.params:,} parameters, {fmt.flops(t.cost.inference_flops_per_image)} per image for a "
                f"prediction and {fmt.flops(t.cost.train_flops_per_image)} for a training step"
-               + ("" if t.completed else " (stopped early: partly trained)") + ".")
+               + ("" if t.completed else " (its last finite weights, from before the loss overflowed)"
+                  if t.outcome is not None and t.outcome.kind == "diverged" else " (stopped early: partly trained)")
+               + ".")
     insp = s.inspection
     tabs = st.tabs(["Sample predictions", "Confusion matrix", "Weights", "First-layer filters"])
     with tabs[0]:
+        # What the model answers overall comes first: a model that says one class to everything gets
+        # every image of that class right, and a grid of those ✓ would read as a success.
+        n_test = int(insp.confusion.counts.sum())
+        st.caption(f"What the model answers over all {n_test:,} test images: "
+                   + ", ".join(f"'{c}' {100 * x:.0f} %" for c, x in insp.answers()) + ".")
+        if (dominant := insp.dominant()) is not None:
+            c, x = dominant
+            st.warning(f"The model answers '{c}' for {100 * x:.0f} % of the test images: it has collapsed onto one "
+                       f"answer. The ✓ tiles below are images of '{c}' it gets right only because it says '{c}' to "
+                       "(almost) everything, not because it learned them.", icon=":material/warning:")
         wrong = sum(not x.correct for x in insp.samples)
-        st.caption(f"{len(insp.samples)} test images, {wrong} of them picked among the mistakes. "
-                   "Caption: ✓ right or ✗ true→predicted, and how sure the model was.")
+        st.caption(f"{len(insp.samples)} test images: {wrong} mistakes (✗) and {len(insp.samples) - wrong} right (✓). "
+                   f"Overall the model gets {fmt.pct(1 - t.test_accuracy)} of the test images wrong; the gallery "
+                   "shows more mistakes than that (at least a quarter of its tiles) so there is something to look "
+                   "at. Caption: ✓ right or ✗ true→predicted, and how sure the model was.")
         per_row = 8
         for r in range(0, len(insp.samples), per_row):
             for col, x in zip(st.columns(per_row), insp.samples[r:r + per_row]):

@@ -121,7 +121,14 @@ def train_with_progress(config: TrainConfig, quiet: bool = False):
                         f"test accuracy {event.test_accuracy:.2%}, {event.images_per_second:,.0f} images/s")
             else:
                 bar.update(event.progress, f"loss {event.loss:.3f}  {event.images_per_second:,.0f} img/s")
-    return run.result()
+    return _or_raise_diverged(run.result())
+
+
+def _or_raise_diverged(trained):
+    """The CLI ends with the reason when the loss blew up (the app keeps the run to show its curves)."""
+    if trained.outcome is not None and trained.outcome.kind == "diverged":
+        raise TrainingDiverged(trained.outcome.message)
+    return trained
 
 
 def cmd_train(args: argparse.Namespace) -> int:

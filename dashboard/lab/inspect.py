@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .data import EVAL_BATCH, Dataset
+from .outcome import DOMINANT_SHARE
 from .variant import prunable_layers
 
 
@@ -118,12 +119,16 @@ def confusion_matrix(predictions: Predictions, classes: tuple[str, ...]) -> Conf
 
 def sample_predictions(predictions: Predictions, dataset: Dataset, *, n: int = 24,
                        mistakes: int | None = None, seed: int = 0) -> list[Sample]:
-    """`n` test images with their predictions: a random pick, with up to `mistakes` wrong ones
-    (default: a quarter) so the grid shows what the model gets wrong, not only what it gets right."""
+    """`n` test images with their predictions: a random pick with `mistakes` wrong ones. By default
+    as many as the model gets wrong overall, and never fewer than a quarter, so the grid shows what
+    the model gets wrong and a model that is mostly wrong never looks mostly right."""
     rng = np.random.default_rng(seed)
     wrong = np.flatnonzero(predictions.predicted != predictions.labels)
     right = np.flatnonzero(predictions.predicted == predictions.labels)
-    n_wrong = min(len(wrong), n // 4 if mistakes is None else mistakes, n)
+    if mistakes is None:
+        error_rate = len(wrong) / max(len(predictions.labels), 1)
+        mistakes = max(n // 4, round(n * error_rate))
+    n_wrong = min(len(wrong), mistakes, n)
     pick = np.concatenate([rng.choice(wrong, n_wrong, replace=False),
                            rng.choice(right, min(len(right), n - n_wrong), replace=False)])
     pick = np.sort(pick).astype(int)
@@ -185,6 +190,25 @@ class Inspection:
     histograms: list[LayerHistogram]
     first_layer: FirstLayer | None
 
+    @property
+    def predicted_share(self) -> np.ndarray:
+        """The share of the test images the model puts in each class (class order), 0..1, summing to 1."""
+        per_class = self.confusion.counts.sum(axis=0).astype(np.float64)
+        total = per_class.sum()
+        return per_class / total if total else per_class
+
+    def answers(self, k: int | None = None) -> list[tuple[str, float]]:
+        """(class, share of the test images predicted as it), most frequent first; the first k."""
+        share = self.predicted_share
+        order = np.argsort(-share, kind="stable")[:k]
+        return [(self.confusion.classes[i], float(share[i])) for i in order if share[i] > 0]
+
+    def dominant(self, threshold: float = DOMINANT_SHARE) -> tuple[str, float] | None:
+        """(class, share) when one class takes at least `threshold` of the answers (the model
+        collapsed onto it, lab.outcome), else None."""
+        top = self.answers(1)
+        return top[0] if top and top[0][1] >= threshold else None
+
 
 def inspect_model(module: nn.Module, dataset: Dataset, *, samples: int = 24, seed: int = 0,
                   layout: str = "contiguous") -> Inspection:
@@ -199,49 +223,3 @@ def inspect_model(module: nn.Module, dataset: Dataset, *, samples: int = 24, see
                       sample_predictions(preds, dataset, n=samples, seed=seed),
                       weight_histograms(module), first_layer(module, dataset.shape))
 
-
-# --- training vs inference, per image ------------------------------------------------------
-
-@dataclass(frozen=True)
-class PerImage:
-    """What one image costs in one phase. None where it was not measured."""
-
-    seconds: float | None
-    flops: float | None
-    joules: float | None
-    co2_grams: float | None
-
-
-@dataclass(frozen=True)
-class TrainVsInfer:
-    """One training image (forward + backward + update) against one inference, from a user's runs."""
-
-    training: PerImage
-    inference: PerImage            # time: batch-1 median latency; energy: per image at the benchmark's batch
-    training_images: int           # images the training processed (epochs x training set)
-    training_joules: float | None  # the whole training
-    breakeven_inferences: float | None
-
-    def ratio(self, field_name: str) -> float | None:
-        """How many inferences one training image costs, on one measure ("seconds", "flops", ...)."""
-        t, i = getattr(self.training, field_name), getattr(self.inference, field_name)
-        return t / i if t is not None and i else None
-
-
-def training_vs_inference(trained, training_energy, inference_seconds: float | None,
-                          inference_flops: float | None, inference_joules: float | None,
-                          inference_co2_grams: float | None) -> TrainVsInfer:
-    """Per-image costs of training (from a TrainedModel and its EnergyReading) and of inference
-    (from a benchmark result), and the break-even number of inferences."""
-    from .footprint import breakeven_inferences
-
-    n = max(int(trained.samples_seen), 1)
-    tj = training_energy.joules if training_energy is not None else None
-    training = PerImage(trained.train_seconds / n, float(trained.cost.train_flops_per_image),
-                        tj / n if tj is not None else None,
-                        training_energy.co2_grams / n if training_energy is not None else None)
-    inference = PerImage(inference_seconds, float(inference_flops) if inference_flops else None,
-                         inference_joules, inference_co2_grams)
-    breakeven = (breakeven_inferences(tj, inference_joules)
-                 if tj is not None and inference_joules else None)
-    return TrainVsInfer(training, inference, int(trained.samples_seen), tj, breakeven)

@@ -84,21 +84,3 @@ def test_first_layer_filters_are_images():
     assert mlp.kind == "linear" and mlp.images.shape == (16, 28, 28) and mlp.total == 256
     colour = first_layer(build_model(ModelSpec("cnn", (3, 32, 32))), (3, 32, 32))
     assert colour.images.shape == (32, 3, 3, 3)
-
-
-def test_training_vs_inference_per_image(trained_mlp):
-    from dashboard.lab.energy import EnergyReading
-    from dashboard.lab.inspect import training_vs_inference
-
-    reading = EnergyReading("training", joules=30.0, co2_grams=0.004)
-    tvi = training_vs_inference(trained_mlp, reading, inference_seconds=1e-4,
-                                inference_flops=trained_mlp.cost.inference_flops_per_image,
-                                inference_joules=0.001, inference_co2_grams=1e-7)
-    n = trained_mlp.samples_seen
-    assert n == 512 and tvi.training_images == n
-    assert tvi.training.joules == pytest.approx(30.0 / n)
-    assert tvi.training.seconds == pytest.approx(trained_mlp.train_seconds / n)
-    assert tvi.breakeven_inferences == pytest.approx(30_000)
-    assert 2.0 <= tvi.ratio("flops") <= 3.5  # forward + backward: 2-3x a forward pass
-    unmeasured = training_vs_inference(trained_mlp, None, None, None, None, None)
-    assert unmeasured.breakeven_inferences is None and unmeasured.ratio("joules") is None

@@ -11,7 +11,6 @@ from dashboard.lab.train import (
     TrainConfig,
     TrainedModel,
     Training,
-    TrainingDiverged,
     precision_choices,
     train,
 )
@@ -49,12 +48,17 @@ def test_same_seed_same_result(digits):
     assert not torch.equal(c.module.classifier[0].weight, a.module.classifier[0].weight)
 
 
-def test_divergence_stops_with_a_clear_message(digits):
+def test_divergence_stops_the_run_keeps_its_curves_and_says_what_to_try(digits):
+    # A diverged run is a result, not an exception: it ends at the overflow with the curve so far,
+    # the weights of its last finite state and the outcome "diverged" (tests/unit/test_outcome.py).
     run = Training(TrainConfig(model="mlp", lr=1e5, optimizer="sgd", epochs=1, threads=1), digits)
-    with pytest.raises(TrainingDiverged, match=r"learning rate 100000 is too high for sgd; try"):
-        list(run)
-    with pytest.raises(TrainingDiverged):
-        run.result()
+    steps = list(run)
+    assert steps and steps[-1].overflowed and not any(e.overflowed for e in steps[:-1])
+    assert run.step < run.total_steps
+    assert run.diverged is not None and "learning rate 100000 is too high for sgd; try" in run.diverged
+    trained = run.result()
+    assert trained.outcome.kind == "diverged" and "too high for SGD with momentum; try" in trained.outcome.advice
+    assert all(torch.isfinite(p).all() for p in trained.module.parameters())
 
 
 def test_stop_between_chunks_keeps_a_usable_model(digits, tmp_path):
