@@ -1,10 +1,10 @@
-"""Results: every run of this session in one table, downloads, clear all."""
+"""Results: every run of this session in one table, the energy assumptions, downloads, clear all."""
 
 import streamlit as st
 
 from dashboard.lab import settings
 from dashboard.service import runs
-from dashboard.ui import session
+from dashboard.ui import assumptions, session
 
 s = session.page("Results",
                  "Every run of this session, newest last: finished, stopped or failed. It stays on this server while "
@@ -12,24 +12,46 @@ s = session.page("Results",
                  f"{settings.current().session_keep_minutes:g} minutes after its last tab closed. Nothing leaves the "
                  "server unless you download it.")
 
+# The assumptions first: the table and every download below are priced with them.
+assumptions.assumptions_panel(s, "results")
+
 if not s.runs:
     st.info("No runs yet. Train a model or run the whole demo, and each run will appear here.",
             icon=":material/history:")
     st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
 else:
     st.dataframe(runs.table(s), hide_index=True, width="stretch")
-    st.caption("Energy figures say how they were obtained in the 'energy method' column: *measured* by "
-               "hardware counters, or *estimated* from CPU time and assumed watts. 'figures' says whether a run was "
+    assumptions.assumptions_summary(s, link_to=None)
+    st.caption("Every energy, CO₂e, cost and break-even figure here and in the downloads is recomputed with the "
+               "assumptions above (change them, and the table follows; nothing is run again). 'energy method' says "
+               "how each was obtained: *measured* by hardware counters, or *estimated* from CPU time and assumed "
+               "watts; the CPU and RAM parts show what an estimate is made of. 'figures' says whether a run was "
                "measured for you or served from an identical run measured earlier on this server; 'outcome' says "
                "whether it finished, was stopped, or failed.")
-    c1, c2, c3, _ = st.columns([1, 1, 1.3, 1])
+    served = next((r.name for r in s.results if r.energy is not None), None)
+    if s.training_energy is not None or served is not None:
+        with st.expander("What your current model's energy figures are made of"):
+            assumptions.energy_parts(s, {"training": s.training_energy_now(),
+                                         **({f"inference, {served}": s.per_image_energy(served)} if served else {})})
+    c1, c2, c3, c4 = st.columns([1, 1, 1.3, 1.6])
     c1.download_button("Download CSV", runs.to_csv(s), file_name="train-infer-lab-runs.csv",
-                       mime="text/csv", icon=":material/download:", on_click="ignore")
+                       mime="text/csv", icon=":material/download:", on_click="ignore",
+                       help="One row per run and measured version (run columns repeated), every column with its "
+                            "unit, and the assumptions the energy figures use.")
     c2.download_button("Download JSON", runs.to_json(s), file_name="train-infer-lab-runs.json",
-                       mime="application/json", icon=":material/download:", on_click="ignore")
+                       mime="application/json", icon=":material/download:", on_click="ignore",
+                       help="Everything, with each run's figures under your current assumptions and, in "
+                            "'as_recorded', the assumptions it was measured under.")
     c3.download_button("Download emissions.csv", runs.emissions_csv(s), file_name="emissions.csv",
                        mime="text/csv", icon=":material/download:", on_click="ignore",
-                       help="Every energy reading in CodeCarbon's emissions.csv format: its own tools can read it.")
+                       help="Every energy reading in CodeCarbon's emissions.csv format (its own columns, so its tools "
+                            "can read and append to it), with your country and PUE. It has no column for image "
+                            "counts: those are in the companion file emissions-images.json.")
+    c4.download_button("Download emissions-images.json", runs.emissions_companion_json(s),
+                       file_name="emissions-images.json", mime="application/json", icon=":material/download:",
+                       on_click="ignore",
+                       help="The companion of emissions.csv: for each of its rows (same order, same run_id), the "
+                            "phase and the number of images that reading processed.")
     st.divider()
     confirm = st.checkbox("Yes, forget this session's model, measurements and runs")
     if st.button("Clear all", icon=":material/delete:", disabled=not confirm or s.busy):

@@ -11,9 +11,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 WORLD = "WORLD"  # pseudo country code: CodeCarbon's world-average intensity
-# carbon_intensity_per_source.json "world_average" in CodeCarbon 3.3.2 (IEA 2019); used only
-# when CodeCarbon's files cannot be read at all.
+WORLD_NAME = "World (average)"  # CodeCarbon has no ISO code for it: exports name it this way
+# carbon_intensity_per_source.json "world_average" in CodeCarbon 3.3.2; used only when
+# CodeCarbon's files cannot be read at all.
 WORLD_FALLBACK_GCO2_PER_KWH = 475.0
+# Its source there is the IEA's Global Energy & CO2 Status Report published in 2019
+# (iea.org/reports/global-energy-co2-status-report-2019), which reports on the year 2018.
+WORLD_YEAR = 2018
+WORLD_SOURCE = ("IEA Global Energy & CO2 Status Report (published 2019, figures for 2018), "
+                "via CodeCarbon {version} carbon_intensity_per_source.json")
 
 J_PER_KWH = 3.6e6
 
@@ -23,8 +29,17 @@ class Country:
     iso: str
     name: str
     gco2_per_kwh: float
-    year: int | None
+    year: int | None    # the year the figure describes
     source: str
+
+    @property
+    def year_text(self) -> str:
+        return str(self.year) if self.year else "year not stated"
+
+    @property
+    def label(self) -> str:
+        """'France: 56 gCO₂e/kWh (2023)': the figure always with its unit and year."""
+        return f"{self.name}: {self.gco2_per_kwh:.0f} gCO₂e/kWh ({self.year_text})"
 
 
 # global_energy_mix.json's generation columns that do not overlap (its fossil, low_carbon and
@@ -73,8 +88,7 @@ def _grid_table() -> dict[str, Country]:
         with open(source.global_energy_mix_data_path, encoding="utf-8") as f:
             mixes = json.load(f)
         world = float(per_source["world_average"])
-        table = {WORLD: Country(WORLD, "World average", world, None,
-                                f"CodeCarbon {cc_version} carbon_intensity_per_source.json (IEA)")}
+        table = {WORLD: Country(WORLD, "World average", world, WORLD_YEAR, WORLD_SOURCE.format(version=cc_version))}
         for iso, mix in mixes.items():
             g = mix_intensity(mix, per_source)
             how = ("" if mix.get("carbon_intensity") is not None else
@@ -83,8 +97,9 @@ def _grid_table() -> dict[str, Country]:
                                  mix.get("year"), f"CodeCarbon {cc_version} global_energy_mix.json{how}")
         return table
     except Exception as e:  # noqa: BLE001  no codecarbon: the world average is all we can honestly offer
-        return {WORLD: Country(WORLD, "World average", WORLD_FALLBACK_GCO2_PER_KWH, None,
-                               f"CodeCarbon's world average (its data could not be read: {e})")}
+        return {WORLD: Country(WORLD, "World average", WORLD_FALLBACK_GCO2_PER_KWH, WORLD_YEAR,
+                               "IEA Global Energy & CO2 Status Report (published 2019, figures for 2018), as "
+                               f"CodeCarbon quotes it; CodeCarbon's data could not be read here ({e})")}
 
 
 def known(iso: str) -> bool:
