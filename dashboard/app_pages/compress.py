@@ -4,9 +4,9 @@ import streamlit as st
 
 from dashboard.lab import energy, hardware, settings
 from dashboard.lab.compress import CompressSettings, technique
-from dashboard.service import activity, explain, work
+from dashboard.service import activity, work
 from dashboard.service.jobs import Busy
-from dashboard.ui import charts, fmt, session, status, widgets
+from dashboard.ui import charts, explain, fmt, session, status, widgets
 
 s = session.page("Compress & benchmark",
                  "Inference is what a model does for the rest of its life, so making it cheaper pays off on every "
@@ -17,6 +17,10 @@ status.require_model(s, "there is nothing to compress yet.")
 t = s.trained
 st.markdown(f"Compressing **{t.spec.name}** trained on **{t.dataset}** "
             f"({fmt.pct(t.test_accuracy)} test accuracy{'' if t.completed else ', stopped early'}).")
+if t.outcome is not None and not t.outcome.ok:
+    st.warning(f"{t.outcome.title}: {t.outcome.summary}. Compressing a model that did not learn measures speed and "
+               "size honestly, but its accuracy figures say little. Train it again first: "
+               f"{t.outcome.advice}", icon=":material/warning:")
 d = CompressSettings()
 FORM = {"c_unstructured": True, "c_unstructured_pct": 90, "c_channels": True, "c_channels_pct": 50,
         "c_int8_dynamic": True, "c_int8_static": True, "c_combo": False, "c_bf16": False, "c_fp16": False,
@@ -89,10 +93,11 @@ st.subheader("Side by side")
 hw = hardware.describe()
 threads = next((r.threads for r in results if r.threads), hw.threads)  # what the measurement used
 rounds = next((r.rounds for r in results if r.rounds), 0)
-st.caption(f"Measured on {hw.cpu} with {threads} PyTorch thread(s); CPU features: "
-           f"{', '.join(hw.feature_labels) or 'none detected'}. Latency: median (p50) and 95th percentile (p95) "
-           f"of single-image calls after warm-up. Throughput: batches of 256. Every figure is the median of "
-           f"{rounds} interleaved rounds; the spread table below gives their range.")
+batch = next((r.batch_size for r in results if r.batch_size), 256)
+st.caption(f"Measured on this machine with {threads} PyTorch thread{'s' if threads != 1 else ''}, every version on "
+           f"the same test images, in turns. Each figure is the median of {rounds} round{'s' if rounds != 1 else ''}. "
+           f"*batch 1*: one image per call, as an app "
+           f"answering one user; *batch {batch}*: {batch} images per call, as a server that groups requests.")
 if s.results_note:
     c1, c2 = st.columns([4, 1])
     c1.info(f"These figures were {s.results_note}; they were not measured again for you.", icon=":material/share:")
@@ -108,78 +113,128 @@ last = next((r for r in reversed(s.runs) if r.record.results), None)
 if last is not None and (last.record.interference or {}).get("notable"):
     st.warning(activity.sentence(last.record.interference), icon=":material/group:")
 ok = [r for r in results if r.available]
+fp32 = next((r for r in ok if r.name == "fp32"), None)
+# Every energy figure on this page is re-priced under the user's current assumptions (country,
+# watts, PUE), never read from the stored measurement as it was priced then.
+energies = {r.name: s.per_image_energy(r.name) for r in results}
+energies_1 = {r.name: s.per_image_energy(r.name, batch=1) for r in results}
+kind = energy.kind(*[e for e in energies.values() if e]) if any(energies.values()) else "estimated"
+
+
+def _scaled(v: float | None, factor: float) -> float | None:
+    return None if v is None else v * factor
+
+
+def _cell(v: float | None, show) -> str:
+    return "–" if v is None else show(v)
+
+
+# The compact table: what a student compares, every number formatted with its unit in the header,
+# headers that wrap (st.table) so it fits a projector without scrolling; the rest in the expander.
+st.table([{
+    "version": r.name,
+    "accuracy (%)": _cell(r.accuracy if r.available else None, lambda v: f"{100 * v:.2f}"),
+    "size (KiB)": _cell(r.size_bytes if r.available else None, lambda v: charts.num(v / 1024)),
+    "time per image, batch 1 (ms)": _cell(r.latency_ms_batch1_p50, lambda v: charts.num(v, trim=False)),
+    f"images per second, batch {batch}": _cell(r.throughput_batch256_ips, lambda v: f"{v:,.0f}"),
+    "speed-up, batch 1": _cell(r.speedup_batch1, fmt.times),
+    f"speed-up, batch {batch}": _cell(r.speedup_batch256, fmt.times),
+    f"energy per 1,000 images (J, {kind})": _cell(energies[r.name].joules_per_image if energies[r.name] else None,
+                                                  lambda v: charts.num(1000 * v, trim=False)),
+} for r in results], hide_index=True, border="horizontal")
+st.markdown("\n".join(f"- **{r.name}**: {explain.plain(r, fp32)}" for r in results))
+if layout_note := explain.layout(results):
+    st.caption(layout_note)
 
 
 def _range(spread: dict | None, digits: int) -> str:
     return f"{spread['min']:,.{digits}f} – {spread['max']:,.{digits}f}" if spread else ""
 
 
-rows = []
-for r in results:
-    e = s.per_image_energy(r.name)
-    rows.append({
-        "variant": r.name,
-        "accuracy (%)": round(100 * r.accuracy, 2) if r.available else None,
-        "agrees with fp32 (%)": round(100 * r.agreement, 2) if r.available else None,
-        "size (KiB)": round(r.size_bytes / 1024, 1) if r.available else None,
+with st.expander("All measurements (every column, the technical notes, the spread over the rounds)"):
+    st.caption(f"CPU: {hw.cpu}; features: {', '.join(hw.feature_labels) or 'none detected'}. Latency: median "
+               f"(p50) and 95th percentile (p95) of single-image calls after warm-up. Throughput: batches of "
+               f"{batch}. Energy under your current assumptions (change them on Training vs inference).")
+    st.dataframe([{
+        "version": r.name,
+        "accuracy (%)": round(100 * r.accuracy, 2) if r.available and r.accuracy is not None else None,
+        "agrees with fp32 (%)": round(100 * r.agreement, 2) if r.available and r.agreement is not None else None,
+        "size (KiB)": round(r.size_bytes / 1024, 1) if r.available and r.size_bytes else None,
+        "zlib-compressed size (KiB)": round(r.size_bytes_zlib / 1024, 1) if r.size_bytes_zlib else None,
         "parameters": r.params, "non-zero parameters": r.nonzero_params,
         "MFLOP per image": round(r.flops / 1e6, 3) if r.flops else None,
         "batch-1 p50 (ms)": r.latency_ms_batch1_p50, "batch-1 p95 (ms)": r.latency_ms_batch1_p95,
-        "batch-256 (images/s)": round(r.throughput_batch256_ips) if r.throughput_batch256_ips else None,
-        "speed-up batch 1 (x)": r.speedup_batch1, "speed-up batch 256 (x)": r.speedup_batch256,
-        "energy per 1,000 images (J)": round(1000 * e.joules_per_image, 4) if e else None,
-        "CO2e per 1,000 images (mg)": round(1e6 * e.co2_grams_per_image, 4) if e else None,
-        "energy method": e.method if e else "",
+        f"batch-{batch} (images/s)": round(r.throughput_batch256_ips) if r.throughput_batch256_ips else None,
+        "speed-up batch 1 (x)": r.speedup_batch1, f"speed-up batch {batch} (x)": r.speedup_batch256,
+        f"energy per 1,000 images, batch {batch} (J)": (round(1000 * energies[r.name].joules_per_image, 4)
+                                                        if energies[r.name] else None),
+        "energy per 1,000 images, batch 1 (J)": (round(1000 * energies_1[r.name].joules_per_image, 4)
+                                                 if energies_1[r.name] else None),
+        "CO2e per 1,000 images (mg)": (round(1e6 * energies[r.name].co2_grams_per_image, 4)
+                                       if energies[r.name] else None),
+        "energy method": energies[r.name].method if energies[r.name] else "",
+        "memory layout": r.layout,
+        "saved as": r.saved_as,
+        "how it was made": r.how_made,
         "note": r.note,
-    })
-st.dataframe(rows, hide_index=True, width="stretch")
-with st.expander("Spread over the rounds (min – max)"):
+    } for r in results], hide_index=True, width="stretch",
+        column_config={"version": st.column_config.TextColumn("version", pinned=True)})
+    st.markdown("**Spread over the rounds (min – max)**")
     st.dataframe([{
-        "variant": r.name,
+        "version": r.name,
         "batch-1 p50 (ms)": _range(r.spread.get("latency_ms_batch1_p50"), 4),
-        "batch-256 (images/s)": _range(r.spread.get("throughput_batch256_ips"), 0),
+        f"batch-{batch} (images/s)": _range(r.spread.get("throughput_batch256_ips"), 0),
         "speed-up batch 1 (x)": _range(r.spread.get("speedup_batch1"), 2),
-        "speed-up batch 256 (x)": _range(r.spread.get("speedup_batch256"), 2),
-        "energy per image, max / min (x)": f"{r.energy.spread:.2f}" if r.energy else "",
-    } for r in ok], hide_index=True, width="stretch")
+        f"speed-up batch {batch} (x)": _range(r.spread.get("speedup_batch256"), 2),
+        "energy per image, max / min (x)": f"{energies[r.name].spread:.2f}" if energies[r.name] else "",
+    } for r in ok], hide_index=True, width="stretch",
+        column_config={"version": st.column_config.TextColumn("version", pinned=True)})
 
 names_ok = [r.name for r in ok]
-a, b = st.columns(2)
-a.plotly_chart(charts.accuracy_vs_time(names_ok, [r.latency_ms_batch1_p50 for r in ok],
-                                       [r.accuracy for r in ok], batch=1), key="c_pareto1")
-b.plotly_chart(charts.accuracy_vs_time(names_ok, [1000 / r.throughput_batch256_ips if r.throughput_batch256_ips else None
-                                                  for r in ok], [r.accuracy for r in ok], batch=256), key="c_pareto256")
+st.plotly_chart(charts.accuracy_vs_time(names_ok, [r.latency_ms_batch1_p50 for r in ok],
+                                        [r.accuracy for r in ok], batch=1), key="c_pareto1")
+st.plotly_chart(charts.accuracy_vs_time(names_ok, [1000 / r.throughput_batch256_ips if r.throughput_batch256_ips
+                                                   else None for r in ok], [r.accuracy for r in ok], batch=batch),
+                key="c_pareto256")
+st.caption("Each mark is one version of your model (hover for its figures). The time axis is logarithmic: each "
+           "gridline step multiplies the time, so equal distances are equal ratios. The accuracy axis is zoomed "
+           "in to the measured range. The dashed line joins the best trade-offs: no other version is both "
+           "faster and more accurate than one on the line.")
 a, b = st.columns(2)
 a.plotly_chart(charts.bars(names_ok, [r.speedup_batch1 for r in ok], title="Speed-up at batch 1",
-                           axis="speed-up over fp32 (x; right of the dashed line is faster)", reference=1.0,
-                           suffix="×"), key="c_speed1")
-b.plotly_chart(charts.bars(names_ok, [r.speedup_batch256 for r in ok], title="Speed-up at batch 256",
-                           axis="speed-up over fp32 (x; right of the dashed line is faster)", reference=1.0,
-                           suffix="×"), key="c_speed256")
+                           axis="times fp32's speed (×; dashed line: fp32)", reference=1.0, label=fmt.times),
+               key="c_speed1")
+b.plotly_chart(charts.bars(names_ok, [r.speedup_batch256 for r in ok], title=f"Speed-up at batch {batch}",
+                           axis="times fp32's speed (×; dashed line: fp32)", reference=1.0, label=fmt.times),
+               key="c_speed256")
 a, b = st.columns(2)
-a.plotly_chart(charts.bars(names_ok, [r.size_bytes / 1024 for r in ok], title="Size on disk",
-                           axis="saved file (KiB)", suffix=" KiB"), key="c_size")
-energies = [s.per_image_energy(r.name) for r in ok]
-kind = energy.kind(*energies) if all(energies) else "estimated"
-b.plotly_chart(charts.bars(names_ok, [1000 * e.joules_per_image if e else None for e in energies],
-                           title=f"Energy per 1,000 images ({kind})", axis=f"{kind} energy (J per 1,000 images)",
-                           suffix=" J"), key="c_energy")
-methods = sorted({e.method for e in energies if e})
-st.caption("Energy: " + (" | ".join(methods) if methods else "not measured") +
-           f". CO₂e uses the grid of {s.settings.country_iso} (change it on Training vs inference).")
-a.plotly_chart(charts.bars(names_ok, [1e6 * e.co2_grams_per_image if e else None for e in energies],
-                           title=f"CO₂e per 1,000 images ({kind})", axis=f"{kind} CO₂e (mg per 1,000 images)",
-                           suffix=" mg"), key="c_co2")
+a.plotly_chart(charts.amounts(names_ok, [r.size_bytes / 1024 if r.size_bytes else None for r in ok],
+                              title="Size on disk", axis="saved file", unit="KiB"), key="c_size")
+b.plotly_chart(charts.amounts(names_ok, [_scaled(energies[n].joules_per_image, 1000) if energies[n] else None
+                                         for n in names_ok],
+                              title=f"Energy per 1,000 images ({kind})", axis=f"{kind} energy, batch {batch}",
+                              unit="J"), key="c_energy")
+a, b = st.columns(2)
+a.plotly_chart(charts.amounts(names_ok, [_scaled(energies[n].co2_grams_per_image, 1e6) if energies[n] else None
+                                         for n in names_ok],
+                              title=f"CO₂e per 1,000 images ({kind})", axis=f"{kind} CO₂e, batch {batch}",
+                              unit="mg"), key="c_co2")
+b.caption(("Energy **measured** by the processor's energy counters" if kind == "measured" else
+           "Energy **estimated**: the processor time each version used × an assumed power, plus memory by "
+           "CodeCarbon's model (this machine gives no power counters to read)")
+          + f". CO₂e = energy × the carbon intensity of the grid of {energy.country(s.settings.country_iso).name}. "
+          "Change the country or the watts on Training vs inference: every figure here follows. The exact method "
+          "is in *All measurements*.")
 
-with b:
-    if why := explain.for_results([r.name for r in results]):
-        st.markdown("**Why did it come out so?**")
+why = explain.for_results(results)
+missing = [r for r in results if not r.available]
+if why or missing:
+    st.subheader("Why did it come out so?")
     for title, text in why:
         with st.expander(title):
             st.markdown(text)
-    for r in results:
-        if not r.available:
-            st.warning(f"**{r.name}** not available here: {r.note}")
+    for r in missing:
+        st.warning(f"**{r.name}** not available here: {r.note}")
 
 st.divider()
 st.subheader("Sensitivity scan")

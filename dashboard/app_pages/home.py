@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard.lab import hardware, settings
-from dashboard.ui import charts, demo, session
+from dashboard.ui import charts, demo, explain, session
 
 s = session.page("Train & Infer Lab")
 st.markdown(
@@ -15,7 +15,7 @@ st.plotly_chart(charts.training_vs_inference_diagram(), key="home_diagram",
                 config={"displayModeBar": False, "staticPlot": True})
 
 st.subheader("The path through the lab")
-cols = st.columns(4)
+cols = [c for _ in range(2) for c in st.columns(2)]   # 2 x 2: the titles fit a projector's width
 steps = [
     ("app_pages/train.py", "1. Train", "Pick a dataset and a model, watch loss and accuracy move live, "
                                         "then look inside: mistakes, confusion matrix, weights."),
@@ -43,9 +43,23 @@ a.metric("Compute device", hw.device.upper(), help=hw.device_name)
 b.metric("CPU cores (logical)", f"{hw.logical_cores}")
 c.metric("PyTorch threads", f"{settings.current().threads}",
          help="The server's setting (TRAIN_INFER_LAB_THREADS), the same for every job of every user.")
-st.markdown(f"- **CPU:** {hw.cpu} ({hw.arch}); PyTorch SIMD level: {hw.cpu_capability}\n"
-            f"- **PyTorch:** {hw.torch}, {hw.torch_build} build; int8 engines: {', '.join(hw.quantized_engines) or 'none'}\n"
-            f"- **Features that decide int8 and bf16 speed:** {', '.join(hw.feature_labels) or 'none detected'}")
-st.caption("Times, accuracy and sizes are measured on this machine; energy says whether it was measured or "
-           "estimated. On a shared server heavy work takes turns, one job at a time, so no two measurements "
-           "overlap; when other users' pages used notable CPU during yours, the result says so.")
+st.markdown("\n".join(f"- {line}" for line in explain.machine(hw)))
+with st.expander("Technical details"):
+    st.markdown(f"- **CPU:** {hw.cpu} ({hw.arch}); PyTorch SIMD level: {hw.cpu_capability}\n"
+                f"- **CPU features that decide int8 and bf16 speed:** {', '.join(hw.feature_labels) or 'none detected'}\n"
+                f"- **PyTorch:** {hw.torch}, {hw.torch_build} build; int8 engines: "
+                f"{', '.join(hw.quantized_engines) or 'none'}\n"
+                f"- **Memory allocator:** {hw.allocator or 'default'}")
+
+st.subheader("Where the numbers come from")
+st.markdown(
+    "- **Measured** on this server: times, images per second, accuracy, file sizes and CPU time. FLOPs are "
+    "counted by PyTorch's FLOP counter (`torch.utils.flop_counter`) as the model runs.\n"
+    "- **Estimated** from a measurement and stated assumptions: energy, where the processor has no power counters "
+    "the lab can read (CPU time × assumed watts, memory by CodeCarbon's model); CO₂e is energy × the grid's "
+    "carbon intensity. Every energy figure says *measured* or *estimated* and shows its assumptions.\n"
+    "- **Published**, with its source beside it: the grid's carbon intensity (CodeCarbon's bundled data), "
+    "electricity prices and the everyday comparisons.")
+st.caption("Heavy work takes turns, one job at a time, so no two measurements overlap; when other users' pages used "
+           "notable CPU during yours, the result says so. When someone on this server already measured identical "
+           "settings, you get their figures at once, labelled as such.")

@@ -1,18 +1,27 @@
-"""The short explanations pages show ("why did it come out so"), kept as markdown in lessons/explain/.
+"""The short explanations pages show ("why did it come out so"), kept as markdown in lessons/explain/,
+each followed by the student's own measured numbers; and what each model version is, in plain words.
 
 Which explanation fits a variant, and its title, come from the variant registry (lab.compress).
+The teaching text lives in the markdown; the sentences here only put measured figures into words.
+A figure that was not measured is said to be not measured: nothing is made up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from importlib import resources
 
 from dashboard.lab import compress
+from dashboard.lab.bench import BenchResult
+from dashboard.ui import fmt
 
 # Inside the package (top-level lessons/ installed as dashboard.lessons, see pyproject), so an
 # installed copy without the checkout (Community Cloud, `pip install`) has them too.
 EXPLAIN_DIR = resources.files("dashboard.lessons") / "explain"
+
+NOT_MEASURED = "not measured"
+SAME_BAND = 0.1   # a speed-up within 10 % of 1x is called "about the same speed"
 
 
 @lru_cache(maxsize=32)
@@ -22,12 +31,270 @@ def text(name: str) -> str:
     return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
 
 
-def for_results(names: list[str]) -> list[tuple[str, str]]:
-    """(title, markdown) of each explanation that fits these variants, once each, in their order."""
+def for_results(results: Sequence[BenchResult]) -> list[tuple[str, str]]:
+    """(title, markdown) of each explanation that fits these results, once each, in their order:
+    the teaching text, then what the student's own figures say."""
     out, seen = [], set()
-    for name in names:
-        topic = compress.explanation(name)
+    for r in results:
+        topic = compress.explanation(r.name)
         if topic and topic not in seen and text(topic):
             seen.add(topic)
-            out.append((compress.EXPLANATIONS.get(topic, topic), text(topic)))
+            body = text(topic)
+            figures = numbers(topic, results)
+            out.append((compress.EXPLANATIONS.get(topic, topic), f"{body}\n\n{figures}" if figures else body))
     return out
+
+
+def numbers(topic: str, results: Sequence[BenchResult]) -> str:
+    """The measured figures that answer an explanation's question, in sentences (markdown)."""
+    build = _NUMBERS.get(topic)
+    if build is None:
+        return ""
+    ok = [r for r in results if r.available]
+    fp32 = next((r for r in ok if r.name == "fp32"), None)
+    return build(ok, fp32)
+
+
+# ------------------------------------------------------------------ small pieces of sentences
+
+def _key(name: str) -> str | None:
+    try:
+        return compress.parse(name)[0].key
+    except ValueError:
+        return None
+
+
+def _of(results: Sequence[BenchResult], *keys: str) -> list[BenchResult]:
+    return [r for r in results if _key(r.name) in keys]
+
+
+def _pct(fraction: float | None) -> str:
+    # Two decimals, as the table: a 2,000-image test set moves in steps of 0.05 %.
+    return NOT_MEASURED if fraction is None else f"{100 * fraction:.2f} %"
+
+
+def _kib(n_bytes: float) -> str:
+    """File sizes in one unit (KiB), as in the table, so two sizes compare at a glance."""
+    return f"{n_bytes / 1024:,.0f} KiB" if n_bytes >= 100 * 1024 else f"{n_bytes / 1024:.3g} KiB"
+
+
+def _verdict(speedup: float | None) -> str:
+    if speedup is None:
+        return NOT_MEASURED
+    if speedup >= 1 + SAME_BAND:
+        return "faster"
+    if speedup <= 1 - SAME_BAND:
+        return "slower"
+    return "about the same speed"
+
+
+def _speeds(r: BenchResult) -> str:
+    """'**0.83×** fp32's speed at batch 1 (slower) and **3.10×** at batch 256 (faster)'."""
+    def one(x: float | None, batch: int, first: bool) -> str:
+        if x is None:
+            return f"batch-{batch} speed {NOT_MEASURED}"
+        return f"**{fmt.times(x)}**{' fp32' + chr(39) + 's speed' if first else ''} at batch {batch} ({_verdict(x)})"
+    return f"{one(r.speedup_batch1, 1, True)} and {one(r.speedup_batch256, r.batch_size or 256, False)}"
+
+
+def _accuracy(r: BenchResult, fp32: BenchResult | None) -> str:
+    if r.accuracy is None:
+        return f"accuracy {NOT_MEASURED}"
+    if fp32 is None or fp32.accuracy is None:
+        return f"accuracy {_pct(r.accuracy)} (fp32's {NOT_MEASURED})"
+    return f"accuracy {_pct(r.accuracy)} against fp32's {_pct(fp32.accuracy)} ({fmt.points(r.accuracy - fp32.accuracy, 2)})"
+
+
+def _file(r: BenchResult, fp32: BenchResult | None) -> str:
+    if not r.size_bytes:
+        return f"file size {NOT_MEASURED}"
+    if fp32 is None or not fp32.size_bytes:
+        return f"file {_kib(r.size_bytes)}"
+    ratio = fp32.size_bytes / r.size_bytes
+    how = (f"{fmt.times(ratio)} smaller" if ratio >= 1.05 else
+           f"{fmt.times(1 / ratio)} larger" if ratio <= 0.95 else "about the same")
+    return f"file {_kib(r.size_bytes)} against fp32's {_kib(fp32.size_bytes)} ({how})"
+
+
+# ------------------------------------------------------------------ one builder per topic
+
+def _int8(results: list[BenchResult], fp32: BenchResult | None) -> str:
+    lines = []
+    for r in _of(results, "int8-dynamic", "int8-static", "pruned-channels+int8-static"):
+        line = f"- **{r.name}** ran at {_speeds(r)}; {_accuracy(r, fp32)}; {_file(r, fp32)}."
+        if r.speedup_batch1 is not None and r.speedup_batch256 is not None:
+            bigger = r.speedup_batch256 > r.speedup_batch1
+            line += (f" Its gain at batch {r.batch_size or 256} is {'larger' if bigger else 'not larger'} than at "
+                     f"batch 1{', as the explanation above predicts' if bigger else ''}.")
+        lines.append(line)
+    return "**With your numbers:**\n\n" + "\n".join(lines) if lines else ""
+
+
+def _unstructured(results: list[BenchResult], fp32: BenchResult | None) -> str:
+    lines = []
+    for r in _of(results, "pruned-unstructured"):
+        zeros = f"{100 * r.sparsity:.1f} % of its weights are zero" if r.sparsity is not None else f"its share of zeros was {NOT_MEASURED}"
+        known = [x for x in (r.speedup_batch1, r.speedup_batch256) if x is not None]
+        if not known:
+            answer = f"Not known: its speed was {NOT_MEASURED}"
+        elif max(known) >= 1 + SAME_BAND:
+            answer = "Somewhat"
+        elif all(x <= 1 - SAME_BAND for x in known):
+            answer = "No, they made it slower"
+        else:
+            answer = "No"
+        line = f"**Did the zeros make it faster?** {answer}: **{r.name}** ({zeros}) ran at {_speeds(r)}; {_file(r, fp32)}"
+        if r.size_bytes_zlib and fp32 is not None and fp32.size_bytes_zlib:
+            line += (f"; compressed with zlib it would take {_kib(r.size_bytes_zlib)} against fp32's "
+                     f"{_kib(fp32.size_bytes_zlib)}")
+        lines.append(line + f"; {_accuracy(r, fp32)}.")
+    channels = _of(results, "pruned-channels")
+    for c in channels:
+        lines.append(f"**{c.name}**, which removes whole channels instead, ran at {_speeds(c)}.")
+    if lines and not channels:
+        lines.append("Removing whole channels was not measured in these results: tick *Remove whole channels* "
+                     "and measure again to compare the two kinds of pruning.")
+    return "\n\n".join(lines)
+
+
+def _channels(results: list[BenchResult], fp32: BenchResult | None) -> str:
+    lines = []
+    for r in _of(results, "pruned-channels"):
+        size = f"{r.params:,} weights" if r.params else f"weight count {NOT_MEASURED}"
+        if r.params and fp32 is not None and fp32.params:
+            ratio = fp32.params / r.params
+            size += f" against fp32's {fp32.params:,}" + (f" ({fmt.times(ratio)} fewer)" if ratio >= 1.05 else "")
+        work = f"{fmt.flops(r.flops)} per image" if r.flops else f"FLOPs per image {NOT_MEASURED}"
+        if r.flops and fp32 is not None and fp32.flops:
+            work += f" against {fmt.flops(fp32.flops)}"
+        epochs = r.details.get("finetune_epochs")
+        if r.accuracy_before_finetune is not None and epochs:
+            recover = (f"right after the removal it had {_pct(r.accuracy_before_finetune)}; after {epochs} "
+                       f"epoch{'s' if epochs != 1 else ''} of fine-tuning {_pct(r.accuracy)}")
+        elif r.accuracy_before_finetune is not None:
+            recover = f"with no fine-tuning it has {_pct(r.accuracy_before_finetune)}"
+        else:
+            recover = f"accuracy right after the removal {NOT_MEASURED}"
+        fp = f" (fp32: {_pct(fp32.accuracy)})" if fp32 is not None and fp32.accuracy is not None else ""
+        lines.append(f"- **{r.name}**: {size}; {work}. It ran at {_speeds(r)}. Accuracy: {recover}{fp}.")
+    return "**With your numbers:**\n\n" + "\n".join(lines) if lines else ""
+
+
+def _half(results: list[BenchResult], fp32: BenchResult | None) -> str:
+    lines = [f"- **{r.name}** ran at {_speeds(r)}; {_accuracy(r, fp32)}; {_file(r, fp32)}."
+             for r in _of(results, "bf16", "fp16")]
+    return "**With your numbers:**\n\n" + "\n".join(lines) if lines else ""
+
+
+def _distillation(results: list[BenchResult], fp32: BenchResult | None) -> str:
+    d = next(iter(_of(results, "distilled")), None)
+    b = next(iter(_of(results, "student-baseline")), None)
+    teacher = (f" Your full model, the teacher, has {_pct(fp32.accuracy)}."
+               if fp32 is not None and fp32.accuracy is not None else "")
+    if d is None or b is None or d.accuracy is None or b.accuracy is None:
+        missing = "the distilled student" if d is None or d.accuracy is None else "the same student trained alone"
+        return (f"**Did the teacher help?** These results cannot say: {missing} was {NOT_MEASURED}. "
+                "Tick *Distil into a tiny CNN* and measure again: it makes both students, the teacher being "
+                "the only difference." + teacher)
+    delta = round(100 * (d.accuracy - b.accuracy), 2)
+    answer = "Yes" if delta > 0 else "No, it did worse" if delta < 0 else "Not measurably"
+    student = d.details.get("student") or "student model"
+    out = (f"**Did the teacher help?** {answer}: the distilled {student} reached **{_pct(d.accuracy)}** test "
+           f"accuracy, the same {student} trained on the labels alone **{_pct(b.accuracy)}** "
+           f"({fmt.points(d.accuracy - b.accuracy, 2)} with the teacher).{teacher} This is one training run of each, "
+           "with the same seed: a small difference can be chance, so train again with another seed to check.")
+    return out + f"\n\nThe distilled student ran at {_speeds(d)}; {_file(d, fp32)}."
+
+
+_NUMBERS: dict[str, Callable[[list[BenchResult], BenchResult | None], str]] = {
+    "int8": _int8,
+    "unstructured-pruning": _unstructured,
+    "channels-pruning": _channels,
+    "half-precision": _half,
+    "distillation": _distillation,
+}
+
+
+# ------------------------------------------------------------------ plain words
+
+_PLAIN: dict[str, Callable[[BenchResult, BenchResult | None], str]] = {
+    "fp32": lambda r, f: "The model you trained, unchanged: every weight a 32-bit floating-point number.",
+    "pruned-unstructured": lambda r, f: (
+        (f"{100 * r.sparsity:.1f} % of its weights set to zero. " if r.sparsity is not None else
+         "Its smallest weights set to zero. ")
+        + "The zeros are still stored and still multiplied, so the file and the work keep their size."),
+    "pruned-channels": lambda r, f: (
+        "Whole channels (filters) and neurons removed from every layer: a physically smaller network"
+        + (f" with {r.params:,} weights instead of {f.params:,}." if r.params and f is not None and f.params else ".")
+        + " To load its file again you need the smaller layer shapes, not just the file."),
+    "int8-dynamic": lambda r, f: (
+        "The weights of its fully connected (Linear) layers stored as 8-bit integers; the values between "
+        "layers are converted to 8-bit on every call."
+        + (" Its convolutions stay 32-bit floats." if "convolutions stay" in r.note else "")),
+    "int8-static": lambda r, f: (
+        "Weights and the values passed between layers all 8-bit integers; their ranges were set by running "
+        + (f"{r.details['calibration_images']:,} " if r.details.get("calibration_images") else "some ")
+        + "training images through it first. To load its file again you need the same quantization "
+          "steps in code, not just the file."),
+    "pruned-channels+int8-static": lambda r, f: (
+        "Channels removed as in the pruned-channels version, then everything in 8-bit integers as in int8-static."),
+    "bf16": lambda r, f: "Weights and activations as 16-bit floats (bf16): half the bytes of fp32.",
+    "fp16": lambda r, f: "Weights and activations as 16-bit floats (fp16): half the bytes of fp32.",
+    "student-baseline": lambda r, f: (
+        f"A much smaller network ({r.details.get('student', 'a tiny CNN')}) trained on the labels alone: "
+        "what the distilled one is compared with."),
+    "distilled": lambda r, f: (
+        f"The same small network ({r.details.get('student', 'a tiny CNN')}) trained to copy your model's "
+        "answers as well as the labels."),
+    "onnxruntime-fp32": lambda r, f: (
+        "Your model exported to ONNX and run by ONNX Runtime, another inference engine: the same fp32 weights."),
+}
+
+
+def plain(r: BenchResult, fp32: BenchResult | None = None) -> str:
+    """What a model version is, in plain words (its technical note stays in 'All measurements')."""
+    if not r.available:
+        return f"Not available on this machine: {r.note}"
+    describe = _PLAIN.get(_key(r.name) or "")
+    return describe(r, fp32) if describe else r.how_made
+
+
+def layout(results: Sequence[BenchResult]) -> str:
+    """One sentence for the versions fed in the "channels last" memory order, with the gain measured
+    when each was made; empty when none is."""
+    fed = [r for r in results if r.available and r.layout == "channels_last"]
+    if not fed:
+        return ""
+    gains = [ips["channels_last"] / ips["contiguous"] for r in fed
+             if (ips := r.details.get("layout_ips_batch256") or {}).get("contiguous") and ips.get("channels_last")]
+    who = "Every version" if len(fed) == len([r for r in results if r.available]) else ", ".join(r.name for r in fed)
+    out = (f"{who} {'is' if who == 'Every version' or len(fed) == 1 else 'are'} fed images in the memory order "
+           "this CPU's convolution code prefers (\"channels last\")")
+    if gains:
+        span = fmt.times(min(gains)) if len(gains) == 1 or fmt.times(min(gains)) == fmt.times(max(gains)) \
+            else f"{fmt.times(min(gains))} to {fmt.times(max(gains))}"
+        out += f": {span} as many images per second at batch 256 as the usual order, measured when each was made"
+    return out + "."
+
+
+# ------------------------------------------------------------------ the machine, for Home
+
+INT8_FEATURES = ("amx_int8", "avx512_vnni", "avx_vnni", "asimddp")
+BF16_FEATURES = ("amx_bf16", "avx512_bf16", "bf16")
+
+
+def machine(hw) -> list[str]:
+    """What this machine means for the lab, in plain words (hw: lab.hardware.HardwareInfo)."""
+    int8 = [f for f in INT8_FEATURES if hw.has(f)]
+    bf16 = [f for f in BF16_FEATURES if hw.has(f)]
+    lines = [
+        f"**Processor:** {hw.cpu}, {hw.logical_cores} logical cores.",
+        ("**8-bit integer (int8) models:** this processor has instructions for int8 arithmetic, so "
+         "quantized models can run much faster at large batches." if int8 else
+         "**8-bit integer (int8) models:** no special int8 instructions found, so quantized models will gain "
+         "little speed here (their weights still take a quarter of the bytes)."),
+        ("**16-bit floats (bf16):** supported natively, so the bf16 version can be measured." if bf16 else
+         "**16-bit floats (bf16):** not supported natively here, so the lab does not offer bf16 (it would be "
+         "slower than fp32)."),
+    ]
+    return lines

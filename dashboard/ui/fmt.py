@@ -39,6 +39,10 @@ def pct(fraction: float | None, digits: int = 1) -> str:
 def count(n: float | None) -> str:
     if n is None:
         return "n/a"
+    if abs(n) >= 1e15:   # past "trillion": a power of ten reads better than "1,300 trillion"
+        exp = int(f"{n:e}".split("e")[1])
+        sup = str(exp).translate(str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"))
+        return f"{n / 10 ** exp:.3g} × 10{sup}"
     for factor, suffix in ((1e12, " trillion"), (1e9, " billion"), (1e6, " million")):
         if abs(n) >= factor:
             return f"{n / factor:.3g}{suffix}"
@@ -52,3 +56,93 @@ def flops(n: float | None) -> str:
 def rate(per_s: float | None, what: str = "images") -> str:
     return "n/a" if per_s is None else f"{per_s:,.0f} {what}/s"
 
+
+
+def times(ratio: float | None) -> str:
+    """A ratio such as a speed-up: 0.83×, 3.10×, 14.7×."""
+    if ratio is None:
+        return "n/a"
+    return f"{ratio:.2f}×" if abs(ratio) < 10 else f"{ratio:.1f}×"
+
+
+def points(delta: float | None, digits: int = 1) -> str:
+    """A change in percentage points, signed: +0.4 points, −1.2 points (delta as a fraction, 0..1)."""
+    if delta is None:
+        return "n/a"
+    p = round(100 * delta, digits)
+    if p == 0:
+        return f"±{0:.{digits}f} points"
+    return f"{'+' if p > 0 else '−'}{abs(p):.{digits}f} points"
+
+
+def size(n_bytes: float | None) -> str:
+    """Bytes as KiB / MiB / GiB (binary, as files are measured)."""
+    if n_bytes is None:
+        return "n/a"
+    for factor, unit in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
+        if abs(n_bytes) >= factor:
+            return f"{n_bytes / factor:.3g} {unit}" if n_bytes / factor < 1000 else f"{n_bytes / factor:,.0f} {unit}"
+    return f"{n_bytes:,.0f} bytes"
+
+
+def watts(w: float | None) -> str:
+    """Power: 10.0 W, 0.35 W, 1,200 W."""
+    if w is None:
+        return "n/a"
+    return f"{w:.2g} W" if abs(w) < 1 else f"{w:.1f} W" if abs(w) < 100 else f"{w:,.0f} W"
+
+
+def ms(milliseconds: float | None) -> str:
+    """A duration given in ms, with sensible digits and unit."""
+    return "n/a" if milliseconds is None else seconds(milliseconds / 1000)
+
+
+# The energy assumptions (EnergyReading.assumptions) as a student reads them: (key, label in words,
+# how to show the value, the key of its source). Keys not listed are shown as "key in words: value".
+def _per_thread(v, a):
+    total = a.get("cpu_watts_total")
+    return f"{watts(v)} per CPU thread" + (f", {watts(total)} for all {a.get('logical_cpus')}" if total else "")
+
+
+def _text(v, a):
+    return str(v)
+
+
+_ASSUMPTIONS = (
+    ("cpu_model", "Processor", _text, None),
+    ("cpu_energy", "Processor energy", _text, None),
+    ("cpu_watts_per_thread", "Processor power assumed", _per_thread, "cpu_watts_source"),
+    ("ram_watts", "Memory (RAM) power assumed", lambda v, a: watts(v), "ram_source"),
+    ("gpu_energy", "Graphics card (GPU)", _text, None),
+    ("pue", "Data-centre overhead (PUE)", lambda v, a: f"×{v:.2f}", "pue_source"),
+    ("country", "Electricity grid", _text, None),
+    ("grid_gco2_per_kwh", "Grid carbon intensity",
+     lambda v, a: f"{v:,.0f} g CO₂e per kWh" + (f" ({a['grid_year']})" if a.get("grid_year") else ""), "grid_source"),
+    ("price_per_kwh", "Electricity price", lambda v, a: f"{v:.3g} {a.get('currency') or ''} per kWh", "price_source"),
+    ("scope", "What is counted", _text, None),
+    ("codecarbon_error", "Why CodeCarbon was not used", _text, None),
+)
+_SHOWN_WITH_OTHERS = {"logical_cpus", "cpu_watts_total", "country_iso", "grid_year", "currency", "cpu_watts_source",
+                      "ram_source", "pue_source", "grid_source", "price_source"}
+
+
+def assumption_rows(assumptions: dict) -> list[tuple[str, str]]:
+    """(label in words, value with its unit and where it comes from) for each energy assumption
+    that has a value: what the energy popover shows."""
+    rows, known = [], set(_SHOWN_WITH_OTHERS)
+    for key, label, show, source in _ASSUMPTIONS:
+        known.add(key)
+        v = assumptions.get(key)
+        if v is None or v == "":
+            continue
+        try:
+            text = show(v, assumptions)
+        except (TypeError, ValueError):
+            text = str(v)
+        if source and assumptions.get(source):
+            text += f" (source: {assumptions[source]})"
+        rows.append((label, text))
+    for key, v in assumptions.items():
+        if key not in known and v not in (None, ""):
+            rows.append((key.replace("_", " ").capitalize(), f"{v:.3g}" if isinstance(v, float) else str(v)))
+    return rows

@@ -99,12 +99,17 @@ def energy_badge(reading: energy.EnergyReading | None, *, label: str = "Energy")
     kind = energy.kind(reading)
     st.metric(f"{label} ({kind})", fmt.energy(reading.joules), help=method)
     st.caption(f"{fmt.co2(reading.co2_grams)} CO₂e · {kind}")
-    assumptions = reading.assumptions
     with st.popover(f"How this {kind} figure was made", icon=":material/info:"):
         st.markdown(f"**Method:** {method}")
-        if assumptions:
-            st.table({"assumption": [k.replace("_", " ") for k in assumptions],
-                      "value": ["" if v is None else str(v) for v in assumptions.values()]})
+        if reading.duration_s:
+            st.markdown(f"Over {fmt.seconds(reading.duration_s)}: processor {fmt.energy(reading.cpu_joules)}, "
+                        f"memory {fmt.energy(reading.ram_joules)}"
+                        + (f", graphics card {fmt.energy(reading.gpu_joules)}" if reading.gpu_joules else "")
+                        + f"; average {fmt.watts(reading.watts)}.")
+        rows = fmt.assumption_rows(reading.assumptions or {})
+        if rows:
+            st.table({"what": [what for what, _ in rows], "value": [value for _, value in rows]},
+                     hide_index=True, hide_header=True)
 
 
 def sidebar(s: Session) -> None:

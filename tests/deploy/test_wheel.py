@@ -87,7 +87,7 @@ import json, sys
 sys.path.insert(0, {str(app.parent)!r})  # what `streamlit run dashboard/app.py` puts first
 import dashboard
 from dashboard.lab import data
-from dashboard.service import explain
+from dashboard.ui import explain
 ds = data.load_dataset("digits")
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({str(app)!r}, default_timeout=120)
