@@ -105,3 +105,47 @@ def no_downloads(monkeypatch):
 
     monkeypatch.setattr(tv_datasets.MNIST, "download", mnist_download)  # FashionMNIST inherits it
     monkeypatch.setattr(tv_datasets.CIFAR10, "download", cifar_download)
+
+
+@pytest.fixture
+def training_alongside():
+    """A context manager: while it is open, another thread trains a small model in a loop (as a
+    second user's job would). It yields a function that says how many steps that thread has done,
+    and on exit it checks the thread raised nothing."""
+    import threading
+    from contextlib import contextmanager
+
+    import torch.nn.functional as F
+
+    from dashboard.lab.models import ModelSpec, build_model
+
+    @contextmanager
+    def alongside(model: str = "mlp", batch: int = 16):
+        stop, started, errors, steps = threading.Event(), threading.Event(), [], [0]
+
+        def train_elsewhere():
+            other = build_model(ModelSpec(model))
+            opt = torch.optim.Adam(other.parameters())
+            x, y = torch.randn(batch, 1, 28, 28), torch.zeros(batch, dtype=torch.long)
+            try:
+                while not stop.is_set():
+                    loss = F.cross_entropy(other(x), y)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    steps[0] += 1
+                    started.set()
+            except Exception as e:  # noqa: BLE001  reported below
+                errors.append(e)
+
+        thread = threading.Thread(target=train_elsewhere)
+        thread.start()
+        try:
+            assert started.wait(10)
+            yield lambda: steps[0]
+        finally:
+            stop.set()
+            thread.join()
+        assert errors == []
+
+    return alongside

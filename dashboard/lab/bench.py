@@ -12,10 +12,12 @@ What makes it fair:
 - every per-round figure is kept (`per_round`), and an optional `probe` runs before and after
   each timed sample (benchmarks/placement.py uses it to see a VM's host move the threads);
 - in the app the measurement runs as a job holding the compute slot (service.jobs): no other session's work overlaps;
-- energy per image (when asked) is metered over the same batch windows that give the throughput
-  (`energy_mode="rounds"`, what the app uses: one regime for speed and energy, no extra time),
-  or over separate longer windows after the timing (`"windows"`, the CLI's and benchmark's
-  default); either way it is the median over windows with its spread.
+- energy per image (when asked) is measured in both regimes, serving (`energy`, batch_size
+  images per call) and real-time (`energy_batch1`, one image per call): metered over the same
+  windows that give the throughput and the latency (`energy_mode="rounds"`, what the app uses:
+  one regime for speed and energy, no extra time), or over separate longer windows after the
+  timing (`"windows"`, the CLI's and benchmark's default); either way it is the median over
+  windows with its spread.
 
 Batch-1 calls are timed one by one with perf_counter_ns (p50/p95 need the per-call
 distribution, which torch.utils.benchmark's blocked timing does not give; the clock costs
@@ -109,18 +111,22 @@ class BenchResult:
     cpu_features: list[str] = field(default_factory=list)
     accuracy_before_finetune: float | None = None
     details: dict = field(default_factory=dict)
-    energy: energy.PerImageEnergy | None = None  # per-image energy (its readings re-price when assumptions change)
+    energy: energy.PerImageEnergy | None = None  # per-image energy at batch_size (its readings re-price when assumptions change)
+    energy_batch1: energy.PerImageEnergy | None = None  # per-image energy one image per call (real-time regime)
     breakeven_inferences: float | None = None    # inferences that use as much energy as the training did
     per_round: dict = field(default_factory=dict)  # metric -> one value per round (what the medians are of)
     probes: list = field(default_factory=list)     # (before, after) values of measure's `probe` around each round
 
     def to_dict(self) -> dict:
-        return {**to_plain(self, exclude=("energy",)), "energy": self.energy.to_dict() if self.energy else None}
+        return {**to_plain(self, exclude=("energy", "energy_batch1")),
+                "energy": self.energy.to_dict() if self.energy else None,
+                "energy_batch1": self.energy_batch1.to_dict() if self.energy_batch1 else None}
 
     @classmethod
     def from_dict(cls, d: dict) -> BenchResult:
-        e = d.get("energy")
-        return from_plain(cls, {**d, "energy": energy.PerImageEnergy.from_dict(e) if e and e.get("readings") else None})
+        def back(e):
+            return energy.PerImageEnergy.from_dict(e) if e and e.get("readings") else None
+        return from_plain(cls, {**d, "energy": back(d.get("energy")), "energy_batch1": back(d.get("energy_batch1"))})
 
 
 @torch.inference_mode()
@@ -147,6 +153,8 @@ class _Timing:
     calls: int = 0
     readings: list = field(default_factory=list)       # energy of each round's batch window ("rounds" mode)
     images: list[int] = field(default_factory=list)    # images in each metered window
+    readings1: list = field(default_factory=list)      # ... and of each round's batch-1 window
+    images1: list[int] = field(default_factory=list)
 
 
 def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tensor,
@@ -158,22 +166,26 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
     gc.disable()  # a collection inside the timed loop would land on whichever variant is running
     try:
         before = probe() if probe else None
+        metered = s.energy and s.energy_mode == "rounds"
         times: list[int] = []
-        start = time.perf_counter()
-        i = 0
-        while len(times) < calls_goal or time.perf_counter() - start < seconds_goal:
-            x = singles[i % len(singles)]
-            t0 = time.perf_counter_ns()
-            variant(x)
-            times.append(time.perf_counter_ns() - t0)
-            i += 1
+        # The meter starts CodeCarbon's tracker before the clock starts and stops it after.
+        with energy.meter(f"inference:{variant.name}:batch1", settings=energy_settings) if metered else nullcontext() as r1:
+            start = time.perf_counter()
+            i = 0
+            while len(times) < calls_goal or time.perf_counter() - start < seconds_goal:
+                x = singles[i % len(singles)]
+                t0 = time.perf_counter_ns()
+                variant(x)
+                times.append(time.perf_counter_ns() - t0)
+                i += 1
+        if metered:
+            t.readings1.append(r1)
+            t.images1.append(len(times))
         times.sort()
         t.p50_ms.append(_percentile(times, 0.50) / 1e6)
         t.p95_ms.append(_percentile(times, 0.95) / 1e6)
         t.calls += len(times)
 
-        metered = s.energy and s.energy_mode == "rounds"
-        # The meter starts CodeCarbon's tracker before the clock starts and stops it after.
         with energy.meter(f"inference:{variant.name}", settings=energy_settings) if metered else nullcontext() as r:
             n, start = 0, time.perf_counter()
             while n < 2 or time.perf_counter() - start < s.batch_min_seconds / s.rounds:
@@ -220,7 +232,7 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
     if len(batch) < s.batch_size:  # a small test split: repeat images to fill the batch
         batch = images.repeat(math.ceil(s.batch_size / len(images)), 1, 1, 1)[:s.batch_size]
     timings = {v.name: _Timing() for v, _ in live}
-    energy_steps = len(live) if s.energy and s.energy_mode == "windows" else 0
+    energy_steps = 2 * len(live) if s.energy and s.energy_mode == "windows" else 0
     steps, done = len(live) * (1 + s.rounds) + energy_steps, 0
 
     before_threads = threads = torch.get_num_threads()
@@ -263,7 +275,7 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
         complete = min((len(t.ips) for t in timings.values()), default=0)
         for t in timings.values():  # drop a round a stop cut short
             del t.p50_ms[complete:], t.p95_ms[complete:], t.ips[complete:], t.probes[complete:]
-            del t.readings[complete:], t.images[complete:]
+            del t.readings[complete:], t.images[complete:], t.readings1[complete:], t.images1[complete:]
         for v, r in live:
             t = timings[v.name]
             if not t.ips:
@@ -272,6 +284,9 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
             if t.readings:
                 r.energy = energy.per_image_from(f"inference:{v.name}", t.readings, t.images)
                 r.details["energy_windows"] = f"the {len(t.readings)} timed batch-{len(batch)} windows"
+            if t.readings1:
+                r.energy_batch1 = energy.per_image_from(f"inference:{v.name}:batch1", t.readings1, t.images1)
+                r.details["energy_windows_batch1"] = f"the {len(t.readings1)} timed batch-1 windows"
             r.latency_ms_batch1_p50 = statistics.median(t.p50_ms)
             r.latency_ms_batch1_p95 = statistics.median(t.p95_ms)
             r.throughput_batch256_ips = statistics.median(t.ips)
@@ -297,6 +312,12 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
                                             repeats=s.energy_repeats, settings=energy_settings)
                 r.details["energy_windows"] = f"{s.energy_repeats} separate batch-{len(batch)} windows"
                 done += 1
+                progress(done / steps, f"energy per image of {v.name}, one image per call")
+                r.energy_batch1 = per_image_energy(v, singles[0], min_seconds=s.energy_min_seconds,
+                                                   repeats=s.energy_repeats, settings=energy_settings,
+                                                   phase=f"inference:{v.name}:batch1")
+                r.details["energy_windows_batch1"] = f"{s.energy_repeats} separate batch-1 windows"
+                done += 1
     finally:
         torch.set_num_threads(before_threads)
     for r in results:
@@ -307,14 +328,15 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
 
 
 def per_image_energy(variant: Variant, batch: torch.Tensor, *, min_seconds: float, repeats: int,
-                     warmup: int = 3, settings: energy.EnergySettings | None = None) -> energy.PerImageEnergy:
+                     warmup: int = 3, settings: energy.EnergySettings | None = None,
+                     phase: str | None = None) -> energy.PerImageEnergy:
     """Inference energy per image of one variant at this batch size (lab.energy.per_image)."""
     def run_batch() -> int:
         with torch.inference_mode():
             variant(batch)
         return len(batch)
 
-    return energy.per_image(run_batch, phase=f"inference:{variant.name}", min_seconds=min_seconds,
+    return energy.per_image(run_batch, phase=phase or f"inference:{variant.name}", min_seconds=min_seconds,
                             repeats=repeats, warmup=warmup, settings=settings)
 
 

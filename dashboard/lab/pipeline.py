@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 
-from . import energy, hardware, settings
+from . import energy, hardware, metered_training, settings
 from .bench import BenchSettings, measure
 from .compress import CompressSettings, make_variants, resolve_names
 from .data import TRAIN_SIZES, Dataset, load_dataset
 from .footprint import breakeven_inferences
 from .record import RunRecord
-from .train import TrainConfig, TrainedModel, Training
+from .train import TrainConfig, TrainedModel, Training, TrainingDiverged
 
 ProgressFn = Callable[[float, str], None]
 
@@ -135,15 +134,24 @@ def check_budget(config: TrainConfig, n_train: int, names: list[str] | None = No
 def _train(config: TrainConfig, dataset: Dataset, progress: ProgressFn,
            on_event: Callable[[object], None] | None, stop: Callable[[], bool], metered: bool,
            settings: energy.EnergySettings | None = None) -> tuple[TrainedModel, energy.EnergyReading | None]:
-    with energy.meter("training", settings=settings) if metered else nullcontext() as reading:
-        run = Training(config, dataset)
+    """Train; when `metered`, the energy of the training steps (lab.metered_training.SCOPE)."""
+    def each(event) -> None:
+        progress(event.progress, f"training: epoch {event.epoch}, step {event.step}/{event.total_steps}")
+        if on_event is not None:
+            on_event(event)
+
+    run = Training(config, dataset)
+    if metered:
+        reading = metered_training.run(run, settings=settings, chunk_s=30.0, on_event=each, should_stop=stop).steps
+    else:
+        reading = None
         for event in run:
-            progress(event.progress, f"training: epoch {event.epoch}, step {event.step}/{event.total_steps}")
-            if on_event is not None:
-                on_event(event)
+            each(event)
             if stop():
                 run.stop()
     trained = run.result()
+    if trained.outcome is not None and trained.outcome.kind == "diverged":
+        raise TrainingDiverged(trained.outcome.message)  # nothing worth compressing or measuring
     return trained, reading
 
 

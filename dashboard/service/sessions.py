@@ -71,7 +71,10 @@ class Session:
     digest: str = ""                           # hash of the weights: equal models share results
     data: DataChoice | None = None
     steps: list[StepEvent] = field(default_factory=list)
-    training_energy: EnergyReading | None = None
+    training_energy: EnergyReading | None = None      # the training steps (lab.metered_training.SCOPE)
+    evaluation_energy: EnergyReading | None = None    # the test evaluations after each epoch, apart
+    memory: Any = None        # lab.memory.MemoryComparison of the current model (training step vs inference)
+    layer_flops: Any = None   # lab.layer_flops.FlopsByLayer of the current model
     inspection: Inspection | None = None
     results: list[BenchResult] = field(default_factory=list)
     results_note: str = ""                     # where the results come from when not measured now
@@ -89,6 +92,12 @@ class Session:
         if self.energy_settings is None:
             self.energy_settings = EnergySettings()
         return self.energy_settings
+
+    def set_settings(self, settings: EnergySettings) -> None:
+        """Replace the energy assumptions every page and export prices with; ValueError if they make no sense."""
+        settings.validate()
+        with self.lock:
+            self.energy_settings = settings
 
     @property
     def job(self) -> Job | None:
@@ -109,9 +118,11 @@ class Session:
             out, self.notices = self.notices, []
             return out
 
-    def per_image_energy(self, name: str) -> PerImageEnergy | None:
-        """A variant's inference energy per image under the user's current assumptions, or None."""
-        e = next((r.energy for r in self.results if r.name == name), None)
+    def per_image_energy(self, name: str, *, batch: int | None = None) -> PerImageEnergy | None:
+        """A variant's inference energy per image under the user's current assumptions, or None:
+        at its benchmark batch (serving), or with batch=1 one image per call (real-time)."""
+        r = next((r for r in self.results if r.name == name), None)
+        e = None if r is None else r.energy_batch1 if batch == 1 else r.energy
         return e.with_settings(self.settings) if e is not None else None
 
     def training_energy_now(self) -> EnergyReading | None:

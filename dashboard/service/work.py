@@ -18,14 +18,22 @@ from dataclasses import dataclass, field
 
 import torch
 
-from dashboard.lab import data, energy, pipeline
+from dashboard.lab import data, layer_flops, memory, metered_training, pipeline
 from dashboard.lab.bench import BenchResult, BenchSettings
 from dashboard.lab.compress import CompressSettings, resolve_names
 from dashboard.lab.energy import EnergyReading
 from dashboard.lab.inspect import Inspection, inspect_model
+from dashboard.lab.layer_flops import FlopsByLayer
+from dashboard.lab.memory import MemoryComparison
 from dashboard.lab.record import RunRecord
 from dashboard.lab.sensitivity import SensitivityScan, scan
-from dashboard.lab.train import EpochEvent, StepEvent, TrainConfig, TrainedModel, Training
+from dashboard.lab.train import (
+    EpochEvent,
+    StepEvent,
+    TrainConfig,
+    TrainedModel,
+    Training,
+)
 from dashboard.service.slot import Cancelled
 
 from . import runs
@@ -83,8 +91,11 @@ class TrainingOutcome:
     digest: str                    # service.shared.weights_digest
     choice: DataChoice
     steps: list[StepEvent]
-    energy: EnergyReading | None
+    energy: EnergyReading | None             # the training steps (lab.metered_training.SCOPE)
     inspection: Inspection
+    evaluation_energy: EnergyReading | None = None   # the test evaluations after each epoch
+    memory: MemoryComparison | None = None          # one training step vs one inference
+    layer_flops: FlopsByLayer | None = None
 
 
 @dataclass
@@ -118,37 +129,36 @@ def _train(job: Job, s: Session, config: TrainConfig, choice: DataChoice, datase
     lo, hi = span
     run = Training(config, dataset)
     view = job.view
-    view.update(steps=[], epochs=[], energy=[], total_steps=run.total_steps, config=config,
-                threads=torch.get_num_threads())
-    done = False
-    while not done:
-        with energy.meter("training", settings=s.settings) as reading:
-            deadline = time.perf_counter() + CHUNK_S
-            while time.perf_counter() < deadline:
-                if job.stopping:
-                    run.stop()  # ends at the next step boundary, keeping the weights so far
-                try:
-                    event = next(run)
-                except StopIteration:
-                    done = True
-                    break
-                (view["epochs"] if isinstance(event, EpochEvent) else view["steps"]).append(event)
-        view["energy"].append(reading)
-        view["energy_so_far"] = energy.combine(view["energy"], "training")
+    view.update(steps=[], epochs=[], total_steps=run.total_steps, config=config, threads=torch.get_num_threads())
+
+    def on_event(event) -> None:
+        (view["epochs"] if isinstance(event, EpochEvent) else view["steps"]).append(event)
+
+    def on_piece(m: metered_training.MeteredTraining) -> None:
+        view["energy_so_far"] = m.steps
         last = view["steps"][-1] if view["steps"] else None
         job.report(lo + (hi - lo) * run.progress, f"training {config.model}: step {run.step:,} of {run.total_steps:,}"
                    + (f", epoch {last.epoch} of {config.epochs}" if last else ""))
+
+    metered = metered_training.run(run, settings=s.settings, chunk_s=CHUNK_S, on_event=on_event,
+                                   should_stop=lambda: job.stopping, on_piece=on_piece)
     trained = run.result()
     _learn_rate(trained)
     inspection = inspect_model(trained.module, dataset, layout=trained.layout)
+    # What a training step holds in memory against an inference, and its FLOPs layer by layer:
+    # one step each on a copy of the model (about 0.1 s for the cnn at batch 64 on 2 threads).
+    mem = memory.compare_memory(trained.module, trained.spec.in_shape, batch_size=config.batch_size,
+                                optimizer=config.optimizer, lr=config.lr)
+    per_layer = layer_flops.flops_by_layer(trained.module, trained.spec.in_shape, optimizer=config.optimizer)
     return TrainingOutcome(dataclasses.replace(trained, module=None), state_bytes(trained.module),
-                           weights_digest(trained.module), choice, list(view["steps"]), view.get("energy_so_far"),
-                           inspection)
+                           weights_digest(trained.module), choice, list(view["steps"]), metered.steps,
+                           inspection, metered.evaluation, mem, per_layer)
 
 
 def _adopt_training(s: Session, t: TrainingOutcome) -> None:
     s.set_model(dataclasses.replace(t.trained, module=None), t.choice, t.steps, t.energy, t.inspection,
                 weights=t.weights, digest=t.digest)
+    s.evaluation_energy, s.memory, s.layer_flops = t.evaluation_energy, t.memory, t.layer_flops
 
 
 def start_training(s: Session, config: TrainConfig) -> Job:
@@ -171,16 +181,26 @@ def start_training(s: Session, config: TrainConfig) -> Job:
     def finish(job: Job) -> None:
         out = job.result
         if job.state in (DONE, STOPPED) and out is not None:
+            # Whatever became of it (lab.outcome), the run is the session's model now: the Train page
+            # shows its curves and says what happened; a diverged run keeps its last finite weights.
             _adopt_training(s, out)
-            stopped = not out.trained.completed
-            runs.add_training(s, outcome="stopped by you" if stopped else "completed")
-            if stopped:
-                s.notify("info", f"Training stopped after {out.trained.samples_seen:,} images; the partly trained "
-                                 f"model ({100 * out.trained.test_accuracy:.1f} % test accuracy) is kept and can be "
-                                 "compressed.")
+            t, o = out.trained, out.trained.outcome
+            kind = o.kind if o is not None else "ok"
+            stopped = not t.completed and kind != "diverged"
+            runs.add_training(s, outcome="diverged" if kind == "diverged" else "stopped by you" if stopped
+                              else "completed" if kind == "ok" else kind)
+            if kind == "diverged":
+                s.notify("error", f"{o.title}: {o.summary}. {o.advice} The curves up to that point are on the "
+                                  "Train page.")
+            elif stopped:
+                s.notify("info", f"Training stopped after {t.samples_seen:,} images; the partly trained "
+                                 f"model ({100 * t.test_accuracy:.1f} % test accuracy) is kept and can be "
+                                 "compressed." + (f" {o.title}: {o.summary}." if kind != "ok" else ""))
+            elif kind == "ok":
+                s.notify("success", f"Training finished: {100 * t.test_accuracy:.1f} % test accuracy "
+                                    f"after {len(t.history)} epoch(s).")
             else:
-                s.notify("success", f"Training finished: {100 * out.trained.test_accuracy:.1f} % test accuracy "
-                                    f"after {len(out.trained.history)} epoch(s).")
+                s.notify("warning", f"{o.title}: {o.summary}. {o.advice}")
         elif job.state == FAILED:
             runs.add_failed(s, "training", config.to_dict(), f"failed: {job.error}")
             s.notify("error", f"Training failed: {job.error} Your previous model and results are kept.")
@@ -199,7 +219,8 @@ def _measure(job: Job, s: Session, trained: TrainedModel, dataset: data.Dataset,
                           bench_settings=APP_BENCH, training_energy=False, energy_settings=s.settings,
                           on_progress=lambda f, m: job.report(lo + (hi - lo) * f, m),
                           should_stop=lambda: job.stopping)
-    readings = [r for res in record.results if res.energy is not None for r in res.energy.readings]
+    readings = [r for res in record.results for e in (res.energy, res.energy_batch1) if e is not None
+                for r in e.readings]
     record.trained, record.variants = None, []
     return MeasureOutcome(record, record.results, readings)
 
@@ -393,10 +414,13 @@ def _adopt_demo(s: Session, d: DemoOutcome, note: str, interference) -> None:
     _adopt_training(s, d.training)
     _adopt_measure(s, d.measure, note, demo=True)
     runs.add(s, "demo", _record_for_run(s, d.measure, interference),
-             [d.training.energy, *d.measure.readings], source=f"shared: {note}" if note else "measured here")
-    s.notify("success", "Demo done: a CNN trained, 4 compressed versions measured"
+             [d.training.energy, d.training.evaluation_energy, *d.measure.readings],
+             source=f"shared: {note}" if note else "measured here")
+    o = d.training.trained.outcome   # the demo's fixed settings train well; say so if this run did not
+    s.notify("success" if o is None or o.ok else o.level, "Demo done: a CNN trained, 4 compressed versions measured"
              + (f" (figures {note})" if note else "") + ". Open **Compress & benchmark** and "
-             "**Training vs inference** to see what came out.")
+             "**Training vs inference** to see what came out."
+             + ("" if o is None or o.ok else f" But the training did not work: {o.title}: {o.summary}."))
 
 
 # --- sensitivity scan --------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Training vs inference, told truthfully: one energy scope for training, three regimes each
+measured in itself, a break-even per inference regime, published figures with sources."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.lab import metered_training, published
+from dashboard.lab.bench import BenchResult, BenchSettings, measure
+from dashboard.lab.compress import make_variants
+from dashboard.lab.energy import EnergyReading, per_image_from
+from dashboard.lab.train import EpochEvent, Training, TrainConfig
+from dashboard.lab.training_vs_inference import REALTIME, SERVING, compare
+
+
+def test_training_energy_and_time_have_one_scope(tiny_digits):
+    """The steps' reading covers the steps (its duration is their engine time); each epoch's
+    test evaluation is metered apart, once per epoch, never inside a steps window."""
+    run = Training(TrainConfig(model="mlp", epochs=2, batch_size=64, threads=1), tiny_digits)
+    events = []
+    m = metered_training.run(run, chunk_s=0.05, on_event=events.append)
+    trained = run.result()
+    assert sum(isinstance(e, EpochEvent) for e in events) == 2
+    assert len(m.eval_readings) == 2                      # one window per evaluation
+    assert m.steps.phase == metered_training.STEPS_PHASE and m.evaluation.phase == metered_training.EVAL_PHASE
+    # The steps' windows hold the steps and little else: their wall time is the engine time of
+    # the steps (plus the meter's own start/stop and the event bookkeeping).
+    assert m.steps.duration_s == pytest.approx(trained.train_seconds, rel=0.5, abs=0.05)
+    assert m.steps.duration_s >= trained.train_seconds * 0.95
+    assert m.evaluation.joules > 0 and m.steps.joules > 0
+
+
+def test_a_stop_mid_run_keeps_what_was_metered(tiny_digits):
+    run = Training(TrainConfig(model="mlp", epochs=3, batch_size=16, threads=1), tiny_digits)
+    m = metered_training.run(run, chunk_s=0.01, should_stop=lambda: run.step > 0)
+    assert 0 < run.step < run.steps_per_epoch      # stopped in the first epoch, before its evaluation
+    assert m.steps is not None and m.steps.joules > 0 and m.evaluation is None
+
+
+def _reading(joules: float, seconds: float = 1.0) -> EnergyReading:
+    return EnergyReading("x", duration_s=seconds, joules=joules, co2_grams=joules / 3.6e6 * 400,
+                         base={"cpu_joules_estimated": joules, "cpu_seconds_estimated": seconds})
+
+
+def test_each_regime_is_measured_in_itself(tiny_trained):
+    result = BenchResult("fp32", True, "", flops=tiny_trained.cost.inference_flops_per_image,
+                         latency_ms_batch1_p50=0.2, latency_ms_batch1_p95=0.5, throughput_batch256_ips=20_000.0,
+                         batch_size=256)
+    realtime = per_image_from("inference:fp32:batch1", [_reading(2.0)], [1000])    # 2 mJ per image
+    serving = per_image_from("inference:fp32", [_reading(2.0)], [20_000])         # 0.1 mJ per image
+    training = _reading(30.0)
+    tvi = compare(tiny_trained, training, result, realtime, serving)
+    tr, rt, sv = tvi.regimes
+    assert (tr.batch, rt.batch, sv.batch) == (64, 1, 256)
+    # Time per image comes from the same windows as the energy (1,000 images in 1 s; 20,000 in 1 s),
+    # not from the median latency, which is reported beside it.
+    assert rt.seconds == pytest.approx(1e-3) and sv.seconds == pytest.approx(1 / 20_000)
+    assert tvi.latency_p50_s == pytest.approx(0.2e-3) and tvi.latency_p95_s == pytest.approx(0.5e-3)
+    assert rt.joules == pytest.approx(2e-3) and sv.joules == pytest.approx(1e-4)
+    assert rt.flops == sv.flops == tiny_trained.cost.inference_flops_per_image   # FLOPs do not depend on batch
+    assert tr.flops == tiny_trained.cost.train_flops_per_image
+    assert tr.joules == pytest.approx(30.0 / tiny_trained.samples_seen)
+    assert tr.seconds == pytest.approx(tiny_trained.train_seconds / tiny_trained.samples_seen)
+    # A break-even per inference regime; real-time reaches it sooner (20x here).
+    assert rt.breakeven == pytest.approx(30.0 / 2e-3) and sv.breakeven == pytest.approx(30.0 / 1e-4)
+    assert tr.breakeven is None
+    assert 2.0 <= tvi.ratio("flops", SERVING) <= 3.5
+    assert tvi.ratio("joules", REALTIME) == pytest.approx(tr.joules / 2e-3)
+    unmeasured = compare(tiny_trained, None, result, None, None)
+    assert unmeasured.realtime.seconds == pytest.approx(0.2e-3)      # no windows: the benchmark's figures
+    assert unmeasured.serving.seconds == pytest.approx(1 / 20_000)
+    assert unmeasured.realtime.breakeven is None and unmeasured.ratio("joules", SERVING) is None
+    assert unmeasured.training.energy_kind == "not metered"
+
+
+def test_bench_meters_both_regimes(tiny_trained, tiny_digits):
+    variants = make_variants(tiny_trained, tiny_digits, ["fp32"])
+    r = measure(variants, tiny_digits, BenchSettings.quick(threads=1, energy=True, energy_mode="rounds",
+                                                           batch_size=64))[0]
+    assert r.energy is not None and r.energy_batch1 is not None
+    assert r.energy.phase == "inference:fp32" and r.energy_batch1.phase == "inference:fp32:batch1"
+    assert sum(r.energy_batch1.images) == r.batch1_calls        # metered over the timed batch-1 calls
+    assert sum(r.energy.images) % 64 == 0
+    back = BenchResult.from_dict(r.to_dict())
+    assert back.energy_batch1.joules_per_image == pytest.approx(r.energy_batch1.joules_per_image)
+
+
+def test_every_published_figure_has_a_source():
+    assert len(published.FIGURES) >= 3
+    for f in published.FIGURES:
+        assert f.url.startswith("https://") and f.source and f.value_text and f.note
+    assert published.GPT3_TRAINING.joules == pytest.approx(1_287e6 * 3600)
+    assert published.AI_TEXT_PROMPT.joules == pytest.approx(0.24 * 3600)
