@@ -1,46 +1,28 @@
-"""Training vs inference: what one training image costs against one prediction, from this user's runs."""
+"""Training vs inference: what one image costs in training against inference, each in its own regime."""
 
 import streamlit as st
 
-from dashboard.lab import energy, footprint
+from dashboard.lab import footprint, published
 from dashboard.lab.compress import CompressSettings
-from dashboard.lab.energy import EnergySettings
-from dashboard.lab.inspect import training_vs_inference
-from dashboard.service import explain, work
+from dashboard.lab.metered_training import SCOPE
+from dashboard.lab.training_vs_inference import (
+    REALTIME,
+    SERVING,
+    compare,
+    published_in_inferences,
+)
+from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import charts, fmt, session, status
+from dashboard.ui import assumptions, explain, fmt, session, status
+from dashboard.ui import tvi_charts as charts
 
 s = session.page("Training vs inference",
                  "Training is paid once; inference is paid on every request. Here is what each costs on this machine, "
                  "from your own runs, and when the cheap-but-frequent side overtakes the expensive-but-once side.")
 
 status.require_model(s, "this page compares *your* training with *your* model's inference.")
-
-# --- the user's assumptions: country, watts, PUE, price -------------------------------------------
+assumptions.assumptions_panel(s, key_prefix="cmp")
 cfg = s.settings
-with st.expander("Assumptions: electricity grid, power, data-centre overhead, price", expanded=False):
-    places = energy.countries()
-    isos = [c.iso for c in places]
-    names = {c.iso: f"{c.name} ({c.gco2_per_kwh:.0f} gCO₂e/kWh)" for c in places}
-    a, b = st.columns(2)
-    iso = a.selectbox("Electricity grid (country)", isos, index=isos.index(cfg.country_iso) if cfg.country_iso in isos else 0,
-                      format_func=names.get, key="cmp_country",
-                      help="CO₂ per kWh from CodeCarbon's bundled data; changing it recomputes, it does not re-run.")
-    cpu_w = b.number_input("CPU power at full load (W, 0 = CodeCarbon's estimate)", 0.0, 1000.0,
-                           value=float(cfg.cpu_watts or 0.0), step=5.0, key="cmp_cpu_w")
-    pue = a.slider("PUE (data-centre overhead; 1.0 = a laptop)", 1.0, 2.5, value=float(cfg.pue), step=0.05, key="cmp_pue")
-    # Up to 1000 per kWh: prices are in the server's currency (31 JPY/kWh is an ordinary price).
-    price = b.number_input(f"Electricity price ({cfg.currency} per kWh)", 0.0, 1000.0,
-                           value=min(float(cfg.price_per_kwh), 1000.0), step=0.01, format="%.4f", key="cmp_price")
-    new = EnergySettings(country_iso=iso, cpu_watts=cpu_w or None, pue=pue, price_per_kwh=price, currency=cfg.currency)
-    try:
-        new.validate()
-    except ValueError as exc:
-        st.warning(f"{exc}. Keeping the previous assumptions.")
-    else:
-        s.energy_settings = cfg = new
-    st.caption(f"Price source: {cfg.price_source}.")
-    st.markdown(explain.text("energy"))
 
 # --- inference side: which measured variant ----------------------------------------------------------
 measured = [r for r in s.results if r.available and r.energy is not None]
@@ -61,72 +43,189 @@ names = [r.name for r in measured]
 pick = st.selectbox("Inference by which version of your model?", names, key="cmp_variant",
                     help="Compressed versions make inference cheaper; training stays what it was.")
 result = next(r for r in measured if r.name == pick)
-per_image = s.per_image_energy(pick)
+t = s.trained
 train_energy = s.training_energy_now()
-tvi = training_vs_inference(s.trained, train_energy, (result.latency_ms_batch1_p50 or 0) / 1000 or None,
-                            result.flops, per_image.joules_per_image, per_image.co2_grams_per_image)
+tvi = compare(t, train_energy, result, s.per_image_energy(pick, batch=1), s.per_image_energy(pick))
+tr, rt, sv = tvi.regimes
 
-kind_t = energy.kind(train_energy) if train_energy is not None else "estimated"
-kind_i = energy.kind(per_image)
-kind = kind_t if kind_t == kind_i else "training " + kind_t + ", inference " + kind_i
+# --- per image, three regimes ----------------------------------------------------------------------
+st.subheader("One image, three ways of running the model")
+st.markdown(
+    f"**Training** ran at batch {tr.batch} (images per step). Inference has two regimes: **real-time**, one image "
+    f"per call, as an app answering one user at a time; and **serving**, {sv.batch} images per call, as a server "
+    "that gathers requests. Every figure in a column was measured in that column's regime.")
 
-# --- per image ------------------------------------------------------------------------------------
-st.subheader("One image: a training step vs an inference")
-def _times(metric: str) -> str:
-    ratio = tvi.ratio(metric)
-    return f"{ratio:,.3g}×" if ratio else "n/a"
+
+def _ratio(metric: str, against: str) -> str:
+    r = tvi.ratio(metric, against)
+    return f"{r:,.3g}×" if r else "n/a"
+
+
+def _e(regime) -> str:
+    return f"{fmt.energy(regime.joules)} ({regime.energy_kind})" if regime.joules is not None else "not metered"
+
+
+def _c(regime) -> str:
+    return fmt.co2(regime.co2_grams) if regime.co2_grams is not None else "not metered"
 
 
 st.markdown(
-    "| per image | one training step | one inference | training / inference |\n|---|---|---|---|\n"
-    f"| time | {fmt.seconds(tvi.training.seconds)} | {fmt.seconds(tvi.inference.seconds)} | {_times('seconds')} |\n"
-    f"| FLOPs | {fmt.flops(tvi.training.flops)} | {fmt.flops(tvi.inference.flops)} | {_times('flops')} |\n"
-    f"| energy ({kind}) | {fmt.energy(tvi.training.joules)} | {fmt.energy(tvi.inference.joules)} | {_times('joules')} |\n"
-    f"| CO₂e ({kind}) | {fmt.co2(tvi.training.co2_grams)} | {fmt.co2(tvi.inference.co2_grams)} | {_times('co2_grams')} |")
-st.caption(f"Training time: training seconds / images processed (batches of {s.trained.config.batch_size}). "
-           "Inference time: median single-image latency. FLOPs: torch.utils.flop_counter; a training step is "
-           "forward + backward.")
-st.plotly_chart(charts.per_image_comparison([
-    ("Time", "s", tvi.training.seconds, tvi.inference.seconds),
-    ("FLOPs", "FLOP", tvi.training.flops, tvi.inference.flops),
-    (f"Energy ({kind})", "J", tvi.training.joules, tvi.inference.joules),
-    (f"CO₂e ({kind})", "g", tvi.training.co2_grams, tvi.inference.co2_grams),
-]), key="cmp_per_image")
-st.caption(f"Training energy ({kind_t}): {train_energy.method if train_energy else 'not metered'}. "
-           f"Inference energy ({kind_i}, per image at batch {result.batch_size}, median of {len(per_image.readings)} "
-           f"windows, spread {per_image.spread:.2f}x): {per_image.method}.")
+    f"| per image | training step (batch {tr.batch}) | real-time inference (batch 1) | serving inference "
+    f"(batch {sv.batch}) | training ÷ real-time | training ÷ serving |\n|---|---|---|---|---|---|\n"
+    f"| time | {fmt.seconds(tr.seconds)} | {fmt.seconds(rt.seconds)} | {fmt.seconds(sv.seconds)} "
+    f"| {_ratio('seconds', REALTIME)} | {_ratio('seconds', SERVING)} |\n"
+    f"| FLOPs | {fmt.flops(tr.flops)} | {fmt.flops(rt.flops)} | {fmt.flops(sv.flops)} "
+    f"| {_ratio('flops', REALTIME)} | {_ratio('flops', SERVING)} |\n"
+    f"| energy | {_e(tr)} | {_e(rt)} | {_e(sv)} | {_ratio('joules', REALTIME)} | {_ratio('joules', SERVING)} |\n"
+    f"| CO₂e | {_c(tr)} | {_c(rt)} | {_c(sv)} | {_ratio('co2_grams', REALTIME)} | {_ratio('co2_grams', SERVING)} |")
+st.caption(
+    f"Training: {SCOPE}; time is engine seconds of the steps / {tvi.training_images:,} images. Real-time and "
+    "serving: time and energy per image over the same metered calls (all their seconds and joules / all their "
+    "images), so slow calls count in both. FLOPs: torch.utils.flop_counter; a training step is forward + backward (the optimizer's "
+    "update is not counted, see FLOPs per layer below); inference FLOPs per image do not depend on the batch.")
+st.plotly_chart(charts.regimes(
+    [f"training (batch {tr.batch})", "real-time (batch 1)", f"serving (batch {sv.batch})"],
+    [("Time", [tr.seconds, rt.seconds, sv.seconds], charts.TIME_UNITS),
+     ("FLOPs", [tr.flops, rt.flops, sv.flops], charts.FLOP_UNITS),
+     (f"Energy ({tr.energy_kind})", [tr.joules, rt.joules, sv.joules], charts.ENERGY_UNITS),
+     ("CO₂e", [tr.co2_grams, rt.co2_grams, sv.co2_grams], charts.CO2_UNITS)]), key="cmp_regimes")
 
-# --- break-even ----------------------------------------------------------------------------------
-st.subheader("Break-even: when inference has cost as much as training")
-if tvi.breakeven_inferences is None:
-    st.info("Training energy was not metered for this model, so there is no break-even to show.")
+flops_x = tvi.ratio("flops", SERVING)
+time_rt, time_sv = tvi.ratio("seconds", REALTIME), tvi.ratio("seconds", SERVING)
+if flops_x and time_rt and time_sv:
+    st.markdown(
+        f"**Reading it.** A training step needs **{flops_x:.2g}×** the FLOPs of an inference: the forward pass, then "
+        "the backward pass that computes a gradient for every weight (about twice the forward's work). In time, "
+        f"training costs **{time_sv:.2g}×** a *served* inference (both batched), but "
+        + (f"only **{time_rt:.2g}×** a *real-time* one" if time_rt >= 1 else
+           f"**less than a *real-time* one ({time_rt:.2g}×)**")
+        + ": at batch 1 each call pays the fixed overhead of a call (Python, dispatch, waking the "
+        "threads) for a single image, so real-time inference is the regime that cannot spread its overhead. "
+        + ("Estimated energy follows time (CPU time × assumed watts, plus RAM × wall time: see below)."
+           if tr.energy_kind == "estimated" else "Energy here was measured by hardware counters."))
+
+with st.expander("Latency or throughput: which one matters?"):
+    batch_wait = sv.batch * sv.seconds if sv.seconds else None
+    st.markdown(
+        f"- **Latency** is how long one answer takes. Real-time here: **{fmt.seconds(tvi.latency_p50_s)}** for half "
+        f"the calls, **{fmt.seconds(tvi.latency_p95_s)}** or less for 95 % of them (p95). That is the wait a user "
+        "feels.\n"
+        f"- **Throughput** is how many answers per second. Serving here: "
+        f"**{fmt.rate(1 / sv.seconds) if sv.seconds else 'n/a'}**, that is {fmt.seconds(sv.seconds)} per image"
+        + (f", {rt.seconds / sv.seconds:.2g}× less than one image at a time ({fmt.seconds(rt.seconds)} per image "
+           "on average)" if rt.seconds and sv.seconds else "") + ".\n"
+        f"- The catch: a batch of {sv.batch} comes back all at once, after **{fmt.seconds(batch_wait)}**. A server "
+        "that batches is cheaper per image, but every request in the batch waits for the whole batch (and for the "
+        "batch to fill). Real-time systems pay more per image to answer at once.")
+
+# --- memory ------------------------------------------------------------------------------------------
+st.subheader("Memory: what a training step holds that an inference does not")
+mem = s.memory
+if mem is None:
+    st.info("Memory was not measured for this model (it is measured right after training).")
 else:
-    st.markdown(f"Your training used **{fmt.energy(tvi.training_joules)}** ({kind_t}) over {tvi.training_images:,} "
-                f"training images. One inference with **{pick}** uses **{fmt.energy(tvi.inference.joules)}** "
-                f"({kind_i}). After **{fmt.count(tvi.breakeven_inferences)} inferences**, serving the model has used "
-                "as much energy as training it did.")
-    st.plotly_chart(charts.breakeven(tvi.training_joules, tvi.inference.joules, tvi.breakeven_inferences, kind),
-                    key="cmp_breakeven")
+    tm, im = mem.training, mem.inference
+    st.markdown(
+        f"At batch {mem.batch_size}, one training step peaks at **{tm.peak / 1e6:.3g} MB**, one inference at "
+        f"**{im.peak / 1e6:.3g} MB** ({mem.ratio:.2g}×). Training keeps what inference never needs: a gradient "
+        f"for every weight ({tm.gradients / 1e6:.3g} MB), the optimizer's state ({tm.optimizer_state / 1e6:.3g} MB "
+        f"for {t.config.optimizer}), and every layer's activations until the backward pass has used them "
+        f"({tm.activations / 1e6:.3g} MB, against {im.activations / 1e6:.3g} MB live at once in inference).")
+    st.plotly_chart(charts.memory(tm.to_dict(), im.to_dict(), batch=mem.batch_size), key="cmp_memory")
+    st.caption(f"How: {mem.method}.")
 
-    # --- lifetime --------------------------------------------------------------------------------
-    st.subheader("Lifetime projection")
-    a, b = st.columns(2)
-    per_day = a.select_slider("Requests per day", [100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000],
-                              value=100_000, format_func=fmt.count, key="cmp_requests")
-    days = b.slider("Days in service (days)", 1, 3650, 365, key="cmp_days")
-    proj = footprint.project_lifetime(tvi.training_joules, tvi.inference.joules, requests_per_day=per_day,
-                                      days=days, settings=cfg)
-    m = st.columns(4)
-    m[0].metric(f"Total energy ({kind})", f"{proj.total.kwh:.3g} kWh")
-    m[1].metric(f"Total CO₂e ({kind})", f"{proj.total.co2_kg:.3g} kg", help=f"Grid: {proj.country_iso}, "
-                                                                  f"{proj.grid_gco2_per_kwh:.0f} gCO₂e/kWh")
-    m[2].metric(f"Electricity cost ({kind} energy)", f"{proj.total.cost:.3g} {proj.total.currency}")
-    m[3].metric("Share spent on inference", fmt.pct(proj.inference_share),
-                help=f"Inference overtakes training after {proj.breakeven_days:.3g} days.")
-    st.plotly_chart(charts.lifetime(days, proj.training.kwh, proj.inference.kwh, f"kWh, {kind}"), key="cmp_lifetime")
-    with st.expander(f"What is that in everyday terms? ({kind} energy)"):
-        eq = footprint.equivalents(proj.total.joules, cfg)
-        st.dataframe([{"about as much as": f"{e['count']:.3g} {e['unit']}", "source": e["source"], "note": e["note"]}
-                      for e in eq], hide_index=True, width="stretch")
+# --- FLOPs per layer ---------------------------------------------------------------------------------
+lf = s.layer_flops
+if lf is not None:
+    st.subheader("FLOPs per layer: forward and backward")
+    st.plotly_chart(charts.layer_flops([x.name for x in lf.layers], [x.forward for x in lf.layers],
+                                       [x.backward for x in lf.layers]), key="cmp_layer_flops")
+    first = lf.layers[0] if lf.layers else None
+    st.caption(
+        "Counted by torch.utils.flop_counter for one image. The backward pass of a layer computes two things: the "
+        "gradient of its weights and the gradient of its input (to pass further back), each about as much work as "
+        "the forward, hence about 2×."
+        + (f" The first layer ({first.name}: {fmt.flops(first.backward)} backward against {fmt.flops(first.forward)} "
+           "forward) needs no input gradient, since its input is the image itself." if first else "")
+        + f" {lf.optimizer_note}")
+
+# --- energy: what the figures are made of --------------------------------------------------------------
+st.subheader("Energy: what these figures are made of")
+assumptions.energy_parts(s, {"training steps": train_energy,
+                             "real-time inference": s.per_image_energy(pick, batch=1),
+                             "serving inference": s.per_image_energy(pick)})
+if s.evaluation_energy is not None:
+    ev = s.evaluation_energy.with_settings(cfg)
+    st.caption(f"Not in the training figures: the test evaluation after each epoch used {fmt.energy(ev.joules)} "
+               f"({'measured' if ev.measured else 'estimated'}) on top of the training steps' "
+               f"{fmt.energy(tvi.training_joules)}.")
+
+# --- break-even ----------------------------------------------------------------------------------------
+st.subheader("Break-even: when inference has cost as much as training")
+if tvi.training_joules is None:
+    st.info("Training energy was not metered for this model, so there is no break-even to show.")
+    st.stop()
+st.markdown(
+    f"Your training steps used **{fmt.energy(tvi.training_joules)}** ({tr.energy_kind}) for "
+    f"{tvi.training_images:,} images. Served **one at a time**, inference has used as much after "
+    f"**{fmt.count(rt.breakeven)} inferences**; served in **batches of {sv.batch}**, after "
+    f"**{fmt.count(sv.breakeven)}**. A real-time service reaches its training's energy "
+    + (f"**{sv.breakeven / rt.breakeven:.2g}× sooner**." if rt.breakeven and sv.breakeven else "sooner."))
+st.plotly_chart(charts.breakeven(tvi.training_joules, [("real-time (batch 1)", rt.joules, rt.breakeven),
+                                                       (f"serving (batch {sv.batch})", sv.joules, sv.breakeven)],
+                                 tr.energy_kind), key="cmp_breakeven")
+
+# --- lifetime ------------------------------------------------------------------------------------------
+st.subheader("Lifetime projection")
+a, b, c = st.columns(3)
+per_day = a.select_slider("Requests per day", [100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000],
+                          value=100_000, format_func=fmt.count, key="cmp_requests")
+days = b.slider("Days in service (days)", 1, 3650, 365, key="cmp_days")
+regime = c.radio("Served how?", [REALTIME, SERVING], key="cmp_regime", horizontal=True,
+                 format_func={REALTIME: "real-time (batch 1)", SERVING: f"batched ({sv.batch})"}.get)
+chosen = rt if regime == REALTIME else sv
+if chosen.joules is None:
+    st.info("This regime's energy was not measured for this version.")
+    st.stop()
+proj = footprint.project_lifetime(tvi.training_joules, chosen.joules, requests_per_day=per_day, days=days,
+                                  settings=cfg)
+kind = chosen.energy_kind
+m = st.columns(4)
+m[0].metric(f"Total energy ({kind})", f"{proj.total.kwh:.3g} kWh")
+m[1].metric(f"Total CO₂e ({kind})", f"{proj.total.co2_kg:.3g} kg",
+            help=f"Grid: {proj.country_iso}, {proj.grid_gco2_per_kwh:.0f} gCO₂e/kWh")
+m[2].metric("Electricity cost", f"{proj.total.cost:.3g} {proj.total.currency}",
+            help=f"The {kind} energy at {cfg.price_per_kwh:g} {cfg.currency} per kWh.")
+m[3].metric("Share spent on inference", fmt.pct(proj.inference_share),
+            help=f"Inference overtakes training after {proj.breakeven_days:.3g} days.")
+st.plotly_chart(charts.lifetime(days, proj.training.kwh, proj.inference.kwh, f"kWh, {kind}"), key="cmp_lifetime")
+with st.expander(f"What is that in everyday terms? ({kind} energy)"):
+    eq = footprint.equivalents(proj.total.joules, cfg)
+    st.dataframe([{"about as much as": f"{e['count']:.3g} {e['unit']}", "source": e["source"], "link": e["url"]}
+                  for e in eq], hide_index=True, width="stretch",
+                 column_config={"link": st.column_config.LinkColumn("link")})
+
+# --- from this lab to real systems ---------------------------------------------------------------------
+st.subheader("From this lab to real systems")
+st.caption("Published figures, not measured here: each links to its source. Set beside your own numbers, they show "
+           "the scale of the systems in the news.")
+per_day_j = chosen.joules * per_day
+lines = []
+for f in published.FIGURES:
+    head = f"- **{f.what}: {f.value_text}** ([source]({f.url}): {f.source}). "
+    if f.joules is not None:
+        n = published_in_inferences(f.joules, chosen.joules)
+        d = f.joules / per_day_j if per_day_j else None
+        days_text = "n/a" if d is None else f"{d:.3g}" if d < 1000 else fmt.count(d)
+        lines.append(head + f"That is as much energy as **{fmt.count(n)}** of your inferences, or **{days_text} days** "
+                            f"of your projection. _{f.note}_")
+    else:
+        lines.append(head + f"Your projection puts **{fmt.pct(proj.inference_share)}** of its energy on inference. "
+                            f"_{f.note}_")
+st.markdown("\n".join(lines))
+st.caption(f"Your inferences: {pick}, {'one at a time' if regime == REALTIME else f'in batches of {sv.batch}'}, "
+           f"{fmt.energy(chosen.joules)} each ({kind}); your projection: {fmt.count(per_day)} requests per day for "
+           f"{days} days. A published figure counts a whole system (accelerators, hosts, cooling); yours counts this "
+           "process on this machine: the comparison shows scale, not efficiency.")
 
 st.markdown(explain.text("training-vs-inference"))

@@ -129,7 +129,7 @@ def test_train_through_widgets_then_results_and_comparison_show_it():
     assert list(table["what"]) == ["training"] and list(table["model"]) == ["mlp"]
     assert table["test accuracy (%)"][0] == pytest.approx(100 * t.test_accuracy, abs=0.01)
     downloads = [d.proto.label for d in at.get("download_button")]
-    assert downloads == ["Download CSV", "Download JSON", "Download emissions.csv"]
+    assert downloads == ["Download CSV", "Download JSON", "Download emissions.csv", "Download emissions-images.json"]
 
     # The comparison page measures inference and compares it with this training.
     open_page(at, "app_pages/compare.py")
@@ -137,14 +137,27 @@ def test_train_through_widgets_then_results_and_comparison_show_it():
     at.run()
     finish_job(at)
     table = next(m.value for m in at.markdown if m.value.startswith("| per image"))
-    assert re.search(r"\| energy \((training )?(measured|estimated)", table)  # energy says how it was got
-    assert "| FLOPs |" in table and "×" in table                             # units and ratios shown
+    header, _, *rows = table.splitlines()
+    # Three regimes, each named with its batch size, and the two ratios.
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "per image", "training step (batch 64)", "real-time inference (batch 1)", "serving inference (batch 256)",
+        "training ÷ real-time", "training ÷ serving"]
+    cells = {r.split("|")[1].strip(): [c.strip() for c in r.strip("|").split("|")[1:]] for r in rows}
+    assert list(cells) == ["time", "FLOPs", "energy", "CO₂e"]
+    assert all(re.fullmatch(r"[\d.]+ [µnm]?s", c) for c in cells["time"][:3])          # every time with its unit
+    assert all(c.endswith("FLOP") for c in cells["FLOPs"][:3])
+    assert all(re.search(r"J \((measured|estimated)\)$", c) for c in cells["energy"][:3])  # and how it was got
+    assert cells["FLOPs"][1] == cells["FLOPs"][2]          # inference FLOPs per image do not depend on the batch
+    assert all(c.endswith("×") for row in cells.values() for c in row[3:])
     specs = [c.proto.spec for c in at.get("plotly_chart")]
-    assert len(specs) == 3                                   # per-image bars, break-even, lifetime
-    assert "inferences served" in specs[1] and "days in service" in specs[2]
+    # regimes, memory, FLOPs per layer, break-even, lifetime
+    assert len(specs) == 5
+    assert "peak memory at batch 64" in specs[1] and "backward (training only)" in specs[2]
+    assert "inferences served" in specs[3] and "days in service" in specs[4]
+    assert '"type":"log"' not in specs[0].replace(" ", "")  # bars: linear axes
     metrics = lifetime_metrics(at)
     assert any(m.label in ("Total energy (estimated)", "Total energy (measured)") for m in at.metric)
-    assert any("inferences**, serving the model" in m.value for m in at.markdown)
+    assert any("Served **one at a time**" in m.value and "batches of 256" in m.value for m in at.markdown)
     assert session(at).results[0].name == "fp32"
     # Changing the grid country recomputes CO2 without re-running (France's grid is far cleaner).
     world_co2 = metrics["Total CO₂e"]
