@@ -3,7 +3,8 @@
     python benchmarks/energy.py [--threads 2] [--repeats 5] [--min-seconds 2] [--country WORLD]
 
 1. Training. The default cnn on the bundled digits (TrainConfig(threads=2) otherwise default),
-   trained inside one energy meter.
+   metered as the app meters it (lab.metered_training): the training steps, with the per-epoch
+   test evaluation metered apart and reported beside them.
 2. Inference. The fp32 baseline (the trained model in its faster memory layout, as in
    compress.make_variants) at batch 256 on the test images: per-image energy from
    energy.per_image (3 warm-up batches, then 5 metered windows of >= 2 s). Target: spread
@@ -26,9 +27,9 @@ import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torc
 import torch  # noqa: E402
 
 from benchmarks._table import markdown_table, write_json  # noqa: E402
-from dashboard.lab import compress, energy, footprint, hardware  # noqa: E402
+from dashboard.lab import compress, energy, footprint, hardware, metered_training  # noqa: E402
 from dashboard.lab.data import load_dataset  # noqa: E402
-from dashboard.lab.train import TrainConfig, train  # noqa: E402
+from dashboard.lab.train import TrainConfig, Training  # noqa: E402
 
 BATCH = 256
 TARGET_SPREAD = 1.25
@@ -47,10 +48,12 @@ def main() -> None:
     energy.warm_up()  # CodeCarbon's one-off hardware detection, outside every measurement
     dataset = load_dataset("digits")
     config = TrainConfig(threads=args.threads)
-    with energy.meter("training", settings=settings) as training:
-        trained = train(config, dataset)
-    print(f"training: {training.duration_s:.1f} s, {training.joules:,.1f} J, "
-          f"test accuracy {trained.test_accuracy:.2%}", file=sys.stderr)
+    # Metered as the app meters it: the training steps apart from the per-epoch test evaluation.
+    run = Training(config, dataset)
+    metered = metered_training.run(run, settings=settings, chunk_s=30.0)
+    trained, training = run.result(), metered.steps
+    print(f"training steps: {training.duration_s:.1f} s, {training.joules:,.1f} J; per-epoch evaluation "
+          f"{metered.evaluation.joules:,.1f} J; test accuracy {trained.test_accuracy:.2%}", file=sys.stderr)
 
     # The fp32 baseline as everywhere else: the trained model in its faster memory layout.
     model = compress.make_variants(trained, dataset, ["fp32"], compress.CompressSettings())[0]
@@ -76,7 +79,7 @@ def main() -> None:
     hw = hardware.describe("cpu")
     kind = energy.kind(training)
     rows = [
-        ["training energy (default cnn, digits)", f"{training.joules:,.1f} J ({training.kwh * 1000:.4f} Wh), "
+        ["training energy, steps only (default cnn, digits)", f"{training.joules:,.1f} J ({training.kwh * 1000:.4f} Wh), "
          f"{training.co2_grams:.4f} g CO2e, {training.duration_s:.1f} s", "", kind],
         [f"inference energy per image (fp32 {model.layout}, batch 256, median of "
          f"{len(inference.readings)})", f"{inference.joules_per_image * 1000:.4f} mJ, "
@@ -96,6 +99,7 @@ def main() -> None:
         "config": config.to_dict(),
         "test_accuracy": trained.test_accuracy,
         "training": training.to_dict(),
+        "evaluation": metered.evaluation.to_dict(),
         "inference": inference.to_dict(),
         "breakeven_inferences": breakeven,
         "cpu_seconds_per_image": cpu_per_image,

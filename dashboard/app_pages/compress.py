@@ -16,10 +16,10 @@ status.require_model(s, "there is nothing to compress yet.")
 
 t = s.trained
 st.markdown(f"Compressing **{t.spec.name}** trained on **{t.dataset}** "
-            f"({fmt.pct(t.test_accuracy)} test accuracy{'' if t.completed else ', stopped early'}).")
+            f"({fmt.pct(t.test_accuracy)} test accuracy{fmt.ended(t)}).")
 if t.outcome is not None and not t.outcome.ok:
     st.warning(f"{t.outcome.title}: {t.outcome.summary}. Compressing a model that did not learn measures speed and "
-               "size honestly, but its accuracy figures say little. Train it again first: "
+               "size honestly, but its accuracy figures say little. Train it again first. "
                f"{t.outcome.advice}", icon=":material/warning:")
 d = CompressSettings()
 FORM = {"c_unstructured": True, "c_unstructured_pct": 90, "c_channels": True, "c_channels_pct": 50,

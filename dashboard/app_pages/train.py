@@ -177,10 +177,12 @@ if s.trained is not None and live is None:
                        f"answer. The ✓ tiles below are images of '{c}' it gets right only because it says '{c}' to "
                        "(almost) everything, not because it learned them.", icon=":material/warning:")
         wrong = sum(not x.correct for x in insp.samples)
+        extra = wrong / max(len(insp.samples), 1) > (1 - t.test_accuracy) + 0.05
         st.caption(f"{len(insp.samples)} test images: {wrong} mistakes (✗) and {len(insp.samples) - wrong} right (✓). "
-                   f"Overall the model gets {fmt.pct(1 - t.test_accuracy)} of the test images wrong; the gallery "
-                   "shows more mistakes than that (at least a quarter of its tiles) so there is something to look "
-                   "at. Caption: ✓ right or ✗ true→predicted, and how sure the model was.")
+                   f"Overall the model gets {fmt.pct(1 - t.test_accuracy)} of the test images wrong"
+                   + ("; the gallery picks more mistakes than that (at least a quarter of its tiles), so there is "
+                      "something to look at" if extra else "") +
+                   ". Caption: ✓ right or ✗ true→predicted, and how sure the model was.")
         per_row = 8
         for r in range(0, len(insp.samples), per_row):
             for col, x in zip(st.columns(per_row), insp.samples[r:r + per_row]):

@@ -203,9 +203,9 @@ def judge(e: Evidence) -> Outcome:
               "or more training images (under More settings).")
 
     if kind == "diverged":
-        title = "Training diverged: the loss exploded"
+        title = "Training diverged"
         if e.overflow is not None:
-            summary = f"the loss became {e.overflow} at step {e.overflow_step:,} of {e.total_steps:,}"
+            summary = f"the loss exploded to {e.overflow} at step {e.overflow_step:,} of {e.total_steps:,}"
             explanation = (f"{spike}The loss became {e.overflow} at step {e.overflow_step:,} of {e.total_steps:,} "
                            f"(epoch {e.overflow_epoch}): the weights grew until the numbers overflowed, so the "
                            "training stopped there. The curves show the run up to that point. The model kept is "

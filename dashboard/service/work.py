@@ -190,8 +190,8 @@ def start_training(s: Session, config: TrainConfig) -> Job:
             runs.add_training(s, outcome="diverged" if kind == "diverged" else "stopped by you" if stopped
                               else "completed" if kind == "ok" else kind)
             if kind == "diverged":
-                s.notify("error", f"{o.title}: {o.summary}. {o.advice} The curves up to that point are on the "
-                                  "Train page.")
+                s.notify("error", f"{o.title}: {o.summary}. {o.advice} The Train page shows the curves up to "
+                                  "that point.")
             elif stopped:
                 s.notify("info", f"Training stopped after {t.samples_seen:,} images; the partly trained "
                                  f"model ({100 * t.test_accuracy:.1f} % test accuracy) is kept and can be "

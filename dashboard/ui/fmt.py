@@ -146,3 +146,11 @@ def assumption_rows(assumptions: dict) -> list[tuple[str, str]]:
         if key not in known and v not in (None, ""):
             rows.append((key.replace("_", " ").capitalize(), f"{v:.3g}" if isinstance(v, float) else str(v)))
     return rows
+
+
+def ended(trained) -> str:
+    """How a training ended when not as planned, as ", diverged" / ", stopped early"; "" when it finished."""
+    outcome = getattr(trained, "outcome", None)
+    if outcome is not None and outcome.kind == "diverged":
+        return ", diverged"
+    return "" if trained.completed else ", stopped early"

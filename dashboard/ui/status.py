@@ -140,7 +140,7 @@ def sidebar(s: Session) -> None:
             t = s.trained
             st.markdown(f":material/check_circle: Model: **{t.spec.name}** on **{t.dataset}**, "
                         f"{fmt.pct(t.test_accuracy)} test accuracy"
-                        + ("" if t.completed else " (stopped early)"))
+                        + (f" ({fmt.ended(t).lstrip(', ')})" if fmt.ended(t) else ""))
         else:
             st.markdown(":material/radio_button_unchecked: No model trained yet")
         if s.results:

@@ -12,6 +12,7 @@ from test_pages import fresh, open_page, session, train_tiny
 from dashboard.lab.energy import EnergySettings
 from dashboard.service import runs
 from dashboard.service.sessions import REGISTRY
+from dashboard.ui import fmt
 from dashboard.ui.session import KEY
 
 
@@ -129,6 +130,10 @@ def test_set_on_results_page_the_table_downloads_and_other_pages_follow():
     open_page(at, "app_pages/compare.py")
     assert s.training_energy_now().joules == pytest.approx(1.56 * after, rel=1e-3)
     assert at.number_input(key="cmp_cpu_w").value == 65.0
+    # And the Train page's badge shows the training energy under them too.
+    open_page(at, "app_pages/train.py")
+    badge = next(m for m in at.metric if m.label.startswith("Training energy"))
+    assert badge.value == fmt.energy(1.56 * after)
 
 
 def test_a_change_followed_at_once_by_another_page_is_kept():

@@ -91,3 +91,37 @@ def test_every_published_figure_has_a_source():
         assert f.url.startswith("https://") and f.source and f.value_text and f.note
     assert published.GPT3_TRAINING.joules == pytest.approx(1_287e6 * 3600)
     assert published.AI_TEXT_PROMPT.joules == pytest.approx(0.24 * 3600)
+
+
+def test_the_pages_bars_are_linear_from_zero():
+    """A bar's length is its value: no log axis under any bar of the Training vs inference page."""
+    from dashboard.ui import tvi_charts
+
+    figs = [tvi_charts.regimes(["training", "real-time", "serving"],
+                               [("Time", [3e-4, 2e-4, 6e-5], tvi_charts.TIME_UNITS),
+                                ("Energy", [4e-3, 3.5e-3, 1e-6], tvi_charts.ENERGY_UNITS)]),
+            tvi_charts.memory({"weights": 1e6, "peak": 9e6}, {"weights": 1e6, "peak": 2e6}, batch=64),
+            tvi_charts.layer_flops(["a", "b"], [4e5, 7e6], [4e5, 1.4e7])]
+    for fig in figs:
+        axes = [v for k, v in fig.layout.to_plotly_json().items() if k.startswith(("xaxis", "yaxis"))]
+        assert axes and all(a.get("type", "linear") in ("linear", "category") for a in axes)
+        assert not any(a.get("type") == "log" for a in axes)
+    regimes = figs[0].layout.to_plotly_json()
+    assert all(regimes[k]["range"][0] == 0 for k in regimes if k.startswith("yaxis"))
+    # A value 4,000x smaller than its neighbours still says its number on its bar.
+    texts = [t.text[0] for t in figs[0].data]
+    assert "0.001 mJ" in texts and "4 mJ" in texts   # in the panel's one unit, as its axis
+
+
+def test_no_claim_that_every_number_is_measured():
+    """Energy is often estimated and grid, prices and equivalents are published: no text may say
+    that everything shown is measured."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    claim = re.compile(r"(every|all)\s+(number|figure)s?\b[^.]{0,60}\b(is|are)\s+measured", re.IGNORECASE)
+    files = [*root.joinpath("dashboard").rglob("*.py"), *root.joinpath("lessons").rglob("*.md"), root / "README.md"]
+    found = [f"{f.relative_to(root)}: {m.group(0)}" for f in files for m in claim.finditer(f.read_text("utf-8"))]
+    assert not found, found
+    assert claim.search("Every number in this lab is measured on this machine, now")   # the old Home text
