@@ -252,3 +252,23 @@ if s.sensitivity is not None:
     sc = s.sensitivity
     st.plotly_chart(charts.sensitivity([f"{x.layer} ({x.kind}, {x.params:,} weights)" for x in sc.layers],
                                        sc.sparsities, sc.accuracy_table(), sc.baseline_accuracy), key="c_sens")
+
+# ---- Download your model (lab.export): files are made when a button is clicked, not on every rerun.
+from dashboard.lab import export as model_export  # noqa: E402
+
+st.divider()
+st.subheader("Download your model")
+st.caption(f"Your trained {t.spec.name} as files to use outside the lab. **ONNX**: runs in ONNX Runtime "
+           "(Python, C++, C#, JavaScript, phones) at any batch size, no PyTorch needed. **PyTorch weights**: "
+           "the state_dict, loaded into the same architecture built from the lab's code. The **script** "
+           "runs both, preparing images exactly as the lab does.")
+dl = st.columns(3)
+dl[0].download_button("ONNX file", data=lambda: model_export.onnx_file(s.trained_model()),
+                      file_name=model_export.file_name(t, "onnx"), mime=model_export.ONNX_MIME, on_click="ignore",
+                      icon=":material/download:", key="c_dl_onnx")
+dl[1].download_button("PyTorch weights (.pt)", data=lambda: model_export.pt_file(s.trained_model()),
+                      file_name=model_export.file_name(t, "pt"), mime=model_export.PT_MIME, on_click="ignore",
+                      icon=":material/download:", key="c_dl_pt")
+dl[2].download_button("How to run it elsewhere (.py)", data=model_export.snippet(t),
+                      file_name=model_export.file_name(t, "snippet"), mime=model_export.SNIPPET_MIME,
+                      on_click="ignore", icon=":material/code:", key="c_dl_snippet")

@@ -14,7 +14,10 @@ The CLI's --variants, the Compress page's checkboxes and the explanations all re
     bf16, fp16                     half precision, only where the CPU runs it well
     student-baseline, distilled    a tiny-cnn trained from labels / from the teacher's soft targets
     pruned-channels-N+int8-static  the two combined
-    onnxruntime-fp32               the fp32 model in ONNX Runtime (optional extra `onnx`)
+    onnxruntime-fp32               the fp32 model in ONNX Runtime
+    onnxruntime-int8               that ONNX file quantized by ONNX Runtime's own quantizer (static, QDQ)
+    pruned-channels-N+onnxruntime  the channel-pruned model in ONNX Runtime
+    compiled                       the fp32 model through torch.compile (needs a C++ compiler on the server)
 
 The techniques live in modules named for them (pruning, precision, distill, runtimes); every
 conv-net variant then gets the faster input memory layout in one step (variant.choose_layout).
@@ -180,14 +183,21 @@ TECHNIQUES: tuple[Technique, ...] = (
               train_epochs=lambda s, e: s.distill_epochs or e),
     Technique("distilled", "A tiny CNN distilled from your model", lambda b: distill.student(b, distill=True),
               explain="distillation", train_epochs=lambda s, e: s.distill_epochs or e),
-    Technique("onnxruntime-fp32", "ONNX Runtime (fp32), if installed", runtimes.onnxruntime_fp32),
+    Technique("onnxruntime-fp32", "ONNX Runtime (fp32)", runtimes.onnxruntime_fp32),
+    Technique("onnxruntime-int8", "ONNX Runtime int8 (its own quantizer, calibrated)", runtimes.onnxruntime_int8,
+              explain="int8"),
+    Technique("pruned-channels+onnxruntime", "Channels removed, then run by ONNX Runtime", runtimes.pruned_onnxruntime,
+              pattern="pruned-channels-{percent}+onnxruntime", explain="channels-pruning",
+              train_epochs=lambda s, e: s.finetune_epochs_channels, shared_training="pruned-channels-{percent}"),
+    Technique("compiled", "Compiled PyTorch (torch.compile)", runtimes.compiled),
 )
 BY_KEY = {t.key: t for t in TECHNIQUES}
 PERCENT_RANGE = (1, 99)
 # What `--variants all` means: one of each technique, with the sparsities the lessons discuss.
 ALL_VARIANTS = ("fp32", "pruned-unstructured-50", "pruned-unstructured-90", "pruned-channels-50",
                 "int8-dynamic", "int8-static", "pruned-channels-50+int8-static", "bf16", "fp16",
-                "student-baseline", "distilled", "onnxruntime-fp32")
+                "student-baseline", "distilled", "onnxruntime-fp32", "onnxruntime-int8",
+                "pruned-channels-50+onnxruntime", "compiled")
 
 
 def technique(key: str) -> Technique:

@@ -5,7 +5,7 @@
 The file has one input "images" and one output "logits", both with a dynamic batch dimension
 named "batch". The dynamo-based exporter (`torch.onnx.export(..., dynamo=True)`, needs the
 onnxscript package) is used; the legacy TorchScript exporter only when that one fails, and `how`
-then says why. Needs the optional extra `onnx` (onnx, onnxscript; onnxruntime to run the file).
+then says why. onnx and onnxscript (and onnxruntime, to run the file) are regular dependencies.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _dynamo(module: nn.Module, example: torch.Tensor) -> bytes:
+    import onnxscript  # noqa: F401  torch's dynamo exporter runs on it: a missing install is named here, not deep inside torch
+
     batch = torch.export.Dim("batch")
     program = torch.onnx.export(module, (example,), dynamo=True, input_names=[INPUT_NAME],
                                 output_names=[OUTPUT_NAME], dynamic_shapes=({0: batch},), verbose=False)
