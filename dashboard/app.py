@@ -13,7 +13,9 @@ PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("app_pages/compress.py", title="Compress & benchmark", icon=":material/compress:", url_path="compress"),
+    st.Page("app_pages/try_it.py", title="Try it yourself", icon=":material/draw:", url_path="try-it"),
     st.Page("app_pages/compare.py", title="Training vs inference", icon=":material/balance:", url_path="compare"),
+    st.Page("app_pages/hardware.py", title="Hardware", icon=":material/memory:", url_path="hardware"),
     st.Page("app_pages/results.py", title="Results", icon=":material/table_chart:", url_path="results"),
 ]
 

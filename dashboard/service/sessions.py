@@ -75,6 +75,7 @@ class Session:
     evaluation_energy: EnergyReading | None = None    # the test evaluations after each epoch, apart
     memory: Any = None        # lab.memory.MemoryComparison of the current model (training step vs inference)
     layer_flops: Any = None   # lab.layer_flops.FlopsByLayer of the current model
+    hardware_probe: Any = None   # lab.peak.HardwareProbe: this machine's peaks, the model's share of them
     inspection: Inspection | None = None
     results: list[BenchResult] = field(default_factory=list)
     results_note: str = ""                     # where the results come from when not measured now

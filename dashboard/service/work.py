@@ -449,3 +449,104 @@ def start_sensitivity(s: Session, *, fresh: bool = False) -> Job | None:
 
 __all__ = ["APP_BENCH", "DEMO_CONFIG", "DEMO_COMPRESS", "DEMO_VARIANTS", "DemoOutcome", "MeasureOutcome",
            "TrainingOutcome", "demo_key", "start_compress", "start_demo", "start_sensitivity", "start_training"]
+
+
+# --- this machine's peaks (the Hardware page) -------------------------------------------------------
+
+def start_hardware(s: Session) -> Job:
+    """Measure this machine's peak rate per number format and, with a model, how its inference scales
+    with threads and batch (and CPU vs GPU where there is one): one job holding the compute slot.
+    When it ends, the lab.peak.HardwareProbe is the session's `hardware_probe`."""
+    from dashboard.lab import peak, settings
+
+    trained = s.trained_model() if s.trained is not None else None
+    digest, probe_settings = s.digest if trained is not None else "", peak.APP_PROBE
+
+    def body(job: Job) -> peak.HardwareProbe:
+        return peak.probe(trained, threads=settings.current().threads, digest=digest, settings=probe_settings,
+                          on_progress=job.report, should_stop=lambda: job.stopping)
+
+    def finish(job: Job) -> None:
+        if job.state in (DONE, STOPPED) and job.result is not None:
+            if job.interference is not None:
+                job.result.interference = job.interference.to_dict()
+            s.hardware_probe = job.result
+            s.notify("success" if job.state == DONE else "info",
+                     "Measured this machine's peaks" + (" and your model's speed on 1 to "
+                                                        f"{job.result.threads} threads" if trained is not None else "")
+                     + ("." if job.state == DONE else f", stopped ({job.stop_reason}): what was done is shown."))
+        elif job.state == FAILED:
+            s.notify("error", f"Measuring this machine failed: {job.error} What you had before is kept.")
+        elif job.state == CANCELLED:
+            s.notify("info", f"Measuring this machine was cancelled before it started ({job.stop_reason}).")
+
+    estimate = 3.0 + (6.0 if trained is not None else 0.0)
+    return RUNNER.submit(s.token, Job("hardware", "measuring this machine's peaks", estimate), body, finish=finish)
+
+
+# --- try it yourself: one image, every version of the model ---------------------------------------
+
+def start_prediction(s: Session, prepared, kept: dict) -> Job:
+    """One prepared image (lab.preprocess.Prepared) through every version of the session's model, as a
+    light job in the compute slot. The Session keeps results, not the versions' modules, so they are
+    made again once per model and measured set (same seed and settings: the same weights; pruned and
+    distilled ones fine-tune again, seconds) and kept in `kept`, the caller's own store (the page's, per
+    tab); every later image costs one call per version, milliseconds. job.result: [preprocess.Answer];
+    job.view["wanted"]: the (model digest, image digest) it answers."""
+    import copy
+
+    from dashboard.lab import preprocess
+    from dashboard.lab.compress import make_variants
+
+    if s.trained is None:
+        raise ValueError("train a model first")
+    config, info = s.trained.config, data.CATALOG[s.trained.dataset]
+    measured = s.results_settings if s.results else {}
+    names = resolve_names([r.name for r in s.results] or ["fp32"])   # what was measured (a stopped run: part)
+    fields = {f.name for f in dataclasses.fields(CompressSettings)}
+    cs = CompressSettings(**{k: v for k, v in (measured.get("compress") or {}).items() if k in fields})
+    cs = dataclasses.replace(cs, try_channels_last=False)   # no timing: each takes the layout it was measured in
+    layouts = {r.name: r.layout for r in s.results}
+    k = (s.digest, tuple(names), repr(sorted(cs.to_dict().items())))
+    variants = kept.get("variants") if kept.get("key") == k else None
+    images = 0
+    if variants is None:
+        n_train = min(data.TRAIN_SIZES.get(config.dataset, 0), config.train_images or 10**9)
+        images = pipeline.check_budget(config, n_train, names, cs, train=False)
+    trained = s.trained_model() if variants is None else None
+    loaded: dict[str, data.Dataset] = {}
+
+    def prepare(job: Job) -> None:
+        if trained is not None:
+            job.message = f"loading {info.title}"
+            loaded["ds"] = s.dataset()
+
+    def body(job: Job) -> list | None:
+        use = variants
+        if use is None:
+            once = " (once for this model; later images take milliseconds)"
+            made = make_variants(trained, loaded["ds"], names, cs, should_stop=lambda: job.stopping,
+                                 on_progress=lambda f, m: job.report(0.95 * f, m + once))
+            if job.stopping or len(made) < len(names):
+                return None
+            for v in made:
+                # A torch.compile'd version keeps the layout it was compiled for (another would recompile).
+                if (layouts.get(v.name) == "channels_last" and v.module is not None
+                        and type(v.module).__name__ not in ("CompiledModule", "OptimizedModule")):
+                    try:
+                        v.module = copy.deepcopy(v.module).to(memory_format=torch.channels_last)
+                    except (RuntimeError, TypeError):
+                        pass   # quantized graphs: only the input changes layout, as when measured
+                    v.layout = "channels_last"
+            job.report(0.95, "a first, untimed call of each version" + once)
+            preprocess.warm_up(made, info)
+            kept.clear()
+            kept.update(key=k, variants=made)
+            use = made
+        job.report(0.97, "predicting")
+        return preprocess.predict(use, prepared, info)
+
+    estimate = 0.2 if variants is not None else _estimate(config, images) + 0.3 * len(names)
+    job = Job("prediction", f"one image through {len(names)} version(s)", estimate)
+    job.view["wanted"] = (s.digest, prepared.digest)
+    return RUNNER.submit(s.token, job, body, prepare=prepare)

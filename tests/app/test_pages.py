@@ -22,7 +22,9 @@ PAGES = {
     "app_pages/home.py": "Train & Infer Lab",
     "app_pages/train.py": "Train a model",
     "app_pages/compress.py": "Compress & benchmark",
+    "app_pages/try_it.py": "Try it yourself",
     "app_pages/compare.py": "Training vs inference",
+    "app_pages/hardware.py": "Hardware: how close to the limit",
     "app_pages/results.py": "Results",
 }
 

@@ -56,7 +56,8 @@ def test_what_the_code_imports_is_declared_and_what_is_declared_is_imported():
     declared = {re.split(r"[<>=!~ \[]", d)[0].lower().replace("-", "_") for d in project["dependencies"]}
     optional = {re.split(r"[<>=!~ \[]", d)[0].lower().replace("-", "_")
                 for extra in project["optional-dependencies"].values() for d in extra}
-    imported = _third_party_imports()
+    # Where a distribution's name differs from the module it installs.
+    imported = {{"PIL": "pillow"}.get(name, name).lower() for name in _third_party_imports()}
     assert imported - declared - optional == set(), "imported but not declared in pyproject.toml"
     assert declared - imported == set(), "declared in pyproject.toml but never imported"
 
