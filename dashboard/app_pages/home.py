@@ -15,15 +15,19 @@ st.plotly_chart(charts.training_vs_inference_diagram(), key="home_diagram",
                 config={"displayModeBar": False, "staticPlot": True})
 
 st.subheader("The path through the lab")
-cols = [c for _ in range(2) for c in st.columns(2)]   # 2 x 2: the titles fit a projector's width
+cols = [c for _ in range(3) for c in st.columns(2)]   # 3 x 2: the titles fit a projector's width
 steps = [
     ("app_pages/train.py", "1. Train", "Pick a dataset and a model, watch loss and accuracy move live, "
                                         "then look inside: mistakes, confusion matrix, weights."),
     ("app_pages/compress.py", "2. Compress & benchmark", "Prune, quantize and distil your model; measure "
                                                          "speed, size, accuracy and energy of each version."),
-    ("app_pages/compare.py", "3. Training vs inference", "What one training image costs against one "
-                                                         "prediction, and when inference overtakes training."),
-    ("app_pages/results.py", "4. Results", "Every run of this session in a table; download CSV or JSON."),
+    ("app_pages/try_it.py", "3. Try it yourself", "Draw a digit or upload a picture: every version of your "
+                                                  "model answers, and you see how long each took."),
+    ("app_pages/compare.py", "4. Training vs inference", "What one image costs in training against inference, "
+                                                         "memory included, and when inference overtakes training."),
+    ("app_pages/hardware.py", "5. Hardware", "This machine's top speed for each number format, and how much "
+                                             "of it your model uses."),
+    ("app_pages/results.py", "6. Results", "Every run of this session in a table; download CSV or JSON."),
 ]
 for col, (path, title, text) in zip(cols, steps):
     with col.container(border=True):
