@@ -24,7 +24,7 @@ if t.outcome is not None and not t.outcome.ok:
 d = CompressSettings()
 FORM = {"c_unstructured": True, "c_unstructured_pct": 90, "c_channels": True, "c_channels_pct": 50,
         "c_int8_dynamic": True, "c_int8_static": True, "c_combo": False, "c_bf16": False, "c_fp16": False,
-        "c_distilled": False, "c_onnx": False, "c_finetune": 1, "c_finetune_unstructured": 0,
+        "c_distilled": False, "c_onnx": False, "c_onnx_int8": False, "c_onnx_pruned": False, "c_finetune": 1, "c_finetune_unstructured": 0,
         "c_calibration": d.calibration_images, "c_temperature": d.distill_temperature, "c_alpha": d.distill_alpha}
 widgets.restore(s, "compress", FORM)
 
@@ -47,7 +47,13 @@ with cols[1].container(border=True):
 with cols[2].container(border=True):
     st.markdown("**Distillation and runtimes**")
     st.checkbox("Distil into a tiny CNN (and train it without the teacher, to compare)", key="c_distilled")
-    st.checkbox(technique("onnxruntime-fp32").label, key="c_onnx")
+    st.checkbox(technique("onnxruntime-fp32").label, key="c_onnx",
+                help="The same model run by ONNX Runtime, an engine built for inference only.")
+    st.checkbox(technique("onnxruntime-int8").label, key="c_onnx_int8")
+    st.checkbox(technique("pruned-channels+onnxruntime").label, key="c_onnx_pruned",
+                help="Uses the 'Channels / neurons removed' setting and its fine-tuning.")
+    st.caption("Compiled PyTorch (torch.compile) is measured by the command line and benchmarks/compress.py: "
+               "its first call compiles for 10 to 25 s, too long for a shared server's queue.")
     with st.expander("Settings"):
         caps = settings.current().limits
         st.slider("Fine-tune epochs after removing channels", 0, min(5, caps.max_finetune_epochs), key="c_finetune")
@@ -63,7 +69,9 @@ unstructured, channels = {"percent": f["c_unstructured_pct"]}, {"percent": f["c_
 chosen = [("pruned-unstructured", "c_unstructured", unstructured), ("pruned-channels", "c_channels", channels),
           ("int8-dynamic", "c_int8_dynamic", {}), ("int8-static", "c_int8_static", {}),
           ("pruned-channels+int8-static", "c_combo", channels), ("bf16", "c_bf16", {}), ("fp16", "c_fp16", {}),
-          ("onnxruntime-fp32", "c_onnx", {}), ("student-baseline", "c_distilled", {}), ("distilled", "c_distilled", {})]
+          ("onnxruntime-fp32", "c_onnx", {}), ("onnxruntime-int8", "c_onnx_int8", {}),
+          ("pruned-channels+onnxruntime", "c_onnx_pruned", channels),
+          ("student-baseline", "c_distilled", {}), ("distilled", "c_distilled", {})]
 names = ["fp32"] + [technique(key).name(**params) for key, box, params in chosen if f[box]]
 compress_settings = CompressSettings(finetune_epochs_channels=f["c_finetune"],
                             finetune_epochs_unstructured=f["c_finetune_unstructured"],
