@@ -45,7 +45,8 @@ pick = st.selectbox("Inference by which version of your model?", names, key="cmp
 result = next(r for r in measured if r.name == pick)
 t = s.trained
 train_energy = s.training_energy_now()
-tvi = compare(t, train_energy, result, s.per_image_energy(pick, batch=1), s.per_image_energy(pick))
+realtime_energy, serving_energy = s.per_image_energy(pick, batch=1), s.per_image_energy(pick)
+tvi = compare(t, train_energy, result, realtime_energy, serving_energy)
 tr, rt, sv = tvi.regimes
 
 # --- per image, three regimes ----------------------------------------------------------------------
@@ -151,9 +152,8 @@ if lf is not None:
 
 # --- energy: what the figures are made of --------------------------------------------------------------
 st.subheader("Energy: what these figures are made of")
-assumptions.energy_parts(s, {"training steps": train_energy,
-                             "real-time inference": s.per_image_energy(pick, batch=1),
-                             "serving inference": s.per_image_energy(pick)})
+assumptions.energy_parts(s, {"training steps": train_energy, "real-time inference": realtime_energy,
+                             "serving inference": serving_energy})
 if s.evaluation_energy is not None:
     ev = s.evaluation_energy.with_settings(cfg)
     st.caption(f"Not in the training figures: the test evaluation after each epoch used {fmt.energy(ev.joules)} "

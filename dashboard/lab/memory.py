@@ -62,10 +62,9 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from .train import OPTIMIZERS, resolve_layout
+from .train import OPTIMIZERS, make_optimizer, resolve_layout
 
 CATEGORIES = ("weights", "gradients", "optimizer_state", "activations", "other")
-SGD_MOMENTUM = 0.9  # as train.Training
 
 
 @dataclass(frozen=True)
@@ -213,13 +212,6 @@ def _nbytes(tensors: Iterable[torch.Tensor]) -> int:
     """Bytes of the distinct storages under these tensors."""
     storages = {_key(t): t.untyped_storage().nbytes() for t in tensors}
     return sum(storages.values())
-
-
-def make_optimizer(kind: str, params: Iterable[nn.Parameter], lr: float) -> torch.optim.Optimizer:
-    """The optimizer train.Training builds for `kind`."""
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    return torch.optim.SGD(params, lr=lr, momentum=SGD_MOMENTUM)
 
 
 def _train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,

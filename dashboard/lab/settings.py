@@ -36,6 +36,10 @@ class Limits:
     # 240,000 is about 40 s of the default CNN on 2 cores: long enough for every lesson, short
     # enough that a room of 30 waits minutes, not an hour.
     max_job_images: int = 240_000
+    # Try it yourself: one uploaded image. A phone photo is 2-4 MB; 25 megapixels is more than any
+    # phone camera and at most 100 MB decoded as RGBA.
+    max_upload_bytes: int = 5_000_000
+    max_upload_pixels: int = 25_000_000
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ _VARS: dict[str, tuple[str, Callable[[str], object], Callable[[object], bool], s
     "MAX_DISTILL_EPOCHS": ("limits.max_distill_epochs", _int, lambda v: v >= 1, "a whole number >= 1"),
     "MAX_CALIBRATION_IMAGES": ("limits.max_calibration_images", _int, lambda v: v >= 1, "a whole number >= 1"),
     "MAX_JOB_IMAGES": ("limits.max_job_images", _int, lambda v: v >= 1_000, "a whole number >= 1000"),
+    "MAX_UPLOAD_BYTES": ("limits.max_upload_bytes", _int, lambda v: v >= 1_000, "a whole number of bytes >= 1000"),
+    "MAX_UPLOAD_PIXELS": ("limits.max_upload_pixels", _int, lambda v: v >= 784, "a whole number of pixels >= 784"),
     "RESULT_CACHE_MB": ("result_cache_mb", _int, lambda v: v >= 0, "megabytes, 0 to turn sharing off"),
     "IDLE_FREE_MINUTES": ("idle_free_minutes", _float, lambda v: v > 0, "minutes > 0"),
     "SESSION_KEEP_MINUTES": ("session_keep_minutes", _float, lambda v: v > 0, "minutes > 0"),

@@ -24,7 +24,7 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,6 +206,13 @@ class EpochEvent:
 OVERFLOW_PLOT = 10.0  # where a chart draws a NaN/inf loss, in units of ln(classes) at least
 
 
+def make_optimizer(kind: str, params: Iterable[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+    """The optimizer a training of `kind` uses ("adam", or "sgd": SGD with momentum 0.9)."""
+    if kind == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9)
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite. Training no longer raises it (the run ends with the outcome
     "diverged"); callers that must not go on with such a model raise it themselves."""
@@ -377,10 +384,7 @@ class Training:
                 self.autocast_dtype = torch.float16
                 self.scaler = torch.amp.GradScaler("cuda")
         self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
-        if config.optimizer == "adam":
-            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(self.module.parameters(), lr=config.lr)
-        else:
-            self.optimizer = torch.optim.SGD(self.module.parameters(), lr=config.lr, momentum=0.9)
+        self.optimizer = make_optimizer(config.optimizer, self.module.parameters(), config.lr)
         self.steps_per_epoch = math.ceil(self.dataset.n_train / config.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
         # One-cycle (Smith 2018): on the bundled digits it reaches 98 % in about 5 epochs where a

@@ -24,8 +24,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import settings
 
-DEFAULT_MAX_BYTES = 5_000_000        # a phone photo is 2-4 MB; Streamlit's own cap is 5 MiB (config.toml)
-DEFAULT_MAX_PIXELS = 25_000_000      # 25 megapixels: more than any phone camera, 100 MB as RGBA at most
 EXIF_ORIENTATION = 0x0112
 WORK_SIDE = 1024                     # decoded images are reduced to this longest side: plenty for 28x28
 FORMATS = ("PNG", "JPEG", "WEBP")    # the only decoders Pillow is allowed to try
@@ -53,10 +51,9 @@ class CheckedImage:
 
 
 def limits() -> tuple[int, int]:
-    """(max bytes, max pixels) of this server: its settings where they have these caps, else the defaults."""
+    """(max bytes, max pixels) of one upload: the server's settings (lab.settings.Limits)."""
     caps = settings.current().limits
-    return (int(getattr(caps, "max_upload_bytes", DEFAULT_MAX_BYTES)),
-            int(getattr(caps, "max_upload_pixels", DEFAULT_MAX_PIXELS)))
+    return caps.max_upload_bytes, caps.max_upload_pixels
 
 
 def _mb(n: int) -> str:

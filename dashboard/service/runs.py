@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from dashboard.lab import energy, hardware
 from dashboard.lab.bench import BenchResult
 from dashboard.lab.energy import EnergyReading, EnergySettings, PerImageEnergy
-from dashboard.lab.footprint import breakeven_inferences
+from dashboard.lab.pipeline import add_breakeven
 from dashboard.lab.record import RunRecord
 
 from .sessions import Session
@@ -49,34 +49,15 @@ def _current(item, settings: EnergySettings) -> bool:
     return item is None or item.settings == settings
 
 
-def _breakeven(training_joules: float, per_image_joules: float) -> float | None:
-    try:
-        return breakeven_inferences(training_joules, per_image_joules)
-    except ValueError:
-        return None
-
-
 def priced(record: RunRecord, settings: EnergySettings) -> RunRecord:
     """A copy of the record with every reading recomputed under `settings` and the break-evens
-    recomputed from them (per variant; the run's own: fp32, else the first measured one, as the
-    pipeline picks it)."""
-    te = reading_now(record.training_energy, settings)
-    results: list[BenchResult] = []
-    for r in record.results:
-        changes = {"energy": per_image_now(r.energy, settings), "breakeven_inferences": None}
-        if getattr(r, "energy_batch1", None) is not None:
-            changes["energy_batch1"] = per_image_now(r.energy_batch1, settings)
-        results.append(dataclasses.replace(r, **changes))
-    out = dataclasses.replace(record, training_energy=te, results=results, breakeven_inferences=None,
-                              breakeven_variant=None)
-    if te is not None and te.joules > 0:
-        for r in results:
-            if r.energy is not None and r.energy.joules_per_image > 0:
-                r.breakeven_inferences = _breakeven(te.joules, r.energy.joules_per_image)
-        measured = [r for r in results if r.breakeven_inferences]
-        chosen = next((r for r in measured if r.name == "fp32"), measured[0] if measured else None)
-        if chosen is not None:
-            out.breakeven_inferences, out.breakeven_variant = chosen.breakeven_inferences, chosen.name
+    recomputed from them, as the pipeline computes them (pipeline.add_breakeven)."""
+    results = [dataclasses.replace(r, energy=per_image_now(r.energy, settings),
+                                   energy_batch1=per_image_now(r.energy_batch1, settings), breakeven_inferences=None)
+               for r in record.results]
+    out = dataclasses.replace(record, training_energy=reading_now(record.training_energy, settings), results=results,
+                              breakeven_inferences=None, breakeven_variant=None)
+    add_breakeven(out)
     return out
 
 
@@ -180,7 +161,7 @@ class Run:
 def variant_columns(r: BenchResult | None, currency: str) -> dict:
     """One measured version of the model as columns, each with its unit (empty for a run without one)."""
     e = r.energy if r is not None else None
-    e1 = getattr(r, "energy_batch1", None) if r is not None else None
+    e1 = r.energy_batch1 if r is not None else None
     p = energy.parts(e) if e is not None else None
     ok = r is not None and r.available
     return {
@@ -282,7 +263,7 @@ def _images_by_reading(rec: RunRecord) -> dict[tuple, int | None]:
     if rec.training_energy is not None:
         out[(rec.training_energy.phase, rec.training_energy.started_at)] = (rec.training or {}).get("samples_seen")
     for r in rec.results:
-        for e in (r.energy, getattr(r, "energy_batch1", None)):
+        for e in (r.energy, r.energy_batch1):
             if e is not None:
                 for rd, n in zip(e.readings, e.images):
                     out[(rd.phase, rd.started_at)] = n

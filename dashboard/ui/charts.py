@@ -178,7 +178,7 @@ def training_curves(steps: Sequence, epochs: Sequence) -> go.Figure:
                                  name="training batches", line=dict(color=TRAIN_COLOUR, width=2),
                                  legendgroup="train", showlegend=False), 1, 2)
         last = steps[-1]
-        if getattr(last, "overflowed", False):   # the loss became NaN/inf: drawn at a stand-in height, said so
+        if last.overflowed:   # the loss became NaN/inf: drawn at a stand-in height, said so
             fig.add_trace(go.Scatter(x=[last.samples_seen], y=[last.loss], mode="markers+text", showlegend=False,
                                      text=["loss became NaN/∞ here"], textposition="middle left",
                                      marker=dict(color=TRAIN_COLOUR, size=14, symbol="x"),

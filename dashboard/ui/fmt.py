@@ -150,7 +150,6 @@ def assumption_rows(assumptions: dict) -> list[tuple[str, str]]:
 
 def ended(trained) -> str:
     """How a training ended when not as planned, as ", diverged" / ", stopped early"; "" when it finished."""
-    outcome = getattr(trained, "outcome", None)
-    if outcome is not None and outcome.kind == "diverged":
+    if trained.outcome is not None and trained.outcome.kind == "diverged":
         return ", diverged"
     return "" if trained.completed else ", stopped early"

@@ -2,7 +2,7 @@
 
 Bars are always on linear axes that start at zero (a bar's length is its value); where values
 span orders of magnitude the bar carries its number, and the table beside it the ratio. Only the
-break-even chart, whose lines are not bars, uses log axes, with ticks that read 1, 10, 100, 1k.
+break-even chart, whose lines are not bars, uses log axes, with ticks written in full (charts.log_ticks).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .charts import GREY, INFER_COLOUR, ORANGE, PURPLE, TRAIN_COLOUR, _layout, empty
+from .charts import GREY, INFER_COLOUR, ORANGE, PURPLE, TRAIN_COLOUR, _layout, empty, log_ticks
 
 REGIME_COLOURS = (TRAIN_COLOUR, ORANGE, INFER_COLOUR)   # training, real-time, serving
 
@@ -59,21 +59,6 @@ def regimes(labels: Sequence[str], metrics: Sequence[tuple[str, Sequence[float |
     return _layout(fig, height=height, headroom=24)
 
 
-def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
-    """Powers of ten between lo and hi, labelled 1, 10, 100, 1k, 10k, ... 1M, 1G."""
-    vals, texts = [], []
-    for e in range(int(np.floor(np.log10(max(lo, 1e-12)))), int(np.ceil(np.log10(max(hi, 1e-12)))) + 1):
-        v = 10.0 ** e
-        vals.append(v)
-        for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")):
-            if v >= limit:
-                texts.append(f"{v / limit:g}{suffix}")
-                break
-        else:
-            texts.append(f"{v:g}")
-    return vals, texts
-
-
 def breakeven(training_j: float, lines: Sequence[tuple[str, float, float | None]], kind: str) -> go.Figure:
     """Cumulative inference energy per regime (label, joules per inference, break-even count)
     against the one-off training energy: where a line crosses training, inference has cost as
@@ -97,8 +82,8 @@ def breakeven(training_j: float, lines: Sequence[tuple[str, float, float | None]
                              line=dict(color=TRAIN_COLOUR, width=3, dash="dash")))
     ymin = min(per_j for _, per_j, _ in lines)
     ymax = max(top * max(per_j for _, per_j, _ in lines), training_j)
-    xv, xt = _log_ticks(1, top)
-    yv, yt = _log_ticks(ymin, ymax)
+    xv, xt = log_ticks(1, top)
+    yv, yt = log_ticks(ymin, ymax)
     fig.update_xaxes(title_text="inferences served (count, log scale)", type="log", tickvals=xv, ticktext=xt)
     fig.update_yaxes(title_text=f"{kind} energy (J, log scale)", type="log", tickvals=yv, ticktext=yt)
     return _layout(fig, height=400)

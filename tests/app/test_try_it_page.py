@@ -1,9 +1,6 @@
 """AppTest of Try it yourself: a fresh session is told what it needs; with a trained and compressed model an
 uploaded image is prepared step by step and every version answers with its latency; a hostile upload gives
-one line and the session keeps its model and results; a CIFAR-10 model offers no canvas.
-
-Until dashboard/app.py registers the page, the tests run a copy of app.py that does (in a temporary folder
-whose app_pages/ links to the real one, so every page and page link resolves as in the app)."""
+one line and the session keeps its model and results; a CIFAR-10 model offers no canvas."""
 
 from __future__ import annotations
 
@@ -11,56 +8,27 @@ import copy
 import dataclasses
 import io
 import re
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
+from test_pages import finish_job, fresh, open_page, session
 
 from dashboard.lab import data
 from dashboard.lab.compress import CompressSettings
 from dashboard.service import work
-from dashboard.service.sessions import REGISTRY, DataChoice, state_bytes
+from dashboard.service.sessions import DataChoice, state_bytes
 from dashboard.service.shared import weights_digest
-from dashboard.ui.session import KEY
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "dashboard" / "app.py"
 PAGE = "app_pages/try_it.py"
-# The line dashboard/app.py needs (after Compress & benchmark), until it has it.
-PAGE_LINE = ('    st.Page("app_pages/try_it.py", title="Try it yourself", icon=":material/draw:", '
-             'url_path="try-it"),\n')
 TITLE = "Try it yourself"
 VERSIONS = ["fp32", "int8-dynamic", "pruned-unstructured-50"]
 
 
-@pytest.fixture(scope="module")
-def app_path(tmp_path_factory) -> str:
-    source = APP.read_text()
-    if PAGE in source:
-        return str(APP)
-    folder = tmp_path_factory.mktemp("app-with-try-it")
-    (folder / "app_pages").symlink_to(ROOT / "dashboard" / "app_pages", target_is_directory=True)
-    anchor = source.index('st.Page("app_pages/compress.py"')
-    end = source.index("\n", anchor) + 1
-    (folder / "app.py").write_text(source[:end] + PAGE_LINE + source[end:])
-    return str(folder / "app.py")
-
-
-def open_try_it(app_path: str) -> AppTest:
-    at = AppTest.from_file(app_path, default_timeout=120)
-    at.run()
-    at.switch_page(PAGE)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def session(at: AppTest):
-    return REGISTRY.get(at.session_state[KEY])
+def open_try_it() -> AppTest:
+    return open_page(fresh(), PAGE)
 
 
 def give_model(at: AppTest, trained, choice: DataChoice) -> None:
@@ -69,16 +37,6 @@ def give_model(at: AppTest, trained, choice: DataChoice) -> None:
     session(at).set_model(dataclasses.replace(trained, module=module), choice, [], None, None,
                           weights=state_bytes(module), digest=weights_digest(module))
     at.run()
-
-
-def wait_idle(at: AppTest, timeout: float = 120) -> None:
-    s = session(at)
-    deadline = time.monotonic() + timeout
-    while s.busy:
-        assert time.monotonic() < deadline, f"the {s.job.kind} did not end in {timeout:.0f} s"
-        time.sleep(0.05)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def digit_png(digit: str = "1") -> bytes:
@@ -90,19 +48,19 @@ def digit_png(digit: str = "1") -> bytes:
     return buf.getvalue()
 
 
-def test_fresh_session_says_what_it_needs(app_path):
-    at = open_try_it(app_path)
+def test_fresh_session_says_what_it_needs():
+    at = open_try_it()
     assert [t.value for t in at.title] == [TITLE]
     assert any("Train a model first" in i.value for i in at.info)
     assert not at.file_uploader and not at.error
 
 
-def test_an_upload_is_answered_by_every_version_with_its_latency(app_path, tiny_trained):
-    at = open_try_it(app_path)
+def test_an_upload_is_answered_by_every_version_with_its_latency(tiny_trained):
+    at = open_try_it()
     give_model(at, tiny_trained, DataChoice("digits", train_images=512))
     s = session(at)
     work.start_compress(s, VERSIONS, CompressSettings(finetune_epochs_unstructured=0, calibration_images=64))
-    wait_idle(at)
+    finish_job(at)
     assert [r.name for r in s.results] == VERSIONS
     runs_before = len(s.runs)
 
@@ -112,7 +70,7 @@ def test_an_upload_is_answered_by_every_version_with_its_latency(app_path, tiny_
     at.run()
     at.file_uploader(key="try_upload").set_value(("one.png", digit_png("1"), "image/png"))
     at.run()
-    wait_idle(at)
+    finish_job(at)
     assert not at.warning and not at.error, [w.value for w in at.warning] + [e.value for e in at.error]
 
     table = at.table[0].value
@@ -134,7 +92,7 @@ def test_an_upload_is_answered_by_every_version_with_its_latency(app_path, tiny_
     kept = at.session_state["try_kept"]["variants"]
     at.file_uploader(key="try_upload").set_value(("seven.png", digit_png("7"), "image/png"))
     at.run()
-    wait_idle(at)
+    finish_job(at)
     assert at.session_state["try_kept"]["variants"] is kept
     assert list(at.table[0].value["version"]) == VERSIONS
 
@@ -143,8 +101,8 @@ def test_an_upload_is_answered_by_every_version_with_its_latency(app_path, tiny_
     ("notes.png", b"this is a text file with a .png name\n", "not a PNG, JPEG or WebP"),
     ("empty.png", b"", "empty"),
 ])
-def test_a_hostile_upload_gives_one_line_and_keeps_the_session(app_path, tiny_trained, name, content, words):
-    at = open_try_it(app_path)
+def test_a_hostile_upload_gives_one_line_and_keeps_the_session(tiny_trained, name, content, words):
+    at = open_try_it()
     give_model(at, tiny_trained, DataChoice("digits", train_images=512))
     s = session(at)
     trained, digest, results = s.trained, s.digest, list(s.results)
@@ -160,11 +118,11 @@ def test_a_hostile_upload_gives_one_line_and_keeps_the_session(app_path, tiny_tr
     # The page still works: a good image after the bad one is answered.
     at.file_uploader(key="try_upload").set_value(("one.png", digit_png("1"), "image/png"))
     at.run()
-    wait_idle(at)
+    finish_job(at)
     assert not at.warning and list(at.table[0].value["version"]) == ["fp32"]
 
 
-def test_a_cifar_model_takes_photos_not_drawings(app_path, monkeypatch):
+def test_a_cifar_model_takes_photos_not_drawings(monkeypatch):
     """CIFAR-10 cannot be downloaded here: a small stand-in of its shape plays the dataset."""
     from dashboard.lab.train import TrainConfig, train
 
@@ -176,7 +134,7 @@ def test_a_cifar_model_takes_photos_not_drawings(app_path, monkeypatch):
     monkeypatch.setitem(data._shared, "cifar10", fake)
     trained = train(TrainConfig(model="mlp", dataset="cifar10", epochs=1, batch_size=32, threads=1), fake)
 
-    at = open_try_it(app_path)
+    at = open_try_it()
     give_model(at, trained, DataChoice("cifar10"))
     assert at.radio(key="try_source").options == ["Upload a file", "Take a photo"]
     photo = Image.fromarray(np.full((48, 64, 3), (30, 90, 200), np.uint8))
@@ -184,14 +142,14 @@ def test_a_cifar_model_takes_photos_not_drawings(app_path, monkeypatch):
     photo.save(buf, "JPEG")
     at.file_uploader(key="try_upload").set_value(("sky.jpg", buf.getvalue(), "image/jpeg"))
     at.run()
-    wait_idle(at)
+    finish_job(at)
     table = at.table[0].value
     assert list(table["version"]) == ["fp32"] and table["says"].iloc[0].split("\xa0(")[0] in info.classes
     assert any(c.value == "the model's input" for c in at.caption)          # the last step: 32x32 colour
 
 
-def test_a_blank_image_says_there_is_nothing_to_recognise(app_path, tiny_trained):
-    at = open_try_it(app_path)
+def test_a_blank_image_says_there_is_nothing_to_recognise(tiny_trained):
+    at = open_try_it()
     give_model(at, tiny_trained, DataChoice("digits", train_images=512))
     at.radio(key="try_source").set_value("upload")
     at.run()

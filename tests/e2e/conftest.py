@@ -95,3 +95,29 @@ def new_page(browser) -> Iterator[Callable[[], object]]:
     yield make
     for context in contexts:
         context.close()
+
+
+PROJECTOR = {"width": 1280, "height": 720}   # what a room's projector shows
+
+
+@pytest.fixture
+def projector_page(browser):
+    """A page at a projector's 1280x720, in a context of its own."""
+    context = browser.new_context(viewport=PROJECTOR, color_scheme="light")
+    context.set_default_timeout(30_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def camera_page(browser):
+    """A 1280x720 page in a second Chromium with a fake camera (a moving test pattern) that needs no
+    permission prompt: st.camera_input gets a real video stream."""
+    fake = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+    camera_browser = browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS + fake)
+    try:
+        context = camera_browser.new_context(viewport=PROJECTOR, color_scheme="light", permissions=["camera"])
+        context.set_default_timeout(30_000)
+        yield context.new_page()
+    finally:
+        camera_browser.close()

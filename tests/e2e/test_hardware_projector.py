@@ -1,32 +1,21 @@
 """The Hardware page at 1280x720 (a projector) in the real Chromium: on a fresh session it says what needs
 a model; after the demo and "Measure this machine" every chart's text stays inside its chart and no
-in-plot names overlap. Screenshots (screens and each chart) go to the test's tmp_path; their paths are printed.
-
-Skipped, saying so, while dashboard/app.py does not register the page (navigation goes through the sidebar)."""
+in-plot names overlap. Screenshots (screens and each chart) go to the test's tmp_path; their paths are printed."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from test_app_flow import TRAIN_S, go, no_exception, open_app, server_log_clean, settle  # noqa: F401
-from test_projector import (  # noqa: F401
-    chart_shots,
-    chart_text_problems,
-    charts_drawn,
-    projector_page,
-    screen,
-)
+from test_projector import chart_shots, chart_text_problems, charts_drawn, screen
 
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 LINK = "Hardware"                                # the sidebar's name for it (st.Page title in app.py)
 HEADING = "Hardware: how close to the limit"     # the page's own title
 MEASURE_S = 120_000                              # ms: peaks and threads x batch, on 2 busy cores, with margin
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif("app_pages/hardware.py" not in APP.read_text(encoding="utf-8"),
-                                                  reason="dashboard/app.py does not register the Hardware page yet")]
+pytestmark = pytest.mark.e2e
 
 
 def test_hardware_page_reads_at_1280x720(app_url, projector_page, tmp_path, server_log_clean):  # noqa: F811

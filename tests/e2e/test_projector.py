@@ -12,17 +12,6 @@ from test_app_flow import TRAIN_S, go, no_exception, open_app, server_log_clean,
 
 pytestmark = pytest.mark.e2e
 
-PROJECTOR = {"width": 1280, "height": 720}
-
-
-@pytest.fixture
-def projector_page(browser):
-    context = browser.new_context(viewport=PROJECTOR, color_scheme="light")
-    context.set_default_timeout(30_000)
-    yield context.new_page()
-    context.close()
-
-
 def _overlap(a: dict, b: dict, slack: float = 1.0) -> bool:
     return (a["x"] + slack < b["x"] + b["width"] and b["x"] + slack < a["x"] + a["width"]
             and a["y"] + slack < b["y"] + b["height"] and b["y"] + slack < a["y"] + a["height"])

@@ -1,69 +1,22 @@
 """Try it yourself in the real Chromium at 1280x720: after the demo, draw a 7 on the canvas with the mouse and
 every version of the model answers, with the steps that prepared the drawing. Screenshots go to the test's
-tmp_path; their paths are printed (pytest -s shows them).
-
-Until dashboard/app.py registers the page, the server runs a copy of app.py that does (in a temporary folder
-whose app_pages/ links to the real one); once it does, the suite's own server is used."""
+tmp_path; their paths are printed (pytest -s shows them)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 from test_app_flow import TRAIN_S, go, no_exception, open_app, settle
 
-from benchmarks import server as lab_server
 
 pytestmark = pytest.mark.e2e
 
-PAGE = "app_pages/try_it.py"
-PAGE_LINE = ('    st.Page("app_pages/try_it.py", title="Try it yourself", icon=":material/draw:", '
-             'url_path="try-it"),\n')
-PROJECTOR = {"width": 1280, "height": 720}
-SERVER_START_TIMEOUT_S = 90  # torch imports slowly on a busy 2-core box
 PREDICT_S = 120_000   # ms: the first image makes the demo's versions again (one fine-tune epoch) on 2 busy cores
 # A 7 as a student draws it on the 280 x 280 canvas: the top bar, then the long stroke down.
 SEVEN = [(70, 55), (205, 55), (125, 235)]
-
-
-@pytest.fixture(scope="module")
-def try_it_url(request) -> Iterator[str]:
-    """The app with the page registered: the suite's server once app.py has it, else one of our own."""
-    if PAGE in lab_server.APP.read_text():
-        yield request.getfixturevalue("app_server").url
-        return
-    with tempfile.TemporaryDirectory(prefix="til-e2e-try-it-") as tmp:
-        folder = Path(tmp)
-        source = lab_server.APP.read_text()
-        anchor = source.index('st.Page("app_pages/compress.py"')
-        end = source.index("\n", anchor) + 1
-        (folder / "app").mkdir()
-        (folder / "app" / "app_pages").symlink_to(lab_server.APP.parent / "app_pages", target_is_directory=True)
-        (folder / "app" / "app.py").write_text(source[:end] + PAGE_LINE + source[end:])
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(lab_server, "APP", folder / "app" / "app.py")
-            server = lab_server.start_server(folder / "home", {"TRAIN_INFER_LAB_DISCONNECT_GRACE_S": "5"})
-        try:
-            lab_server.wait_healthy(server, SERVER_START_TIMEOUT_S)
-            yield server.url
-            assert "Traceback (most recent call last)" not in server.log_tail(400), server.log_tail(60)
-        finally:
-            lab_server.stop_server(server)
-            print(f"\n--- streamlit log (tail) ---\n{server.log_tail(40)}")
-
-
-@pytest.fixture
-def projector_page(browser):
-    context = browser.new_context(viewport=PROJECTOR, color_scheme="light")
-    context.set_default_timeout(30_000)
-    yield context.new_page()
-    context.close()
 
 
 def draw(page: Page, points: list[tuple[int, int]]) -> None:
@@ -88,11 +41,9 @@ def shot(page: Page, folder: Path, name: str) -> None:
     print(f"screenshot: {path}")
 
 
-def test_draw_a_digit_and_every_version_answers(try_it_url, projector_page, tmp_path):
-    if importlib.util.find_spec("streamlit_drawable_canvas") is None:
-        pytest.fail("the drawing canvas is not installed: pip install streamlit-drawable-canvas==0.13.0")
+def test_draw_a_digit_and_every_version_answers(app_url, projector_page, tmp_path):
     page = projector_page
-    open_app(page, try_it_url)
+    open_app(page, app_url)
     page.get_by_role("button", name="Run the whole demo", exact=True).click()
     expect(page.get_by_text(re.compile(r"Demo done"))).to_be_visible(timeout=TRAIN_S)
     settle(page)
@@ -122,38 +73,27 @@ def test_draw_a_digit_and_every_version_answers(try_it_url, projector_page, tmp_
     shot(page, tmp_path, "try-it-2")
 
 
-def test_a_photo_from_the_camera_is_taken_checked_and_answered(try_it_url, browser, tmp_path):
+def test_a_photo_from_the_camera_is_taken_checked_and_answered(app_url, camera_page, tmp_path):
     """Chromium's fake camera (a moving test pattern) stands in for a webcam: the photo st.camera_input sends
     passes the content checks and goes through the steps; whatever it shows, the page answers or says why not.
     (The demo is served from the first test's identical run: no second training.)"""
-    # Another Chromium of the same Playwright, with a fake camera that needs no permission prompt. (Its path and
-    # flags as the suite's own: not imported, since several conftest modules share that name.)
-    chromium = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-    camera_browser = browser.browser_type.launch(executable_path=chromium, headless=True, args=args)
-    try:
-        context = camera_browser.new_context(viewport=PROJECTOR, color_scheme="light", permissions=["camera"])
-        context.set_default_timeout(30_000)
-        page = context.new_page()
-        open_app(page, try_it_url)
-        page.get_by_role("button", name="Run the whole demo", exact=True).click()
-        expect(page.get_by_text(re.compile(r"Demo done"))).to_be_visible(timeout=TRAIN_S)
-        settle(page)
-        go(page, "Try it yourself", "Try it yourself")
-        page.get_by_text("Take a photo", exact=True).click()
-        settle(page)
-        camera = page.get_by_test_id("stCameraInput")
-        expect(camera.locator("video")).to_be_visible()
-        page.wait_for_function("() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2)")
-        shot(page, tmp_path, "try-it-camera-live")
-        camera.get_by_role("button", name="Take Photo").click()
-        answered = page.get_by_text(re.compile(r"All \d+ versions say|The versions disagree|Nothing to recognise"))
-        expect(answered).to_be_visible(timeout=PREDICT_S)
-        settle(page)
-        no_exception(page)
-        expect(page.get_by_test_id("stAlertContentWarning")).to_have_count(0)   # not refused as a file
-        print(f"the fake camera's picture: {answered.inner_text()}")
-        shot(page, tmp_path, "try-it-camera")
-    finally:
-        camera_browser.close()
+    page = camera_page
+    open_app(page, app_url)
+    page.get_by_role("button", name="Run the whole demo", exact=True).click()
+    expect(page.get_by_text(re.compile(r"Demo done"))).to_be_visible(timeout=TRAIN_S)
+    settle(page)
+    go(page, "Try it yourself", "Try it yourself")
+    page.get_by_text("Take a photo", exact=True).click()
+    settle(page)
+    camera = page.get_by_test_id("stCameraInput")
+    expect(camera.locator("video")).to_be_visible()
+    page.wait_for_function("() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2)")
+    shot(page, tmp_path, "try-it-camera-live")
+    camera.get_by_role("button", name="Take Photo").click()
+    answered = page.get_by_text(re.compile(r"All \d+ versions say|The versions disagree|Nothing to recognise"))
+    expect(answered).to_be_visible(timeout=PREDICT_S)
+    settle(page)
+    no_exception(page)
+    expect(page.get_by_test_id("stAlertContentWarning")).to_have_count(0)   # not refused as a file
+    print(f"the fake camera's picture: {answered.inner_text()}")
+    shot(page, tmp_path, "try-it-camera")

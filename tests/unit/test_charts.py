@@ -34,7 +34,8 @@ def _histograms():
 
 
 def _curves():
-    steps = [SimpleNamespace(samples_seen=64 * i, loss=2 / i, running_accuracy=0.5) for i in range(1, 5)]
+    steps = [SimpleNamespace(samples_seen=64 * i, loss=2 / i, running_accuracy=0.5, overflowed=False)
+             for i in range(1, 5)]
     epochs = [SimpleNamespace(samples_seen=256, test_loss=0.5, test_accuracy=0.9, epoch=1)]
     return charts.training_curves(steps, epochs)
 
@@ -216,3 +217,12 @@ def test_names_keep_off_the_dashed_line():
                                 line=[(200.0, 100.0), (400.0, 110.0)])
     box = charts.label_box(200.0, 100.0, "pruned-channels-50", spots[0])
     assert not any(charts._overlap(box, b) for b in charts._along([(200.0, 100.0), (400.0, 110.0)]))
+
+
+def test_a_loss_that_overflowed_is_marked_where_it_happened():
+    steps = [SimpleNamespace(samples_seen=64 * i, loss=2.3, running_accuracy=0.1, overflowed=i == 3)
+             for i in range(1, 4)]
+    marked = [t for t in charts.training_curves(steps, []).data if t.text and "NaN" in t.text[0]]
+    assert len(marked) == 1 and list(marked[0].x) == [192]
+    steps[-1].overflowed = False
+    assert not [t for t in charts.training_curves(steps, []).data if t.text and "NaN" in t.text[0]]

@@ -96,22 +96,22 @@ def test_decompression_bombs_are_refused_from_their_header(side):
     assert "megapixels" in one_line(exc)
 
 
-def test_limits_come_from_the_server_settings_where_it_has_them(monkeypatch):
-    from types import SimpleNamespace
-
+def test_limits_come_from_the_server_settings(monkeypatch):
     from dashboard.lab import settings
 
-    assert uploads.limits() == (
-        getattr(settings.current().limits, "max_upload_bytes", uploads.DEFAULT_MAX_BYTES),
-        getattr(settings.current().limits, "max_upload_pixels", uploads.DEFAULT_MAX_PIXELS))
-    caps = SimpleNamespace(max_upload_bytes=1_000, max_upload_pixels=2_000)
-    monkeypatch.setattr(settings, "current", lambda: SimpleNamespace(limits=caps))
-    assert uploads.limits() == (1_000, 2_000)
-    with pytest.raises(UploadRejected) as exc:
-        read_image(digit_png())                         # 64 x 64 = 4,096 pixels > 2,000
-    assert "64 x 64" in one_line(exc)
-    monkeypatch.setattr(settings, "current", lambda: SimpleNamespace(limits=SimpleNamespace()))
-    assert uploads.limits() == (uploads.DEFAULT_MAX_BYTES, uploads.DEFAULT_MAX_PIXELS)
+    settings.override(None)
+    assert uploads.limits() == (5_000_000, 25_000_000)          # the defaults
+    monkeypatch.setenv("TRAIN_INFER_LAB_MAX_UPLOAD_BYTES", "1000")
+    monkeypatch.setenv("TRAIN_INFER_LAB_MAX_UPLOAD_PIXELS", "2000")
+    settings.override(None)
+    try:
+        assert uploads.limits() == (1_000, 2_000)
+        with pytest.raises(UploadRejected) as exc:
+            read_image(digit_png())                         # 64 x 64 = 4,096 pixels > 2,000
+        assert "64 x 64" in one_line(exc)
+    finally:
+        monkeypatch.undo()
+        settings.override(None)
 
 
 # --- odd but valid: converted right -------------------------------------------------------------
