@@ -16,6 +16,7 @@ PAGES = [
     st.Page("app_pages/try_it.py", title="Try it yourself", icon=":material/draw:", url_path="try-it"),
     st.Page("app_pages/compare.py", title="Training vs inference", icon=":material/balance:", url_path="compare"),
     st.Page("app_pages/hardware.py", title="Hardware", icon=":material/memory:", url_path="hardware"),
+    st.Page("app_pages/edge.py", title="Edge & cloud", icon=":material/devices:", url_path="edge"),
     st.Page("app_pages/results.py", title="Results", icon=":material/table_chart:", url_path="results"),
 ]
 

@@ -52,13 +52,16 @@ def quick_app_jobs(monkeypatch):
     import dataclasses
     import os
 
-    from dashboard.lab import settings
+    from dashboard.lab import edge, settings
     from dashboard.service import work
 
     monkeypatch.setattr(work, "APP_BENCH", dataclasses.replace(
         work.APP_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.05,
         warmup_seconds=0.01))
     monkeypatch.setattr(work, "APP_LAYOUT_SECONDS", 0.01)
+    monkeypatch.setattr(edge, "PROFILE_BENCH", dataclasses.replace(
+        edge.PROFILE_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.02,
+        warmup_seconds=0.01))
     # Set and restored here, not with monkeypatch: the settings must be re-read after the
     # variable is gone, and monkeypatch restores only after this fixture has ended.
     before = os.environ.get("TRAIN_INFER_LAB_THREADS")

@@ -15,7 +15,7 @@ st.plotly_chart(charts.training_vs_inference_diagram(), key="home_diagram",
                 config={"displayModeBar": False, "staticPlot": True})
 
 st.subheader("The path through the lab")
-cols = [c for _ in range(3) for c in st.columns(2)]   # 3 x 2: the titles fit a projector's width
+cols = [c for _ in range(4) for c in st.columns(2)]   # 4 x 2: the titles fit a projector's width
 steps = [
     ("app_pages/train.py", "1. Train", "Pick a dataset and a model, watch loss and accuracy move live, "
                                         "then look inside: mistakes, confusion matrix, weights."),
@@ -27,7 +27,9 @@ steps = [
                                                          "memory included, and when inference overtakes training."),
     ("app_pages/hardware.py", "5. Hardware", "This machine's top speed for each number format, and how much "
                                              "of it your model uses."),
-    ("app_pages/results.py", "6. Results", "Every run of this session in a table; download CSV or JSON."),
+    ("app_pages/edge.py", "6. Edge & cloud", "Which versions fit a phone or a microcontroller, and whether an "
+                                             "answer comes sooner from the cloud or from the device."),
+    ("app_pages/results.py", "7. Results", "Every run of this session in a table; download CSV or JSON."),
 ]
 for col, (path, title, text) in zip(cols, steps):
     with col.container(border=True):

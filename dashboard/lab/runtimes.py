@@ -35,6 +35,8 @@ per-tensor weights as fast as per-channel (98.00 %); leaving the first conv in f
 from __future__ import annotations
 
 import copy
+import dataclasses
+import re
 import tempfile
 import time
 import types
@@ -122,7 +124,7 @@ def _ort_variant(name: str, float_module: nn.Module, in_shape: tuple[int, int, i
         sess = session(model_bytes, threads)
     except Exception as exc:  # noqa: BLE001  an export or load failure makes the variant unavailable, never the run fail
         return unavailable(name, "ONNX Runtime", f"ONNX export or load failed: {_first_line(exc)}")
-    v = Variant(name, OrtModule(sess),
+    v = Variant(name, OrtModule(sess, float_module),
                 f"{how} exported to ONNX ({exporter}), run by ONNX Runtime {ort.__version__} (CPU provider)",
                 note=(f"{note}; " if note else "") + f"{threads} ORT threads, set when the session was made",
                 saved_as="ONNX file", serialize=lambda: model_bytes,
@@ -220,7 +222,7 @@ def onnxruntime_int8(b) -> Variant:
     made = (f"int8 weights (per channel) and activations, ranges calibrated on {how['calibration_images']} training "
             f"images" if static else f"int8 weights (per channel), activations quantized per batch at run time "
                                      f"({how['why_dynamic']})")
-    v = Variant(b.name, OrtModule(sess),
+    v = Variant(b.name, OrtModule(sess, trained.module),
                 f"the fp32 model exported to ONNX ({exporter}), {made} by ONNX Runtime's quantizer "
                 f"({how['quantizer'].rsplit('.', 1)[-1]}, {how['format']}), run by ONNX Runtime {ort.__version__}",
                 note=f"ORT fuses the QuantizeLinear/DequantizeLinear pairs into int8 kernels (QLinearConv, QGemm); "
@@ -232,16 +234,36 @@ def onnxruntime_int8(b) -> Variant:
 
 
 class OrtModule(nn.Module):
-    """An ONNX Runtime session called like a torch module (fp32 tensors in, logits out)."""
+    """An ONNX Runtime session called like a torch module (fp32 tensors in, logits out). `source` is
+    the torch model it was exported from (lab.edge measures activations on it), kept out of this
+    module's submodules and state."""
 
-    def __init__(self, session):
+    def __init__(self, session, source: nn.Module | None = None):
         super().__init__()
         self.session = session
         self._outputs = [onnx_export.OUTPUT_NAME]
+        object.__setattr__(self, "_source", source)
+
+    @property
+    def source(self) -> nn.Module | None:
+        return self._source
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.session.run(self._outputs, {onnx_export.INPUT_NAME: x.contiguous().numpy()})[0]
         return torch.from_numpy(out)
+
+
+def with_threads(variant: Variant, threads: int) -> Variant:
+    """The variant computing on `threads` threads: an ONNX Runtime version gets a new session (its
+    thread count is fixed when the session is made); a torch one is returned as it is (torch's
+    thread count is set by whoever times it, lab.bench)."""
+    module = variant.module
+    if not isinstance(module, OrtModule) or module.session.get_session_options().intra_op_num_threads == threads:
+        return variant
+    sess = session(variant.saved_bytes(), threads)
+    return dataclasses.replace(variant, module=OrtModule(sess, module.source),
+                               note=re.sub(r"\d+ ORT threads", f"{threads} ORT threads", variant.note),
+                               details={**variant.details, "session": _options_summary(threads)})
 
 
 # ---------------------------------------------------------------- torch.compile

@@ -76,6 +76,7 @@ class Session:
     memory: Any = None        # lab.memory.MemoryComparison of the current model (training step vs inference)
     layer_flops: Any = None   # lab.layer_flops.FlopsByLayer of the current model
     hardware_probe: Any = None   # lab.peak.HardwareProbe: this machine's peaks, the model's share of them
+    edge_runs: dict[str, Any] = field(default_factory=dict)  # profile key -> lab.edge.EdgeRun of the current model
     inspection: Inspection | None = None
     results: list[BenchResult] = field(default_factory=list)
     results_note: str = ""                     # where the results come from when not measured now
@@ -145,6 +146,7 @@ class Session:
             self.weights, self.digest = weights, digest
             self.training_energy, self.inspection = training_energy, inspection
             self.results, self.results_note, self.results_settings, self.sensitivity = [], "", {}, None
+            self.edge_runs = {}
 
     def trained_model(self) -> TrainedModel:
         """The current model with a live module of its own (rebuilt from the weights if freed)."""

@@ -482,36 +482,83 @@ def start_hardware(s: Session) -> Job:
     return RUNNER.submit(s.token, Job("hardware", "measuring this machine's peaks", estimate), body, finish=finish)
 
 
-# --- try it yourself: one image, every version of the model ---------------------------------------
+# --- every version of the model again: Try it yourself and the device profiles ------------------
 
-def start_prediction(s: Session, prepared, kept: dict) -> Job:
-    """One prepared image (lab.preprocess.Prepared) through every version of the session's model, as a
-    light job in the compute slot. The Session keeps results, not the versions' modules, so they are
-    made again once per model and measured set (same seed and settings: the same weights; pruned and
-    distilled ones fine-tune again, seconds) and kept in `kept`, the caller's own store (the page's, per
-    tab); every later image costs one call per version, milliseconds. job.result: [preprocess.Answer];
-    job.view["wanted"]: the (model digest, image digest) it answers."""
-    import copy
+@dataclass
+class Versions:
+    """What it takes to make the session's measured versions again (see `versions`)."""
 
-    from dashboard.lab import preprocess
-    from dashboard.lab.compress import make_variants
+    names: list[str]
+    settings: CompressSettings
+    layouts: dict[str, str]
+    key: tuple
+    kept: list | None        # the versions already made for this key, or None
 
+
+def versions(s: Session, kept: dict) -> Versions:
+    """The session's measured set of versions (a stopped run: its part; none measured: fp32). The
+    Session keeps results, not the versions' modules, so they are made again once per model and set
+    (same seed and settings: the same weights; pruned and distilled ones fine-tune again, seconds)
+    and kept in `kept`, the caller's own store (per tab), for every later use."""
     if s.trained is None:
         raise ValueError("train a model first")
-    config, info = s.trained.config, data.CATALOG[s.trained.dataset]
     measured = s.results_settings if s.results else {}
-    names = resolve_names([r.name for r in s.results] or ["fp32"])   # what was measured (a stopped run: part)
+    names = resolve_names([r.name for r in s.results] or ["fp32"])
     fields = {f.name for f in dataclasses.fields(CompressSettings)}
     cs = CompressSettings(**{k: v for k, v in (measured.get("compress") or {}).items() if k in fields})
     cs = dataclasses.replace(cs, try_channels_last=False)   # no timing: each takes the layout it was measured in
-    layouts = {r.name: r.layout for r in s.results}
     k = (s.digest, tuple(names), repr(sorted(cs.to_dict().items())))
-    variants = kept.get("variants") if kept.get("key") == k else None
-    images = 0
-    if variants is None:
-        n_train = min(data.TRAIN_SIZES.get(config.dataset, 0), config.train_images or 10**9)
-        images = pipeline.check_budget(config, n_train, names, cs, train=False)
-    trained = s.trained_model() if variants is None else None
+    return Versions(names, cs, {r.name: r.layout for r in s.results}, k,
+                    kept.get("variants") if kept.get("key") == k else None)
+
+
+def _make_versions(job: Job, trained: TrainedModel, dataset: data.Dataset, v: Versions, kept: dict,
+                   share: float) -> list | None:
+    """Make the versions (progress up to `share`), each in the layout it was measured in; None if stopped."""
+    import copy
+
+    from dashboard.lab.compress import make_variants
+
+    once = " (once for this model; later uses take milliseconds)"
+    made = make_variants(trained, dataset, v.names, v.settings, should_stop=lambda: job.stopping,
+                         on_progress=lambda f, m: job.report(share * f, m + once))
+    if job.stopping or len(made) < len(v.names):
+        return None
+    for m in made:
+        # A torch.compile'd version keeps the layout it was compiled for (another would recompile).
+        if (v.layouts.get(m.name) == "channels_last" and m.module is not None
+                and type(m.module).__name__ not in ("CompiledModule", "OptimizedModule")):
+            try:
+                m.module = copy.deepcopy(m.module).to(memory_format=torch.channels_last)
+            except (RuntimeError, TypeError):
+                pass   # quantized graphs: only the input changes layout, as when measured
+            m.layout = "channels_last"
+    kept.clear()
+    kept.update(key=v.key, variants=made)
+    return made
+
+
+def _versions_estimate(s: Session, v: Versions) -> float:
+    """Seconds to make the versions again (0 when kept); raises LimitExceeded beyond the caps."""
+    if v.kept is not None:
+        return 0.0
+    config = s.trained.config
+    n_train = min(data.TRAIN_SIZES.get(config.dataset, 0), config.train_images or 10**9)
+    images = pipeline.check_budget(config, n_train, v.names, v.settings, train=False)
+    return _estimate(config, images) + 0.3 * len(v.names)
+
+
+def start_prediction(s: Session, prepared, kept: dict) -> Job:
+    """One prepared image (lab.preprocess.Prepared) through every version of the session's model, as a
+    light job in the compute slot; every image after the first costs one call per version,
+    milliseconds. job.result: [preprocess.Answer]; job.view["wanted"]: the (model digest, image
+    digest) it answers."""
+    from dashboard.lab import preprocess
+
+    v = versions(s, kept)
+    info = data.CATALOG[s.trained.dataset]
+    estimate = _versions_estimate(s, v)
+    trained = s.trained_model() if v.kept is None else None
     loaded: dict[str, data.Dataset] = {}
 
     def prepare(job: Job) -> None:
@@ -520,36 +567,80 @@ def start_prediction(s: Session, prepared, kept: dict) -> Job:
             loaded["ds"] = s.dataset()
 
     def body(job: Job) -> list | None:
-        use = variants
+        use = v.kept
         if use is None:
-            once = " (once for this model; later images take milliseconds)"
-            made = make_variants(trained, loaded["ds"], names, cs, should_stop=lambda: job.stopping,
-                                 on_progress=lambda f, m: job.report(0.95 * f, m + once))
-            if job.stopping or len(made) < len(names):
+            use = _make_versions(job, trained, loaded["ds"], v, kept, 0.95)
+            if use is None:
                 return None
-            for v in made:
-                # A torch.compile'd version keeps the layout it was compiled for (another would recompile).
-                if (layouts.get(v.name) == "channels_last" and v.module is not None
-                        and type(v.module).__name__ not in ("CompiledModule", "OptimizedModule")):
-                    try:
-                        v.module = copy.deepcopy(v.module).to(memory_format=torch.channels_last)
-                    except (RuntimeError, TypeError):
-                        pass   # quantized graphs: only the input changes layout, as when measured
-                    v.layout = "channels_last"
-            job.report(0.95, "a first, untimed call of each version" + once)
-            preprocess.warm_up(made, info)
-            kept.clear()
-            kept.update(key=k, variants=made)
-            use = made
+            job.report(0.95, "a first, untimed call of each version")
+            preprocess.warm_up(use, info)
         job.report(0.97, "predicting")
         return preprocess.predict(use, prepared, info)
 
-    estimate = 0.2 if variants is not None else _estimate(config, images) + 0.3 * len(names)
-    job = Job("prediction", f"one image through {len(names)} version(s)", estimate)
+    job = Job("prediction", f"one image through {len(v.names)} version(s)", estimate or 0.2)
     job.view["wanted"] = (s.digest, prepared.digest)
     return RUNNER.submit(s.token, job, body, prepare=prepare)
 
 
+def start_edge(s: Session, profiles: list, kept: dict) -> Job:
+    """Every version of the session's model under each lab.edge.DeviceProfile in `profiles`, one job
+    in the compute slot; each EdgeRun lands in s.edge_runs under its profile's key as it is done."""
+    from dashboard.lab import edge, settings
+
+    limits, threads = settings.current().limits, settings.current().threads
+    for p in profiles:
+        p.check(threads, limits.max_batch_size)
+    v = versions(s, kept)
+    estimate = _versions_estimate(s, v) + sum(1.0 + 1.2 * len(v.names) for _ in profiles)
+    trained = s.trained_model() if v.kept is None else None
+    digest, names = s.digest, tuple(v.names)
+    loaded: dict[str, data.Dataset] = {}
+
+    def prepare(job: Job) -> None:
+        job.message = "loading the test images"
+        loaded["ds"] = s.dataset()
+
+    def body(job: Job) -> list | None:
+        use = v.kept
+        share = 0.3 if use is None else 0.0
+        if use is None:
+            use = _make_versions(job, trained, loaded["ds"], v, kept, share)
+            if use is None:
+                return None
+        done = []
+        for i, p in enumerate(profiles):
+            if job.stopping:
+                break
+            base, width = share + (1 - share) * i / len(profiles), (1 - share) / len(profiles)
+            run = edge.run_profile(use, loaded["ds"], p, energy_settings=s.settings,
+                                   on_progress=lambda f, m, p=p: job.report(base + width * f, f"{p.title}: {m}"),
+                                   should_stop=lambda: job.stopping)
+            if run.stopped:
+                break
+            run.key = (digest, names)
+            with s.lock:
+                if s.digest == digest:
+                    s.edge_runs[p.key] = run
+            done.append(run)
+        return done
+
+    def finish(job: Job) -> None:
+        n = len(job.result or [])
+        if job.state == DONE and n == len(profiles):
+            s.notify("success", f"Measured every version under {n} device profile{'s' if n > 1 else ''}.")
+        elif job.state in (DONE, STOPPED):
+            s.notify("info", f"Stopped ({job.stop_reason or 'stopped'}): {n} of {len(profiles)} profiles measured; "
+                             "those are shown.")
+        elif job.state == FAILED:
+            s.notify("error", f"Measuring under the device profiles failed: {job.error} What you had is kept.")
+        elif job.state == CANCELLED:
+            s.notify("info", f"Device profiles cancelled before they started ({job.stop_reason}).")
+
+    what = profiles[0].title if len(profiles) == 1 else f"{len(profiles)} device profiles"
+    return RUNNER.submit(s.token, Job("edge", f"every version under {what}", estimate), body,
+                         prepare=prepare, finish=finish)
+
+
 __all__ = ["APP_BENCH", "DEMO_CONFIG", "DEMO_COMPRESS", "DEMO_VARIANTS", "DemoOutcome", "MeasureOutcome",
-           "TrainingOutcome", "demo_key", "start_compress", "start_demo", "start_hardware", "start_prediction",
+           "TrainingOutcome", "demo_key", "start_compress", "start_demo", "start_edge", "start_hardware", "start_prediction",
            "start_sensitivity", "start_training"]

@@ -248,6 +248,17 @@ _PLAIN: dict[str, Callable[[BenchResult, BenchResult | None], str]] = {
         "answers as well as the labels."),
     "onnxruntime-fp32": lambda r, f: (
         "Your model exported to ONNX and run by ONNX Runtime, another inference engine: the same fp32 weights."),
+    "onnxruntime-int8": lambda r, f: (
+        "Your model exported to ONNX, then turned into 8-bit integers by ONNX Runtime's own quantizer"
+        + (f" (ranges set with {r.details['calibration_images']:,} training images)"
+           if str(r.details.get("quantizer", "")).endswith("quantize_static") and r.details.get("calibration_images")
+           else "") + ", and run by ONNX Runtime."),
+    "pruned-channels+onnxruntime": lambda r, f: (
+        "The smaller network with channels removed (as in the pruned-channels version), run by ONNX Runtime: "
+        "fewer multiplications and an engine built for inference."),
+    "compiled": lambda r, f: (
+        "Your model compiled by torch.compile into fused machine code before it runs: the same fp32 weights, "
+        "less Python between the layers. Compiling takes seconds the first time."),
 }
 
 

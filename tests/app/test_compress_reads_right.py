@@ -188,3 +188,14 @@ def test_energy_assumptions_read_as_words_with_units():
     assert rows["Grid carbon intensity"] == "475 g CO₂e per kWh (2019)"
     assert rows["Electricity price"] == "0.289 EUR per kWh"
     assert not any("_" in label for label in rows)
+
+
+def test_every_version_the_lab_offers_has_plain_words():
+    from dashboard.lab.compress import ALL_VARIANTS
+
+    for name in ALL_VARIANTS:
+        r = result(name, accuracy=0.97, size_kib=27, b1=1.0, b256=1.0, how_made="TECHNICAL NOTE")
+        assert explain.plain(r) != "TECHNICAL NOTE", name
+    static = result("onnxruntime-int8", accuracy=0.97, size_kib=27, b1=1.0, b256=1.0,
+                    details={"quantizer": "onnxruntime.quantization.quantize_static", "calibration_images": 256})
+    assert "ranges set with 256 training images" in explain.plain(static)

@@ -25,6 +25,7 @@ PAGES = {
     "app_pages/try_it.py": "Try it yourself",
     "app_pages/compare.py": "Training vs inference",
     "app_pages/hardware.py": "Hardware: how close to the limit",
+    "app_pages/edge.py": "Edge & cloud",
     "app_pages/results.py": "Results",
 }
 

@@ -1,0 +1,75 @@
+"""The Edge & cloud page: device profiles measured for real, which versions fit, cloud vs device."""
+
+from __future__ import annotations
+
+from dashboard.lab.edge import KiB
+from tests.app.test_pages import button, finish_job, fresh, open_page, session, train_tiny
+
+PAGE = "app_pages/edge.py"
+
+
+def test_without_a_model_the_page_points_to_train():
+    at = open_page(fresh(), PAGE)
+    assert any("Train a model first" in i.value for i in at.info)
+
+
+def test_profiles_measured_fits_read_and_cloud_compared_with_the_device():
+    at = fresh()
+    train_tiny(at)
+    open_page(at, "app_pages/compress.py")
+    for key, on in (("c_unstructured", False), ("c_channels", False), ("c_int8_dynamic", False),
+                    ("c_int8_static", True)):
+        at.checkbox(key=key).set_value(on)
+    at.run()
+    button(at, "Compress & measure").click()
+    at.run()
+    finish_job(at)
+    open_page(at, PAGE)
+    assert any("Measure the **Cloud server**" in i.value for i in at.info)
+    button(at, "Measure all four profiles").click()
+    at.run()
+    finish_job(at)
+
+    # Each profile ran with its own limits, read back from the timed calls.
+    s = session(at)
+    assert set(s.edge_runs) == {"cloud", "laptop", "phone", "microcontroller"}
+    for key, run in s.edge_runs.items():
+        for f in run.fits:
+            if f.runnable:
+                assert (f.threads, f.batch) == (run.profile.threads, run.profile.batch), (key, f)
+                assert f.latency_ms > 0 and f.memory_bytes > 0
+    mcu = s.edge_runs["microcontroller"]
+    assert not mcu.fit("fp32").runnable and "integers only" in mcu.fit("fp32").why_not
+    assert mcu.fit("int8-static").runnable
+
+    # The page reads the microcontroller's verdict off the measurement.
+    at.radio(key="edge_profile").set_value("microcontroller")
+    at.run()
+    n_fit = sum(f.fits for f in mcu.fits)
+    assert f"{n_fit} of {len(mcu.fits)} versions fit microcontroller-class" in " ".join(h.value for h in at.subheader)
+    table = at.dataframe[0].value
+    assert list(table["version"]) == [f.name for f in mcu.fits]
+    assert table.loc[table["version"] == "fp32", "fits"].item() == "cannot run"
+    text = " ".join(m.value for m in at.markdown)
+    assert "never leaves the device" in text and "works offline" in text and "answers first" in text
+
+    # A longer round trip is added to the cloud's time, not the device's.
+    at.slider(key="edge_cvse_rtt_4g").set_value(600.0)
+    at.run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "**The device answers first**" in text
+
+    # A smaller budget: the page says the result is stale until measured again, then applies it.
+    at.radio(key="edge_profile").set_value("phone")
+    at.run()
+    at.select_slider(key="edge_phone_memory").set_value(16 * KiB)
+    at.run()
+    assert any("measure again for your changes" in i.value for i in at.info)
+    button(at, "Measure under Phone-class").click()
+    at.run()
+    finish_job(at)
+    run = session(at).edge_runs["phone"]
+    assert run.profile.memory_budget == 16 * KiB
+    over = [f for f in run.fits if f.memory_bytes and f.memory_bytes > 16 * KiB]
+    assert over and all(f.fits_memory is False and not f.fits for f in over)
+    assert not at.info or not any("measure again" in i.value for i in at.info)
