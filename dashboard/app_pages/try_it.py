@@ -101,7 +101,7 @@ with left:
                    if info.name in preprocess.DIGIT_DATASETS else "Best: one object on a plain background.")
 
 # The versions of the model are made once per model and kept while this tab is open (not in the Session).
-kept = st.session_state.setdefault("try_kept", {})
+kept = st.session_state.setdefault("versions_kept", {})
 if kept and kept.get("key", ("",))[0] != s.digest:
     kept.clear()   # a new model: the old versions are of no use any more
 

@@ -89,11 +89,11 @@ def test_an_upload_is_answered_by_every_version_with_its_latency(tiny_trained):
     assert len(s.runs) == runs_before and [r.name for r in s.results] == VERSIONS
 
     # A second image reuses the versions kept for this tab: no second build.
-    kept = at.session_state["try_kept"]["variants"]
+    kept = at.session_state["versions_kept"]["variants"]
     at.file_uploader(key="try_upload").set_value(("seven.png", digit_png("7"), "image/png"))
     at.run()
     finish_job(at)
-    assert at.session_state["try_kept"]["variants"] is kept
+    assert at.session_state["versions_kept"]["variants"] is kept
     assert list(at.table[0].value["version"]) == VERSIONS
 
 
