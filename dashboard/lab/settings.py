@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -53,6 +54,9 @@ class ServerSettings:
     country: str = ""                  # grid for CO2 (ISO-3); "" = CodeCarbon's config, else world average
     price_per_kwh: float | None = None  # None = the published default in lab.energy
     currency: str = ""
+    data_dir: str = ""                 # the class board's SQLite file; "" = a per-user folder (service.board)
+    # PostgreSQL shared by replicas; "" = SQLite in data_dir. Out of repr: it may hold a password.
+    database_url: str = field(default="", repr=False)
 
 
 def effective_cpus() -> int:
@@ -123,7 +127,19 @@ _VARS: dict[str, tuple[str, Callable[[str], object], Callable[[object], bool], s
     "PRICE_PER_KWH": ("price_per_kwh", _float, lambda v: 0 <= v <= 1000,
                       "a price per kWh from 0 to 1000 in your currency, e.g. 0.2872"),
     "CURRENCY": ("currency", str.strip, lambda v: 0 < len(v) <= 8, "a short currency name such as EUR"),
+    "DATA_DIR": ("data_dir", lambda t: os.path.expanduser(t.strip()), lambda v: not os.path.isfile(v),
+                 "a folder (created on first use), not a file"),
+    "DATABASE_URL": ("database_url", str.strip,
+                     lambda v: re.fullmatch(r"(postgres(ql)?(\+psycopg)?://\S+|sqlite:///\S+)", v) is not None,
+                     "postgresql://user:password@host:5432/dbname, or sqlite:///path/to/board.sqlite3"),
 }
+
+
+def mask_url(text: str) -> str:
+    """`text` with any URL password shown as ***: settings and their errors never show one."""
+    # Up to the last '@': a password typed with an unescaped '@' or '/' is still hidden (more may be).
+    text = re.sub(r"(://[^/?#@:]*:).*@", r"\1***@", text)
+    return re.sub(r"(password=)[^&\s]*", r"\1***", text, flags=re.IGNORECASE)
 
 
 def load(environ: Mapping[str, str] | None = None) -> tuple[ServerSettings, list[str]]:
@@ -142,7 +158,7 @@ def load(environ: Mapping[str, str] | None = None) -> tuple[ServerSettings, list
         except (ValueError, TypeError):
             ok = False
         if not ok:
-            errors.append(f"{PREFIX}{name}={raw!r} is not valid: use {good}. The default is used instead.")
+            errors.append(f"{PREFIX}{name}={mask_url(raw)!r} is not valid: use {good}. The default is used instead.")
             continue
         if path.startswith("limits."):
             caps[path.split(".", 1)[1]] = value

@@ -1,0 +1,312 @@
+"""The class board's store, each test against SQLite and a real PostgreSQL.
+
+The PostgreSQL is a private throwaway server from Debian's binaries (package `postgresql`), started
+once for this module on a unix socket in a temporary folder, fsync off, and stopped at the end.
+Without the binaries its tests are skipped, or fail where TRAIN_INFER_LAB_REQUIRE_POSTGRES=1 (CI).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from dashboard.lab import settings
+from dashboard.lab.settings import ServerSettings
+from dashboard.service.board import CHALLENGES, Board, BoardUnavailable, Result
+
+RESULT = Result(accuracy=0.985, size_bytes=400_000, latency_ms=0.25, energy_j_per_1000_images=2.0,
+                energy_measured=False, energy_note="estimated: CPU time x 45 W",
+                variant="pruned-channels-50+int8-static", model="cnn", dataset="digits")
+SMALLEST, GREENEST, FASTEST = CHALLENGES
+
+
+def _initdb() -> str | None:
+    """The newest Debian PostgreSQL's initdb, if installed."""
+    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    return max(found, key=lambda p: int(Path(p).parts[-3].split(".")[0])) if found else None
+
+
+def _as_server(program: str, *args: str) -> None:
+    """Run a PostgreSQL program, as the postgres user when root (the server refuses to run as root)."""
+    command = [program, *args]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"{Path(program).name} failed: {done.stderr.strip()}")
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    initdb = _initdb()
+    missing = initdb is None or (os.geteuid() == 0 and not _has_user("postgres"))
+    if missing:
+        reason = ("PostgreSQL's server is not installed (/usr/lib/postgresql/*/bin/initdb): "
+                  "apt-get install postgresql (Debian's package)")
+        if os.environ.get("TRAIN_INFER_LAB_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason + "; TRAIN_INFER_LAB_REQUIRE_POSTGRES=1 requires it")
+        pytest.skip(reason)
+    pg_ctl = str(Path(initdb).with_name("pg_ctl"))
+    # Not under pytest's tmp folder: that is private to root, and the server runs as postgres.
+    folder = Path(tempfile.mkdtemp(prefix="board-pg-"))
+    data = str(folder / "data")
+    options = f"-k {folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+        _as_server(initdb, "-D", data, "--username=board", "--auth=trust", "--encoding=UTF8", "--locale=C",
+                   "--no-sync")
+        _as_server(pg_ctl, "-D", data, "-o", options, "-l", str(folder / "log"), "-w", "start")
+        yield f"postgresql://board@/postgres?host={folder}"
+    finally:
+        if (folder / "data" / "postmaster.pid").exists():
+            _as_server(pg_ctl, "-D", data, "-m", "immediate", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    """A URL to an empty board."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'board.sqlite3'}"
+    url = request.getfixturevalue("postgres_url")
+    Board(url)  # its table exists from here on
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE class_board"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def board(url):
+    return Board(url)
+
+
+def result(**change) -> Result:
+    return dataclasses.replace(RESULT, **change)
+
+
+# Posting, listing, replacing
+
+def test_a_post_is_listed_with_everything_it_said(board):
+    entry = board.post("room-1", "  Ana  ", RESULT)
+    assert (entry.class_code, entry.nickname, entry.result) == ("ROOM-1", "Ana", RESULT)
+    assert board.entries("ROOM-1") == [entry]
+    assert entry.posted_at.tzinfo is not None
+
+
+def test_entries_are_newest_first(board):
+    for name in ("first", "second", "third"):
+        board.post("room-1", name, RESULT)
+    assert [e.nickname for e in board.entries("room-1")] == ["third", "second", "first"]
+
+
+def test_a_later_post_by_the_same_nickname_replaces_theirs(board):
+    first = board.post("room-1", "Ana", RESULT)
+    board.post("room-1", "Bo", RESULT)
+    better = board.post("room-1", "Ana", result(size_bytes=100_000, variant="int8-static"))
+    entries = board.entries("room-1")
+    assert [e.nickname for e in entries] == ["Ana", "Bo"]
+    assert entries[0] == better and entries[0].result.size_bytes == 100_000
+    assert better.posted_at > first.posted_at
+
+
+# Challenges
+
+def test_a_challenge_ranks_by_its_metric_among_entries_meeting_its_threshold(board):
+    board.post("room-1", "small-but-wrong", result(accuracy=0.979, size_bytes=10))
+    board.post("room-1", "big", result(accuracy=0.99, size_bytes=900_000))
+    board.post("room-1", "small", result(accuracy=0.98, size_bytes=50_000))
+    board.post("room-1", "medium", result(accuracy=0.985, size_bytes=200_000))
+    assert SMALLEST.min_accuracy == 0.98 and SMALLEST.title == "Smallest model at ≥ 98 % accuracy"
+    assert [e.nickname for e in board.leaders("room-1", SMALLEST)] == ["small", "medium", "big"]
+
+
+def test_each_challenge_uses_its_own_metric_and_threshold(board):
+    board.post("room-1", "green", result(accuracy=0.975, energy_j_per_1000_images=0.5, latency_ms=0.9))
+    board.post("room-1", "fast", result(accuracy=0.99, energy_j_per_1000_images=3.0, latency_ms=0.1))
+    assert [e.nickname for e in board.leaders("room-1", GREENEST)] == ["green", "fast"]
+    assert [e.nickname for e in board.leaders("room-1", FASTEST)] == ["fast"]  # green is under 98 %
+    stricter = dataclasses.replace(GREENEST, min_accuracy=0.99)
+    assert [e.nickname for e in board.leaders("room-1", stricter)] == ["fast"]
+
+
+def test_a_tie_goes_to_the_earlier_post(board):
+    for name in ("zed", "amy", "kim"):
+        board.post("room-1", name, result(size_bytes=123_456))
+    assert [e.nickname for e in board.leaders("room-1", SMALLEST)] == ["zed", "amy", "kim"]
+
+
+# Hostile and unusual nicknames: stored as typed, returned as typed, never escaped
+
+@pytest.mark.parametrize("nickname", [
+    "<svg onload=alert(1)>", "<script>x</script>", "Robert'); DROP TABLE--", "' OR '1'='1", "a\\'; --%_",
+    "🦊" * 24, "Zoë & <b>Ünal</b>",
+])
+def test_hostile_looking_nicknames_are_stored_and_returned_verbatim(board, nickname):
+    board.post("room-1", nickname, RESULT)
+    board.post("room-1", "next", RESULT)  # the table still works after it
+    assert {e.nickname for e in board.entries("room-1")} == {nickname, "next"}
+
+
+@pytest.mark.parametrize("nickname, message", [
+    ("<script>alert(1)</script>", "at most 24 characters; this one has 25"),
+    ("x" * 25, "at most 24 characters"), ("🦊" * 25, "at most 24 characters; this one has 25"),
+    ("", "Type a nickname"), ("   \t ", "Type a nickname"), ("\u200b\u200e", "Type a nickname"),
+    ("Ana\nBob", "one line"), ("Ana\r\nBob", "one line"),
+])
+def test_unusable_nicknames_are_refused_with_one_line(board, nickname, message):
+    with pytest.raises(ValueError, match=message) as refused:
+        board.post("room-1", nickname, RESULT)
+    assert "\n" not in str(refused.value)
+    assert board.entries("room-1") == []
+
+
+def test_control_characters_are_removed_from_a_nickname(board):
+    assert board.post("room-1", "\tA\x00n\u202ea\x07\u200b \n", RESULT).nickname == "Ana"
+    assert [e.nickname for e in board.entries("room-1")] == ["Ana"]
+
+
+# Class codes
+
+def test_class_codes_are_case_insensitive_and_isolated(board):
+    board.post("room-a", "Ana", RESULT)
+    board.post("ROOM-B", "Bo", RESULT)
+    board.post("Room-A", "Cy", result(size_bytes=1_000))
+    assert [e.nickname for e in board.entries("ROOM-A")] == ["Cy", "Ana"]
+    assert [e.nickname for e in board.entries("room-b")] == ["Bo"]
+    assert [e.nickname for e in board.leaders("room-b", SMALLEST)] == ["Bo"]
+    assert board.entries("room-c") == []
+
+
+@pytest.mark.parametrize("code", ["", "room 1", "x" * 17, "ÄBC", "room_1", "r;--"])
+def test_bad_class_codes_are_refused(board, code):
+    with pytest.raises(ValueError, match="class code is 1 to 16 letters, digits or '-'"):
+        board.post(code, "Ana", RESULT)
+
+
+def test_clear_removes_only_that_class(board):
+    board.post("room-a", "Ana", RESULT)
+    board.post("room-a", "Bo", RESULT)
+    board.post("room-b", "Cy", RESULT)
+    assert board.clear("Room-A") == 2
+    assert board.entries("room-a") == [] and len(board.entries("room-b")) == 1
+    assert board.clear("room-a") == 0
+
+
+# Numbers and texts out of range
+
+@pytest.mark.parametrize("change, message", [
+    ({"accuracy": 1.2}, "accuracy must be from 0 to 1"), ({"accuracy": float("nan")}, "accuracy"),
+    ({"size_bytes": 0}, "model size"), ({"size_bytes": 10.5}, "model size"),
+    ({"latency_ms": 0.0}, "batch-1 latency"), ({"latency_ms": float("inf")}, "batch-1 latency"),
+    ({"energy_j_per_1000_images": -0.1}, "energy per 1,000 images"), ({"accuracy": True}, "accuracy"),
+    ({"variant": "v" * 81}, "variant must be 1 to 80 characters; it has 81"), ({"model": ""}, "model name"),
+])
+def test_numbers_and_texts_out_of_range_are_refused(board, change, message):
+    with pytest.raises(ValueError, match=message):
+        board.post("room-1", "Ana", result(**change))
+    assert board.entries("room-1") == []
+
+
+def test_zero_energy_and_texts_are_cleaned_into_one_line(board):
+    entry = board.post("room-1", "Ana", result(energy_j_per_1000_images=0, energy_note="measured:\nRAPL\x00",
+                                               energy_measured=True))
+    assert entry.result.energy_note == "measured: RAPL" and entry.result.energy_j_per_1000_images == 0
+    assert board.entries("room-1")[0].result == entry.result
+
+
+# Many sessions at once
+
+def test_eight_threads_posting_at_once_all_land(url):
+    start = threading.Barrier(8)
+    failures = []
+
+    def student(n: int) -> None:
+        try:
+            start.wait()
+            board = Board(url)  # each session opens its own Board: they share one engine
+            for attempt in range(10):
+                board.post("room-1", f"student-{n}", result(size_bytes=1_000 * (n + 1) + attempt))
+                board.post("room-2", f"student-{n}-{attempt}", RESULT)
+        except Exception as e:  # noqa: BLE001  every failure is reported below
+            failures.append(repr(e))
+
+    threads = [threading.Thread(target=student, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    board = Board(url)
+    assert sorted(e.result.size_bytes for e in board.entries("room-1")) == [1_000 * (n + 1) + 9 for n in range(8)]
+    assert len(board.entries("room-2")) == 80
+
+
+# Where the board lives, and when it cannot be reached
+
+@pytest.fixture
+def data_dir(tmp_path):
+    folder = tmp_path / "not-yet" / "lab"
+    settings.override(ServerSettings(data_dir=str(folder)))
+    yield folder
+    settings.override(None)
+
+
+def test_without_a_url_the_board_is_a_sqlite_file_in_the_data_folder(data_dir):
+    Board().post("room-1", "Ana", RESULT)
+    assert (data_dir / "board.sqlite3").is_file()
+    assert [e.nickname for e in Board.configured().entries("room-1")] == ["Ana"]
+
+
+def test_the_settings_read_the_data_folder_and_database_url(tmp_path):
+    s, errors = settings.load({"TRAIN_INFER_LAB_DATA_DIR": f" {tmp_path} ",
+                               "TRAIN_INFER_LAB_DATABASE_URL": "postgresql://lab:pw@db:5432/board"})
+    assert errors == [] and (s.data_dir, s.database_url) == (str(tmp_path), "postgresql://lab:pw@db:5432/board")
+    assert "pw" not in repr(s)
+    assert settings.load({})[0].data_dir == "" and settings.load({})[0].database_url == ""
+
+
+def test_a_bad_database_url_setting_is_reported_without_its_password():
+    s, errors = settings.load({"TRAIN_INFER_LAB_DATABASE_URL": "mysql://lab:hunter2@db/board"})
+    assert s.database_url == "" and len(errors) == 1
+    assert "hunter2" not in errors[0] and "lab:***@db" in errors[0]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("url", [
+    f"postgresql://student:s3cret-pw@127.0.0.1:{_closed_port()}/board",
+    "postgresql+psycopg://student:s3cret-pw@127.0.0.1:notaport/board",
+    "mysql://student:s3cret-pw@127.0.0.1/board",
+    "sqlite://",
+])
+def test_an_unreachable_board_raises_one_line_without_the_password(url):
+    with pytest.raises(BoardUnavailable) as unavailable:
+        Board(url).entries("room-1")
+    message = str(unavailable.value)
+    assert "s3cret-pw" not in message and "\n" not in message and message.startswith("The class board")
