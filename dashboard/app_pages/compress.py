@@ -2,16 +2,18 @@
 
 import streamlit as st
 
-from dashboard.lab import energy, hardware, settings
+from dashboard.lab import energy, hardware, settings, shareable
 from dashboard.lab.compress import CompressSettings, technique
 from dashboard.service import activity, work
 from dashboard.service.jobs import Busy
-from dashboard.ui import charts, explain, fmt, session, status, widgets
+from dashboard.ui import charts, explain, fmt, session, share, status, widgets
 
 s = session.page("Compress & benchmark",
                  "Inference is what a model does for the rest of its life, so making it cheaper pays off on every "
                  "request. Pick techniques, then measure every version on the same test images, in turns, on this machine.")
 
+# Before the model check: a link opened before training keeps its settings for when there is a model.
+share.apply_query(s, "compress", None, "compress")
 status.require_model(s, "there is nothing to compress yet.")
 
 t = s.trained
@@ -60,10 +62,11 @@ with cols[2].container(border=True):
         st.slider("Fine-tune epochs after zeroing weights", 0, min(3, caps.max_finetune_epochs),
                   key="c_finetune_unstructured")
         st.select_slider("Calibration images for int8 static",
-                         [n for n in (64, 256, 1024, 4096) if n <= caps.max_calibration_images], key="c_calibration")
+                         [n for n in shareable.CALIBRATION_IMAGES if n <= caps.max_calibration_images], key="c_calibration")
         st.slider("Distillation temperature", 1.0, 10.0, step=0.5, key="c_temperature")
         st.slider("Weight of the teacher's soft targets (alpha)", 0.0, 1.0, step=0.1, key="c_alpha")
 f = widgets.save(s, "compress", FORM)
+share.share_link(FORM, "compress")
 
 unstructured, channels = {"percent": f["c_unstructured_pct"]}, {"percent": f["c_channels_pct"]}
 chosen = [("pruned-unstructured", "c_unstructured", unstructured), ("pruned-channels", "c_channels", channels),

@@ -4,12 +4,12 @@ import time
 
 import streamlit as st
 
-from dashboard.lab import data, settings
+from dashboard.lab import data, settings, shareable
 from dashboard.lab.models import MODEL_NAMES, REGISTRY
 from dashboard.lab.train import OPTIMIZERS, TrainConfig, precision_choices
 from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import charts, fmt, session, status, widgets
+from dashboard.ui import charts, fmt, session, share, status, widgets
 
 s = session.page("Train a model",
                  "Training shows the model labelled images batch by batch and adjusts its weights to reduce the loss. "
@@ -23,6 +23,7 @@ FORM = {  # widget key -> default; kept in the Session so a page change does not
     "train_lr": TrainConfig().lr, "train_optimizer": "adam", "train_seed": 0, "train_images": 0,
     "train_augment": False, "train_schedule": "onecycle", "train_precision": "fp32",
 }
+share.apply_query(s, "train", FORM, "train")
 widgets.restore(s, "train", FORM)
 busy = s.busy
 
@@ -42,18 +43,18 @@ with left:
         st.button("Use the bundled digits instead", on_click=use_bundled_digits, icon=":material/inventory_2:")
     st.selectbox("Model", MODEL_NAMES, key="train_model", disabled=busy, format_func=lambda n: REGISTRY[n].title)
     st.slider("Epochs (passes over the training images)", 1, caps.max_epochs, key="train_epochs", disabled=busy)
-    st.select_slider("Batch size (images per step)", [b for b in (16, 32, 64, 128, 256, 512) if b <= caps.max_batch_size],
+    st.select_slider("Batch size (images per step)", [b for b in shareable.BATCH_SIZES if b <= caps.max_batch_size],
                      key="train_batch", disabled=busy)
 with right:
-    st.select_slider("Learning rate (peak)", [0.0001, 0.0003, 0.001, 0.002, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
+    st.select_slider("Learning rate (peak)", list(shareable.LEARNING_RATES),
                      key="train_lr", disabled=busy, format_func=lambda v: f"{v:g}",
                      help="How big each weight update is. Too high and the loss explodes; too low and it crawls.")
     st.radio("Optimizer", OPTIMIZERS, key="train_optimizer", horizontal=True, disabled=busy,
              format_func={"adam": "Adam", "sgd": "SGD with momentum"}.get)
     st.number_input("Seed (same seed, same result)", 0, 10_000, key="train_seed", disabled=busy)
     with st.expander("More settings"):
-        sizes = [n for n in (500, 1000, 2000, 4000, 8000, 20000) if n <= caps.max_train_images]
-        st.select_slider("Training images", [0, *sizes], key="train_images",
+        sizes = [n for n in shareable.TRAIN_IMAGES if n <= caps.max_train_images]   # 0: all
+        st.select_slider("Training images", sizes, key="train_images",
                          disabled=busy, format_func=lambda n: "all" if n == 0 else f"{n:,}",
                          help="Fewer images: a quicker run and a worse model.")
         st.toggle("Augment (random shifts and rotations)", key="train_augment", disabled=busy)
@@ -68,6 +69,7 @@ with right:
         st.caption(f"PyTorch threads: {settings.current().threads}, set by the server for every job. Conv nets "
                    "train in the channels-last memory layout on the CPU (faster here, same result).")
 form = widgets.save(s, "train", FORM)
+share.share_link(FORM, "train")
 
 b1, b2, _ = st.columns([1, 1, 4])
 start = b1.button("Train", type="primary", disabled=busy, icon=":material/play_arrow:")
