@@ -266,6 +266,7 @@ if s.sensitivity is not None:
 
 # ---- Download your model (lab.export): files are made when a button is clicked, not on every rerun.
 from dashboard.lab import export as model_export  # noqa: E402
+from dashboard.service import exports  # noqa: E402
 
 st.divider()
 st.subheader("Download your model")
@@ -274,7 +275,7 @@ st.caption(f"Your trained {t.spec.name} as files to use outside the lab. **ONNX*
            "the state_dict, loaded into the same architecture built from the lab's code. The **script** "
            "runs both, preparing images exactly as the lab does.")
 dl = st.columns(3)
-dl[0].download_button("ONNX file", data=lambda: model_export.onnx_file(s.trained_model()),
+dl[0].download_button("ONNX file", data=lambda: exports.onnx_in_turn(s),
                       file_name=model_export.file_name(t, "onnx"), mime=model_export.ONNX_MIME, on_click="ignore",
                       icon=":material/download:", key="c_dl_onnx")
 dl[1].download_button("PyTorch weights (.pt)", data=lambda: model_export.pt_file(s.trained_model()),

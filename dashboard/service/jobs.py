@@ -35,6 +35,10 @@ log = logging.getLogger("train_infer_lab.jobs")
 
 QUEUED, RUNNING, DONE, STOPPED, CANCELLED, FAILED = "queued", "running", "done", "stopped", "cancelled", "failed"
 ACTIVE = (QUEUED, RUNNING)
+# A job that ran this long hands freed memory back to the system when it ends (hardware.release_memory:
+# a full gc.collect, ~0.1 s in a server holding many sessions). A prediction on Try it takes milliseconds
+# and frees kilobytes: collecting after each one would cost more than it ran.
+RELEASE_AFTER_S = 1.0
 
 
 class Busy(RuntimeError):
@@ -202,7 +206,8 @@ class JobRunner:
                 if job in self._jobs:
                     self._jobs.remove(job)
             job._done.set()
-            hardware.release_memory()
+            if job.elapsed_s >= RELEASE_AFTER_S:
+                hardware.release_memory()
 
 
 def user_message(exc: BaseException) -> str:

@@ -124,3 +124,21 @@ def test_the_thread_count_is_the_servers_whatever_a_request_asks():
         assert torch.get_num_threads() == outside
     finally:
         settings.override(None)
+
+
+def test_only_jobs_that_ran_a_while_pay_for_handing_memory_back(monkeypatch):
+    from dashboard.lab import hardware
+    from dashboard.service import jobs
+
+    calls: list[str] = []
+    monkeypatch.setattr(hardware, "release_memory", lambda: calls.append("released") or "")
+    monkeypatch.setattr(jobs, "RELEASE_AFTER_S", 0.2)
+    s = REGISTRY.create()
+    quick = RUNNER.submit(s.token, Job("prediction", "a prediction"), lambda job: 1)
+    assert quick.wait(10) and quick.state == DONE
+    time.sleep(0.05)   # (release_memory would run just after the job is marked done)
+    assert calls == []
+    slow = RUNNER.submit(s.token, Job("training", "a training"), lambda job: time.sleep(0.3))
+    assert slow.wait(10) and slow.state == DONE
+    time.sleep(0.05)
+    assert calls == ["released"]

@@ -1,0 +1,15 @@
+"""Downloads made on click: the ONNX export traces and converts the model (a second or two of CPU), so it
+waits for the compute slot like every job and never lands inside another user's measurement."""
+
+from __future__ import annotations
+
+from dashboard.lab import export as model_export
+
+from .sessions import Session
+from .slot import COMPUTE
+
+
+def onnx_in_turn(s: Session) -> bytes:
+    """The session's model as an ONNX file, made while holding the compute slot."""
+    with COMPUTE.hold("exporting a model to ONNX"):
+        return model_export.onnx_file(s.trained_model())
