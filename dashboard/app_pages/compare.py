@@ -13,7 +13,7 @@ from dashboard.lab.training_vs_inference import (
 )
 from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import assumptions, explain, fmt, session, status
+from dashboard.ui import assumptions, explain, fmt, glossary, session, status
 from dashboard.ui import tvi_charts as charts
 
 s = session.page("Training vs inference",
@@ -108,10 +108,11 @@ if flops_x and time_rt and time_sv:
 with st.expander("Latency or throughput: which one matters?"):
     batch_wait = sv.batch * sv.seconds if sv.seconds else None
     st.markdown(
-        f"- **Latency** is how long one answer takes. Real-time here: **{fmt.seconds(tvi.latency_p50_s)}** for half "
-        f"the calls, **{fmt.seconds(tvi.latency_p95_s)}** or less for 95 % of them (p95). That is the wait a user "
-        "feels.\n"
-        f"- **Throughput** is how many answers per second. Serving here: "
+        f"- **{glossary.term('Latency', 'latency')}** is how long one answer takes. Real-time here: "
+        f"**{fmt.seconds(tvi.latency_p50_s)}** for half the calls ({glossary.term('p50')}), "
+        f"**{fmt.seconds(tvi.latency_p95_s)}** or less for 95 % of them ({glossary.term('p95')}). That is the wait "
+        "a user feels.\n"
+        f"- **{glossary.term('Throughput', 'throughput')}** is how many answers per second. Serving here: "
         f"**{fmt.rate(1 / sv.seconds) if sv.seconds else 'n/a'}**, that is {fmt.seconds(sv.seconds)} per image"
         + (f", {rt.seconds / sv.seconds:.2g}× less than one image at a time ({fmt.seconds(rt.seconds)} per image "
            "on average)" if rt.seconds and sv.seconds else "") + ".\n"

@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from dashboard.lab import data, settings, shareable
+from dashboard.lab import code_view, data, settings, shareable
 from dashboard.lab.models import MODEL_NAMES, REGISTRY
 from dashboard.lab.train import OPTIMIZERS, TrainConfig, precision_choices
 from dashboard.service import work
@@ -70,6 +70,14 @@ with right:
                    "train in the channels-last memory layout on the CPU (faster here, same result).")
 form = widgets.save(s, "train", FORM)
 share.share_link(FORM, "train")
+code = st.expander("The code of one training step, and of one inference", icon=":material/code:",
+                   key="train_code", on_change="rerun")   # drawn only while open
+if code.open:
+    code.caption("Read from the lab's own files as this page is drawn: the code that runs when you press Train, "
+                 "and when a model answers. `self.loss_fn` is the cross-entropy loss.")
+    for title, source in code_view.training_and_inference():
+        code.markdown(f"**{title}**")
+        code.code(source, language="python")
 
 b1, b2, _ = st.columns([1, 1, 4])
 start = b1.button("Train", type="primary", disabled=busy, icon=":material/play_arrow:")

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard.lab import data, preprocess, uploads
 from dashboard.service import work
 from dashboard.service.jobs import DONE, Busy
-from dashboard.ui import session, status, widgets
+from dashboard.ui import glossary, session, status, widgets
 from dashboard.ui import try_it_widgets as tw
 
 s = session.page("Try it yourself",
@@ -142,9 +142,9 @@ with right:
             answers = answer[1]
             st.markdown(tw.verdict(answers))
             tw.answers_table(answers, s.results)
-            st.caption("**This call**: measured here, the time of this one prediction (one image, the server's "
-                       "threads); it varies from call to call, and Compress & benchmark gives the median of many. "
-                       "**Test accuracy**: measured there, on the whole test set.")
+            st.caption(f"**This call**: measured here, the {glossary.term('latency')} of this one prediction "
+                       "(one image, the server's threads); it varies from call to call, and Compress & benchmark "
+                       "gives the median of many. **Test accuracy**: measured there, on the whole test set.")
             if st.button("Predict again", icon=":material/replay:", help="Run the same image again: a new latency."):
                 st.session_state.pop("try_answer", None)
                 st.session_state.pop("try_started", None)

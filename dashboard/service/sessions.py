@@ -86,6 +86,7 @@ class Session:
     energy_settings: EnergySettings | None = None
     notices: list[tuple[str, str]] = field(default_factory=list)   # (level, text) shown once
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # widget values per page
+    lessons: dict[str, Any] = field(default_factory=dict)  # lesson slug -> progress (read, prediction, quiz answers)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
@@ -173,10 +174,11 @@ class Session:
             return True
 
     def clear(self) -> None:
-        """Forget the model, measurements and runs (Results' 'clear all'); settings stay."""
+        """Forget the model, measurements and runs (Results' 'clear all'); settings and the course's
+        progress stay."""
         with self.lock:
             keep = {"token", "created_at", "last_seen", "last_connected", "tabs", "energy_settings",
-                    "forms", "lock"}
+                    "forms", "lessons", "lock"}
             fresh = Session()
             for f in dataclasses.fields(self):
                 if f.name not in keep:

@@ -116,3 +116,17 @@ def test_closed_tabs_stop_the_job_and_idle_sessions_free_their_model(monkeypatch
     assert registry.get(s.token) is None
     from dashboard.service.jobs import RUNNER
     assert RUNNER.job_of(s.token) is None       # its last job's curves and results go with it
+
+
+def test_clear_all_forgets_the_measurements_but_keeps_settings_and_the_course():
+    from dashboard.service.sessions import Session
+
+    s = Session()
+    s.forms["train"] = {"train_epochs": 5}
+    s.lessons["04-smaller-faster-models"] = {"read": True, "answers": {0: 1}}
+    s.edge_runs["phone"] = object()
+    s.results_note = "something measured"
+    s.clear()
+    assert s.forms["train"] == {"train_epochs": 5}
+    assert s.lessons["04-smaller-faster-models"]["read"]
+    assert s.edge_runs == {} and s.results_note == ""

@@ -1,0 +1,295 @@
+"""The Lessons page (AppTest): the course with progress, each lesson's reader (predict before Try it,
+the check on the student's own results, the quiz and its score kept in the Session), a malformed
+lesson file shown as one error while the others open, the glossary's anchors; and the Train page's
+"show me the code"."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from test_pages import button, fresh, open_page, session, train_tiny
+
+from dashboard.lab import lesson_checks, lessons, shareable
+from dashboard.ui import glossary, lesson_view
+from dashboard.ui.session import PARAM
+
+PAGE = "app_pages/lessons.py"
+APP_PY = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+SMALLER = "04-smaller-faster-models"
+
+
+@pytest.fixture(scope="module")
+def course():
+    found, errors = lessons.load_lessons()
+    assert not errors
+    return {x.slug: x for x in found}
+
+
+def open_lesson(at, slug: str):
+    """From the course list, the lesson's Open button."""
+    if not any(b.key == f"lessons_open_{slug}" for b in at.button):
+        button(at, "All lessons").click().run()
+    at.button(key=f"lessons_open_{slug}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def test_the_course_lists_every_lesson_with_its_minutes_objectives_and_progress(course):
+    at = open_page(fresh(), PAGE)
+    cards = "\n".join(texts(at.markdown))
+    for x in course.values():
+        assert f"**{x.order}. {x.title}**" in cards and f"{x.minutes} min" in cards
+        assert all(o in cards for o in x.objectives)
+    assert cards.count("not started") == len(course)
+    assert [b.label for b in at.button].count("Open") == len(course)
+    assert not at.error
+
+
+def test_every_lesson_opens_in_the_reader_and_is_marked_read(course):
+    at = open_page(fresh(), PAGE)
+    for x in course.values():
+        open_lesson(at, x.slug)
+        assert texts(at.header)[0] == f"{x.order}. {x.title}"
+        assert texts(at.subheader)[:7] == list(lessons.SECTIONS)
+        assert at.radio[0].label == x.prediction.question and at.radio[0].value is None
+        assert [t.label for t in at.tabs] == list(lessons.AUDIENCES)
+        assert len(at.radio) == 1 + len(x.quiz)
+        assert not at.error
+        assert session(at).lessons[x.slug]["read"] is True
+        assert at.query_params[lesson_view.QUERY] == x.slug   # the address reopens it
+    button(at, "All lessons").click().run()
+    assert "\n".join(texts(at.markdown)).count(":blue-badge[read]") == len(course)
+
+
+def test_the_sources_are_numbered_links(course):
+    at = open_lesson(open_page(fresh(), PAGE), SMALLER)
+    listing = next(m for m in texts(at.markdown) if m.startswith("1. "))
+    for n, entry in enumerate(course[SMALLER].sources, start=1):
+        url = re.search(r"https?://\S+", entry).group(0)
+        assert f"\n{n}. " in "\n" + listing and f"[{url}]({url})" in listing
+
+
+def test_a_link_opens_a_lesson_and_a_wrong_one_says_so(course):
+    at = fresh()
+    at.query_params[lesson_view.QUERY] = SMALLER
+    open_page(at, PAGE)
+    assert texts(at.header)[0] == "4. Smaller, faster models"
+    at = fresh()
+    at.query_params[lesson_view.QUERY] = "99-no-such-lesson"
+    open_page(at, PAGE)
+    assert any("There is no lesson" in w.value for w in at.warning)
+    assert [b.label for b in at.button].count("Open") == len(course)   # the list instead
+    assert lesson_view.QUERY not in at.query_params
+
+
+def test_try_it_waits_for_a_prediction_then_opens_compress_with_the_lesson_preset(course):
+    at = open_lesson(open_page(fresh(), PAGE), SMALLER)
+    assert button(at, "Try it").disabled
+    assert not any("With your results" in i.value for i in at.info)   # no spoiler before predicting
+    at.radio[0].set_value(2).run()   # "No, about the same speed"
+    assert not button(at, "Try it").disabled
+    s = session(at)
+    assert s.lessons[SMALLER]["prediction"] == "No, about the same speed"
+    # Without a measurement the check says what to run, and recalls the prediction.
+    box = next(i.value for i in at.info if "You predicted" in i.value)
+    assert "No zeroed-weights version measured yet" in box and "*No, about the same speed*" in box
+    button(at, "Try it").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert texts(at.title) == ["Compress & benchmark"]
+    preset = shareable.presets()[course[SMALLER].preset]
+    assert preset.page == "compress"
+    assert s.forms["compress"] | preset.values == s.forms["compress"]   # every setting of the preset applied
+    assert s.forms["compress"]["c_onnx"] is True and s.forms["compress"]["c_int8_dynamic"] is False
+    assert set(at.query_params) == {PARAM}   # applied, then gone from the address
+    # Back on Lessons: the same lesson, the prediction kept.
+    open_page(at, PAGE)
+    assert texts(at.header)[0] == "4. Smaller, faster models" and at.radio[0].value == 2
+
+
+@pytest.mark.parametrize("slug,title,form", [
+    ("03-edge-ai", "Edge & cloud", None),                                 # no preset: the lesson's page
+    ("05-energy-cost-carbon", "Train a model", {"train_model": "mlp", "train_epochs": 2}),   # the preset's page
+])
+def test_try_it_opens_the_lessons_page_or_its_presets(slug, title, form):
+    at = open_lesson(open_page(fresh(), PAGE), slug)
+    at.radio[0].set_value(0).run()
+    if form is None:
+        assert any("You predicted" in i.value for i in at.info)   # no check: the prediction recalled alone
+    button(at, "Try it").click().run()
+    assert not at.exception and texts(at.title) == [title]
+    if form is not None:
+        assert session(at).forms["train"] | form == session(at).forms["train"]
+        assert at.selectbox(key="train_model").value == "mlp" and at.slider(key="train_epochs").value == 2
+
+
+def test_a_preset_this_server_cannot_open_still_opens_the_page_and_says_so(monkeypatch):
+    monkeypatch.setattr(shareable, "presets", dict)   # none loads here, e.g. a value this server's caps refuse
+    at = open_lesson(open_page(fresh(), PAGE), SMALLER)
+    at.radio[0].set_value(2).run()
+    assert any(c.value == "Opens **Compress & benchmark**." for c in at.caption)
+    button(at, "Try it").click().run()
+    assert texts(at.title) == ["Compress & benchmark"]
+    assert any("lesson-compress" in w.value.replace("\\", "") and "set them by hand" in w.value for w in at.warning)
+
+
+def quiz_key(i: int) -> str:
+    return f"lesson_quiz_{SMALLER}_{i}"
+
+
+def test_the_quiz_scores_right_and_wrong_and_try_again_clears_it(course):
+    x = course[SMALLER]
+    n = len(x.quiz)
+    wrong = (x.quiz[1].answer + 1) % len(x.quiz[1].options)
+    at = open_lesson(open_page(fresh(), PAGE), SMALLER)
+    for i, q in enumerate(x.quiz):   # question 2 wrong, the others right
+        at.radio(key=quiz_key(i)).set_value(q.answer if i != 1 else wrong).run()
+        assert not at.exception
+        assert quiz_key(i) not in [r.key for r in at.radio]   # an answer is final until Try again
+    s = session(at)
+    assert s.lessons[SMALLER]["quiz"] == {i: q.answer if i != 1 else wrong for i, q in enumerate(x.quiz)}
+    assert lessons.score(x, s.lessons[SMALLER]["quiz"]) == lessons.Score(n - 1, n, n)
+    assert len(at.success) == n - 1 and len(at.error) == 1
+    assert x.quiz[1].explanation in at.error[0].value and x.quiz[1].options[x.quiz[1].answer] in at.error[0].value
+    shown = "\n".join(texts(at.markdown))
+    assert f"radio_button_checked: **{x.quiz[1].options[wrong]}**" in shown   # the student's answer, as text
+    assert f"Your score: {n - 1} of {n}" in shown
+    button(at, "All lessons").click().run()
+    assert f":orange-badge[quiz: {n - 1} of {n} right]" in "\n".join(texts(at.markdown))
+    # Kept across the list and back; then Try again, and all right.
+    open_lesson(at, SMALLER)
+    assert len(at.radio) == 1 and f"Your score: {n - 1} of {n}" in "\n".join(texts(at.markdown))
+    button(at, "Try again").click().run()
+    assert s.lessons[SMALLER]["quiz"] == {} and [r.value for r in at.radio[1:]] == [None] * n
+    for i, q in enumerate(x.quiz):
+        at.radio(key=quiz_key(i)).set_value(q.answer).run()
+    assert lessons.score(x, s.lessons[SMALLER]["quiz"]).correct == n and not at.error
+    button(at, "All lessons").click().run()
+    assert f":green-badge[quiz: {n} of {n} right]" in "\n".join(texts(at.markdown))
+
+
+def test_next_leads_through_the_course_in_order(course):
+    at = open_lesson(open_page(fresh(), PAGE), "01-training-vs-inference")
+    for x in list(course.values())[1:]:
+        button(at, f"Next: {x.order}. {x.title}").click().run()
+        assert not at.exception and texts(at.header)[0] == f"{x.order}. {x.title}"
+    assert not any(b.label.startswith("Next:") for b in at.button)   # the last lesson
+    # The selectbox changes lesson; cleared, it goes back to the list.
+    at.selectbox(key=lesson_view.PICK).set_value(SMALLER).run()
+    assert texts(at.header)[0] == "4. Smaller, faster models" and at.query_params[lesson_view.QUERY] == SMALLER
+    at.selectbox(key=lesson_view.PICK).set_value(None).run()
+    assert not at.exception and [b.label for b in at.button].count("Open") == len(course)
+    assert lesson_view.QUERY not in at.query_params
+
+
+def test_the_check_holds_the_lesson_against_the_students_own_training(course):
+    at = fresh()
+    train_tiny(at)
+    s = session(at)
+    open_lesson(open_page(at, PAGE), "01-training-vs-inference")
+    at.radio[0].set_value(1).run()
+    outcome = lesson_checks.check("training-costs-more", s.results, s.trained)
+    assert outcome.status in (lesson_checks.MATCHES, lesson_checks.DIFFERS)
+    shown = {lesson_checks.MATCHES: at.success, lesson_checks.DIFFERS: at.warning}[outcome.status]
+    box = next(b.value for b in shown if "With your results" in b.value)
+    assert outcome.text in box and "You predicted: *About 3 times as many*" in box
+
+
+def write_course(folder: Path, broken: str) -> None:
+    for f in resources.files("dashboard.lessons").iterdir():
+        if f.is_file() and lessons.LESSON_FILE.match(f.name):
+            (folder / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "07-broken.md").write_text(broken, encoding="utf-8")
+
+
+def test_a_malformed_lesson_is_one_error_line_and_the_others_still_open(tmp_path, monkeypatch, course):
+    write_course(tmp_path, '+++\ntitle = "Broken"\norder = 7\nminutes = 5\nobjectives = ["x"]\npage = "train"\n+++\n'
+                           "## Lesson\nOnly this.\n")
+    monkeypatch.setenv(lesson_view.ROOT_ENV, str(tmp_path))
+    at = open_page(fresh(), PAGE)
+    assert len(at.error) == 1
+    shown = at.error[0].value.replace("\\", "")   # as the student reads it (markup is escaped)
+    assert shown == "A lesson could not be loaded: 07-broken.md: missing section '## Figure'"
+    assert [b.label for b in at.button].count("Open") == len(course)
+    open_lesson(at, SMALLER)
+    assert texts(at.header)[0] == "4. Smaller, faster models"
+    # The folder has no glossary: the bundled one is shown.
+    assert "p95" in texts(at.subheader)
+
+
+def test_a_figure_the_lab_draws_is_drawn_and_an_unknown_one_named(tmp_path, monkeypatch):
+    first = (resources.files("dashboard.lessons") / "01-training-vs-inference.md").read_text(encoding="utf-8")
+    head, rest = first.split("## Figure", 1)
+    rest = rest[rest.index("## Predict, then check"):]
+    (tmp_path / "01-figures.md").write_text(
+        head + "## Figure\n\nBefore.\n\n![The two loops](figure:training-vs-inference)\n\n"
+               "![A chart](figure:no-such-chart)\n\nAfter.\n\n" + rest, encoding="utf-8")
+    monkeypatch.setenv(lesson_view.ROOT_ENV, str(tmp_path))
+    at = open_lesson(open_page(fresh(), PAGE), "01-figures")
+    assert len(at.get("plotly_chart")) == 1
+    captions = texts(at.caption)
+    missing = [c.replace("\\", "") for c in captions if "is missing" in c]
+    assert "The two loops" in captions
+    assert len(missing) == 1 and missing[0] == ("(The figure A chart is missing: this lab draws no figure named "
+                                                "no-such-chart; it draws training-vs-inference.)")
+    assert "Before." in texts(at.markdown) and "After." in texts(at.markdown)
+
+
+def test_an_unreadable_lessons_folder_is_an_error_not_a_broken_page(tmp_path, monkeypatch):
+    monkeypatch.setenv(lesson_view.ROOT_ENV, str(tmp_path / "missing"))
+    at = open_page(fresh(), PAGE)
+    assert len(at.error) == 1 and "cannot be read" in at.error[0].value
+
+
+def test_every_glossary_term_has_its_anchor_and_the_links_point_there():
+    at = open_page(fresh(), PAGE)
+    terms = lessons.load_glossary()
+    anchors = {h.value: h.proto.anchor for h in at.subheader}
+    for term in terms:
+        assert anchors[term] == lessons.glossary_anchor(term)
+    assert glossary.term("p95") == "[p95](lessons?term=p95)"
+    assert glossary.term("Latency", "latency") == "[Latency](lessons?term=latency)"
+    assert glossary.href("gCO2e/kWh") == "lessons?term=gco2e-kwh"
+
+
+def test_a_glossary_link_shows_its_term_first_and_a_wrong_one_says_so():
+    terms = lessons.load_glossary()
+    at = fresh()
+    at.query_params[glossary.QUERY] = "gco2e-kwh"
+    open_page(at, PAGE)
+    first = at.markdown[0].value
+    assert first.startswith("**gCO2e/kWh**") and terms["gCO2e/kWh"] in first
+    button(at, "Close").click().run()
+    assert glossary.QUERY not in at.query_params and not at.markdown[0].value.startswith("**gCO2e/kWh**")
+    at = fresh()
+    at.query_params[glossary.QUERY] = "no-such-term"
+    open_page(at, PAGE)
+    assert any("The glossary has no term" in w.value for w in at.warning)
+
+
+def test_the_page_map_covers_every_page_a_lesson_may_open():
+    assert set(lesson_view.PAGE_FILES) == lessons.PAGES
+    app = APP_PY.read_text(encoding="utf-8")
+    for url, (path, title) in lesson_view.PAGE_FILES.items():
+        assert (APP_PY.parent / path).is_file()
+        if url:
+            assert re.search(rf'st\.Page\("{re.escape(path)}", title="{re.escape(title)}".*url_path="{url}"', app)
+
+
+def test_the_train_page_shows_the_real_code_of_a_step_and_an_inference():
+    at = open_page(fresh(), "app_pages/train.py")
+    assert "The code of one training step, and of one inference" in [e.label for e in at.expander]
+    assert not at.code   # drawn only when opened
+    at.session_state["train_code"] = True
+    at.run()
+    codes = [c for c in at.code]
+    assert [c.language for c in codes] == ["python"] * 3
+    assert "loss.backward()" in codes[0].value and "inference_mode" in codes[1].value
+    assert any("dashboard/lab/train.py, lines" in m for m in texts(at.markdown))
+
