@@ -1,10 +1,11 @@
-"""Results: every run of this session in one table, the energy assumptions, downloads, clear all."""
+"""Results: every run of this session side by side on a chart and in one table, the energy assumptions,
+downloads, clear all."""
 
 import streamlit as st
 
 from dashboard.lab import settings
 from dashboard.service import runs
-from dashboard.ui import assumptions, session
+from dashboard.ui import assumptions, results_charts, session, widgets
 
 s = session.page("Results",
                  "Every run of this session, newest last: finished, stopped or failed. It stays on this server while "
@@ -20,6 +21,30 @@ if not s.runs:
             icon=":material/history:")
     st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
 else:
+    shown = results_charts.shown_runs(s.runs)
+    if shown:
+        st.subheader("Your experiments side by side")
+        FORM = {"results_x": "training time"}
+        widgets.restore(s, "results", FORM)
+        x = st.radio("Accuracy against", list(results_charts.X_AXES), key="results_x", horizontal=True,
+                     help="Training time and energy: what the run cost to train. Model size and batch-1 latency: "
+                          "what each measured version costs to keep and to run.")
+        widgets.save(s, "results", FORM)
+        points = results_charts.run_points(shown, runs.differing_settings(shown), x, s.settings)
+        st.plotly_chart(results_charts.accuracy_chart(points, x, x_title=results_charts.axis_title(x, shown)),
+                        key="results_chart")
+        unmeasured = len(shown) - len(points)
+        per_version = results_charts.X_AXES[x].per_version
+        st.caption("Each run is named by the settings that differ between your runs. "
+                   + ("Each compressed version is joined to its model's fp32: left of it is what it saved, below it "
+                      "what it cost in accuracy. " if per_version else
+                      "Compressed versions share their model's training: pick model size or batch-1 latency to see "
+                      "each beside its fp32. ")
+                   + (f"{unmeasured} {'run has' if unmeasured == 1 else 'runs have'} no {x} yet and "
+                      f"{'is' if unmeasured == 1 else 'are'} not shown"
+                      + (": measure them on **Compress & benchmark**." if per_version else ".")
+                      if unmeasured else ""))
+        st.subheader("Every run")
     st.dataframe(runs.table(s), hide_index=True, width="stretch")
     assumptions.assumptions_summary(s, link_to=None)
     st.caption("Every energy, CO₂e, cost and break-even figure here and in the downloads is recomputed with the "

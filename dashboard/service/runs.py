@@ -158,6 +158,32 @@ class Run:
         }
 
 
+# The training settings a run's label may name, as (config key, short name), in reading order.
+LABELLED_SETTINGS = (("model", "model"), ("dataset", "data"), ("epochs", "epochs"), ("train_images", "images"),
+                     ("batch_size", "batch"), ("lr", "lr"), ("optimizer", "optimizer"), ("schedule", "schedule"),
+                     ("augment", "augment"), ("precision", "precision"), ("layout", "layout"), ("seed", "seed"))
+
+
+def _setting_text(key: str, value) -> str:
+    if value is None:
+        return "all" if key == "train_images" else "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def differing_settings(runs: list[Run]) -> dict[int, str]:
+    """Run number -> the training settings that differ between `runs`, e.g. "epochs 3, lr 0.01"; ""
+    for every run when nothing differs (or there is one run)."""
+    configs = {run.number: run.record.config or {} for run in runs}
+    differ = [(key, name) for key, name in LABELLED_SETTINGS
+              if len({repr(c.get(key)) for c in configs.values()}) > 1]
+    return {number: ", ".join(f"{name} {_setting_text(key, c.get(key))}" for key, name in differ)
+            for number, c in configs.items()}
+
+
 def variant_columns(r: BenchResult | None, currency: str) -> dict:
     """One measured version of the model as columns, each with its unit (empty for a run without one)."""
     e = r.energy if r is not None else None
