@@ -5,12 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.lab import energy
-from dashboard.ui import session, status, widgets
+from dashboard.ui import presenter, session, status, widgets
 
 st.set_page_config(page_title="Train & Infer Lab", page_icon=":material/model_training:", layout="wide")
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("app_pages/compress.py", title="Compress & benchmark", icon=":material/compress:", url_path="compress"),
     st.Page("app_pages/try_it.py", title="Try it yourself", icon=":material/draw:", url_path="try-it"),
@@ -18,6 +19,8 @@ PAGES = [
     st.Page("app_pages/hardware.py", title="Hardware", icon=":material/memory:", url_path="hardware"),
     st.Page("app_pages/edge.py", title="Edge & cloud", icon=":material/devices:", url_path="edge"),
     st.Page("app_pages/results.py", title="Results", icon=":material/table_chart:", url_path="results"),
+    st.Page("app_pages/board.py", title="Class board", icon=":material/leaderboard:", url_path="board"),
+    st.Page("app_pages/present.py", title="Run of show", icon=":material/co_present:", url_path="present"),
 ]
 
 
@@ -35,4 +38,5 @@ page = st.navigation(PAGES)
 s = session.get()
 widgets.save_all(s)
 status.sidebar(s)
+presenter.setup(s)
 page.run()

@@ -105,7 +105,8 @@ hw = hardware.describe()
 threads = next((r.threads for r in results if r.threads), hw.threads)  # what the measurement used
 rounds = next((r.rounds for r in results if r.rounds), 0)
 batch = next((r.batch_size for r in results if r.batch_size), 256)
-st.caption(f"Measured on this machine with {threads} PyTorch thread{'s' if threads != 1 else ''}, every version on "
+where = "on the replay's machine" if s.results_note.startswith("a replay") else "on this machine"
+st.caption(f"Measured {where} with {threads} PyTorch thread{'s' if threads != 1 else ''}, every version on "
            f"the same test images, in turns. Each figure is the median of {rounds} round{'s' if rounds != 1 else ''}. "
            f"*batch 1*: one image per call, as an app "
            f"answering one user; *batch {batch}*: {batch} images per call, as a server that groups requests.")

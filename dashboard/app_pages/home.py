@@ -15,6 +15,9 @@ st.plotly_chart(charts.training_vs_inference_diagram(), key="home_diagram",
                 config={"displayModeBar": False, "staticPlot": True})
 
 st.subheader("The path through the lab")
+st.markdown("Follow the course in **Lessons**: six short lessons, each opens its experiment and ends with a quiz. "
+            "Or go through the pages yourself:")
+st.page_link("app_pages/lessons.py", label="Lessons", icon=":material/school:")
 cols = [c for _ in range(4) for c in st.columns(2)]   # 4 x 2: the titles fit a projector's width
 steps = [
     ("app_pages/train.py", "1. Train", "Pick a dataset and a model, watch loss and accuracy move live, "
@@ -29,7 +32,10 @@ steps = [
                                              "of it your model uses."),
     ("app_pages/edge.py", "6. Edge & cloud", "Which versions fit a phone or a microcontroller, and whether an "
                                              "answer comes sooner from the cloud or from the device."),
-    ("app_pages/results.py", "7. Results", "Every run of this session in a table; download CSV or JSON."),
+    ("app_pages/results.py", "7. Results", "Every run of this session side by side, on a chart and in a table; "
+                                           "download CSV or JSON."),
+    ("app_pages/board.py", "8. Class board", "In a workshop: post your best result under a nickname and see "
+                                             "the room's, with a few challenges."),
 ]
 for col, (path, title, text) in zip(cols, steps):
     with col.container(border=True):

@@ -2,12 +2,15 @@
 
     python -m dashboard.lab train --model cnn --dataset digits --epochs 2 --json out.json
     python -m dashboard.lab run --model cnn --dataset digits --epochs 2 --variants all --json out.json
+    python -m dashboard.lab replay --demo --out assets/presets/demo.json   # a replay for presenters (lab.replay)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -81,6 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("replay", help="run as `run` does and save it as a replay the app loads at once",
+                       description="Train, compress and measure as `run` does, then write a replay: the run "
+                                   "record plus the trained weights, which the app's Run of show page loads "
+                                   "instantly, labelled with where and when it was measured.")
+    add_training_args(p)
+    add_run_args(p)
+    p.add_argument("--demo", action="store_true",
+                   help="the Home page's 'Run the whole demo' settings and the app's timing windows "
+                        "(the training and run options above are then ignored, except --threads)")
+    p.add_argument("--out", type=Path, metavar="PATH", required=True,
+                   help="the replay's JSON file; bundled replays live in assets/presets/NAME.json")
+    p.add_argument("--name", default=None, help="the replay's name (default: the file's name without .json)")
+    p.add_argument("--title", default=None, help="one line saying what it shows (default: from the settings)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_replay)
     return parser
 
 
@@ -192,6 +211,73 @@ def cmd_run(args: argparse.Namespace) -> int:
               "as much energy as the training did")
     if args.json:
         write_json(args.json, report)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from . import pipeline, replay
+    from .bench import BenchSettings, markdown
+    from .compress import CompressSettings, resolve_names
+    from .train import StepEvent
+
+    if args.demo:
+        # The service layer owns the demo's settings (the Home page's button); a lazy import keeps the
+        # engine's other commands free of it.
+        from dashboard.service import work
+        config, names = dataclasses.replace(work.DEMO_CONFIG, threads=args.threads), list(work.DEMO_VARIANTS)
+        cs, bs = work.DEMO_COMPRESS, dataclasses.replace(work.APP_BENCH, threads=args.threads)
+        title = args.title or "The Home page's demo: a CNN trained 2 epochs on the digits, 4 compressed versions"
+    else:
+        names = resolve_names(args.variants)
+        config = config_from_args(args)
+        cs = CompressSettings(finetune_epochs_channels=args.finetune_epochs,
+                              finetune_epochs_unstructured=args.finetune_epochs_unstructured,
+                              distill_temperature=args.temperature, distill_alpha=args.alpha,
+                              distill_epochs=args.distill_epochs)
+        timing = {"rounds": args.rounds, "threads": args.threads, "energy": not args.no_energy,
+                  "energy_min_seconds": args.energy_seconds, "energy_repeats": args.energy_repeats}
+        bs = BenchSettings.quick(**timing) if args.quick else BenchSettings(**timing)
+        made = len(names) - ("fp32" in names)
+        title = args.title or (f"{config.model} trained {config.epochs} epoch{'s' if config.epochs != 1 else ''} on "
+                               f"{config.dataset}, {made} compressed version{'s' if made != 1 else ''}")
+    name = args.name or args.out.name.removesuffix(".json")
+    if not replay._NAME.fullmatch(name):
+        raise ValueError(f"a replay's name is lower-case letters, digits and '-', not {name!r} (see --name)")
+    check_writable(args.out, "--out")
+    # A replay stands for this machine's speed in front of a room: other programs' work would be in it.
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    cores = os.cpu_count() or 1
+    if load > 0.5 * cores:
+        sys.stderr.write(f"warning: this machine is busy (load average {load:.1f} on {cores} CPUs): other programs' "
+                         "work will show in the timings; make replays on a quiet machine\n")
+    steps: list[StepEvent] = []
+    with progress_bar(f"replay {config.model} on {config.dataset}", quiet=args.quiet) as bar:
+        def on_event(event) -> None:
+            if isinstance(event, StepEvent):
+                steps.append(event)
+            elif isinstance(event, EpochEvent):
+                bar.log(f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, "
+                        f"test accuracy {event.test_accuracy:.2%}")
+
+        record = pipeline.run(config, names, compress_settings=cs, bench_settings=bs,
+                              training_energy=bs.energy, on_progress=bar.update, on_train_event=on_event)
+    # How it was made, when run as `python -m dashboard.lab` (main() called from Python has no such line).
+    command = ("python -m dashboard.lab " + shlex.join(sys.argv[1:])
+               if sys.argv and sys.argv[0].endswith("__main__.py") else "")
+    doc = replay.make(record, name=name, title=title, steps=steps, demo=args.demo, command=command)
+    doc["replay"]["load_average_at_start"] = round(load, 2)
+    write_json(args.out, doc)
+    size = args.out.stat().st_size
+    w = doc["replay"]["weights"]
+    print(markdown(record.results))
+    print(f"replay {name!r}: {size / 1e6:.2f} MB, weights as {w['dtype']}"
+          + (f" (the same answer as the measured model on {100 * w['agreement_with_measured']:.2f} % of the test "
+             "images)" if w["agreement_with_measured"] is not None else ""))
+    print(f"shown as: {replay.read(args.out.read_bytes(), name).label}")
+    if size > 2_000_000:
+        sys.stderr.write(f"warning: {args.out} is over 2 MB; every copy of the app carries it\n")
     return 0
 
 

@@ -641,6 +641,46 @@ def start_edge(s: Session, profiles: list, kept: dict) -> Job:
                          prepare=prepare, finish=finish)
 
 
+# --- a replay: a run measured earlier, loaded at once (the Run of show page) -----------------------
+
+def load_replay(s: Session, name: str) -> None:
+    """The bundled replay `name` (assets/presets/NAME.json, lab.replay) as the session's model and
+    results, labelled with where and when they were measured, never as measured now. ValueError (one
+    line) for a missing or broken replay, Busy while a job runs: the session then keeps what it had.
+
+    No job: nothing is timed. The model's inspection, memory and FLOPs per layer (predictions and
+    counts, the same on any machine) are computed here, about a second for the cnn."""
+    from dashboard.lab import replay
+    from dashboard.lab.data import DatasetUnavailable
+
+    from .jobs import Busy
+
+    if s.busy:
+        raise Busy(f"Your {s.job.kind} is under way; load the replay when it has ended.")
+    r = replay.load(name)   # checked down to its weights before the session is touched
+    t = r.trained
+    choice = DataChoice(t.dataset, t.config.train_images, t.config.augment)
+    try:
+        dataset = choice.load()
+    except DatasetUnavailable as exc:
+        raise ValueError(f"The replay {name!r} needs the {t.dataset} data, which cannot be loaded here: {exc}") from exc
+    inspection = inspect_model(t.module, dataset, layout=t.layout)
+    mem = memory.compare_memory(t.module, t.spec.in_shape, batch_size=t.config.batch_size,
+                                optimizer=t.config.optimizer, lr=t.config.lr)
+    per_layer = layer_flops.flops_by_layer(t.module, t.spec.in_shape, optimizer=t.config.optimizer)
+    record, note = r.record, r.label
+    s.set_model(dataclasses.replace(t, module=None), choice, r.steps, record.training_energy, inspection,
+                weights=state_bytes(t.module), digest=weights_digest(t.module))
+    s.evaluation_energy, s.memory, s.layer_flops = None, mem, per_layer
+    _adopt_measure(s, MeasureOutcome(record, record.results), note, demo=r.demo)
+    readings = [record.training_energy, *(x for res in record.results for e in (res.energy, res.energy_batch1)
+                                          if e is not None for x in e.readings)]
+    runs.add(s, "replay", dataclasses.replace(record, results=copy_results(record.results)), readings,
+             source=note)
+    s.notify("info", f"Loaded *{r.title}*, {note}. Open **Compress & benchmark** or **Training vs "
+                     "inference** to show it; **Measure afresh** there measures it on this server now.")
+
+
 __all__ = ["APP_BENCH", "DEMO_CONFIG", "DEMO_COMPRESS", "DEMO_VARIANTS", "DemoOutcome", "MeasureOutcome",
-           "TrainingOutcome", "demo_key", "start_compress", "start_demo", "start_edge", "start_hardware", "start_prediction",
-           "start_sensitivity", "start_training"]
+           "TrainingOutcome", "demo_key", "load_replay", "start_compress", "start_demo", "start_edge", "start_hardware",
+           "start_prediction", "start_sensitivity", "start_training"]

@@ -27,6 +27,9 @@ PAGES = {
     "app_pages/hardware.py": "Hardware: how close to the limit",
     "app_pages/edge.py": "Edge & cloud",
     "app_pages/results.py": "Results",
+    "app_pages/lessons.py": "Lessons",
+    "app_pages/board.py": "Class board",
+    "app_pages/present.py": "Run of show",
 }
 
 

@@ -1,0 +1,143 @@
+"""AppTest for presenter mode and the Run of show page: ?mode=present turns presenter mode on (its CSS
+on every page of the tab) and leaves the address; Next / Previous walk every step; ?step=N opens one;
+Load the replay fills the session's results with the replay's label; Open switches page with its preset."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from dashboard.lab import run_of_show, settings
+from tests.app.test_pages import APP, button, fresh, open_page, session
+
+PRESENT = "app_pages/present.py"
+
+
+def presenter_css(at: AppTest) -> bool:
+    return any('id="presenter-mode"' in h.proto.body for h in at.get("html"))
+
+
+def heading(at: AppTest) -> str:
+    (h,) = [h.value for h in at.subheader if h.value.startswith("Step ")]
+    return h
+
+
+def with_query(**params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_mode_present_turns_presenter_mode_on_for_the_tab_and_leaves_the_address():
+    at = with_query(mode="present")
+    assert presenter_css(at) and at.toggle(key="presenter_mode").value is True
+    assert "mode" not in at.query_params   # the Train and Compress pages never see a parameter they do not know
+    for page in ("app_pages/train.py", PRESENT, "app_pages/home.py"):
+        open_page(at, page)
+        assert presenter_css(at), page
+    # Kept in the session: a refresh (a new tab run on the same session) is still in presenter mode.
+    assert session(at).forms["presenter"]["presenter_mode"] is True
+    # The run of show says whose the threads are.
+    open_page(at, PRESENT)
+    threads = settings.current().threads
+    assert any(f"Threads are the server's setting: {threads} for everyone" in c.value for c in at.caption)
+
+
+def test_presenter_mode_is_off_by_default_and_the_toggle_turns_it_on_and_off():
+    at = fresh()
+    assert not presenter_css(at) and at.toggle(key="presenter_mode").value is False
+    at.toggle(key="presenter_mode").set_value(True).run()
+    assert presenter_css(at)
+    open_page(at, PRESENT)
+    assert presenter_css(at)
+    at.toggle(key="presenter_mode").set_value(False).run()
+    assert not presenter_css(at)
+    assert not any("Threads are the server's setting" in c.value for c in at.caption)
+
+
+def test_next_and_previous_walk_every_step_and_the_address_follows():
+    steps = run_of_show.steps()
+    at = open_page(fresh(), PRESENT)
+    assert not at.warning   # the run of show loads whole
+    seen = [heading(at)]
+    assert button(at, "Previous").disabled
+    while not button(at, "Next").disabled:
+        button(at, "Next").click().run()
+        assert not at.exception
+        seen.append(heading(at))
+        assert at.query_params["step"] == str(len(seen))
+    assert seen == [f"Step {i} of {len(steps)}: {s.title}" for i, s in enumerate(steps, 1)]
+    for s in steps[::-1][1:]:
+        button(at, "Previous").click().run()
+        assert heading(at).endswith(s.title)
+    assert button(at, "Previous").disabled and at.query_params["step"] == "1"
+    # Each step shows its notes and its page's button.
+    expander = at.expander[0]
+    assert expander.label == "Presenter notes"
+    assert steps[0].notes[0] in expander.markdown[0].value
+    assert button(at, "Open Home for the room")
+
+
+def test_the_students_link_follows_the_address_the_presenter_types_and_keeps_it():
+    at = open_page(fresh(), PRESENT)
+    # AppTest has no browser address: a relative link and no QR code until one is typed.
+    assert [c.value for c in at.code] == ["./"] and not at.get("image")
+    at.text_input(key="ros_base").input("http://192.168.1.20:8501").run()
+    button(at, "Next").click().run()
+    assert [c.value for c in at.code] == ["http://192.168.1.20:8501/train?preset=lesson-train"]
+    assert len(at.get("image")) == 1   # the QR code (its content: tests/unit/test_replay.py)
+    open_page(at, "app_pages/train.py")
+    open_page(at, PRESENT)
+    assert at.text_input(key="ros_base").value == "http://192.168.1.20:8501"
+    at.text_input(key="ros_base").input("http://localhost:8501").run()
+    assert any("this computer's own address" in w.value for w in at.warning)
+
+
+def test_step_in_the_address_opens_that_step_and_a_bad_one_says_so():
+    at = with_query(step="3")
+    open_page(at, PRESENT)
+    # The page is opened by switch_page in the test, which keeps the query: step 3 is shown.
+    assert heading(at) == f"Step 3 of {len(run_of_show.steps())}: Compress and measure"
+    assert button(at, "Open Compress & benchmark for the room")
+    assert any("preset" in c.value and "Compress" in c.value for c in at.caption)
+    for bad in ("99", "0", "²", "two"):
+        at.query_params["step"] = bad
+        at.run()
+        assert not at.exception, bad
+        assert any("not one of steps 1 to 6; it was ignored" in w.value for w in at.warning), bad
+        assert heading(at).startswith("Step 3 of")   # an unusable step leaves the one shown
+
+
+def test_load_the_replay_fills_the_results_with_its_label():
+    at = open_page(fresh(), PRESENT)
+    button(at, "Load the replay").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    s = session(at)
+    assert s.trained is not None and s.results[0].name == "fp32"
+    assert s.results_note.startswith("a replay: measured on ") and s.results_note.endswith("not now on this server")
+    assert any(s.results_note in i.value for i in at.info)
+    assert any("Loaded *" in n.value for n in at.info)   # the notice, shown once
+    # The sidebar says where the model comes from on every page (Train and the comparison draw it unlabelled).
+    for page in ("app_pages/train.py", "app_pages/compare.py"):
+        open_page(at, page)
+        assert [i.value for i in at.sidebar.info] == [f"Your model comes from {s.results_note}."], page
+    # The Compress page shows them as such, with its Measure afresh.
+    open_page(at, "app_pages/compress.py")
+    assert any(f"These figures were {s.results_note}" in i.value for i in at.info)
+    assert any(c.value.startswith("Measured on the replay's machine with") for c in at.caption)
+    button(at, "Measure afresh")
+
+
+def test_open_switches_to_the_steps_page_with_its_preset():
+    at = open_page(fresh(), PRESENT)
+    button(at, "Next").click().run()
+    button(at, "Next").click().run()
+    button(at, "Open Compress & benchmark for the room").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == ["Compress & benchmark"]
+    # lesson-compress: ONNX Runtime on, int8 dynamic off; the page took it without a notice.
+    saved = session(at).forms["compress"]
+    assert saved["c_onnx"] is True and saved["c_int8_dynamic"] is False
+    assert not at.warning

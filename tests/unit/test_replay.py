@@ -1,0 +1,190 @@
+"""Replays (lab.replay, work.load_replay, `python -m dashboard.lab replay`): a replay's JSON loaded into a
+fresh session shows the same table as the JSON, labelled as measured then, never now; its weights make
+a real model; a broken file is one line and the session keeps what it had. And the room's QR code."""
+
+from __future__ import annotations
+
+import base64
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch
+
+from dashboard.lab import replay
+from dashboard.lab.__main__ import main
+from dashboard.service import runs, work
+from dashboard.service.jobs import Busy
+from dashboard.service.sessions import Session
+
+ROOT = Path(__file__).resolve().parents[2]
+PRESETS = ROOT / "assets" / "presets"
+
+
+def table(results) -> list[tuple]:
+    """The columns a student compares: name, accuracy, batch-1 latency, throughput."""
+    return [(r["name"], r["accuracy"], r["latency_ms_batch1_p50"], r["throughput_batch256_ips"]) if isinstance(r, dict)
+            else (r.name, r.accuracy, r.latency_ms_batch1_p50, r.throughput_batch256_ips) for r in results]
+
+
+@pytest.fixture(scope="module")
+def demo_json() -> dict:
+    return json.loads((PRESETS / "demo.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def loaded(demo_json) -> Session:
+    s = Session()
+    work.load_replay(s, "demo")
+    return s
+
+
+def test_every_bundled_replay_is_small_complete_and_packaged():
+    files = sorted(PRESETS.glob("*.json"))
+    assert {p.stem for p in files} == set(replay.names()) and {"demo", "lesson"} <= set(replay.names())
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for path in files:
+        assert path.stat().st_size < 2_000_000, path.name
+        assert any(path.relative_to(ROOT / "assets").match(p) for p in patterns["dashboard.assets"]), path.name
+        doc = json.loads(path.read_text())
+        r = replay.read(path.read_bytes(), path.stem)
+        assert r.record.completed and all(x.available for x in r.record.results)
+        assert r.trained.spec.name == "cnn" and r.steps and r.trained.history
+        assert doc["training"]["model"] == "cnn" and doc["hardware"]["cpu"]
+        # The cnn's float32 weights would not fit 2 MB: float16, answering as the measured model did.
+        assert r.weights_dtype == "float16" and r.agreement >= 0.99
+
+
+def test_a_replay_loads_into_a_fresh_session_with_the_same_table_as_its_json(loaded, demo_json):
+    s = loaded
+    assert table(s.results) == table(demo_json["variants"])
+    assert [r.size_bytes for r in s.results] == [v["size_bytes"] for v in demo_json["variants"]]
+    assert s.trained.test_accuracy == pytest.approx(demo_json["training"]["test_accuracy"], abs=1e-5)
+    assert len(s.steps) == len(demo_json["replay"]["steps"]) and len(s.trained.history) == 2
+    assert s.training_energy is not None
+    assert s.training_energy.joules == pytest.approx(demo_json["training"]["energy"]["joules"])
+    # Labelled as measured there and then, never now.
+    hw = demo_json["hardware"]
+    threads = demo_json["variants"][0]["threads"]
+    assert s.results_note == (f"a replay: measured on {hw['cpu']} at {demo_json['created_at'][:10]} "
+                              f"{demo_json['created_at'][11:16]} {demo_json['created_at'][-5:]} with {threads} threads, "
+                              "not now on this server")
+    assert s.results_settings["demo"] is True and s.results_settings["variants"] == demo_json["settings"]["variants"]
+    # Results lists it as a replay, with the same label.
+    (row,) = runs.table(s)
+    assert row["what"] == "replay" and row["figures"] == s.results_note and row["variants measured"] == 5
+    # Whatever the Train and comparison pages draw for a model is there.
+    assert s.inspection is not None and s.memory is not None and s.layer_flops is not None
+
+
+def test_the_replays_weights_make_a_real_model_that_predicts(loaded, demo_json, digits):
+    module = loaded.trained_model().module
+    x, y = next(digits.batches("test", 2000))
+    with torch.inference_mode():
+        predicted = module(x).argmax(1)
+    accuracy = float((predicted == y).float().mean())
+    fp32 = next(v for v in demo_json["variants"] if v["name"] == "fp32")
+    assert predicted.shape == y.shape
+    assert accuracy == pytest.approx(fp32["accuracy"], abs=0.005)   # float16 storage: within half a point
+    assert loaded.digest and work.versions(loaded, {}).names == demo_json["settings"]["variants"]
+
+
+def _broken(doc: dict) -> dict[str, bytes]:
+    good = json.dumps(doc).encode()
+    weights = base64.b64decode(doc["replay"]["weights"]["data"])
+    flipped = json.loads(good)
+    flipped["replay"]["weights"]["data"] = base64.b64encode(weights[:-1] + bytes([weights[-1] ^ 1])).decode()
+    no_block = {k: v for k, v in doc.items() if k != "replay"}
+    future = json.loads(good)
+    future["replay"]["format"] = 99
+    wrong_model = json.loads(good)
+    wrong_model["replay"]["model"]["spec"]["name"] = "mlp"
+    stopped = json.loads(good)
+    stopped["stopped"] = "measure"
+    return {"not-json": b"{this is not json", "cut-short": good[: len(good) // 2],
+            "checksum": json.dumps(flipped).encode(), "run-report": json.dumps(no_block).encode(),
+            "future": json.dumps(future).encode(), "wrong-model": json.dumps(wrong_model).encode(),
+            "stopped": json.dumps(stopped).encode(), "binary": bytes(range(256))}
+
+
+def test_a_broken_replay_is_one_line_and_the_session_keeps_what_it_had(loaded, demo_json, tmp_path, monkeypatch):
+    for name, raw in _broken(demo_json).items():
+        (tmp_path / "presets").mkdir(exist_ok=True)
+        (tmp_path / "presets" / f"{name}.json").write_bytes(raw)
+    monkeypatch.setattr(replay, "folder", lambda: tmp_path / "presets")
+    s = loaded
+    before = (s.trained, s.results, s.results_note, list(s.runs), s.digest)
+    expected = {"not-json": "is not valid JSON", "cut-short": "is not valid JSON",
+                "checksum": "do not match their checksum", "run-report": "has no 'replay' block",
+                "future": "format is 99", "wrong-model": "do not load into a mlp model",
+                "stopped": "stopped during measure", "binary": "is not valid JSON"}
+    for name, why in expected.items():
+        with pytest.raises(ValueError) as info:
+            work.load_replay(s, name)
+        message = str(info.value)
+        assert "\n" not in message and len(message) < 300, message
+        assert f"The replay {name!r} cannot be used" in message and why in message, message
+        assert (s.trained, s.results, s.results_note, list(s.runs), s.digest) == before
+    with pytest.raises(ValueError, match=r"There is no replay named 'missing' \(bundled: binary, checksum"):
+        work.load_replay(s, "missing")
+    with pytest.raises(ValueError, match="is not a replay's name"):
+        work.load_replay(s, "../secrets")
+
+
+def test_no_replay_while_the_session_has_a_job(monkeypatch):
+    s = Session()
+    monkeypatch.setattr(Session, "busy", property(lambda self: True))
+    monkeypatch.setattr(Session, "job", property(lambda self: type("J", (), {"kind": "training"})()))
+    with pytest.raises(Busy, match="Your training is under way"):
+        work.load_replay(s, "demo")
+    assert s.trained is None and s.results == []
+
+
+def test_the_cli_writes_a_replay_the_app_reads_back(tiny_digits, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("dashboard.lab.pipeline.load_dataset", lambda *a, **k: tiny_digits)
+    out = tmp_path / "presets" / "tiny-mlp.json"
+    rc = main(["replay", "--model", "mlp", "--epochs", "1", "--threads", "1", "--quiet", "--quick", "--no-energy",
+               "--variants", "fp32,int8-dynamic", "--out", str(out)])
+    stdout = capsys.readouterr().out
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    r = replay.read(out.read_bytes(), "tiny-mlp")
+    assert r.name == doc["replay"]["name"] == "tiny-mlp" and "mlp trained 1 epoch on digits" in r.title
+    assert table(r.record.results) == table(doc["variants"]) and [x.name for x in r.record.results] == ["fp32", "int8-dynamic"]
+    assert r.weights_dtype == "float32" and r.agreement is None   # the mlp's weights fit as they are
+    assert r.trained.test_accuracy == pytest.approx(doc["training"]["test_accuracy"], abs=1e-5) and len(r.steps) > 0
+    assert "with 1 thread, not now on this server" in r.label and f"shown as: {r.label}" in stdout
+    # The page's cheap description agrees with the full load.
+    monkeypatch.setattr(replay, "folder", lambda: out.parent)
+    replay.describe.cache_clear()
+    try:
+        assert replay.describe("tiny-mlp") == (r.title, r.label)
+    finally:
+        replay.describe.cache_clear()
+
+
+def test_the_cli_refuses_a_bad_replay_name_before_any_work(tmp_path, capsys):
+    rc = main(["replay", "--out", str(tmp_path / "Bad Name.json"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1 and "a replay's name is lower-case letters" in err
+    assert not (tmp_path / "Bad Name.json").exists()
+
+
+@pytest.mark.parametrize("link", [
+    "http://192.168.1.20:8501/train?preset=lesson-train",
+    "https://train-infer-lab.streamlit.app/compress?preset=lesson-compress",
+    "https://lab.example.org/",
+])
+def test_the_qr_code_decodes_to_the_link(link):
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    from dashboard.ui import presenter
+
+    png = presenter.qr_png(link)
+    image = Image.open(io.BytesIO(png))
+    assert image.width >= 250   # about 10 pixels per module: readable from the back of a room once projected
+    assert [r.text for r in zxingcpp.read_barcodes(image)] == [link]

@@ -1,0 +1,154 @@
+"""The run of show (lessons/run_of_show.toml, lab.run_of_show): it loads whole, every step opens a page
+the app has with a preset and a replay that exist, a bad step is isolated with its reason, links."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from dashboard.lab import replay, run_of_show, shareable
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_TEXT = (ROOT / "dashboard" / "app.py").read_text(encoding="utf-8")
+STEPS_TEXT = (ROOT / "lessons" / "run_of_show.toml").read_text(encoding="utf-8")
+
+GOOD = """
+[[steps]]
+key = "train"
+title = "Train"
+page = "train"
+preset = "lesson-train"
+replay = "demo"
+notes = ["one", "two", "three"]
+"""
+
+
+def test_the_bundled_run_of_show_loads_whole_in_order():
+    assert run_of_show.step_errors() == []
+    steps = run_of_show.steps()
+    assert [s.key for s in steps] == ["intro", "train", "compress", "compare", "edge", "quiz"]
+    for s in steps:
+        assert s.title and run_of_show.MIN_NOTES <= len(s.notes) <= run_of_show.MAX_NOTES
+        assert all(len(n) > 20 for n in s.notes), s.key   # sentences a presenter reads, not stubs
+
+
+def test_every_step_opens_a_page_that_app_py_declares():
+    # app.py is read as text (importing it would run Streamlit): every url_path it gives, and its default page.
+    url_paths = set(re.findall(r'url_path="([^"]+)"', APP_TEXT))
+    assert {"train", "compress", "compare", "edge", "lessons", "present"} <= url_paths
+    assert re.search(r'st\.Page\("app_pages/home\.py".*default=True', APP_TEXT)
+    for step in tomllib.loads(STEPS_TEXT)["steps"]:
+        assert step["page"] in url_paths | {run_of_show.HOME}, step["key"]
+    # ... and the parser the page uses finds the same pages, with the scripts st.switch_page takes.
+    pages = run_of_show.app_pages(APP_TEXT)
+    assert set(pages) == url_paths | {run_of_show.HOME}
+    assert pages["home"].default and pages["home"].script == "app_pages/home.py"
+    assert pages["try-it"].script == "app_pages/try_it.py" and pages["compress"].title == "Compress & benchmark"
+    for page in pages.values():
+        assert (ROOT / "dashboard" / page.script).is_file(), page.script
+
+
+def test_every_preset_named_exists_for_its_page_and_every_replay_is_bundled():
+    presets = shareable.presets()
+    named = tomllib.loads(STEPS_TEXT)["steps"]
+    assert any("preset" in s for s in named) and any("replay" in s for s in named)
+    for step in named:
+        if "preset" in step:
+            assert step["preset"] in presets, step["key"]
+            assert presets[step["preset"]].page == step["page"], step["key"]
+        if "replay" in step:
+            assert (ROOT / "assets" / "presets" / f"{step['replay']}.json").is_file(), step["replay"]
+            assert step["replay"] in replay.names()
+
+
+def test_a_bad_step_is_left_out_with_its_reason_and_the_others_load():
+    text = GOOD + """
+[[steps]]
+key = "no-title"
+page = "train"
+notes = ["a", "b", "c"]
+
+[[steps]]
+key = "nowhere"
+title = "A page the app does not have"
+page = "nowhere"
+notes = ["a", "b", "c"]
+
+[[steps]]
+key = "short"
+title = "Too few notes"
+page = "train"
+notes = ["a", "b"]
+
+[[steps]]
+key = "train"
+title = "The same key again"
+page = "train"
+notes = ["a", "b", "c"]
+
+[[steps]]
+key = "Bad Key"
+title = "x"
+page = "train"
+notes = ["a", "b", "c"]
+
+[[steps]]
+key = "typo"
+title = "A preset and a replay that do not exist"
+page = "compress"
+preset = "lesson-nope"
+replay = "nope"
+notes = ["a", "b", "c"]
+
+[[steps]]
+key = "wrong-page"
+title = "A preset for another page"
+page = "compress"
+preset = "lesson-train"
+notes = ["a", "b", "c"]
+"""
+    steps, errors = run_of_show.load_steps(text, pages={"train", "compress"}, presets=shareable.presets(),
+                                           replays={"demo"})
+    by_key = {s.key: s for s in steps}
+    assert list(by_key) == ["train", "typo", "wrong-page"]
+    assert by_key["train"].preset == "lesson-train" and by_key["train"].replay == "demo"
+    # A missing preset or replay costs the step only that: the room still gets the page.
+    assert by_key["typo"].preset is None and by_key["typo"].replay is None
+    assert by_key["wrong-page"].preset is None
+    text_of = "\n".join(errors)
+    for expected in ("step 2 (no-title) was left out: it needs a title",
+                     "step 3 (nowhere) was left out: the page 'nowhere' is not one of the app's",
+                     "step 4 (short) was left out: its notes must be a list of 3 to 6 lines",
+                     "step 5 (train) was left out: its key is used by an earlier step",
+                     "step 6: its key must be lower-case",
+                     "the preset 'lesson-nope' is not one this lab offers",
+                     "the replay 'nope' is not in assets/presets",
+                     "the preset lesson-train is for the train page, not compress"):
+        assert expected in text_of, (expected, errors)
+    assert len(errors) == 8 and all("\n" not in e for e in errors)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[steps]\nkey=", "is not valid TOML"),
+    ("steps = 3", "'steps' must be a list"),
+    ("", "has no [[steps]]"),
+])
+def test_a_file_that_is_not_a_run_of_show_gives_no_steps_and_one_sentence(text, message):
+    steps, errors = run_of_show.load_steps(text)
+    assert steps == [] and len(errors) == 1 and message in errors[0]
+
+
+def test_the_students_link_opens_the_same_page_and_preset():
+    steps = {s.key: s for s in run_of_show.steps()}
+    base = "https://lab.example.org/workshop"
+    assert run_of_show.step_link(steps["train"], base) == f"{base}/train?preset=lesson-train"
+    assert run_of_show.step_link(steps["compress"], base + "/") == f"{base}/compress?preset=lesson-compress"
+    assert run_of_show.step_link(steps["intro"], base) == f"{base}/"   # Home is the app's own address
+    assert run_of_show.step_link(steps["quiz"], base) == f"{base}/lessons"
+    assert run_of_show.step_link(steps["train"], None) == "train?preset=lesson-train"
+    # The preset a link names is one the Train page reads back into its widgets.
+    values, notices = shareable.parse({"preset": "lesson-train"}, "train")
+    assert notices == [] and values == shareable.presets()["lesson-train"].values
