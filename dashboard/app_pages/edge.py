@@ -10,7 +10,7 @@ from dashboard.lab import cloud_edge, edge, settings
 from dashboard.lab.edge import KiB, MiB
 from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import fmt, session, status, widgets
+from dashboard.ui import fmt, glossary, session, status, widgets
 from dashboard.ui import edge_charts as charts
 
 s = session.page("Edge & cloud",
@@ -140,9 +140,10 @@ else:
                      "threads × images": f"{f.threads} × {f.batch}", "why": "; ".join(why)})
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(f"Measured here on {run.machine}, {fmt.seconds(run.seconds)}. **Weights**: the file the version is "
-               "deployed as. **Peak activations**: the largest input + output of one layer in a real forward pass "
-               "at this batch (what a runtime that frees each activation after use must hold at once). **Time per "
-               "call**: p95 of single calls at 1 image per call, else the mean time of one batch. **Threads × "
+               f"deployed as. **Peak {glossary.term('activations', 'activation')}**: the largest input + output of one "
+               "layer in a real forward pass at this batch (what a runtime that frees each activation after use must "
+               f"hold at once). **Time per call**: {glossary.term('p95')} of single calls at 1 image per call, else the "
+               "mean time of one batch. **Threads × "
                "images**: read back from the timed calls. **Headroom**: latency budget ÷ time per call.")
 
 # --- cloud vs edge --------------------------------------------------------------------------------------
@@ -170,7 +171,8 @@ net = nets[net_key]
 rtt = st.slider("Network round trip (ms)", 0.0, 700.0, float(net.rtt_ms), step=1.0, key=f"edge_cvse_rtt_{net_key}",
                 format="%.0f ms",
                 help="Starts at the chosen network's typical figure; move it to try your own.")
-st.caption(f"{net.title}, {net.rtt_ms:g} ms ({net.how}): {net.source}." + (f" [Source]({net.url})" if net.url else ""))
+st.caption(f"{net.title}: a {glossary.term('round trip', 'round-trip time')} of {net.rtt_ms:g} ms ({net.how}): "
+           f"{net.source}." + (f" [Source]({net.url})" if net.url else ""))
 rent = st.number_input(f"Server rent per hour ({s.settings.currency or 'your currency'}; your assumption)", 0.0,
                        100.0, 0.10, step=0.01, key="edge_cvse_rent",
                        help="What a cloud server like the profile costs per hour: look up your provider's price.")

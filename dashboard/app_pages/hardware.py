@@ -10,7 +10,7 @@ from dashboard.lab import accelerators, hardware, roofline, settings
 from dashboard.lab.peak import NO_GPU, unit
 from dashboard.service import activity, work
 from dashboard.service.jobs import Busy
-from dashboard.ui import fmt, session, status
+from dashboard.ui import fmt, glossary, session, status
 from dashboard.ui import hardware_charts as charts
 
 s = session.page("Hardware: how close to the limit",
@@ -101,8 +101,9 @@ else:
     st.plotly_chart(charts.roofline(points, probe.peaks), key="hw_roofline")
     st.plotly_chart(charts.peak_shares(points), key="hw_shares")
     threads = sorted({p.threads for p in points})
-    st.caption(f"Both measured here: each version's speed on Compress & benchmark ({', '.join(map(str, threads))} "
-               f"thread(s)), the peaks on {probe.peaks.threads}. Achieved = FLOPs per image (the dense float graph) × "
+    st.caption(f"A {glossary.term('roofline')} chart. Both measured here: each version's speed on Compress & "
+               f"benchmark ({', '.join(map(str, threads))} thread(s)), the peaks on {probe.peaks.threads}. Achieved = "
+               f"{glossary.term('FLOP', 'FLOP')}s per image (the dense float graph) × "
                "images/s. fp32 versions are held against the fp32 peak, int8-* against the int8 peak, bf16 against "
                "bf16. int8-dynamic quantizes Linear layers only (convolutions stay fp32), so a conv net's cannot reach "
                "the int8 peak.")

@@ -33,7 +33,7 @@ from dashboard.lab.energy import (
     PerImageEnergy,
 )
 from dashboard.service.sessions import Session
-from dashboard.ui import fmt
+from dashboard.ui import fmt, glossary
 
 RESULTS_PAGE = "app_pages/results.py"   # a page that always draws the panel
 OTHER_PUE = "other"
@@ -286,7 +286,7 @@ def _panel(s: Session, p: str) -> None:
                 help="Power usage effectiveness: the data centre's total energy / its IT equipment's energy.")
     a.number_input("PUE value (1.0 = no overhead)", 1.0, 5.0, step=0.01, format="%.2f", key=_k(p, "pue"),
                    **cb("pue"))
-    a.caption(f"PUE {pue_text(cfg.pue)}: {cfg.pue_source}.")
+    a.caption(f"{glossary.term('PUE')} {pue_text(cfg.pue)}: {cfg.pue_source}.")
 
     b.radio("Tariff", list(TARIFFS), format_func=TARIFFS.get, key=_k(p, "tariff"), horizontal=True,
             **cb("tariff"))

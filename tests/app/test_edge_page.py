@@ -73,3 +73,16 @@ def test_profiles_measured_fits_read_and_cloud_compared_with_the_device():
     over = [f for f in run.fits if f.memory_bytes and f.memory_bytes > 16 * KiB]
     assert over and all(f.fits_memory is False and not f.fits for f in over)
     assert not at.info or not any("measure again" in i.value for i in at.info)
+
+
+def test_the_pages_terms_link_to_the_glossary():
+    from dashboard.ui import glossary
+
+    at = fresh()
+    train_tiny(at)
+    open_page(at, PAGE)
+    button(at, "Measure under Phone-class").click()
+    at.run()
+    finish_job(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert f"]({glossary.href('activation')})" in captions and f"]({glossary.href('p95')})" in captions
