@@ -130,6 +130,20 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sensitivity", action="store_true", help="also scan per-layer pruning sensitivity")
 
 
+def run_settings_from_args(args: argparse.Namespace):
+    """The compress and benchmark settings of `run` and `replay` (add_run_args)."""
+    from .bench import BenchSettings
+    from .compress import CompressSettings
+
+    cs = CompressSettings(finetune_epochs_channels=args.finetune_epochs,
+                          finetune_epochs_unstructured=args.finetune_epochs_unstructured,
+                          distill_temperature=args.temperature, distill_alpha=args.alpha,
+                          distill_epochs=args.distill_epochs)
+    timing = {"rounds": args.rounds, "threads": args.threads, "energy": not args.no_energy,
+              "energy_min_seconds": args.energy_seconds, "energy_repeats": args.energy_repeats}
+    return cs, BenchSettings.quick(**timing) if args.quick else BenchSettings(**timing)
+
+
 def train_with_progress(config: TrainConfig, quiet: bool = False):
     """Drive the training iterator with a progress bar on stderr; return the TrainedModel."""
     run = Training(config)
@@ -173,19 +187,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
-    from .bench import BenchSettings, markdown
-    from .compress import CompressSettings, resolve_names
+    from .bench import markdown
+    from .compress import resolve_names
 
     names = resolve_names(args.variants)  # unknown names: one line, before any training
     config = config_from_args(args)
     check_writable(args.json, "--json")
-    cs = CompressSettings(finetune_epochs_channels=args.finetune_epochs,
-                          finetune_epochs_unstructured=args.finetune_epochs_unstructured,
-                          distill_temperature=args.temperature, distill_alpha=args.alpha,
-                          distill_epochs=args.distill_epochs)
-    timing = {"rounds": args.rounds, "threads": args.threads, "energy": not args.no_energy,
-              "energy_min_seconds": args.energy_seconds, "energy_repeats": args.energy_repeats}
-    bs = BenchSettings.quick(**timing) if args.quick else BenchSettings(**timing)
+    cs, bs = run_settings_from_args(args)
     with progress_bar(f"run {config.model} on {config.dataset}", quiet=args.quiet) as bar:
         def log_epoch(event) -> None:
             if isinstance(event, EpochEvent):
@@ -218,8 +226,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import dataclasses
 
     from . import pipeline, replay
-    from .bench import BenchSettings, markdown
-    from .compress import CompressSettings, resolve_names
+    from .bench import markdown
+    from .compress import resolve_names
     from .train import StepEvent
 
     if args.demo:
@@ -232,13 +240,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         names = resolve_names(args.variants)
         config = config_from_args(args)
-        cs = CompressSettings(finetune_epochs_channels=args.finetune_epochs,
-                              finetune_epochs_unstructured=args.finetune_epochs_unstructured,
-                              distill_temperature=args.temperature, distill_alpha=args.alpha,
-                              distill_epochs=args.distill_epochs)
-        timing = {"rounds": args.rounds, "threads": args.threads, "energy": not args.no_energy,
-                  "energy_min_seconds": args.energy_seconds, "energy_repeats": args.energy_repeats}
-        bs = BenchSettings.quick(**timing) if args.quick else BenchSettings(**timing)
+        cs, bs = run_settings_from_args(args)
         made = len(names) - ("fp32" in names)
         title = args.title or (f"{config.model} trained {config.epochs} epoch{'s' if config.epochs != 1 else ''} on "
                                f"{config.dataset}, {made} compressed version{'s' if made != 1 else ''}")

@@ -33,7 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
-from torch import nn
 
 from . import bench, hardware, runtimes
 from .bench import BenchResult, BenchSettings

@@ -15,7 +15,7 @@ from dashboard.lab import settings
 from dashboard.lab.energy import EnergySettings
 from dashboard.service.board import CHALLENGES, Board
 from dashboard.ui import board_view, presenter
-from tests.app.test_pages import button, finish_job, fresh, open_page, session, train_tiny
+from tests.app.test_pages import button, fresh, measure_tiny, open_page, session
 
 PAGE = "app_pages/board.py"
 HOSTILE = "<b>x</b>"
@@ -53,15 +53,7 @@ def data_dir(tmp_path, quick_app_jobs):
 def measured_app(data_dir):
     """An AppTest whose session has a tiny trained model and its int8-static version measured."""
     at = fresh()
-    train_tiny(at)
-    open_page(at, "app_pages/compress.py")
-    for key, on in (("c_unstructured", False), ("c_channels", False), ("c_int8_dynamic", False),
-                    ("c_int8_static", True)):
-        at.checkbox(key=key).set_value(on)
-    at.run()
-    button(at, "Compress & measure").click()
-    at.run()
-    finish_job(at)
+    measure_tiny(at)
     return at
 
 

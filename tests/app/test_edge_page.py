@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboard.lab.edge import KiB
-from tests.app.test_pages import button, finish_job, fresh, open_page, session, train_tiny
+from tests.app.test_pages import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
 
 PAGE = "app_pages/edge.py"
 
@@ -15,15 +15,7 @@ def test_without_a_model_the_page_points_to_train():
 
 def test_profiles_measured_fits_read_and_cloud_compared_with_the_device():
     at = fresh()
-    train_tiny(at)
-    open_page(at, "app_pages/compress.py")
-    for key, on in (("c_unstructured", False), ("c_channels", False), ("c_int8_dynamic", False),
-                    ("c_int8_static", True)):
-        at.checkbox(key=key).set_value(on)
-    at.run()
-    button(at, "Compress & measure").click()
-    at.run()
-    finish_job(at)
+    measure_tiny(at)
     open_page(at, PAGE)
     assert any("Measure the **Cloud server**" in i.value for i in at.info)
     button(at, "Measure all four profiles").click()

@@ -82,6 +82,19 @@ def train_tiny(at: AppTest, *, images: int = 500, epochs: int = 1, model: str = 
     assert not session(at).busy, "training did not finish"
 
 
+def measure_tiny(at: AppTest, *, int8_static: bool = True) -> None:
+    """train_tiny, then measure its fp32 (and int8-static) version on Compress, waiting for the job."""
+    train_tiny(at)
+    open_page(at, "app_pages/compress.py")
+    for key, on in (("c_unstructured", False), ("c_channels", False), ("c_int8_dynamic", False),
+                    ("c_int8_static", int8_static)):
+        at.checkbox(key=key).set_value(on)
+    at.run()
+    button(at, "Compress & measure").click()
+    at.run()
+    finish_job(at)
+
+
 @pytest.mark.parametrize("page,title", PAGES.items())
 def test_every_page_renders_on_a_fresh_session(page, title):
     at = open_page(fresh(), page)

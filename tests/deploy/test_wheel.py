@@ -79,6 +79,27 @@ def test_wheel_carries_the_bundled_data_and_lessons(site):
     assert (site / "dashboard" / "app.py").is_file() and (site / "dashboard" / "cli.py").is_file()
 
 
+def test_the_installed_course_presets_run_of_show_and_replays_load(site, tmp_path):
+    """What the Lessons, Run of show and Train/Compress links read, from the installed package alone."""
+    code = """
+import json
+from dashboard.lab import lessons, replay, run_of_show, shareable
+found, errors = lessons.load_lessons()
+r = replay.load("demo")
+print(json.dumps({"lessons": [x.slug for x in found], "errors": [str(e) for e in errors],
+                  "glossary": len(lessons.load_glossary()), "presets": sorted(shareable.presets()),
+                  "steps": len(run_of_show.steps()), "step_errors": run_of_show.step_errors(),
+                  "replays": replay.names(), "demo": [res.name for res in r.record.results],
+                  "lessons_file": lessons.__file__}))
+"""
+    out = _python(code, site=site, cwd=tmp_path, home=tmp_path)
+    assert _is_under(out["lessons_file"], site)
+    assert len(out["lessons"]) == 6 and out["errors"] == [] and out["glossary"] >= 20
+    assert {"lesson-train", "lesson-compress"} <= set(out["presets"])
+    assert out["steps"] == 6 and out["step_errors"] == []
+    assert {"demo", "lesson"} <= set(out["replays"]) and out["demo"][0] == "fp32"
+
+
 def test_community_cloud_layout(site, tmp_path):
     """(a) The checkout's app.py over the installed package, as `streamlit run dashboard/app.py` does."""
     app = SRC / "dashboard" / "app.py"
