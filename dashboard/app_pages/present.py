@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard.lab import replay, run_of_show, settings, shareable
 from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import presenter, session, widgets
+from dashboard.ui import presenter, session, status, widgets
 
 s = session.page("Run of show", "The workshop one step at a time: the notes are for your eyes, the link and "
                                 "QR code for the room.")
@@ -85,11 +85,13 @@ with main:
                          help="Results measured earlier, loaded at once, so the demo depends neither on the "
                               "room's network nor on this server's CPU. Replaces this session's model and results."):
                 try:
-                    work.load_replay(s, step.replay)
+                    job = work.load_replay(s, step.replay)
                 except (Busy, ValueError) as exc:
                     st.error(str(exc), icon=":material/error:")
                 else:
+                    job.wait(10)   # about a second when the compute slot is free; else its progress shows
                     st.rerun()
+            status.job_panel(s, ("replay",), key="ros_replay_job")
             st.caption(("**Loaded:** " if s.results_note == label else "") + f"*{title}*, {label}."
                        + (" The sidebar says so on every page, Compress beside its table." if s.results_note == label
                           else ""))

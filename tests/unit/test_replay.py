@@ -36,7 +36,8 @@ def demo_json() -> dict:
 @pytest.fixture(scope="module")
 def loaded(demo_json) -> Session:
     s = Session()
-    work.load_replay(s, "demo")
+    job = work.load_replay(s, "demo")
+    assert job.wait(60) and job.state == "done", job.error
     return s
 
 
@@ -188,3 +189,27 @@ def test_the_qr_code_decodes_to_the_link(link):
     image = Image.open(io.BytesIO(png))
     assert image.width >= 250   # about 10 pixels per module: readable from the back of a room once projected
     assert [r.text for r in zxingcpp.read_barcodes(image)] == [link]
+
+
+def test_loading_a_replay_waits_for_the_compute_slot():
+    import threading
+
+    from dashboard.service.jobs import QUEUED
+    from dashboard.service.slot import COMPUTE
+
+    release, holding = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with COMPUTE.hold("someone else's measurement"):
+            holding.set()
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    holding.wait(5)
+    s = Session()
+    job = work.load_replay(s, "demo")
+    assert not job.wait(0.5) and job.state == QUEUED and s.trained is None
+    release.set()
+    t.join()
+    assert job.wait(60) and s.trained is not None and s.results_note.startswith("a replay")
