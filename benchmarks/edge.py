@@ -23,11 +23,10 @@ import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torc
 import torch  # noqa: E402
 
 from benchmarks._table import markdown_table, write_json  # noqa: E402
-from dashboard.lab import cloud_edge, edge, hardware  # noqa: E402
+from dashboard.lab import cloud_edge, edge, fmt, hardware  # noqa: E402
 from dashboard.lab.compress import CompressSettings, make_variants  # noqa: E402
 from dashboard.lab.data import load_dataset  # noqa: E402
 from dashboard.lab.train import TrainConfig, train  # noqa: E402
-from dashboard.ui import fmt  # noqa: E402
 
 VERSIONS = ["fp32", "pruned-unstructured-90", "pruned-channels-50", "int8-dynamic", "int8-static",
             "pruned-channels-50+int8-static", "distilled", "onnxruntime-fp32", "onnxruntime-int8",

@@ -28,14 +28,13 @@ import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torc
 import torch  # noqa: E402
 
 from benchmarks._table import markdown_table, write_json  # noqa: E402
-from dashboard.lab import hardware, layer_flops, memory, metered_training  # noqa: E402
+from dashboard.lab import fmt, hardware, layer_flops, memory, metered_training  # noqa: E402
 from dashboard.lab.bench import measure  # noqa: E402
 from dashboard.lab.compress import make_variants  # noqa: E402
 from dashboard.lab.data import load_dataset  # noqa: E402
 from dashboard.lab.train import TrainConfig, Training  # noqa: E402
 from dashboard.lab.training_vs_inference import REALTIME, SERVING, compare  # noqa: E402
 from dashboard.service.work import APP_BENCH  # noqa: E402
-from dashboard.ui import fmt  # noqa: E402
 
 
 def main() -> None:

@@ -2,18 +2,18 @@
 
 import streamlit as st
 
-from dashboard.lab import footprint, published
+from dashboard.lab import fmt, footprint, published
 from dashboard.lab.compress import CompressSettings
 from dashboard.lab.metered_training import SCOPE
 from dashboard.lab.training_vs_inference import (
     REALTIME,
     SERVING,
     compare,
-    published_in_inferences,
+    in_your_terms,
 )
 from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import assumptions, explain, fmt, glossary, session, status
+from dashboard.ui import assumptions, explain, glossary, session, status
 from dashboard.ui import tvi_charts as charts
 
 s = session.page("Training vs inference",
@@ -210,13 +210,11 @@ with st.expander(f"What is that in everyday terms? ({kind} energy)"):
 st.subheader("From this lab to real systems")
 st.caption("Published figures, not measured here: each links to its source. Set beside your own numbers, they show "
            "the scale of the systems in the news.")
-per_day_j = chosen.joules * per_day
 lines = []
 for f in published.FIGURES:
     head = f"- **{f.what}: {f.value_text}** ([source]({f.url}): {f.source}). "
     if f.joules is not None:
-        n = published_in_inferences(f.joules, chosen.joules)
-        d = f.joules / per_day_j if per_day_j else None
+        n, d = in_your_terms(f.joules, chosen.joules, per_day)
         days_text = "n/a" if d is None else f"{d:.3g}" if d < 1000 else fmt.count(d)
         lines.append(head + f"That is as much energy as **{fmt.count(n)}** of your inferences, or **{days_text} days** "
                             f"of your projection. _{f.note}_")

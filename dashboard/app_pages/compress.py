@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from dashboard.lab import energy, hardware, settings, shareable
+from dashboard.lab import energy, fmt, hardware, settings, shareable
 from dashboard.lab.compress import CompressSettings, technique
 from dashboard.service import activity, work
 from dashboard.service.jobs import Busy
-from dashboard.ui import charts, explain, fmt, session, share, status, widgets
+from dashboard.ui import charts, explain, session, share, status, widgets
 
 s = session.page("Compress & benchmark",
                  "Inference is what a model does for the rest of its life, so making it cheaper pays off on every "

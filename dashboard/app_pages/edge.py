@@ -6,11 +6,11 @@ import time
 
 import streamlit as st
 
-from dashboard.lab import cloud_edge, edge, settings
+from dashboard.lab import cloud_edge, edge, fmt, settings
 from dashboard.lab.edge import KiB, MiB
 from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import fmt, glossary, session, status, widgets
+from dashboard.ui import glossary, session, status, widgets
 from dashboard.ui import edge_charts as charts
 
 s = session.page("Edge & cloud",
@@ -112,9 +112,8 @@ else:
                 f"{p.threads} thread(s), {p.batch} image(s) per call, memory budget "
                 f"{'none' if p.memory_budget is None else fmt.size(p.memory_budget)}, latency budget "
                 f"{p.latency_budget_ms:g} ms: measure again for your changes.", icon=":material/edit:")
-    fitting = [f for f in run.fits if f.fits]
-    best = max(fitting, key=lambda f: f.accuracy or 0, default=None)
-    st.subheader(f"{len(fitting)} of {len(run.fits)} versions fit {p.title.lower()}")
+    best = run.best_fit
+    st.subheader(f"{len(run.fitting)} of {len(run.fits)} versions fit {p.title.lower()}")
     if best is not None:
         st.markdown(f"The most accurate that fits: **{best.name}**, {fmt.pct(best.accuracy)} test accuracy, "
                     f"{fmt.size(best.memory_bytes)} of memory, {fmt.ms(best.latency_ms)} per call here "
@@ -131,13 +130,11 @@ else:
                          "peak activations": "", "time per call": "", "headroom": "", "accuracy": "",
                          "threads × images": "", "why": f.why_not})
             continue
-        why = [w for ok, w in ((f.fits_memory, "over the memory budget"), (f.fits_latency, "over the latency budget"))
-               if ok is False]
         rows.append({"version": f.name, "fits": "yes" if f.fits else "no",
                      "memory needed": fmt.size(f.memory_bytes), "weights": fmt.size(f.weights_bytes),
                      "peak activations": fmt.size(f.activation_bytes), "time per call": fmt.ms(f.latency_ms),
                      "headroom": fmt.times(f.headroom), "accuracy": fmt.pct(f.accuracy),
-                     "threads × images": f"{f.threads} × {f.batch}", "why": "; ".join(why)})
+                     "threads × images": f"{f.threads} × {f.batch}", "why": "; ".join(f.misses)})
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(f"Measured here on {run.machine}, {fmt.seconds(run.seconds)}. **Weights**: the file the version is "
                f"deployed as. **Peak {glossary.term('activations', 'activation')}**: the largest input + output of one "

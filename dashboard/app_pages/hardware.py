@@ -6,11 +6,11 @@ import time
 import streamlit as st
 import torch
 
-from dashboard.lab import accelerators, hardware, roofline, settings
+from dashboard.lab import accelerators, fmt, hardware, roofline, settings
 from dashboard.lab.peak import NO_GPU, unit
 from dashboard.service import activity, work
 from dashboard.service.jobs import Busy
-from dashboard.ui import fmt, glossary, session, status
+from dashboard.ui import glossary, session, status
 from dashboard.ui import hardware_charts as charts
 
 s = session.page("Hardware: how close to the limit",

@@ -4,12 +4,12 @@ import time
 
 import streamlit as st
 
-from dashboard.lab import code_view, data, settings, shareable
+from dashboard.lab import code_view, data, fmt, settings, shareable
 from dashboard.lab.models import MODEL_NAMES, REGISTRY
 from dashboard.lab.train import OPTIMIZERS, TrainConfig, precision_choices
 from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import charts, fmt, session, share, status, widgets
+from dashboard.ui import charts, session, share, status, widgets
 
 s = session.page("Train a model",
                  "Training shows the model labelled images batch by batch and adjusts its weights to reduce the loss. "

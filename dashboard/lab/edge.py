@@ -218,6 +218,12 @@ class Fit:
     def fits(self) -> bool:
         return self.runnable and self.fits_memory is not False and bool(self.fits_latency)
 
+    @property
+    def misses(self) -> list[str]:
+        """Which budgets a runnable version is over, in words (empty when it fits or was not measured)."""
+        return [what for ok, what in ((self.fits_memory, "over the memory budget"),
+                                      (self.fits_latency, "over the latency budget")) if ok is False]
+
     def to_dict(self) -> dict:
         d = to_plain(self, exclude=("energy",))
         d.update(memory_bytes=self.memory_bytes, fits_memory=self.fits_memory, fits_latency=self.fits_latency,
@@ -239,6 +245,15 @@ class EdgeRun:
 
     def fit(self, name: str) -> Fit | None:
         return next((f for f in self.fits if f.name == name), None)
+
+    @property
+    def fitting(self) -> list[Fit]:
+        return [f for f in self.fits if f.fits]
+
+    @property
+    def best_fit(self) -> Fit | None:
+        """The most accurate version that fits both budgets, or None."""
+        return max(self.fitting, key=lambda f: f.accuracy or 0.0, default=None)
 
     def to_dict(self) -> dict:
         return {"profile": self.profile.to_dict(), "fits": [f.to_dict() for f in self.fits],

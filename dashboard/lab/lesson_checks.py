@@ -21,12 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from . import fmt
+
 if TYPE_CHECKING:
     from .bench import BenchResult
     from .train import TrainedModel
 
 MATCHES, DIFFERS, NO_RESULT = "matches", "differs", "no result"
-STATUSES = (MATCHES, DIFFERS, NO_RESULT)
 
 # A speed-up in this band is "about the same speed" as fp32: wider than timing noise on a shared
 # machine, far narrower than the 10x a naive reading of "90 % zeros" expects.
@@ -54,30 +55,13 @@ def check(name: str, results: Sequence[BenchResult] | None, trained: TrainedMode
     """Hold a lesson's claim against the student's results; ValueError for a name that is no check."""
     if name not in CHECKS:
         raise ValueError(f"unknown check {name!r}; the checks are {', '.join(CHECKS)}")
-    return CHECKS[name][1](list(results or []), trained)
+    return CHECKS[name](list(results or []), trained)
 
 
 # ------------------------------------------------------------------ small pieces
 
-def _times(ratio: float) -> str:
-    return f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.1f}×"
-
-
-def _size(n_bytes: float) -> str:
-    for factor, unit in ((2 ** 20, "MiB"), (2 ** 10, "KiB")):
-        if n_bytes >= factor:
-            return f"{n_bytes / factor:.3g} {unit}"
-    return f"{n_bytes:,.0f} bytes"
-
-
-def _flops(n: float) -> str:
-    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if n >= factor:
-            return f"{n / factor:.3g} {prefix}FLOP"
-    return f"{n:,.0f} FLOP"
-
-
 def _ms(value: float) -> str:
+    """A p50 latency in ms as measured ('0.209 ms'; fmt.ms would say '209 µs')."""
     return f"{value:.3g} ms"
 
 
@@ -103,7 +87,7 @@ def _speeds(r: BenchResult) -> list[tuple[str, str, float]]:
 
 def _speed_text(speeds: list[tuple[str, str, float]]) -> str:
     """'1.02× fp32's speed one image at a time and 0.98× at batch 256'."""
-    parts = [f"{_times(s)} {regime}" for regime, _, s in speeds]
+    parts = [f"{fmt.times(s)} {regime}" for regime, _, s in speeds]
     first, *rest = parts
     head, _, tail = first.partition(" ")
     return " and ".join([f"{head} fp32's speed {tail}", *rest])
@@ -111,7 +95,7 @@ def _speed_text(speeds: list[tuple[str, str, float]]) -> str:
 
 def _spread_text(r: BenchResult, key: str) -> str:
     s = r.spread.get(key) if r.spread else None
-    return f" (from {_times(s['min'])} to {_times(s['max'])} over the rounds)" if s else ""
+    return f" (from {fmt.times(s['min'])} to {fmt.times(s['max'])} over the rounds)" if s else ""
 
 
 # ------------------------------------------------------------------ the checks
@@ -146,7 +130,7 @@ def zeros_not_faster(results: Sequence[BenchResult], trained: TrainedModel | Non
                             "multiplied. Measure **pruned-channels-50** too to see what removing work does.")
     ch = channels[0]
     cs = _speeds(ch)
-    flops = (f" ({_flops(ch.flops)} per image against {_flops(zeros.flops)})" if ch.flops and zeros.flops else "")
+    flops = (f" ({fmt.flops(ch.flops)} per image against {fmt.flops(zeros.flops)})" if ch.flops and zeros.flops else "")
     if max(s for _, _, s in cs) >= FASTER:
         return CheckOutcome(MATCHES, head + f" About the same speed, as the lesson says. Your **{ch.name}** has "
                             f"fewer, smaller layers{flops} and ran at {_speed_text(cs)}: removed work is saved "
@@ -166,8 +150,8 @@ def int8_smaller(results: Sequence[BenchResult], trained: TrainedModel | None = 
         return CheckOutcome(NO_RESULT, "No int8 file measured yet. On **Compress & benchmark**, measure **fp32** and "
                                        "**int8-static** together, then come back.")
     ratio = fp32.size_bytes / int8.size_bytes
-    head = (f"Your fp32 model's file is {_size(fp32.size_bytes)}, the int8-static one {_size(int8.size_bytes)}: "
-            f"**{_times(ratio)} smaller**.")
+    head = (f"Your fp32 model's file is {fmt.size(fp32.size_bytes)}, the int8-static one {fmt.size(int8.size_bytes)}: "
+            f"**{fmt.times(ratio)} smaller**.")
     lo, hi = INT8_SMALLER
     if lo <= ratio <= hi:
         why = " About 4×, as the lesson says: each weight takes 1 byte instead of 4."
@@ -195,8 +179,8 @@ def training_costs_more(results: Sequence[BenchResult], trained: TrainedModel | 
     if not forward or not train:
         return CheckOutcome(NO_RESULT, "The FLOPs of your model were not counted, so there is nothing to compare.")
     ratio = train / forward
-    head = (f"One training image costs your model {_flops(train)} (forward + backward), one inference "
-            f"{_flops(forward)} (forward only): **{ratio:.2f}×**.")
+    head = (f"One training image costs your model {fmt.flops(train)} (forward + backward), one inference "
+            f"{fmt.flops(forward)} (forward only): **{fmt.times(ratio)}**.")
     lo, hi = TRAIN_RATIO
     if lo <= ratio <= hi:
         return CheckOutcome(MATCHES, head + " Close to 3×, as the lesson says: the backward pass costs about twice the "
@@ -212,9 +196,9 @@ def training_costs_more(results: Sequence[BenchResult], trained: TrainedModel | 
                         "again, then compare.")
 
 
-# name -> (what it holds the student's results to, the check)
-CHECKS: dict[str, tuple[str, Check]] = {
-    "zeros-not-faster": ("zeroed weights run at about fp32's speed; removed channels run faster", zeros_not_faster),
-    "int8-smaller": ("the int8-static file is about 4x smaller than fp32's", int8_smaller),
-    "training-costs-more": ("a training image costs about 3x the FLOPs of an inference", training_costs_more),
+# the name a lesson's front matter gives -> the check (its docstring says what it holds the results to)
+CHECKS: dict[str, Check] = {
+    "zeros-not-faster": zeros_not_faster,
+    "int8-smaller": int8_smaller,
+    "training-costs-more": training_costs_more,
 }

@@ -63,7 +63,7 @@ _REF = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\](?!\()")        # [1] or [1, 3]; not
 _URL = re.compile(r"https?://\S+")
 _SOURCE_ITEM = re.compile(r"^(\d+)\.\s+(.*)$")
 _OPTION = re.compile(r"^[-*]\s+\[( |x|X)\]\s+(.*)$")
-_FIGURE_REF = re.compile(r"!\[[^\]]*\]\(figure:([\w-]+)\)")
+FIGURE_REF = re.compile(r"!\[([^\]]*)\]\(figure:([\w-]+)\)")   # ![alt](figure:NAME): groups alt, NAME
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
@@ -165,7 +165,7 @@ def parse_lesson(slug: str, text: str) -> Lesson:
         objectives=list(meta["objectives"]), page=meta["page"], preset=meta.get("preset"), check=meta.get("check"),
         sections=sections, quiz=_quiz(sections[QUIZ], fail), sources=sources,
         prediction=_prediction(sections[PREDICT], fail), perspectives=_perspectives(sections[FOR_YOU], fail),
-        figures=_FIGURE_REF.findall(sections[FIGURE]))
+        figures=[name for _, name in FIGURE_REF.findall(sections[FIGURE])])
 
 
 def load_glossary(root: Traversable | Path | str | None = None) -> dict[str, str]:
@@ -182,7 +182,8 @@ def load_glossary(root: Traversable | Path | str | None = None) -> dict[str, str
             current = None
         elif current is not None:
             current.append(line)
-    return {term: "\n".join(lines).strip() for term, lines in terms.items() if "\n".join(lines).strip()}
+    definitions = {term: "\n".join(lines).strip() for term, lines in terms.items()}
+    return {term: text for term, text in definitions.items() if text}
 
 
 def glossary_anchor(term: str) -> str:

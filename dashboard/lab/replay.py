@@ -149,14 +149,19 @@ def names() -> list[str]:
     return sorted(p.name[:-5] for p in where.iterdir() if p.name.endswith(".json") and _NAME.fullmatch(p.name[:-5]))
 
 
-def load(name: str) -> Replay:
-    """The bundled replay `name`; ReplayError for a name that is not one or a file that does not read."""
+def _path(name: str) -> Traversable:
+    """The bundled file of replay `name`; ReplayError for a name that is not one or that has no file."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ReplayError(f"{name!r} is not a replay's name (lower-case letters, digits and '-').")
     path = folder() / f"{name}.json"
     if not path.is_file():
-        have = ", ".join(names()) or "none"
-        raise ReplayError(f"There is no replay named {name!r} (bundled: {have}).")
+        raise ReplayError(f"There is no replay named {name!r} (bundled: {', '.join(names()) or 'none'}).")
+    return path
+
+
+def load(name: str) -> Replay:
+    """The bundled replay `name`; ReplayError for a name that is not one or a file that does not read."""
+    path = _path(name)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -230,11 +235,7 @@ def read(raw: bytes | str, name: str) -> Replay:
 def describe(name: str) -> tuple[str, str]:
     """(title, label) of the bundled replay `name` without loading its model: for a page that offers it.
     ReplayError as `load`. The files are read-only parts of the package, so the answer is kept."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ReplayError(f"{name!r} is not a replay's name (lower-case letters, digits and '-').")
-    path = folder() / f"{name}.json"
-    if not path.is_file():
-        raise ReplayError(f"There is no replay named {name!r} (bundled: {', '.join(names()) or 'none'}).")
+    path = _path(name)
     try:
         doc = json.loads(path.read_bytes())
         meta, record = doc["replay"], RunRecord.from_dict(doc)

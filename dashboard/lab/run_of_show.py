@@ -20,7 +20,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import PurePosixPath
 
-from . import replay, shareable
+from . import replay, settings, shareable
 
 STEPS_FILE = "run_of_show.toml"
 HOME = "home"           # how a step names the app's default page (its address is the app's own)
@@ -153,19 +153,25 @@ def _bundled_text() -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
-def _bundled() -> tuple[list[Step], list[str]]:
-    # Checked on every call (the file is small): the presets a server offers depend on its caps.
+@lru_cache(maxsize=4)
+def _checked(limits: settings.Limits) -> tuple[list[Step], list[str]]:
+    # The presets a server offers depend on its caps: one answer per caps (the pages and the bundled
+    # replays are the package's own), so the presenter's page does not parse the TOML on every rerun.
     return load_steps(_bundled_text(), pages=bundled_pages(), presets=shareable.presets(), replays=replay.names())
+
+
+def _bundled() -> tuple[list[Step], list[str]]:
+    return _checked(settings.current().limits)
 
 
 def steps() -> list[Step]:
     """The run of show in lessons/run_of_show.toml, the steps that passed their checks."""
-    return _bundled()[0]
+    return list(_bundled()[0])
 
 
 def step_errors() -> list[str]:
     """What is wrong in lessons/run_of_show.toml, one sentence each (empty when every step loads whole)."""
-    return _bundled()[1]
+    return list(_bundled()[1])
 
 
 def step_link(step: Step, base: str | None, pages: dict[str, AppPage] | None = None) -> str:

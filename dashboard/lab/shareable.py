@@ -350,14 +350,8 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
 
 def _param_text(value: object) -> str | None:
-    """A TOML scalar as the text a link would carry; None for tables and arrays."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return _number(value)
-    if isinstance(value, (int, str)):
-        return str(value)
-    return None
+    """A TOML scalar as the text a link would carry (as `encode` writes it); None for tables and arrays."""
+    return _text(value) if isinstance(value, (bool, int, float, str)) else None
 
 
 def load_presets(text: str, source: str = PRESET_FILE) -> tuple[dict[str, Preset], list[str]]:
@@ -410,19 +404,25 @@ def _bundled_text() -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
-def _bundled() -> tuple[dict[str, Preset], list[str]]:
-    # Read every time (the file is small): the server's caps may change (settings.override).
+@lru_cache(maxsize=4)
+def _checked(limits: lab_settings.Limits) -> tuple[dict[str, Preset], list[str]]:
+    # Which presets load depends on the server's caps (settings.override may change them): one answer per caps,
+    # so a page's rerun does not parse the TOML again.
     return load_presets(_bundled_text())
+
+
+def _bundled() -> tuple[dict[str, Preset], list[str]]:
+    return _checked(_limits())
 
 
 def presets() -> dict[str, Preset]:
     """The presets in lessons/presets.toml that this server can open; see preset_errors() for the rest."""
-    return _bundled()[0]
+    return dict(_bundled()[0])
 
 
 def preset_errors() -> list[str]:
     """Why a preset in lessons/presets.toml was left out, one sentence each (empty when all load)."""
-    return _bundled()[1]
+    return list(_bundled()[1])
 
 
 def preset_query(name: str) -> dict[str, str]:
@@ -440,9 +440,9 @@ def preset_link(name: str, base: str | None = None) -> str:
 
 
 def _preset_values(raw: object, page: str) -> tuple[dict[str, object], str | None]:
-    if not isinstance(raw, str) or len(raw) > MAX_LENGTH or raw not in presets():
+    p = presets().get(raw) if isinstance(raw, str) and len(raw) <= MAX_LENGTH else None
+    if p is None:
         return {}, f"The link's preset {quote(raw)} is not one this lab has; it was ignored."
-    p = presets()[raw]
     if p.page != page:
         return {}, f"The preset {quote(raw)} is for the {p.page} page; it was ignored here."
     return dict(p.values), None

@@ -69,10 +69,7 @@ class TrainingVsInference:
         return a / b if a and b else None
 
     def to_dict(self) -> dict:
-        return {"training": self.training.to_dict(), "realtime": self.realtime.to_dict(),
-                "serving": self.serving.to_dict(), "training_images": self.training_images,
-                "training_joules": self.training_joules, "latency_p50_s": self.latency_p50_s,
-                "latency_p95_s": self.latency_p95_s}
+        return asdict(self)
 
 
 def _breakeven(training_joules: float | None, per_image: float | None) -> float | None:
@@ -121,6 +118,11 @@ def _seconds_per_image(e: PerImageEnergy | None, images_per_second: float | None
     return 1 / ips if ips and math.isfinite(ips) and ips > 0 else None
 
 
-def published_in_inferences(joules: float, per_inference_joules: float | None) -> float | None:
-    """How many of the student's inferences use as much energy as a published figure."""
-    return joules / per_inference_joules if per_inference_joules else None
+def in_your_terms(joules: float, per_inference_joules: float | None,
+                  inferences_per_day: float) -> tuple[float | None, float | None]:
+    """A published energy as the student's own: how many of their inferences use as much, and how many
+    days of their projection (`inferences_per_day`); None where the student's figure is missing or 0."""
+    if not per_inference_joules:
+        return None, None
+    per_day = per_inference_joules * inferences_per_day
+    return joules / per_inference_joules, (joules / per_day if per_day else None)

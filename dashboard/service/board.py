@@ -6,6 +6,8 @@ PostgreSQL when `TRAIN_INFER_LAB_DATABASE_URL` is set, so several replicas share
 through SQLAlchemy Core, one engine per URL per process, shared by every session's thread. Input is
 checked here, with one-line messages a student can act on; a board that cannot be reached raises
 `BoardUnavailable` (password masked) so the page can say so and keep the student's session.
+`board_result` turns one measured version into what is posted, its energy re-priced under the lab's
+default assumptions so everyone's is comparable.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
@@ -42,6 +44,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from dashboard.lab import settings
+from dashboard.lab.bench import BenchResult
+from dashboard.lab.energy import EnergySettings, PerImageEnergy
+from dashboard.service.runs import per_image_now
 
 MAX_NICKNAME = 24
 MAX_VARIANT = 80
@@ -209,6 +214,37 @@ def check_result(result: Result) -> Result:
                   float(result.energy_j_per_1000_images), bool(result.energy_measured),
                   _text(result.energy_note, "energy note", 0, MAX_NOTE), _text(result.variant, "variant", 1, MAX_VARIANT),
                   _text(result.model, "model name", 1, MAX_NAME), _text(result.dataset, "dataset name", 1, MAX_NAME))
+
+
+# ---------------------------------------------------------------- what a student may post
+
+def postable(results: Sequence[BenchResult]) -> list[BenchResult]:
+    """The measured versions a student can post: every figure the board ranks is there."""
+    return [r for r in results if r.available and r.accuracy is not None and r.size_bytes
+            and r.latency_ms_batch1_p50 and r.energy is not None]
+
+
+def board_result(r: BenchResult, model: str, dataset: str) -> Result:
+    """What the board stores for a measured version: its own figures, its energy re-priced under the lab's
+    default assumptions (EnergySettings()), so everyone's is comparable whatever watts they set."""
+    e = per_image_now(r.energy, EnergySettings())
+    return Result(accuracy=r.accuracy, size_bytes=int(r.size_bytes), latency_ms=r.latency_ms_batch1_p50,
+                  energy_j_per_1000_images=1000 * e.joules_per_image, energy_measured=e.measured,
+                  energy_note=energy_note(e), variant=r.name, model=model, dataset=dataset)
+
+
+def energy_note(e: PerImageEnergy) -> str:
+    """How an energy priced at the lab's defaults was obtained, in one short line: 'measured: RAPL', or
+    'estimated: CPU time x 45 W + RAM 3 W (lab defaults)'."""
+    if e.measured:
+        return e.method[:MAX_NOTE]
+    a = e.readings[0].assumptions if e.readings else {}
+    cpu, ram = a.get("cpu_watts_total"), a.get("ram_watts")
+    if cpu:
+        note = f"estimated: CPU time x {cpu:.3g} W" + (f" + RAM {ram:.3g} W" if ram else "") + " (lab defaults)"
+    else:
+        note = "estimated: CodeCarbon's CPU model (lab defaults)"
+    return note[:MAX_NOTE]
 
 
 def _number(value, what: str, ok, good: str) -> None:

@@ -591,7 +591,7 @@ def start_edge(s: Session, profiles: list, kept: dict) -> Job:
     for p in profiles:
         p.check(threads, limits.max_batch_size)
     v = versions(s, kept)
-    estimate = _versions_estimate(s, v) + sum(1.0 + 1.2 * len(v.names) for _ in profiles)
+    estimate = _versions_estimate(s, v) + len(profiles) * (1.0 + 1.2 * len(v.names))
     trained = s.trained_model() if v.kept is None else None
     digest, names = s.digest, tuple(v.names)
     loaded: dict[str, data.Dataset] = {}

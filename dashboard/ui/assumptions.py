@@ -21,7 +21,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.lab import energy
+from dashboard.lab import energy, fmt
 from dashboard.lab.energy import (
     FALLBACK_RAM_WATTS,
     NON_HOUSEHOLD,
@@ -33,7 +33,7 @@ from dashboard.lab.energy import (
     PerImageEnergy,
 )
 from dashboard.service.sessions import Session
-from dashboard.ui import fmt, glossary
+from dashboard.ui import glossary
 
 RESULTS_PAGE = "app_pages/results.py"   # a page that always draws the panel
 OTHER_PUE = "other"

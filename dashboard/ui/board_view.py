@@ -1,5 +1,5 @@
 """The Class board page's pieces: the class code from the link, what a student may post (one of their
-own measured versions, energy re-priced under the lab's default assumptions), the room's table and
+own measured versions, as service.board.board_result prices them), the room's table and
 the challenges, refreshed while the page is open, and the presenter's clear.
 
 Nicknames are what other students typed: they appear only in st.dataframe cells (drawn as text),
@@ -12,21 +12,20 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from dashboard.lab.bench import BenchResult
-from dashboard.lab.energy import EnergySettings, PerImageEnergy
+from dashboard.lab import fmt
 from dashboard.service.board import (
     CHALLENGES,
-    MAX_NOTE,
     Board,
     BoardUnavailable,
     Challenge,
     Entry,
     Result,
+    board_result,
     clean_class_code,
+    postable,
 )
-from dashboard.service.runs import per_image_now
 from dashboard.service.sessions import Session
-from dashboard.ui import fmt, presenter
+from dashboard.ui import presenter
 from dashboard.ui.share import plain
 
 REFRESH_S = 5            # how often an open board asks for the room's entries
@@ -91,44 +90,12 @@ def unavailable(e: BoardUnavailable) -> None:
 
 # --- what a student posts ------------------------------------------------------------------------
 
-def fair_energy(e: PerImageEnergy) -> PerImageEnergy:
-    """The per-image energy re-priced under the lab's default assumptions (EnergySettings())."""
-    return per_image_now(e, EnergySettings())
-
-
-def energy_note(e: PerImageEnergy) -> str:
-    """How a fairly priced energy was obtained, in one short line: 'measured: RAPL', or
-    'estimated: CPU time x 45 W + RAM 3 W (lab defaults)'."""
-    if e.measured:
-        return e.method[:MAX_NOTE]
-    a = e.readings[0].assumptions if e.readings else {}
-    cpu, ram = a.get("cpu_watts_total"), a.get("ram_watts")
-    if cpu:
-        note = f"estimated: CPU time x {cpu:.3g} W" + (f" + RAM {ram:.3g} W" if ram else "") + " (lab defaults)"
-    else:
-        note = "estimated: CodeCarbon's CPU model (lab defaults)"
-    return note[:MAX_NOTE]
-
-
-def postable(results: Sequence[BenchResult]) -> list[BenchResult]:
-    """The measured versions a student can post: every figure the board ranks is there."""
-    return [r for r in results if r.available and r.accuracy is not None and r.size_bytes
-            and r.latency_ms_batch1_p50 and r.energy is not None]
-
-
-def board_result(r: BenchResult, model: str, dataset: str) -> Result:
-    """What the board stores for a measured version: its own figures, energy at the lab's defaults."""
-    e = fair_energy(r.energy)
-    return Result(accuracy=r.accuracy, size_bytes=int(r.size_bytes), latency_ms=r.latency_ms_batch1_p50,
-                  energy_j_per_1000_images=1000 * e.joules_per_image, energy_measured=e.measured,
-                  energy_note=energy_note(e), variant=r.name, model=model, dataset=dataset)
-
-
 def describe(result: Result) -> str:
-    """A result in one line of plain words with units (no user text in it)."""
+    """A result in one line of plain words with units, its energy measured or estimated (no user text in it)."""
     return (f"{fmt.pct(result.accuracy)} accuracy · {fmt.size(result.size_bytes)} · "
             f"{fmt.ms(result.latency_ms)} per image at batch 1 · "
-            f"{fmt.energy(result.energy_j_per_1000_images)} per 1,000 images")
+            f"{fmt.energy(result.energy_j_per_1000_images)} per 1,000 images "
+            f"({'measured' if result.energy_measured else 'estimated'})")
 
 
 def post_form(s: Session, board: Board | None, code: str | None, nickname: str) -> None:

@@ -304,11 +304,13 @@ def _along(path: Sequence[tuple[float, float]], step: float = 4.0) -> list[tuple
 
 
 def place_labels(points: Sequence[tuple[float, float]], labels: Sequence[str | None],
-                 size: tuple[float, float], line: Sequence[tuple[float, float]] = ()) -> list[str | None]:
+                 size: tuple[float, float], lines: Sequence[Sequence[tuple[float, float]]] = ()) -> list[str | None]:
     """A textposition for each labelled point (px, y up, in a plot of `size` px) such that no label
-    overlaps another label, any marker or the `line` (px) and each stays inside the plot; None
-    where nothing fits (the legend and the hover still name that point)."""
-    markers = [(x - MARKER_PX, x + MARKER_PX, y - MARKER_PX, y + MARKER_PX) for x, y in points] + _along(line)
+    overlaps another label, any marker or any of the `lines` (each a polyline, px) and each stays
+    inside the plot, in the order given (earlier labels get the first pick); None where nothing fits
+    (the legend and the hover still name that point)."""
+    markers = [(x - MARKER_PX, x + MARKER_PX, y - MARKER_PX, y + MARKER_PX) for x, y in points]
+    markers += [box for line in lines for box in _along(line)]
     placed: list[tuple] = []
     out: list[str | None] = []
     for (x, y), text in zip(points, labels):
@@ -346,7 +348,7 @@ def accuracy_vs_time(names: Sequence[str], ms_per_image: Sequence[float | None],
     plot_w, plot_h = width - 80, height - 12 - TITLE_PX - 60   # less the axes' ticks and titles
     px = [((np.log10(t) - x_lo) / (x_hi - x_lo) * plot_w, (a - y_lo) / (y_hi - y_lo) * plot_h) for t, a, _ in pts]
     spots = place_labels(px, [n if i in front else None for i, (_, _, n) in enumerate(pts)], (plot_w, plot_h),
-                         line=[px[i] for i in front])
+                         lines=[[px[i] for i in front]])
 
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[pts[i][0] for i in front], y=[pts[i][1] for i in front], mode="lines",

@@ -6,8 +6,9 @@ from math import log10
 
 import plotly.graph_objects as go
 
+from dashboard.lab import fmt
 from dashboard.lab.cloud_edge import CloudVsEdge
-from dashboard.lab.edge import KiB, EdgeRun
+from dashboard.lab.edge import EdgeRun, KiB
 from dashboard.ui.charts import GREY, NARROW_PX, _layout, _log_axis, colour, empty, num
 
 FITS, MISSES = colour(2), colour(3)
@@ -36,7 +37,7 @@ def fit_map(run: EdgeRun, *, width: float = 700) -> go.Figure:
         xs.append(p.memory_budget / KiB)
         fig.add_vline(x=p.memory_budget / KiB, line=dict(color=GREY, dash="dash", width=1.5))
         fig.add_annotation(x=log10(p.memory_budget / KiB), y=1, yref="paper", xanchor="right", yanchor="top",
-                           showarrow=False, font=dict(size=11), text=f"memory budget {_kb(p.memory_budget / KiB)} ")
+                           showarrow=False, font=dict(size=11), text=f"memory budget {fmt.size(p.memory_budget)} ")
     ys.append(p.latency_budget_ms)
     fig.add_hline(y=p.latency_budget_ms, line=dict(color=GREY, dash="dot", width=1.5))
     fig.add_annotation(x=0, xref="paper", y=log10(p.latency_budget_ms), xanchor="left", yanchor="bottom",
@@ -44,10 +45,6 @@ def fit_map(run: EdgeRun, *, width: float = 700) -> go.Figure:
     fig.update_xaxes(title="memory needed: weights + peak activations", **_log_axis(min(xs), max(xs), "KiB", pad=0.3))
     fig.update_yaxes(title="time per call (ms)", **_log_axis(min(ys), max(ys), "ms", pad=0.3))
     return _layout(fig, height=400, width=width)
-
-
-def _kb(kb: float) -> str:
-    return f"{num(kb / 1024)} MiB" if kb >= 1024 else f"{num(kb)} KiB"
 
 
 def cloud_vs_edge(c: CloudVsEdge, device_title: str, *, width: float = NARROW_PX) -> go.Figure:

@@ -12,9 +12,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from importlib import resources
 
-from dashboard.lab import compress
+from dashboard.lab import compress, fmt
 from dashboard.lab.bench import BenchResult
-from dashboard.ui import fmt
 
 # Inside the package (top-level lessons/ installed as dashboard.lessons, see pyproject), so an
 # installed copy without the checkout (Community Cloud, `pip install`) has them too.

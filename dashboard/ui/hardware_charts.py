@@ -11,10 +11,10 @@ from math import log10
 
 import plotly.graph_objects as go
 
+from dashboard.lab import fmt
 from dashboard.lab.accelerators import ScaleUp
 from dashboard.lab.peak import DeviceComparison, Parallelism, Peaks, unit
 from dashboard.lab.roofline import Achieved
-from dashboard.ui import fmt
 from dashboard.ui.charts import (
     GREY,
     NARROW_PX,

@@ -21,7 +21,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.lab import lesson_checks, lessons, shareable
+from dashboard.lab import lesson_checks, lessons, run_of_show, shareable
 from dashboard.lab.lessons import Lesson, LessonError
 from dashboard.service.sessions import Session
 from dashboard.ui import charts, glossary, share
@@ -33,27 +33,20 @@ OPEN = "lessons_open"     # st.session_state: the slug this tab reads (None: the
 PICK = "lessons_pick"     # the reader's lesson selectbox
 TO_TOP = "lessons_to_top"  # st.session_state: a lesson was opened, the next run starts at the page's top (a count)
 
-# A lesson's `page` (url path, one of lessons.PAGES) -> the page's file and title (dashboard/app.py).
-PAGE_FILES = {
-    "": ("app_pages/home.py", "Home"),
-    "train": ("app_pages/train.py", "Train"),
-    "compress": ("app_pages/compress.py", "Compress & benchmark"),
-    "try-it": ("app_pages/try_it.py", "Try it yourself"),
-    "compare": ("app_pages/compare.py", "Training vs inference"),
-    "hardware": ("app_pages/hardware.py", "Hardware"),
-    "edge": ("app_pages/edge.py", "Edge & cloud"),
-    "results": ("app_pages/results.py", "Results"),
-}
 # ![alt](figure:NAME) in a lesson's Figure section: the charts the page can draw.
 FIGURES = {"training-vs-inference": charts.training_vs_inference_diagram}
 CHECK_BOX = {lesson_checks.MATCHES: (st.success, ":material/check_circle:"),
              lesson_checks.DIFFERS: (st.warning, ":material/help:"),
              lesson_checks.NO_RESULT: (st.info, ":material/hourglass_empty:")}
 _URL = re.compile(r"(https?://\S+?)([.,;)]?)(?=\s|$)")
-_FIGURE = re.compile(r"!\[([^\]]*)\]\(figure:([\w-]+)\)")
 
 
 # ------------------------------------------------------------------ the course, its progress
+
+def app_page(url: str) -> run_of_show.AppPage:
+    """A lesson's or preset's page (url path, one of lessons.PAGES; "" is Home) as dashboard/app.py declares it."""
+    return run_of_show.bundled_pages()[url or run_of_show.HOME]
+
 
 def root() -> Path | None:
     """The lessons folder $TRAIN_INFER_LAB_LESSONS_DIR names, or None for the bundled course."""
@@ -176,7 +169,7 @@ def _links(text: str) -> str:
 def figure(lesson: Lesson) -> None:
     """The Figure section: its markdown, with each ![..](figure:NAME) drawn as the chart of that name."""
     text = lesson.sections[lessons.FIGURE]
-    parts = _FIGURE.split(text)   # text, alt, name, text, alt, name, ..., text
+    parts = lessons.FIGURE_REF.split(text)   # text, alt, name, text, alt, name, ..., text
     for i in range(0, len(parts), 3):
         if parts[i].strip():
             st.markdown(parts[i])
@@ -204,8 +197,7 @@ def predict(s: Session, lesson: Lesson, p: dict[str, Any]) -> str | None:
     p["prediction"] = options[pick] if pick is not None else None
 
     preset = shareable.presets().get(lesson.preset) if lesson.preset else None
-    page = preset.page if preset is not None else lesson.page
-    path, title = PAGE_FILES.get(page, PAGE_FILES[""])
+    target = app_page(preset.page if preset is not None else lesson.page)
     if st.button("Try it", type="primary", icon=":material/science:", disabled=pick is None,
                  key=f"lesson_try_{lesson.slug}"):
         if preset is not None:
@@ -214,13 +206,13 @@ def predict(s: Session, lesson: Lesson, p: dict[str, Any]) -> str | None:
         elif lesson.preset:
             s.notify("warning", f"The lesson's settings ({share.plain(lesson.preset)}) are not available on this "
                                 "server; set them by hand.")
-        st.switch_page(path, query_params={shareable.PRESET_PARAM: preset.name} if preset is not None else None)
+        st.switch_page(target.script, query_params={shareable.PRESET_PARAM: preset.name} if preset is not None else None)
     if pick is None:
         st.caption("Choose your prediction first: then try it, and see whether you were right.")
     elif preset is not None:
-        st.caption(f"Opens **{title}** with this lesson's settings already chosen: *{preset.title}*.")
+        st.caption(f"Opens **{target.title}** with this lesson's settings already chosen: *{preset.title}*.")
     else:
-        st.caption(f"Opens **{title}**.")
+        st.caption(f"Opens **{target.title}**.")
     return p["prediction"]
 
 
@@ -232,7 +224,7 @@ def should_see(s: Session, lesson: Lesson, prediction: str | None) -> None:
     st.markdown(lesson.sections[lessons.SHOULD_SEE])
     if lesson.check:
         outcome = lesson_checks.check(lesson.check, s.results, s.trained)
-        show, icon = CHECK_BOX.get(outcome.status, (st.info, None))
+        show, icon = CHECK_BOX[outcome.status]
         show(f"**With your results:** {outcome.text}\n\nYou predicted: *{prediction}*", icon=icon)
     else:
         st.info(f"You predicted: *{prediction}*", icon=":material/psychology:")
@@ -256,7 +248,6 @@ def _retry(lesson: Lesson, p: dict[str, Any]) -> None:
     p["quiz"] = {}
     for i in range(len(lesson.quiz)):
         st.session_state.pop(_quiz_key(lesson, i), None)
-        st.session_state.pop(f"{_quiz_key(lesson, i)}_done", None)
 
 
 def quiz(lesson: Lesson, p: dict[str, Any]) -> lessons.Score:
@@ -305,8 +296,8 @@ def reader(s: Session, lesson: Lesson, found: list[Lesson]) -> None:
     if back.button("All lessons", icon=":material/arrow_back:", key="lessons_back"):
         go_to(None)
     st.session_state[PICK] = lesson.slug
-    pick.selectbox("Lesson", [x.slug for x in found], index=None, key=PICK, on_change=_picked,
-                   format_func=lambda slug: next(f"{x.order}. {x.title}" for x in found if x.slug == slug))
+    titles = {x.slug: f"{x.order}. {x.title}" for x in found}
+    pick.selectbox("Lesson", list(titles), index=None, key=PICK, on_change=_picked, format_func=titles.__getitem__)
 
     st.header(f"{lesson.order}. {lesson.title}", anchor=False)
     st.markdown(f":material/schedule: {lesson.minutes} min · {badge(lesson, p)}  \n**You will learn to:**\n"

@@ -23,18 +23,15 @@ from dashboard.lab.record import RunRecord
 from dashboard.service.runs import Run, priced
 
 from .charts import (
-    _LABEL_SPOTS,
     GREY,
     MARKER_PX,
     TITLE_PX,
     WIDE_RANGE,
-    _along,
     _layout,
     _log_axis,
-    _overlap,
     colour,
     empty,
-    label_box,
+    place_labels,
     symbol,
 )
 
@@ -156,28 +153,6 @@ def _range(values: Sequence[float], log: bool) -> tuple[float, float]:
     return max(lo - pad, 0.0), hi + pad
 
 
-def place_names(points: Sequence[tuple[float, float]], names: Sequence[str],
-                segments: Sequence[tuple[tuple[float, float], tuple[float, float]]],
-                size: tuple[float, float]) -> list[str | None]:
-    """A textposition for each name (px, y up) clear of every other name, marker and line segment and
-    inside the plot, in the order given (earlier names get the first pick); None where none fits."""
-    blocked = [(x - MARKER_PX, x + MARKER_PX, y - MARKER_PX, y + MARKER_PX) for x, y in points]
-    for a, b in segments:
-        blocked += _along([a, b])
-    out: list[str | None] = []
-    for (x, y), text in zip(points, names):
-        spot = None
-        for candidate in _LABEL_SPOTS:
-            box = label_box(x, y, text, candidate)
-            inside = box[0] >= 0 and box[1] <= size[0] and box[2] >= 0 and box[3] <= size[1]
-            if inside and not any(_overlap(box, m) for m in blocked):
-                spot = candidate
-                blocked.append(box)
-                break
-        out.append(spot)
-    return out
-
-
 def accuracy_chart(points: Sequence[RunPoint], x: str, *, x_title: str | None = None,
                    width: float = 700) -> go.Figure:
     """Accuracy against `x` (a key of X_AXES) for each run, its versions joined to it by thin lines.
@@ -202,7 +177,7 @@ def accuracy_chart(points: Sequence[RunPoint], x: str, *, x_title: str | None = 
     marks = [px(p.x, p.accuracy) for p in points] + [px(v.x, v.accuracy) for p in points for v in p.versions]
     names = [p.label for p in points] + [v.name for p in points for v in p.versions]
     segments = [(px(p.x, p.accuracy), px(v.x, v.accuracy)) for p in points for v in p.versions]
-    spots = place_names(marks, names, segments, (plot_w, plot_h))
+    spots = place_labels(marks, names, (plot_w, plot_h), lines=segments)
     run_spots, version_spots = spots[:len(points)], iter(spots[len(points):])
     order = {name: i + 1 for i, name in enumerate(sorted({v.name for p in points for v in p.versions}))}
     unit = axis.unit

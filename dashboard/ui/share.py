@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -64,7 +63,7 @@ def share_link(defaults: Mapping[str, Any], page: str) -> None:
         base = st.context.url   # the page's full address, without its query; None outside a browser
     except Exception:  # noqa: BLE001 - an older or test context without it: the relative link
         base = None
-    text = (base or "") + (f"?{urlencode(params)}" if params else "")
+    text = shareable.link("", params, base)
     with st.expander("Link to these settings", icon=":material/link:"):
         if text:
             st.code(text, language=None)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.lab import energy, settings
+from dashboard.lab import energy, fmt, settings
 from dashboard.service.jobs import QUEUED, RUNNER, Job
 from dashboard.service.sessions import Session
-from dashboard.ui import fmt
 
 POLL_S = 1.0          # how often an open page redraws a running job
 POLL_QUEUED_S = 2.0   # ... and a waiting one (many waiting pages must stay cheap for the server)

@@ -6,9 +6,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from dashboard.lab import fmt
 from dashboard.lab.bench import BenchResult
 from dashboard.lab.preprocess import Answer, Prepared
-from dashboard.ui import fmt
 
 STEP_PX = 112   # every step is shown in a square this big: small images enlarged pixel by pixel, not blurred
 NBSP = "\u00a0"

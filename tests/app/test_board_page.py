@@ -118,6 +118,9 @@ def test_post_see_it_in_the_table_and_challenges_other_class_does_not(data_dir, 
     assert entry.result.energy_j_per_1000_images == pytest.approx(fair, rel=1e-6)
     assert entry.result.energy_measured == int8.energy.measured
     assert "lab defaults" in entry.result.energy_note or entry.result.energy_measured
+    kind = "measured" if entry.result.energy_measured else "estimated"
+    assert entry.result.energy_note.startswith(kind)
+    assert any(f"per 1,000 images ({kind})" in m.value for m in at.success)   # never energy without its kind
     assert any("so everyone's is comparable" in c.value for c in at.caption)
     s.set_settings(EnergySettings())
 

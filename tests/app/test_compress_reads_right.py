@@ -7,11 +7,10 @@ from __future__ import annotations
 import pytest
 from test_pages import button, finish_job, fresh, open_page, session, train_tiny
 
-from dashboard.lab import energy
+from dashboard.lab import energy, fmt
 from dashboard.lab.bench import BenchResult
 from dashboard.lab.energy import EnergyReading, EnergySettings
 from dashboard.ui import explain
-from dashboard.ui import fmt
 
 PAGE = "app_pages/compress.py"
 WHY = "Why did it come out so?"

@@ -273,13 +273,17 @@ def test_a_glossary_link_shows_its_term_first_and_a_wrong_one_says_so():
     assert any("The glossary has no term" in w.value for w in at.warning)
 
 
-def test_the_page_map_covers_every_page_a_lesson_may_open():
-    assert set(lesson_view.PAGE_FILES) == lessons.PAGES
+def test_every_page_a_lesson_or_preset_may_open_is_a_page_of_the_app():
     app = APP_PY.read_text(encoding="utf-8")
-    for url, (path, title) in lesson_view.PAGE_FILES.items():
-        assert (APP_PY.parent / path).is_file()
+    for url in lessons.PAGES | set(shareable.PAGES):
+        page = lesson_view.app_page(url)
+        assert (APP_PY.parent / page.script).is_file()
         if url:
-            assert re.search(rf'st\.Page\("{re.escape(path)}", title="{re.escape(title)}".*url_path="{url}"', app)
+            assert re.search(rf'st\.Page\("{re.escape(page.script)}", title="{re.escape(page.title)}".*'
+                             rf'url_path="{url}"', app)
+        else:
+            assert page.default and re.search(rf'st\.Page\("{re.escape(page.script)}", title="Home".*default=True', app)
+    assert lesson_view.app_page("compress").title == "Compress & benchmark"
 
 
 def test_the_train_page_shows_the_real_code_of_a_step_and_an_inference():

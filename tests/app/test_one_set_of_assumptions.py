@@ -9,10 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_pages import fresh, open_page, session, train_tiny
 
+from dashboard.lab import fmt
 from dashboard.lab.energy import EnergySettings
 from dashboard.service import runs
 from dashboard.service.sessions import REGISTRY
-from dashboard.ui import fmt
 from dashboard.ui.session import KEY
 
 

@@ -17,13 +17,20 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from dashboard.lab import settings
 from dashboard.lab.settings import ServerSettings
-from dashboard.service.board import CHALLENGES, Board, BoardUnavailable, Result
+from dashboard.service.board import (
+    CHALLENGES,
+    Board,
+    BoardUnavailable,
+    Result,
+    energy_note,
+)
 
 RESULT = Result(accuracy=0.985, size_bytes=400_000, latency_ms=0.25, energy_j_per_1000_images=2.0,
                 energy_measured=False, energy_note="estimated: CPU time x 45 W",
@@ -310,3 +317,15 @@ def test_an_unreachable_board_raises_one_line_without_the_password(url):
         Board(url).entries("room-1")
     message = str(unavailable.value)
     assert "s3cret-pw" not in message and "\n" not in message and message.startswith("The class board")
+
+
+def test_the_energy_note_says_measured_or_estimated_and_with_what():
+    def e(measured: bool, method: str = "", **assumptions):
+        reading = SimpleNamespace(assumptions=assumptions)
+        return SimpleNamespace(measured=measured, method=method, readings=[reading])
+    assert energy_note(e(True, "measured: RAPL")) == "measured: RAPL"
+    assert energy_note(e(False, cpu_watts_total=45.0, ram_watts=3.0)) == \
+        "estimated: CPU time x 45 W + RAM 3 W (lab defaults)"
+    assert energy_note(e(False, cpu_watts_total=45.0)) == "estimated: CPU time x 45 W (lab defaults)"
+    assert energy_note(e(False)) == "estimated: CodeCarbon's CPU model (lab defaults)"
+    assert len(energy_note(e(True, "measured: " + "x" * 200))) == 80

@@ -214,7 +214,7 @@ def test_numbers_read_without_scientific_notation():
 def test_names_keep_off_the_dashed_line():
     # A line from the point up to the right: the name goes to its left, not across the line.
     spots = charts.place_labels([(200.0, 100.0)], ["pruned-channels-50"], (600.0, 300.0),
-                                line=[(200.0, 100.0), (400.0, 110.0)])
+                                lines=[[(200.0, 100.0), (400.0, 110.0)]])
     box = charts.label_box(200.0, 100.0, "pruned-channels-50", spots[0])
     assert not any(charts._overlap(box, b) for b in charts._along([(200.0, 100.0), (400.0, 110.0)]))
 

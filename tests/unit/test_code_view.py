@@ -39,6 +39,7 @@ def test_inference_runs_without_gradients_and_calls_the_model_version():
 def test_the_page_gets_the_training_step_first_then_the_inference():
     snippets = code_view.training_and_inference()
     assert [type(s) for s in snippets] == [code_view.Snippet] * 3
+    assert snippets == [code_view.training_step(), *code_view.inference()]
     _, source = snippets[0]
     assert "backward(" in source and "inference_mode" not in source
 

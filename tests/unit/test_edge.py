@@ -93,6 +93,10 @@ def test_an_int8_only_device_leaves_float_versions_out_and_budgets_decide(versio
     assert q.fits_memory is (q.memory_bytes <= 64 * KiB)
     tight = edge.run_profile(versions, tiny_digits, profile(latency_budget_ms=1e-6), settings=QUICK)
     assert all(f.fits_latency is False and not f.fits for f in tight.fits)
+    assert tight.best_fit is None and tight.fitting == []
+    assert all(f.misses == ["over the latency budget"] for f in tight.fits)
+    roomy = edge.run_profile(versions, tiny_digits, profile(latency_budget_ms=1e6), settings=QUICK)
+    assert len(roomy.fitting) == len(versions) and roomy.best_fit.accuracy == max(f.accuracy for f in roomy.fits)
     assert run.to_dict()["fits"][0]["name"] == "fp32"
 
 
@@ -130,3 +134,20 @@ def test_network_floors_follow_from_physics():
     assert nets["geo-satellite"].rtt_ms == pytest.approx(477.5, abs=0.1)   # 4 x 35,786 km at c
     assert nets["transatlantic"].rtt_ms == pytest.approx(54.6, abs=0.3)    # 2 x 5,570 km in glass
     assert all(n.source and (n.how == "physics floor" or n.url) for n in nets.values())
+
+
+def test_the_fit_map_draws_each_measured_version_against_both_budgets():
+    from dashboard.lab.edge import EdgeRun
+    from dashboard.ui import edge_charts
+
+    p = profile(memory_budget=256 * KiB, latency_budget_ms=33.0)
+    fits = [Fit("small", True, weights_bytes=100 * KiB, activation_bytes=10 * KiB, latency_ms=1.0,
+                memory_budget=p.memory_budget, latency_budget_ms=33.0),
+            Fit("big", True, weights_bytes=400 * KiB, activation_bytes=30 * KiB, latency_ms=1.0,
+                memory_budget=p.memory_budget, latency_budget_ms=33.0),
+            Fit("float", False, why_not="integers only")]
+    fig = edge_charts.fit_map(EdgeRun(p, fits, "test CPU"))
+    by_name = {t.name: list(t.text) for t in fig.data}
+    assert by_name == {"fits both budgets": ["small"], "misses a budget": ["big"]}
+    notes = " ".join(a.text for a in fig.layout.annotations)
+    assert "memory budget 256 KiB" in notes and "latency budget 33 ms" in notes

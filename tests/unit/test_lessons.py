@@ -15,7 +15,7 @@ from importlib import resources
 
 import pytest
 
-from dashboard.lab import lesson_checks, lessons
+from dashboard.lab import lesson_checks, lessons, shareable
 from dashboard.lab.bench import BenchResult
 from dashboard.lab.lesson_checks import DIFFERS, MATCHES, NO_RESULT, check
 from dashboard.lab.lessons import (
@@ -74,17 +74,9 @@ def test_presets_named_by_lessons_exist():
     named = {x.preset for x in found if x.preset}
     assert named <= set(PRESETS), "lessons may only name the presets the course defines"
     path = resources.files("dashboard.lessons") / "presets.toml"
-    if not path.is_file():
-        pytest.skip("lessons/presets.toml is not written yet: the preset names are checked against it once it exists")
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    defined = set(data)
-    for key in ("preset", "presets"):   # whichever layout the file uses: tables by name, or a list with names
-        value = data.get(key)
-        if isinstance(value, dict):
-            defined |= set(value)
-        elif isinstance(value, list):
-            defined |= {p.get("name") for p in value if isinstance(p, dict)}
+    defined = set(tomllib.loads(path.read_text(encoding="utf-8"))["presets"])   # [presets.NAME] tables
     assert named <= defined, f"presets missing from presets.toml: {sorted(named - defined)}"
+    assert named <= set(shareable.presets()), f"presets that do not load: {shareable.preset_errors()}"
 
 
 def test_each_check_named_by_a_lesson_exists(shipped):

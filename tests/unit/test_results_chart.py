@@ -11,7 +11,6 @@ from dashboard.lab.energy import EnergyReading, EnergySettings
 from dashboard.lab.record import RunRecord
 from dashboard.lab.train import TrainConfig
 from dashboard.service.runs import Run, differing_settings
-from dashboard.ui import results_charts
 from dashboard.ui.results_charts import X_AXES, accuracy_chart, axis_title, run_points, shown_runs
 
 SETTINGS = EnergySettings(country_iso="WORLD")
@@ -146,12 +145,12 @@ def test_a_wide_range_goes_on_a_log_axis_with_readable_ticks_and_says_so():
 
 
 def test_names_never_overlap_each_other_markers_or_lines():
-    from dashboard.ui.charts import _along, _overlap, label_box
+    from dashboard.ui.charts import _along, _overlap, label_box, place_labels
 
     points = [(100, 100), (110, 104), (300, 100), (300, 60), (300, 140), (60, 200)]
     names = ["epochs 1", "epochs 2", "int8-static", "pruned-channels-50", "int8-dynamic", "distilled"]
     segments = [((100, 100), (300, 60)), ((100, 100), (300, 140)), ((100, 100), (300, 100))]
-    spots = results_charts.place_names(points, names, segments, (500, 300))
+    spots = place_labels(points, names, (500, 300), lines=segments)
     assert spots[0] is not None   # the first name gets the first pick
     boxes = [label_box(x, y, n, spot) for (x, y), n, spot in zip(points, names, spots) if spot]
     lines = [b for a, c in segments for b in _along([a, c])]

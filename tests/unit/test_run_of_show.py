@@ -3,6 +3,7 @@ the app has with a preset and a replay that exist, a bad step is isolated with i
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -24,6 +25,13 @@ preset = "lesson-train"
 replay = "demo"
 notes = ["one", "two", "three"]
 """
+
+
+def _step(key: str, title: str | None = "A step", *, page: str = "train", notes: tuple[str, ...] = ("a", "b", "c"),
+          **more: str) -> str:
+    """One [[steps]] table (a field given None is left out)."""
+    fields = {"key": key, "title": title, "page": page, **more, "notes": list(notes)}
+    return "\n[[steps]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in fields.items() if v is not None)
 
 
 def test_the_bundled_run_of_show_loads_whole_in_order():
@@ -65,51 +73,15 @@ def test_every_preset_named_exists_for_its_page_and_every_replay_is_bundled():
 
 
 def test_a_bad_step_is_left_out_with_its_reason_and_the_others_load():
-    text = GOOD + """
-[[steps]]
-key = "no-title"
-page = "train"
-notes = ["a", "b", "c"]
-
-[[steps]]
-key = "nowhere"
-title = "A page the app does not have"
-page = "nowhere"
-notes = ["a", "b", "c"]
-
-[[steps]]
-key = "short"
-title = "Too few notes"
-page = "train"
-notes = ["a", "b"]
-
-[[steps]]
-key = "train"
-title = "The same key again"
-page = "train"
-notes = ["a", "b", "c"]
-
-[[steps]]
-key = "Bad Key"
-title = "x"
-page = "train"
-notes = ["a", "b", "c"]
-
-[[steps]]
-key = "typo"
-title = "A preset and a replay that do not exist"
-page = "compress"
-preset = "lesson-nope"
-replay = "nope"
-notes = ["a", "b", "c"]
-
-[[steps]]
-key = "wrong-page"
-title = "A preset for another page"
-page = "compress"
-preset = "lesson-train"
-notes = ["a", "b", "c"]
-"""
+    text = GOOD + "".join([
+        _step("no-title", title=None),
+        _step("nowhere", "A page the app does not have", page="nowhere"),
+        _step("short", "Too few notes", notes=["a", "b"]),
+        _step("train", "The same key again"),
+        _step("Bad Key", "x"),
+        _step("typo", "A preset and a replay that do not exist", page="compress", preset="lesson-nope", replay="nope"),
+        _step("wrong-page", "A preset for another page", page="compress", preset="lesson-train"),
+    ])
     steps, errors = run_of_show.load_steps(text, pages={"train", "compress"}, presets=shareable.presets(),
                                            replays={"demo"})
     by_key = {s.key: s for s in steps}

@@ -188,6 +188,21 @@ def test_the_bundled_presets_load_and_parse_cleanly():
     assert shareable.preset_link("lesson-energy", "https://lab.example/") == "https://lab.example/train?model=mlp&epochs=2"
 
 
+def test_the_presets_are_read_once_per_caps_and_a_lower_cap_still_drops_one(caps, monkeypatch):
+    shareable.presets()
+    calls = []
+    monkeypatch.setattr(shareable, "load_presets", lambda *a, **k: calls.append(a) or ({}, []))
+    assert "lesson-train" in shareable.presets() and calls == []   # a page's rerun parses no TOML
+    shareable.presets().clear()                                     # a caller's change is its own copy
+    assert "lesson-train" in shareable.presets()
+    monkeypatch.undo()
+    caps(max_epochs=2)                                              # lesson-train asks for 3 epochs
+    assert "lesson-train" not in shareable.presets()
+    assert any("lesson-train" in e and "epochs" in e for e in shareable.preset_errors())
+    settings.override(None)
+    assert "lesson-train" in shareable.presets()
+
+
 def test_a_link_can_name_a_preset_and_change_it():
     assert parse({"preset": "lesson-energy", "epochs": "5"}, "train") == (
         {"train_model": "mlp", "train_epochs": 5}, [])

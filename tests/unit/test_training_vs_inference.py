@@ -10,7 +10,7 @@ from dashboard.lab.bench import BenchResult, BenchSettings, measure
 from dashboard.lab.compress import make_variants
 from dashboard.lab.energy import EnergyReading, per_image_from
 from dashboard.lab.train import EpochEvent, Training, TrainConfig
-from dashboard.lab.training_vs_inference import REALTIME, SERVING, compare
+from dashboard.lab.training_vs_inference import REALTIME, SERVING, compare, in_your_terms
 
 
 def test_training_energy_and_time_have_one_scope(tiny_digits):
@@ -125,3 +125,11 @@ def test_no_claim_that_every_number_is_measured():
     found = [f"{f.relative_to(root)}: {m.group(0)}" for f in files for m in claim.finditer(f.read_text("utf-8"))]
     assert not found, found
     assert claim.search("Every number in this lab is measured on this machine, now")   # the old Home text
+
+
+def test_a_published_energy_in_the_students_own_inferences_and_days():
+    gpt3 = published.GPT3_TRAINING.joules
+    n, days = in_your_terms(gpt3, 1e-3, inferences_per_day=1e6)
+    assert n == pytest.approx(gpt3 / 1e-3) and days == pytest.approx(gpt3 / 1e3)
+    assert in_your_terms(gpt3, None, 1e6) == (None, None)
+    assert in_your_terms(gpt3, 1e-3, 0) == (pytest.approx(gpt3 / 1e-3), None)

@@ -1,4 +1,5 @@
-"""Numbers as people read them, always with a unit."""
+"""Numbers as people read them, always with a unit: one place for the pages, the lesson checks and the
+benchmarks (plain Python, no Streamlit)."""
 
 from __future__ import annotations
 
