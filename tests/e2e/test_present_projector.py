@@ -45,7 +45,10 @@ def test_run_of_show_on_a_projector(app_url, projector_page, tmp_path, server_lo
     expect(page.get_by_role("heading", name="Run of show", level=1)).to_be_visible(timeout=SETTLE_S)
     settle(page)
     no_exception(page)
-    assert root_font_px(page) == 20   # presenter mode: 1.25x Streamlit's 16 px
+    # Presenter mode: 1.25x Streamlit's 16 px. The style block arrives with the run's elements, which a
+    # loaded machine may paint a moment after the run is idle: wait for it (up to SETTLE_S), then check.
+    page.wait_for_function("getComputedStyle(document.documentElement).fontSize === '20px'", timeout=SETTLE_S)
+    assert root_font_px(page) == 20
     expect(page).not_to_have_url(re.compile(r"mode=present"))
     expect(page.get_by_role("heading", name=re.compile("Step 1 of 6"))).to_be_visible()
     assert qr_text(page) == [f"{app_url}/"]
