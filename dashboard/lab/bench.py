@@ -116,6 +116,21 @@ class BenchResult:
     breakeven_inferences: float | None = None    # inferences that use as much energy as the training did
     per_round: dict = field(default_factory=dict)  # metric -> one value per round (what the medians are of)
     probes: list = field(default_factory=list)     # (before, after) values of measure's `probe` around each round
+    # How quiet its timed windows were (lab.quiet): regime ("batch1", "batch") -> one line saying why that
+    # figure is disturbed, for each figure that stayed disturbed after its re-measurements. Empty: every
+    # figure was checked quiet. A disturbed figure is shown labelled and never shared, posted, replayed or
+    # used in a ratio on another page.
+    disturbed: dict = field(default_factory=dict)
+    quality: dict = field(default_factory=dict)    # regime -> {"windows", "clean", "retries", "worst_share"}
+
+    @property
+    def clean(self) -> bool:
+        """Every figure of it was measured in quiet windows (nothing in `disturbed`)."""
+        return not self.disturbed
+
+    def is_disturbed(self, regime: str) -> bool:
+        """Whether the figure of `regime` ("batch1": latency p50/p95; "batch": throughput) is disturbed."""
+        return regime in self.disturbed
 
     def to_dict(self) -> dict:
         return {**to_plain(self, exclude=("energy", "energy_batch1")),
