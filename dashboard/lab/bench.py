@@ -7,7 +7,8 @@ What makes it fair:
 - timing starts after warm-up (oneDNN and fbgemm pick kernels and allocate on first calls);
 - variants are measured in interleaved rounds (round 2 starts after every variant has done
   round 1, each round in a rotated order), so a noisy neighbour or CPU clock drift hits all
-  alike; speed-ups are medians of per-round ratios to fp32 measured in the same round;
+  alike; a speed-up is the ratio of the two medians shown (fp32's and the version's), so it agrees
+  with its own row; the per-round ratios are kept in the spread;
 - each figure is the median over rounds with its min and max, so the spread is visible;
 - every per-round figure is kept (`per_round`), and an optional `probe` runs before and after
   each timed sample (benchmarks/placement.py uses it to see a VM's host move the threads);
@@ -101,8 +102,8 @@ class BenchResult:
     latency_ms_batch1_p50: float | None = None  # median over rounds of each round's p50
     latency_ms_batch1_p95: float | None = None
     throughput_batch256_ips: float | None = None  # images/s at batch_size, median over rounds
-    speedup_batch1: float | None = None         # fp32 p50 / this p50, median of per-round ratios
-    speedup_batch256: float | None = None       # this / fp32 throughput, median of per-round ratios
+    speedup_batch1: float | None = None         # fp32's p50 / this p50 (the two medians shown)
+    speedup_batch256: float | None = None       # this throughput / fp32's (the two medians shown)
     spread: dict = field(default_factory=dict)  # metric -> {"min", "median", "max"} over rounds
     batch1_calls: int = 0
     batch_size: int = 256
@@ -308,10 +309,13 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
             r.spread = {"latency_ms_batch1_p50": _spread(t.p50_ms), "latency_ms_batch1_p95": _spread(t.p95_ms),
                         "throughput_batch256_ips": _spread(t.ips)}
             if base is not None and len(base.ips) == len(t.ips):
+                # The speed-up is the ratio of the two figures shown beside it (fp32's median over this
+                # one's), so a table never reads "1.19x" beside a version whose own columns show it
+                # slower. The per-round ratios stay in the spread: how steady the comparison was.
                 ratio1 = [b / x for b, x in zip(base.p50_ms, t.p50_ms)]
                 ratio256 = [x / b for b, x in zip(base.ips, t.ips)]
-                r.speedup_batch1 = statistics.median(ratio1)
-                r.speedup_batch256 = statistics.median(ratio256)
+                r.speedup_batch1 = statistics.median(base.p50_ms) / statistics.median(t.p50_ms)
+                r.speedup_batch256 = statistics.median(t.ips) / statistics.median(base.ips)
                 r.spread["speedup_batch1"] = _spread(ratio1)
                 r.spread["speedup_batch256"] = _spread(ratio256)
             r.per_round = {"latency_ms_batch1_p50": list(t.p50_ms), "latency_ms_batch1_p95": list(t.p95_ms),
