@@ -15,6 +15,7 @@ one-line message naming the file and the problem (`LessonError`) instead of brea
     page = "train"            # the app page it opens: one of PAGES
     preset = "lesson-train"   # optional: settings from lessons/presets.toml
     check = "training-costs-more"   # optional: a check in lab.lesson_checks
+    replay = "lesson"         # optional: the bundled replay the check reads while the student has no results
     +++
     ## Lesson                 (then, in any order, each exactly once:)
     ## Figure                 a table, a diagram, or ![alt](figure:NAME) for a chart the page draws
@@ -57,11 +58,12 @@ QUIZ_QUESTIONS = (3, 5)
 PREDICT_OPTIONS = (2, 4)
 
 _REQUIRED = {"title": str, "order": int, "minutes": int, "objectives": list, "page": str}
-_OPTIONAL = {"preset": str, "check": str}
+_OPTIONAL = {"preset": str, "check": str, "replay": str}
 _KINDS = {str: "a text in quotes", int: "a whole number", list: "a list [...]"}
 _REF = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\](?!\()")        # [1] or [1, 3]; not a link's text "[1](...)"
 _URL = re.compile(r"https?://\S+")
 _SOURCE_ITEM = re.compile(r"^(\d+)\.\s+(.*)$")
+_REPLAY_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")    # lab.replay's names (that module loads torch)
 _OPTION = re.compile(r"^[-*]\s+\[( |x|X)\]\s+(.*)$")
 FIGURE_REF = re.compile(r"!\[([^\]]*)\]\(figure:([\w-]+)\)")   # ![alt](figure:NAME): groups alt, NAME
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -99,6 +101,7 @@ class Lesson:
     prediction: Prediction
     perspectives: dict[str, str] = field(default_factory=dict)   # audience -> its paragraph (markdown)
     figures: list[str] = field(default_factory=list)             # names of ![..](figure:NAME) the page draws
+    replay: str | None = None      # assets/presets/NAME.json: the check's figures while the student has none
 
 
 class LessonError(Exception):
@@ -165,7 +168,7 @@ def parse_lesson(slug: str, text: str) -> Lesson:
         objectives=list(meta["objectives"]), page=meta["page"], preset=meta.get("preset"), check=meta.get("check"),
         sections=sections, quiz=_quiz(sections[QUIZ], fail), sources=sources,
         prediction=_prediction(sections[PREDICT], fail), perspectives=_perspectives(sections[FOR_YOU], fail),
-        figures=[name for _, name in FIGURE_REF.findall(sections[FIGURE])])
+        figures=[name for _, name in FIGURE_REF.findall(sections[FIGURE])], replay=meta.get("replay"))
 
 
 def load_glossary(root: Traversable | Path | str | None = None) -> dict[str, str]:
@@ -242,6 +245,10 @@ def _front_matter(text: str, fail) -> tuple[dict, str]:
         raise fail(f"page {meta['page']!r} is not a page of the app (one of {', '.join(repr(p) for p in sorted(PAGES))})")
     if "check" in meta and meta["check"] not in CHECKS:
         raise fail(f"check {meta['check']!r} is not a check (one of {', '.join(CHECKS)})")
+    if "replay" in meta and not _REPLAY_NAME.fullmatch(meta["replay"]):
+        raise fail(f"replay {meta['replay']!r} is not a replay's name (lower-case letters, digits and '-')")
+    if "replay" in meta and "check" not in meta:
+        raise fail("'replay' is for a check to read: give the lesson a 'check' too, or leave 'replay' out")
     if "preset" in meta and not meta["preset"].strip():
         raise fail("'preset' is empty (leave it out for none)")
     return meta, "\n".join(lines[end + 1:])

@@ -7,6 +7,7 @@ malformed, in a folder of their own; the checks on real BenchResult and TrainedM
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -15,8 +16,10 @@ from importlib import resources
 
 import pytest
 
-from dashboard.lab import lesson_checks, lessons, shareable
+from dashboard.lab import claims, energy, fmt, lesson_checks, lessons, shareable
 from dashboard.lab.bench import BenchResult
+from dashboard.lab.edge import EdgeRun, Fit, default_profiles
+from dashboard.lab.energy import EnergyReading, EnergySettings
 from dashboard.lab.lesson_checks import DIFFERS, MATCHES, NO_RESULT, check
 from dashboard.lab.lessons import (
     PAGES,
@@ -34,7 +37,7 @@ GLOSSARY_TERMS = ("latency", "throughput", "p50", "p95", "FLOP", "MAC", "batch",
                   "inference", "training", "quantization", "int8", "bf16", "pruning", "distillation", "PUE",
                   "gCO2e/kWh", "kWh", "joule", "RAPL", "edge device", "round-trip time", "roofline",
                   "memory bandwidth", "ONNX", "runtime")
-PRESETS = ("lesson-train", "lesson-diverge", "lesson-compress", "lesson-energy")
+PRESETS = ("lesson-train", "lesson-diverge", "lesson-compress", "lesson-energy", "lesson-edge")
 
 
 @pytest.fixture(scope="module")
@@ -439,3 +442,176 @@ def test_training_costs_more_has_no_result_without_a_trained_model():
 def test_an_unknown_check_is_a_value_error():
     with pytest.raises(ValueError, match="unknown check"):
         check("zeros-are-faster", [])
+
+
+# ------------------------------------------------------------------ every prediction is checked
+
+def test_every_lesson_that_predicts_has_a_check_and_a_replay_to_fall_back_on(shipped):
+    found, _ = shipped
+    assert all(x.check and x.replay for x in found), [x.slug for x in found if not (x.check and x.replay)]
+    assert len({x.check for x in found}) == len(found)   # one check per lesson, each its own
+
+
+def test_lesson_three_opens_the_microcontroller_profile_and_checks_its_prediction(shipped):
+    found, _ = shipped
+    three = next(x for x in found if x.order == 3)
+    assert (three.page, three.preset, three.check) == ("edge", "lesson-edge", "fits-microcontroller")
+    assert shareable.presets()["lesson-edge"].values == {"edge_profile": "microcontroller"}
+    assert "256 KB" in three.prediction.question
+
+
+def option(shipped, order: int, outcome) -> str:
+    """The text of the lesson's prediction option that a check's outcome gives."""
+    lesson = next(x for x in shipped[0] if x.order == order)
+    return lesson.prediction.options[outcome.answer]
+
+
+# Lesson 3: the default cnn under the microcontroller-class profile, as measured by benchmarks/edge.py.
+KIB = 1024
+
+
+def micro_run(*fits: Fit, budget: int | None = 256 * KIB) -> EdgeRun:
+    profile = dataclasses.replace(default_profiles(2)["microcontroller"], memory_budget=budget)
+    for f in fits:
+        f.memory_budget = budget
+    return EdgeRun(profile, list(fits), "test CPU")
+
+
+def fit(name: str, weights_kib: float | None = None, activations_kib: float = 12.0) -> Fit:
+    if weights_kib is None:
+        return Fit(name, False, "computes in floating point; this device runs 8-bit integers only")
+    return Fit(name, True, weights_bytes=int(weights_kib * KIB), activation_bytes=int(activations_kib * KIB),
+               latency_ms=0.5, latency_budget_ms=200.0, accuracy=0.97)
+
+
+CNN_SIZES = [result("fp32", size_bytes=1_689_869), result("int8-static", size_bytes=434_389),
+             result("pruned-channels-50+int8-static", size_bytes=118_000)]
+
+
+def test_fits_microcontroller_matches_when_only_channels_then_int8_fits(shipped):
+    run = micro_run(fit("fp32"), fit("int8-static", 424), fit("pruned-channels-50+int8-static", 115))
+    with claims.recording() as said:
+        o = check("fits-microcontroller", CNN_SIZES, edge_runs={"microcontroller": run})
+    assert o.status == MATCHES and option(shipped, 3, o) == "Channels removed, then int8 static"
+    assert "fp32** cannot run there" in o.text and "1.61 MiB" in o.text
+    assert "424 KiB + 12 KiB = 436 KiB" in o.text and "over the budget" in o.text and "it fits" in o.text
+    # Each comparing phrase was made by lab.claims from the figures shown beside it.
+    compares = {c.text: c for c in said if c.kind == "compare"}
+    over = next(c for t, c in compares.items() if t.endswith("over the budget"))
+    assert over.operands == (436 * KIB, 256 * KIB) and over.text in o.text
+    under = next(c for t, c in compares.items() if t.endswith("under the budget"))
+    assert under.operands == (127 * KIB, 256 * KIB)
+    assert any(c.kind == "sum" and c.result == 436 * KIB for c in said)
+
+
+def test_fits_microcontroller_says_none_fits_a_larger_model(shipped):
+    run = micro_run(fit("fp32"), fit("int8-static", 1800), fit("pruned-channels-50+int8-static", 470))
+    o = check("fits-microcontroller", [], edge_runs={"microcontroller": run})
+    assert o.status == DIFFERS and option(shipped, 3, o) == "None of them" and "tiny-cnn" in o.text
+
+
+def test_fits_microcontroller_says_int8_alone_fits_a_smaller_model(shipped):
+    run = micro_run(fit("fp32"), fit("int8-static", 40), fit("pruned-channels-50+int8-static", 12))
+    o = check("fits-microcontroller", [], edge_runs={"microcontroller": run})
+    assert o.status == DIFFERS and option(shipped, 3, o) == "int8 static" and "smaller than the" in o.text
+
+
+def test_fits_microcontroller_asks_for_the_combined_version_when_it_was_not_measured():
+    run = micro_run(fit("fp32"), fit("int8-static", 424))
+    o = check("fits-microcontroller", CNN_SIZES[:2], edge_runs={"microcontroller": run})
+    assert o.status == NO_RESULT and o.answer is None and "pruned-channels-50+int8-static" in o.text
+    assert "436 KiB" in o.text   # what was measured is still said
+
+
+@pytest.mark.parametrize("runs", [{}, {"phone": None}])
+def test_fits_microcontroller_has_no_result_without_that_profile(runs):
+    o = check("fits-microcontroller", CNN_SIZES, edge_runs={k: v for k, v in runs.items() if v})
+    assert o.status == NO_RESULT and "Microcontroller-class" in o.text
+
+
+def test_fits_microcontroller_needs_a_memory_budget():
+    run = micro_run(fit("int8-static", 424), budget=None)
+    assert check("fits-microcontroller", [], edge_runs={"microcontroller": run}).status == NO_RESULT
+
+
+# Lessons 5 and 6: energy readings as the meter makes them where it estimates (CodeCarbon's figures in
+# `base`), without running anything.
+
+def estimated(phase: str, cpu_s: float, wall_s: float = 1.0) -> EnergyReading:
+    base = {"threads": 2, "cpu_measured_by": None, "gpu_measured_by": None, "cpu_watts_per_thread": 4.0,
+            "cpu_watts_source": "CodeCarbon's estimate (test)", "cpu_joules_measured": 0.0,
+            "cpu_joules_estimated": 4.0 * cpu_s, "cpu_seconds_estimated": cpu_s, "ram_joules": 3.0 * wall_s,
+            "ram_watts": 3.0, "ram_source": "CodeCarbon's RAM model (test)", "gpu_joules": 0.0,
+            "codecarbon_co2_grams": None, "fallback_reason": None}
+    settings = EnergySettings(country_iso=energy.WORLD)
+    return EnergyReading(phase, duration_s=wall_s, cpu_seconds=cpu_s, base=base, settings=settings).with_settings(
+        settings)
+
+
+def test_only_carbon_moves_keeps_the_energy_and_scales_co2_by_the_grids(shipped):
+    training = estimated("training", cpu_s=20.0, wall_s=10.0)
+    with claims.recording() as said:
+        o = check("only-carbon-moves", training_energy=training, settings=EnergySettings(pue=1.2))
+    assert o.status == MATCHES and option(shipped, 5, o) == "Only the CO2e goes down; the energy stays the same"
+    assert "Poland's grid" in o.text and "France's grid" in o.text and "exactly the same energy" in o.text
+    assert "less CO₂e" in o.text
+    assert "(estimated)" in o.text
+    # Under the student's own PUE (1.2): the joules shown are the re-priced ones.
+    assert fmt.energy(training.with_settings(EnergySettings(pue=1.2)).joules) in o.text
+    co2 = next(c for c in said if c.kind == "compare" and c.word == "less CO₂e")
+    (grids,) = [c for c in said if c.kind == "ratio"]
+    assert grids.result == pytest.approx(1 / co2.result)   # the CO2e moved exactly as the grids' intensities
+
+
+def test_only_carbon_moves_has_no_result_without_training_energy():
+    assert check("only-carbon-moves").status == NO_RESULT
+
+
+def fp32_with_energy(cpu_s_per_1000: float) -> BenchResult:
+    per_image = energy.per_image_from("inference:fp32", [estimated("inference:fp32", cpu_s_per_1000)], [1000])
+    return result("fp32", size_bytes=1_689_869, energy=per_image, energy_batch1=per_image)
+
+
+def test_inference_dominates_a_year_of_a_million_requests(shipped):
+    training = estimated("training", cpu_s=40.0, wall_s=20.0)
+    with claims.recording() as said:
+        o = check("inference-dominates", [fp32_with_energy(0.2)], training_energy=training)
+    assert o.status == MATCHES and option(shipped, 6, o) == "Over 90 %"
+    assert "365 million inferences ×" in o.text and "more than the training" in o.text
+    (product,) = [c for c in said if c.kind == "product"]
+    assert product.operands[0] == 365e6 and product.text in o.text
+
+
+def test_inference_dominates_differs_when_training_outweighs_the_year(shipped):
+    training = estimated("training", cpu_s=4e6, wall_s=2e6)   # weeks of training against a cheap inference
+    o = check("inference-dominates", [fp32_with_energy(0.01)], training_energy=training)
+    assert o.status == DIFFERS and option(shipped, 6, o) in ("Under 10 %", "About half")
+
+
+def test_inference_dominates_has_no_result_without_both_energies():
+    assert check("inference-dominates", [fp32_with_energy(0.2)]).status == NO_RESULT
+    assert check("inference-dominates", [result("fp32")], training_energy=estimated("training", 1.0)).status == NO_RESULT
+
+
+# The older checks give the option their numbers support too.
+
+def test_the_first_checks_answer_with_their_lessons_options(shipped):
+    assert option(shipped, 4, check("zeros-not-faster", measured_compress())) == "No, about the same speed"
+    assert option(shipped, 4, check("zeros-not-faster", measured_compress(zeros=(2.1, 1.9)))) == \
+        "Yes, about twice as fast"
+    two = check("int8-smaller", [result("fp32", size_bytes=1_689_869), result("int8-static", size_bytes=434_389)])
+    assert option(shipped, 2, two) == "About 4 times smaller"
+    cnn = untrained("cnn")
+    assert option(shipped, 1, check("training-costs-more", [], cnn)) == "About 3 times as many"
+
+
+def test_a_disturbed_speed_up_is_never_held_against_the_lesson():
+    zeros = measured_compress(disturbed={"speedup_batch1": "busy", "speedup_batch": "busy"})
+    o = check("zeros-not-faster", zeros)
+    assert o.status == NO_RESULT and "disturbed" in o.text
+
+
+def test_training_costs_more_reads_a_replays_training_block_without_a_model():
+    cnn = untrained("cnn")
+    o = check("training-costs-more", [], training=cnn.summary())
+    assert o.status == MATCHES and "2.95×" in o.text
