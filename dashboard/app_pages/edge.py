@@ -6,16 +6,18 @@ import time
 
 import streamlit as st
 
-from dashboard.lab import cloud_edge, edge, fmt, settings
+from dashboard.lab import claims, cloud_edge, edge, fmt, settings
 from dashboard.lab.edge import KiB, MiB
 from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import glossary, session, status, widgets
+from dashboard.ui import glossary, session, share, status, widgets
 from dashboard.ui import edge_charts as charts
 
 s = session.page("Edge & cloud",
                  "Will your model run on a phone or a microcontroller, and does it answer sooner there or in the "
                  "cloud? Pick a device, measure every version of your model under its limits, then compare.")
+# A lesson's link (?preset=lesson-edge) opens the profile it names; before the model check, so it is kept for later.
+share.apply_query(s, "edge", None, "edge")
 status.require_model(s, "this page runs your model and its compressed versions under a device's limits.")
 
 server_threads = settings.current().threads
@@ -113,11 +115,16 @@ else:
                 f"{'none' if p.memory_budget is None else fmt.size(p.memory_budget)}, latency budget "
                 f"{p.latency_budget_ms:g} ms: measure again for your changes.", icon=":material/edit:")
     best = run.best_fit
+
+    def headroom(f: edge.Fit) -> str:
+        """Latency budget ÷ time per call, as a ratio built from the two figures shown."""
+        return claims.ratio(f.latency_budget_ms, f.latency_ms)
+
     st.subheader(f"{len(run.fitting)} of {len(run.fits)} versions fit {p.title.lower()}")
     if best is not None:
         st.markdown(f"The most accurate that fits: **{best.name}**, {fmt.pct(best.accuracy)} test accuracy, "
                     f"{fmt.size(best.memory_bytes)} of memory, {fmt.ms(best.latency_ms)} per call here "
-                    f"({best.latency_what}): {fmt.times(best.headroom)} headroom.")
+                    f"({best.latency_what}): {headroom(best)} headroom.")
     else:
         st.markdown("None of your versions fits. " + ("A microcontroller needs a small *integer* model: on Compress "
                                                       "& benchmark, remove channels and quantize to int8 together."
@@ -133,14 +140,15 @@ else:
         rows.append({"version": f.name, "fits": "yes" if f.fits else "no",
                      "memory needed": fmt.size(f.memory_bytes), "weights": fmt.size(f.weights_bytes),
                      "peak activations": fmt.size(f.activation_bytes), "time per call": fmt.ms(f.latency_ms),
-                     "headroom": fmt.times(f.headroom), "accuracy": fmt.pct(f.accuracy),
+                     "headroom": headroom(f), "accuracy": fmt.pct(f.accuracy),
                      "threads × images": f"{f.threads} × {f.batch}", "why": "; ".join(f.misses)})
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(f"Measured here on {run.machine}, {fmt.seconds(run.seconds)}. **Weights**: the file the version is "
                f"deployed as. **Peak {glossary.term('activations', 'activation')}**: the largest input + output of one "
                "layer in a real forward pass at this batch (what a runtime that frees each activation after use must "
-               f"hold at once). **Time per call**: {glossary.term('p95')} of single calls at 1 image per call, else the "
-               "mean time of one batch. **Threads × "
+               f"hold at once). **Time per call**: measured here under this profile (its threads and images per call, "
+               f"so not the figure Compress & benchmark shows), the {glossary.term('p95')} of single calls at 1 image "
+               "per call, else the mean time of one batch. **Threads × "
                "images**: read back from the timed calls. **Headroom**: latency budget ÷ time per call.")
 
 # --- cloud vs edge --------------------------------------------------------------------------------------
@@ -176,12 +184,17 @@ rent = st.number_input(f"Server rent per hour ({s.settings.currency or 'your cur
 cmp = cloud_edge.compare(cloud_run.fit(version), dev_run.fit(version), rtt, rent_per_hour=rent, settings=s.settings)
 st.plotly_chart(charts.cloud_vs_edge(cmp, DEFAULTS[dev_key].title), width="stretch")
 if cmp.faster == "device":
-    st.markdown(f"**The device answers first**: {fmt.ms(cmp.device_ms)} against {fmt.ms(cmp.cloud_ms)} through the "
-                f"cloud. The cloud would answer first only if the device were more than "
-                f"**{fmt.times(cmp.device_slowdown_to_lose)} slower** than this machine"
-                + (f", or the round trip under {fmt.ms(cmp.rtt_to_lose_ms)}." if cmp.rtt_to_lose_ms > 0 else "."))
+    sooner = claims.compare(cmp.cloud_ms, cmp.device_ms, more="sooner than", less="later than",
+                            same="at about the same time as")
+    st.markdown(f"**The device answers {sooner} the cloud**: {fmt.ms(cmp.device_ms)} against {fmt.ms(cmp.cloud_ms)}. "
+                f"The real device may take up to **{claims.ratio(cmp.cloud_ms, cmp.device_ms)}** this machine's time "
+                "per answer and still answer first"
+                + (f"; the cloud answers first only over a round trip under {fmt.ms(cmp.rtt_to_lose_ms)}."
+                   if cmp.rtt_to_lose_ms > 0 else "."))
 else:
-    st.markdown(f"**The cloud answers first**: {fmt.ms(cmp.cloud_ms)} against {fmt.ms(cmp.device_ms)} on the device, "
+    sooner = claims.compare(cmp.device_ms, cmp.cloud_ms, more="sooner than", less="later than",
+                            same="at about the same time as")
+    st.markdown(f"**The cloud answers {sooner} the device**: {fmt.ms(cmp.cloud_ms)} against {fmt.ms(cmp.device_ms)}, "
                 f"because the round trip is under {fmt.ms(cmp.rtt_to_lose_ms)}.")
 cur = s.settings.currency
 
@@ -194,8 +207,10 @@ def per_million(value: float | None) -> str:
 energy_kind = "measured" if cmp.energy_measured else "estimated (CPU time × assumed watts)"
 st.markdown(
     "| | in the cloud | on the device |\n|---|---|---|\n"
-    f"| time to the answer | {fmt.ms(cmp.cloud_ms)} ({fmt.ms(cmp.rtt_ms)} network + {fmt.ms(cmp.server_ms)} server) "
-    f"| {fmt.ms(cmp.device_ms)} |\n"
+    "| time to the answer | network + server: "
+    + claims.total([(cmp.rtt_ms / 1000, fmt.ms(cmp.rtt_ms)), (cmp.server_ms / 1000, fmt.ms(cmp.server_ms))],
+                   cmp.cloud_ms / 1000, fmt.ms(cmp.cloud_ms))
+    + f" | {fmt.ms(cmp.device_ms)} |\n"
     "| your image | leaves the device, crosses the network, is processed on someone else's computer "
     "| never leaves the device |\n"
     "| without a connection | no answer | works offline |\n"

@@ -1,4 +1,5 @@
-"""Settings a link can carry: the Train and Compress pages' widgets as short query parameters.
+"""Settings a link can carry: the Train and Compress pages' widgets, and the device profile Edge & cloud
+opens on, as short query parameters.
 
     values, notices = parse({"epochs": "5", "lr": "1"}, "train")   # widget key -> value
     encode({"train_epochs": 5}, "train")                          # {"epochs": "5"}
@@ -32,11 +33,12 @@ from .train import OPTIMIZERS, SCHEDULES, TrainConfig, precision_choices
 
 # The pages' select_slider choices, here so that a link and its widget offer the same list.
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
-LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.002, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+# Up to 10: the lesson on divergence needs rates far past where Adam trains well (about 0.001 to 0.01).
+LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.002, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 TRAIN_IMAGES = (0, 500, 1000, 2000, 4000, 8000, 20000)    # 0: all of them
 CALIBRATION_IMAGES = (64, 256, 1024, 4096)
 
-PAGES = ("train", "compress")   # the pages' url paths (dashboard/app.py)
+PAGES = ("train", "compress", "edge")   # the pages' url paths (dashboard/app.py)
 PRESET_PARAM = "preset"         # ?preset=lesson-train: a named preset's settings
 # Parameters that are not settings and are left alone: this tab's session token (ui.session.PARAM)
 # and Streamlit's own.
@@ -139,7 +141,13 @@ COMPRESS = (
     Setting("alpha", "c_alpha", float, "the distillation weight alpha", _const(_d.distill_alpha),
             lo=0.0, hi=1.0, step=0.1),
 )
-SCHEMA: dict[str, tuple[Setting, ...]] = {"train": TRAIN, "compress": COMPRESS}
+# Edge & cloud: which device profile the page opens on (lesson 3 asks about the microcontroller).
+# The keys of lab.edge.default_profiles, written out: that module loads torch and ONNX Runtime.
+EDGE_PROFILES = ("cloud", "laptop", "phone", "microcontroller")
+EDGE = (
+    Setting("profile", "edge_profile", str, "the device profile", _const("phone"), choices=lambda: EDGE_PROFILES),
+)
+SCHEMA: dict[str, tuple[Setting, ...]] = {"train": TRAIN, "compress": COMPRESS, "edge": EDGE}
 
 
 def schema(page: str) -> dict[str, Setting]:
@@ -340,7 +348,7 @@ class Preset:
 
     name: str
     title: str
-    page: str                   # url path: train or compress
+    page: str                   # url path: one of PAGES
     params: dict[str, str]      # as the file has them, as text
     values: dict[str, object]   # widget key -> value, as parse reads them
 

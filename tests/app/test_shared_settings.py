@@ -138,3 +138,17 @@ def test_compress_settings_from_a_link_opened_before_training_wait_for_the_model
     open_with(at, COMPRESS, alpha="2", int8="maybe")
     assert len(at.warning) == 2
     assert at.slider(key="c_alpha").value == 0.3 and at.checkbox(key="c_int8_static").value is True
+
+
+def test_edge_opens_on_the_profile_a_lesson_names_kept_until_there_is_a_model():
+    at = open_with(fresh(), "app_pages/edge.py", preset="lesson-edge")
+    assert not at.warning and set(at.query_params) == {PARAM}
+    assert session(at).forms["edge"]["edge_profile"] == "microcontroller"   # no model yet: kept for later
+    train_tiny(at)
+    open_page(at, "app_pages/edge.py")
+    assert at.radio(key="edge_profile").value == "microcontroller"
+    assert any("Microcontroller-class" in b.label for b in at.button)
+    # A profile the page does not have: a plain notice, the page keeps its choice.
+    open_with(at, "app_pages/edge.py", profile="toaster")
+    assert len(at.warning) == 1 and "profile" in shown(at.warning[0])
+    assert at.radio(key="edge_profile").value == "microcontroller"

@@ -170,7 +170,7 @@ def test_an_unknown_page_is_a_programming_error():
 def test_the_bundled_presets_load_and_parse_cleanly():
     assert shareable.preset_errors() == []
     p = shareable.presets()
-    assert set(p) == {"lesson-train", "lesson-diverge", "lesson-compress", "lesson-energy"}
+    assert set(p) == {"lesson-train", "lesson-diverge", "lesson-compress", "lesson-energy", "lesson-edge"}
     for name, preset in p.items():
         assert preset.title and preset.page in shareable.PAGES
         assert parse(preset.params, preset.page) == (preset.values, [])
@@ -184,6 +184,7 @@ def test_the_bundled_presets_load_and_parse_cleanly():
     c = p["lesson-compress"].values
     assert (c["c_unstructured"], c["c_unstructured_pct"], c["c_channels"], c["c_channels_pct"]) == (True, 90, True, 50)
     assert c["c_int8_static"] and c["c_onnx"] and not c["c_distilled"]
+    assert p["lesson-edge"].values == {"edge_profile": "microcontroller"} and p["lesson-edge"].page == "edge"
     assert shareable.preset_link("lesson-diverge") == "train?lr=1"
     assert shareable.preset_link("lesson-energy", "https://lab.example/") == "https://lab.example/train?model=mlp&epochs=2"
 
@@ -262,3 +263,19 @@ def test_the_presets_file_is_installed_with_the_package():
     patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert (root / "lessons" / shareable.PRESET_FILE).is_file()
     assert any(Path(shareable.PRESET_FILE).match(p) for p in patterns["dashboard.lessons"])
+
+
+def test_the_learning_rate_goes_past_1_for_the_lesson_on_divergence():
+    values, notices = parse({"lr": "10"}, "train")
+    assert values == {"train_lr": 10.0} and notices == []
+    assert max(shareable.LEARNING_RATES) == 10.0 and list(shareable.LEARNING_RATES) == sorted(shareable.LEARNING_RATES)
+    assert parse({"lr": "30"}, "train")[1]   # still a list: a value it does not offer is refused
+
+
+def test_edge_opens_on_a_named_device_profile_and_refuses_others():
+    from dashboard.lab import edge
+    assert set(shareable.EDGE_PROFILES) == set(edge.default_profiles(2))   # the page's profiles, written out
+    assert parse({"profile": "microcontroller"}, "edge") == ({"edge_profile": "microcontroller"}, [])
+    values, notices = parse({"profile": "<b>toaster</b>"}, "edge")
+    assert values == {} and "profile" in notices[0] and "<" not in notices[0]
+    assert shareable.preset_link("lesson-edge") == "edge?profile=microcontroller"
