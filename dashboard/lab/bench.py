@@ -9,7 +9,10 @@ What makes it fair:
   round 1, each round in a rotated order), so a noisy neighbour or CPU clock drift hits all
   alike; a speed-up is the ratio of the two medians shown (fp32's and the version's), so it agrees
   with its own row; the per-round ratios are kept in the spread;
-- each figure is the median over rounds with its min and max, so the spread is visible;
+- each timed window is watched (lab.quiet: how long its own threads waited for a processor); a
+  disturbed one is measured again after a wait for a quieter moment (bounded), and a figure is the
+  median over its quiet rounds, or, when most stayed disturbed, over all of them and says so
+  (`disturbed`); the spread over rounds is kept;
 - every per-round figure is kept (`per_round`), and an optional `probe` runs before and after
   each timed sample (benchmarks/placement.py uses it to see a VM's host move the threads);
 - in the app the measurement runs as a job holding the compute slot (service.jobs): no other session's work overlaps;
@@ -41,7 +44,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import energy, hardware
+from . import energy, hardware, quiet
 from .data import EVAL_BATCH, Dataset
 from .serial import from_plain, to_plain
 from .variant import Variant
@@ -62,6 +65,8 @@ class BenchSettings:
     energy_mode: str = "windows"       # "rounds": meter the timed batch windows; "windows": separate ones
     energy_min_seconds: float = 2.0    # "windows" mode: seconds per metered window ...
     energy_repeats: int = 5            # ... and how many per variant
+    retries: int = 3                   # a disturbed timed window (lab.quiet) is measured again up to this often ...
+    quiet_wait_s: float = 2.0          # ... each time after waiting up to this long for a quieter moment
 
     def validate(self) -> None:
         if self.rounds < 1 or self.batch1_min_calls < 1 or self.batch_size < 1:
@@ -70,6 +75,8 @@ class BenchSettings:
             raise ValueError(f"energy_mode must be 'rounds' or 'windows', not {self.energy_mode!r}")
         if self.threads is not None and self.threads < 1:
             raise ValueError("threads must be at least 1")
+        if self.retries < 0 or self.quiet_wait_s < 0:
+            raise ValueError("retries and the wait for a quiet moment cannot be negative")
 
     def to_dict(self) -> dict:
         return to_plain(self)
@@ -99,9 +106,9 @@ class BenchResult:
     sparsity: float | None = None
     flops: int = 0                             # per image, 1 multiply-add = 2 FLOPs
     layout: str = "contiguous"
-    latency_ms_batch1_p50: float | None = None  # median over rounds of each round's p50
+    latency_ms_batch1_p50: float | None = None  # median of each quiet round's p50 (see `disturbed`)
     latency_ms_batch1_p95: float | None = None
-    throughput_batch256_ips: float | None = None  # images/s at batch_size, median over rounds
+    throughput_batch256_ips: float | None = None  # images/s at batch_size, median over the quiet rounds
     speedup_batch1: float | None = None         # fp32's p50 / this p50 (the two medians shown)
     speedup_batch256: float | None = None       # this throughput / fp32's (the two medians shown)
     spread: dict = field(default_factory=dict)  # metric -> {"min", "median", "max"} over rounds
@@ -117,8 +124,9 @@ class BenchResult:
     breakeven_inferences: float | None = None    # inferences that use as much energy as the training did
     per_round: dict = field(default_factory=dict)  # metric -> one value per round (what the medians are of)
     probes: list = field(default_factory=list)     # (before, after) values of measure's `probe` around each round
-    # How quiet its timed windows were (lab.quiet): regime ("batch1", "batch") -> one line saying why that
-    # figure is disturbed, for each figure that stayed disturbed after its re-measurements. Empty: every
+    # How quiet its timed windows were (lab.quiet): regime -> one line saying why that figure is disturbed,
+    # for each figure that stayed disturbed after its re-measurements: "batch1" (latency p50/p95), "batch"
+    # (throughput), and "speedup_batch1" / "speedup_batch" when either side of a speed-up is. Empty: every
     # figure was checked quiet. A disturbed figure is shown labelled and never shared, posted, replayed or
     # used in a ratio on another page.
     disturbed: dict = field(default_factory=dict)
@@ -130,7 +138,8 @@ class BenchResult:
         return not self.disturbed
 
     def is_disturbed(self, regime: str) -> bool:
-        """Whether the figure of `regime` ("batch1": latency p50/p95; "batch": throughput) is disturbed."""
+        """Whether the figure of `regime` is disturbed: "batch1" (latency p50/p95), "batch" (throughput),
+        "speedup_batch1", "speedup_batch"."""
         return regime in self.disturbed
 
     def to_dict(self) -> dict:
@@ -171,49 +180,119 @@ class _Timing:
     images: list[int] = field(default_factory=list)    # images in each metered window
     readings1: list = field(default_factory=list)      # ... and of each round's batch-1 window
     images1: list[int] = field(default_factory=list)
+    quality1: list = field(default_factory=list)       # lab.quiet.Quality of each round's batch-1 window
+    quality: list = field(default_factory=list)        # ... and of its batch window
+    retries: dict = field(default_factory=lambda: {"batch1": 0, "batch": 0})
+
+
+Say = Callable[[str], None]
+
+
+def _checked(timed: Callable[[], tuple], phase: str, s: BenchSettings, energy_settings, say: Say,
+             should_stop: Callable[[], bool]) -> tuple[tuple, quiet.Quality, object, int]:
+    """Run one timed window (`timed()` returns its figures), metered when asked, watched by lab.quiet; a
+    disturbed one is run again after a wait for a quieter moment, up to s.retries times. Returns the
+    figures, the Quality and energy reading of the window kept (the last quiet one, else the least
+    disturbed), and how many re-measurements it took."""
+    metered = s.energy and s.energy_mode == "rounds"
+    best = None
+    for attempt in range(1 + s.retries):
+        if attempt:
+            say(f"the server is busy: waiting for a quieter moment, then measuring again (try {attempt + 1} of "
+                f"{1 + s.retries})")
+            quiet.wait_for_quiet(s.quiet_wait_s, should_stop=should_stop)
+        # The meter starts CodeCarbon's tracker before the clock starts and stops it after.
+        with energy.meter(phase, settings=energy_settings) if metered else nullcontext() as reading:
+            with quiet.window() as w:
+                figures = timed()
+        if not w.result.disturbed:
+            return figures, w.result, reading if metered else None, attempt
+        if best is None or w.result.share < best[1].share:
+            best = (figures, w.result, reading if metered else None)
+        if should_stop():
+            break
+    return (*best, attempt)
 
 
 def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tensor,
                 s: BenchSettings, t: _Timing, energy_settings: energy.EnergySettings | None,
-                probe: Callable[[], float | None] | None) -> None:
+                probe: Callable[[], float | None] | None, say: Say, should_stop: Callable[[], bool]) -> None:
     calls_goal = math.ceil(s.batch1_min_calls / s.rounds)
     seconds_goal = s.batch1_min_seconds / s.rounds
+
+    def one_at_a_time() -> tuple:
+        times: list[int] = []
+        start = time.perf_counter()
+        i = 0
+        while len(times) < calls_goal or time.perf_counter() - start < seconds_goal:
+            x = singles[i % len(singles)]
+            t0 = time.perf_counter_ns()
+            variant(x)
+            times.append(time.perf_counter_ns() - t0)
+            i += 1
+        return (times,)
+
+    def batched() -> tuple:
+        n, start = 0, time.perf_counter()
+        while n < 2 or time.perf_counter() - start < s.batch_min_seconds / s.rounds:
+            variant(batch)
+            n += 1
+        return n, time.perf_counter() - start
+
     gc.collect()
     gc.disable()  # a collection inside the timed loop would land on whichever variant is running
     try:
         before = probe() if probe else None
-        metered = s.energy and s.energy_mode == "rounds"
-        times: list[int] = []
-        # The meter starts CodeCarbon's tracker before the clock starts and stops it after.
-        with energy.meter(f"inference:{variant.name}:batch1", settings=energy_settings) if metered else nullcontext() as r1:
-            start = time.perf_counter()
-            i = 0
-            while len(times) < calls_goal or time.perf_counter() - start < seconds_goal:
-                x = singles[i % len(singles)]
-                t0 = time.perf_counter_ns()
-                variant(x)
-                times.append(time.perf_counter_ns() - t0)
-                i += 1
-        if metered:
-            t.readings1.append(r1)
-            t.images1.append(len(times))
+        (times,), q1, r1, tries1 = _checked(one_at_a_time, f"inference:{variant.name}:batch1", s, energy_settings,
+                                            lambda m: say(f"{variant.name} at batch 1: {m}"), should_stop)
         times.sort()
         t.p50_ms.append(_percentile(times, 0.50) / 1e6)
         t.p95_ms.append(_percentile(times, 0.95) / 1e6)
         t.calls += len(times)
+        t.quality1.append(q1)
+        t.retries["batch1"] += tries1
+        if r1 is not None:
+            t.readings1.append(r1)
+            t.images1.append(len(times))
 
-        with energy.meter(f"inference:{variant.name}", settings=energy_settings) if metered else nullcontext() as r:
-            n, start = 0, time.perf_counter()
-            while n < 2 or time.perf_counter() - start < s.batch_min_seconds / s.rounds:
-                variant(batch)
-                n += 1
-            t.ips.append(n * len(batch) / (time.perf_counter() - start))
-        if metered:
+        (n, seconds), q, r, tries = _checked(batched, f"inference:{variant.name}", s, energy_settings,
+                                             lambda m: say(f"{variant.name} at batch {len(batch)}: {m}"), should_stop)
+        t.ips.append(n * len(batch) / seconds)
+        t.quality.append(q)
+        t.retries["batch"] += tries
+        if r is not None:
             t.readings.append(r)
             t.images.append(n * len(batch))
         t.probes.append((before, probe() if probe else None))
     finally:
         gc.enable()
+
+
+def _quiet_rounds(qualities: list) -> list[int]:
+    """The rounds whose window was quiet; all of them when too few were (the figure is then disturbed)."""
+    clean = [i for i, q in enumerate(qualities) if not q.disturbed]
+    return clean if clean and len(clean) >= _needed(len(qualities)) else list(range(len(qualities)))
+
+
+def _needed(rounds: int) -> int:
+    """Quiet windows a figure needs to count as checked: a majority of its rounds."""
+    return rounds // 2 + 1
+
+
+def _disturbance(qualities: list, retries: int, settings: BenchSettings) -> str | None:
+    """Why a figure is disturbed (one line), or None when a majority of its windows were quiet."""
+    clean = sum(1 for q in qualities if not q.disturbed)
+    if clean >= _needed(len(qualities)):
+        return None
+    worst = max(qualities, key=lambda q: q.share)
+    return (f"{len(qualities) - clean} of its {len(qualities)} timed windows stayed disturbed after "
+            f"{retries} re-measurement{'s' if retries != 1 else ''} (up to {settings.retries} each): {worst.why()}")
+
+
+def _quality(qualities: list, retries: int) -> dict:
+    return {"windows": len(qualities), "clean": sum(1 for q in qualities if not q.disturbed), "retries": retries,
+            "worst_share": round(max((q.share for q in qualities), default=0.0), 4),
+            "shares": [round(q.share, 4) for q in qualities], "how": qualities[0].how if qualities else ""}
 
 
 def _saved_sizes(variant: Variant) -> tuple[int, int]:
@@ -285,42 +364,62 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
                     break
                 progress(done / steps, f"timing round {rnd + 1}/{s.rounds}: {v.name}")
                 with torch.inference_mode():
-                    _time_round(v, singles, batch, s, timings[v.name], energy_settings, probe)
+                    _time_round(v, singles, batch, s, timings[v.name], energy_settings, probe,
+                                lambda m, done=done: progress(done / steps, f"round {rnd + 1}/{s.rounds}, {m}"), stop)
                 done += 1
         base = timings.get(baseline)
         complete = min((len(t.ips) for t in timings.values()), default=0)
         for t in timings.values():  # drop a round a stop cut short
             del t.p50_ms[complete:], t.p95_ms[complete:], t.ips[complete:], t.probes[complete:]
             del t.readings[complete:], t.images[complete:], t.readings1[complete:], t.images1[complete:]
+            del t.quality1[complete:], t.quality[complete:]
         for v, r in live:
             t = timings[v.name]
             if not t.ips:
                 continue
             r.rounds, r.batch1_calls, r.threads = len(t.ips), t.calls, threads
+            # Each figure is the median over its quiet windows (lab.quiet); when too few were quiet, over
+            # all of them, and the figure says it is disturbed.
+            quiet1, quietn = _quiet_rounds(t.quality1), _quiet_rounds(t.quality)
+            for regime, qualities in (("batch1", t.quality1), ("batch", t.quality)):
+                r.quality[regime] = _quality(qualities, t.retries[regime])
+                if why := _disturbance(qualities, t.retries[regime], s):
+                    r.disturbed[regime] = why
             if t.readings:
-                r.energy = energy.per_image_from(f"inference:{v.name}", t.readings, t.images)
-                r.details["energy_windows"] = f"the {len(t.readings)} timed batch-{len(batch)} windows"
+                r.energy = energy.per_image_from(f"inference:{v.name}", [t.readings[i] for i in quietn],
+                                                 [t.images[i] for i in quietn])
+                r.details["energy_windows"] = f"the {len(quietn)} timed batch-{len(batch)} windows"
             if t.readings1:
-                r.energy_batch1 = energy.per_image_from(f"inference:{v.name}:batch1", t.readings1, t.images1)
-                r.details["energy_windows_batch1"] = f"the {len(t.readings1)} timed batch-1 windows"
-            r.latency_ms_batch1_p50 = statistics.median(t.p50_ms)
-            r.latency_ms_batch1_p95 = statistics.median(t.p95_ms)
-            r.throughput_batch256_ips = statistics.median(t.ips)
-            r.spread = {"latency_ms_batch1_p50": _spread(t.p50_ms), "latency_ms_batch1_p95": _spread(t.p95_ms),
-                        "throughput_batch256_ips": _spread(t.ips)}
-            if base is not None and len(base.ips) == len(t.ips):
-                # The speed-up is the ratio of the two figures shown beside it (fp32's median over this
-                # one's), so a table never reads "1.19x" beside a version whose own columns show it
-                # slower. The per-round ratios stay in the spread: how steady the comparison was.
-                ratio1 = [b / x for b, x in zip(base.p50_ms, t.p50_ms)]
-                ratio256 = [x / b for b, x in zip(base.ips, t.ips)]
-                r.speedup_batch1 = statistics.median(base.p50_ms) / statistics.median(t.p50_ms)
-                r.speedup_batch256 = statistics.median(t.ips) / statistics.median(base.ips)
-                r.spread["speedup_batch1"] = _spread(ratio1)
-                r.spread["speedup_batch256"] = _spread(ratio256)
+                r.energy_batch1 = energy.per_image_from(f"inference:{v.name}:batch1", [t.readings1[i] for i in quiet1],
+                                                        [t.images1[i] for i in quiet1])
+                r.details["energy_windows_batch1"] = f"the {len(quiet1)} timed batch-1 windows"
+            p50, p95, ips = [t.p50_ms[i] for i in quiet1], [t.p95_ms[i] for i in quiet1], [t.ips[i] for i in quietn]
+            r.latency_ms_batch1_p50 = statistics.median(p50)
+            r.latency_ms_batch1_p95 = statistics.median(p95)
+            r.throughput_batch256_ips = statistics.median(ips)
+            r.spread = {"latency_ms_batch1_p50": _spread(p50), "latency_ms_batch1_p95": _spread(p95),
+                        "throughput_batch256_ips": _spread(ips)}
             r.per_round = {"latency_ms_batch1_p50": list(t.p50_ms), "latency_ms_batch1_p95": list(t.p95_ms),
                            "throughput_batch256_ips": list(t.ips)}
             r.probes = [list(pair) for pair in t.probes] if probe else []
+        for v, r in live:   # speed-ups: the ratio of the two figures shown beside them
+            fp32 = next((x for u, x in live if u.name == baseline), None)
+            if fp32 is None or base is None or not timings[v.name].ips or len(base.ips) != len(timings[v.name].ips):
+                continue
+            t = timings[v.name]
+            # fp32's median over this one's, so a table never reads "1.19x" beside a version whose own columns
+            # show it slower. The per-round ratios stay in the spread: how steady the comparison was.
+            r.speedup_batch1 = fp32.latency_ms_batch1_p50 / r.latency_ms_batch1_p50
+            r.speedup_batch256 = r.throughput_batch256_ips / fp32.throughput_batch256_ips
+            r.spread["speedup_batch1"] = _spread([b / x for b, x in zip(base.p50_ms, t.p50_ms)])
+            r.spread["speedup_batch256"] = _spread([x / b for b, x in zip(base.ips, t.ips)])
+            if v.name == baseline:
+                continue   # 1.00x by definition, not a measured ratio
+            for regime, key in (("batch1", "speedup_batch1"), ("batch", "speedup_batch")):
+                if regime in r.disturbed:
+                    r.disturbed[key] = "its own figure is disturbed"
+                elif regime in fp32.disturbed:
+                    r.disturbed[key] = f"{baseline}'s figure it is compared with is disturbed"
         # 3. Energy per image, one variant at a time (each holds the meter on its own).
         if s.energy and s.energy_mode == "windows":
             for v, r in live:

@@ -4,7 +4,9 @@
 
 What is measured, and how (every timing is torch.utils.benchmark's Timer.blocked_autorange, which
 warms up, picks a block of calls long enough that the clock costs nothing, and reports the median
-per call; Timer(num_threads=n) sets torch's thread count for the timing and restores it after):
+per call; Timer(num_threads=n) sets torch's thread count for the timing and restores it after; each
+timing's window is checked by lab.quiet and measured again when disturbed, and one that stays
+disturbed says so in its `disturbed`):
 
 - `measure_peaks`: the peak rate per number format, from one large square matrix multiply
   (2048 x 2048 by default: 17 billion operations per call, enough to keep every core's vector or
@@ -38,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.benchmark import Timer
 
-from . import hardware, quantize
+from . import hardware, quantize, quiet
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
@@ -77,6 +79,7 @@ class PeakRate:
     size: int          # n of the n x n x n multiply
     gops: float        # billions of operations per second (GFLOP/s for floats, GOP/s for int8)
     threads: int
+    disturbed: str = ""  # why its timing stayed disturbed after re-measuring (lab.quiet); "" = checked quiet
 
     @property
     def ops_per_call(self) -> float:
@@ -92,31 +95,58 @@ class Peaks:
     seconds: float = 0.0
 
     def best(self, fmt: str) -> PeakRate | None:
-        """The fastest op of a number format, or None when none was measured."""
+        """The fastest op of a number format timed in a quiet window (else the fastest, labelled disturbed),
+        or None when none was measured."""
         rates = [r for r in self.rates if r.format == fmt]
-        return max(rates, key=lambda r: r.gops) if rates else None
+        quiet_rates = [r for r in rates if not r.disturbed] or rates
+        return max(quiet_rates, key=lambda r: r.gops) if quiet_rates else None
 
     @property
     def formats(self) -> list[str]:
         return [f for f in ("fp32", "bf16", "fp16", "int8") if self.best(f) is not None]
 
 
-def _time(stmt: str, env: dict, threads: int, seconds: float) -> float:
-    """Median seconds per call of `stmt` at `threads` threads."""
-    return Timer(stmt, globals=env, num_threads=threads).blocked_autorange(min_run_time=seconds).median
+RETRIES = 3   # a disturbed timing (lab.quiet) is measured again up to this often, after a wait for quiet
 
 
-def _matmul(dtype: torch.dtype, n: int, threads: int, seconds: float, g: torch.Generator) -> float:
+@dataclass(frozen=True)
+class Timed:
+    seconds: float      # median seconds per call
+    disturbed: str      # "" when its window was quiet, else why it stayed disturbed
+
+
+def _time(stmt: str, env: dict, threads: int, seconds: float) -> Timed:
+    """Median seconds per call of `stmt` at `threads` threads, in a window checked by lab.quiet (a disturbed
+    one is measured again after a wait for a quieter moment, up to RETRIES times)."""
+    best = None
+    for attempt in range(1 + RETRIES):
+        if attempt:
+            quiet.wait_for_quiet()
+        with quiet.window() as w:
+            median = Timer(stmt, globals=env, num_threads=threads).blocked_autorange(min_run_time=seconds).median
+        if not w.result.disturbed:
+            return Timed(median, "")
+        if best is None or w.result.share < best[1].share:
+            best = (median, w.result)
+    return Timed(best[0], f"stayed disturbed after {RETRIES} re-measurements: {best[1].why()}")
+
+
+def _rate(ops: float, timed: Timed) -> tuple[float, str]:
+    """(billions of operations per second, why disturbed) of a call doing `ops` operations."""
+    return ops / timed.seconds / 1e9, timed.disturbed
+
+
+def _matmul(dtype: torch.dtype, n: int, threads: int, seconds: float, g: torch.Generator) -> tuple[float, str]:
     a, b = (torch.randn(n, n, generator=g).to(dtype) for _ in range(2))
-    return 2.0 * n ** 3 / _time("torch.matmul(a, b)", {"torch": torch, "a": a, "b": b}, threads, seconds) / 1e9
+    return _rate(2.0 * n ** 3, _time("torch.matmul(a, b)", {"torch": torch, "a": a, "b": b}, threads, seconds))
 
 
-def _int_mm(n: int, threads: int, seconds: float, g: torch.Generator) -> float:
+def _int_mm(n: int, threads: int, seconds: float, g: torch.Generator) -> tuple[float, str]:
     a, b = (torch.randint(-128, 128, (n, n), dtype=torch.int8, generator=g) for _ in range(2))
-    return 2.0 * n ** 3 / _time("torch._int_mm(a, b)", {"torch": torch, "a": a, "b": b}, threads, seconds) / 1e9
+    return _rate(2.0 * n ** 3, _time("torch._int_mm(a, b)", {"torch": torch, "a": a, "b": b}, threads, seconds))
 
 
-def _quantized_linear(engine: str, n: int, threads: int, seconds: float, g: torch.Generator) -> float:
+def _quantized_linear(engine: str, n: int, threads: int, seconds: float, g: torch.Generator) -> tuple[float, str]:
     """n x n activations (uint8) times an n x n int8 weight, on `engine` (set for the call, restored)."""
     import torch.ao.nn.quantized as nnq
 
@@ -129,10 +159,10 @@ def _quantized_linear(engine: str, n: int, threads: int, seconds: float, g: torc
             layer.set_weight_bias(w, torch.zeros(n))
             layer.scale, layer.zero_point = 1.0, 128
             x = torch.quantize_per_tensor(torch.rand(n, n, generator=g), 1 / 255, 0, torch.quint8)
-            per_call = _time("layer(x)", {"layer": layer, "x": x}, threads, seconds)
+            timed = _time("layer(x)", {"layer": layer, "x": x}, threads, seconds)
     finally:
         torch.backends.quantized.engine = before
-    return 2.0 * n ** 3 / per_call / 1e9
+    return _rate(2.0 * n ** 3, timed)
 
 
 def _native(fmt: str, info: hardware.HardwareInfo) -> list[str]:
@@ -150,10 +180,10 @@ def measure_peaks(threads: int | None = None, settings: ProbeSettings | None = N
     n = s.size
     peaks, start = Peaks(threads), time.perf_counter()
 
-    def float_op(dtype: torch.dtype) -> Callable[[], float]:
+    def float_op(dtype: torch.dtype) -> Callable[[], tuple[float, str]]:
         return lambda: _matmul(dtype, n, threads, s.peak_seconds, g)
 
-    todo: list[tuple[str, str, Callable[[], float]]] = [("fp32", "torch.matmul, fp32", float_op(torch.float32))]
+    todo: list[tuple[str, str, Callable[[], tuple[float, str]]]] = [("fp32", "torch.matmul, fp32", float_op(torch.float32))]
     for fmt, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
         if _native(fmt, info):
             todo.append((fmt, f"torch.matmul, {fmt}", float_op(dtype)))
@@ -173,7 +203,8 @@ def measure_peaks(threads: int | None = None, settings: ProbeSettings | None = N
             break
         progress(i / steps, f"peak rate: {op}, {n} x {n}")
         try:
-            peaks.rates.append(PeakRate(fmt, op, n, run(), threads))
+            gops, disturbed = run()
+            peaks.rates.append(PeakRate(fmt, op, n, gops, threads, disturbed))
         except (RuntimeError, NotImplementedError) as exc:   # an op this build or CPU lacks: say so
             if peaks.best(fmt) is None:
                 peaks.missing[fmt] = f"{op} failed here: {str(exc).splitlines()[0]}"
@@ -184,8 +215,8 @@ def measure_peaks(threads: int | None = None, settings: ProbeSettings | None = N
         if stop():
             break
         progress((len(todo) + j) / steps, f"fp32 matmul {m} x {m}: a small layer")
-        peaks.sweep.append(PeakRate("fp32", "torch.matmul, fp32", m, _matmul(torch.float32, m, threads,
-                                                                               s.sweep_seconds, g), threads))
+        gops, disturbed = _matmul(torch.float32, m, threads, s.sweep_seconds, g)
+        peaks.sweep.append(PeakRate("fp32", "torch.matmul, fp32", m, gops, threads, disturbed))
     peaks.seconds = time.perf_counter() - start
     return peaks
 
@@ -198,6 +229,7 @@ class ThreadPoint:
     batch: int
     images_per_s: float
     threads_seen: list[int]    # torch.get_num_threads() inside the timed calls (each distinct value)
+    disturbed: str = ""        # why its timing stayed disturbed after re-measuring (lab.quiet); "" = checked quiet
 
 
 @dataclass
@@ -265,8 +297,8 @@ def measure_parallelism(module: nn.Module, in_shape: tuple[int, ...], max_thread
                 seen.add(torch.get_num_threads())
                 m(x)
 
-            per_call = _time("call()", {"call": call}, threads, s.parallel_seconds / len(grid))
-            out.points.append(ThreadPoint(threads, batch, batch / per_call, sorted(seen)))
+            timed = _time("call()", {"call": call}, threads, s.parallel_seconds / len(grid))
+            out.points.append(ThreadPoint(threads, batch, batch / timed.seconds, sorted(seen), timed.disturbed))
     out.seconds = time.perf_counter() - start
     return out
 
@@ -314,11 +346,11 @@ def device_speed(module: nn.Module, in_shape: tuple[int, ...], device: torch.dev
         F.cross_entropy(model(x), y).backward()
         opt.step()
 
-    train_s = _time("step()", {"step": step}, threads, s.device_seconds)
+    train_s = _time("step()", {"step": step}, threads, s.device_seconds).seconds
     model.eval()
     xi = torch.randn(s.infer_batch, *in_shape, generator=g).to(device)
     with torch.inference_mode():
-        infer_s = _time("model(x)", {"model": model, "x": xi}, threads, s.device_seconds)
+        infer_s = _time("model(x)", {"model": model, "x": xi}, threads, s.device_seconds).seconds
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else hardware.cpu_model()
     return DeviceSpeed(device.type, name, s.train_batch / train_s, s.infer_batch / infer_s,
                        s.train_batch, s.infer_batch)

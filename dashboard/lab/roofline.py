@@ -34,6 +34,13 @@ class Achieved:
     peak_op: str
     threads: int               # the benchmark's threads
     peak_threads: int
+    disturbed: str = ""        # why the rate or its peak is not a checked figure (lab.quiet); "" when both are
+
+    @property
+    def checked_share(self) -> float | None:
+        """The share, only when both of its figures were measured in quiet windows (None otherwise): what
+        a page may state as "% of peak"."""
+        return None if self.disturbed else self.share
 
     @property
     def share(self) -> float | None:
@@ -64,12 +71,14 @@ def achieved(results: Sequence[BenchResult], peaks: Peaks) -> list[Achieved]:
         best = peaks.best(fmt)
         regimes = []
         if r.latency_ms_batch1_p50:
-            regimes.append((1, r.flops / (r.latency_ms_batch1_p50 / 1e3)))
+            regimes.append((1, r.flops / (r.latency_ms_batch1_p50 / 1e3), r.disturbed.get("batch1", "")))
         if r.throughput_batch256_ips:
-            regimes.append((r.batch_size, r.flops * r.throughput_batch256_ips))
-        for batch, flops_per_s in regimes:
+            regimes.append((r.batch_size, r.flops * r.throughput_batch256_ips, r.disturbed.get("batch", "")))
+        for batch, flops_per_s, disturbed in regimes:
+            why = (f"its speed is disturbed ({disturbed})" if disturbed else
+                   f"the {fmt} peak is disturbed ({best.disturbed})" if best is not None and best.disturbed else "")
             out.append(Achieved(r.name, fmt, batch, float(r.flops) * batch, flops_per_s / 1e9,
-                                best.gops if best else None, best.op if best else "", r.threads, peaks.threads))
+                                best.gops if best else None, best.op if best else "", r.threads, peaks.threads, why))
     return out
 
 
@@ -83,7 +92,8 @@ def training_rate(trained, peaks: Peaks) -> Achieved | None:
     batch = trained.config.batch_size
     return Achieved("training", fmt, batch, float(trained.cost.train_flops_per_image) * batch,
                     trained.cost.train_flops_per_image * trained.images_per_second / 1e9,
-                    best.gops if best else None, best.op if best else "", trained.config.threads or 0, peaks.threads)
+                    best.gops if best else None, best.op if best else "", trained.config.threads or 0, peaks.threads,
+                    f"the {fmt} peak is disturbed ({best.disturbed})" if best is not None and best.disturbed else "")
 
 
 __all__ = ["Achieved", "achieved", "number_format", "training_rate"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import statistics
 
 import pytest
 import torch
 
+from dashboard.lab import quiet
 from dashboard.lab.bench import BenchSettings, markdown, measure
 from dashboard.lab.compress import CompressSettings, make_variants
 from dashboard.lab.energy import EnergySettings
@@ -44,25 +46,34 @@ def test_fp32_is_the_baseline(results, mlp):
     assert fp32.accuracy == pytest.approx(mlp.test_accuracy, abs=1e-9)
 
 
-def test_every_figure_is_the_median_of_its_rounds_and_the_spread_their_range(results):
+def test_every_figure_is_the_median_of_its_quiet_rounds_and_the_spread_their_range(results):
     s = BenchSettings.quick(threads=1, rounds=3)
     for r in results:
         if not r.available:
             continue
         assert r.rounds == 3 and r.threads == 1 and r.batch1_calls >= s.batch1_min_calls
-        for key in ("latency_ms_batch1_p50", "latency_ms_batch1_p95", "throughput_batch256_ips"):
+        for key, regime in (("latency_ms_batch1_p50", "batch1"), ("latency_ms_batch1_p95", "batch1"),
+                            ("throughput_batch256_ips", "batch")):
             per_round = r.per_round[key]
             assert len(per_round) == 3 and all(x > 0 for x in per_round), (r.name, key)
-            assert getattr(r, key) == sorted(per_round)[1], (r.name, key)  # the median of 3
-            assert (r.spread[key]["min"], r.spread[key]["max"]) == (min(per_round), max(per_round)), (r.name, key)
+            # The rounds whose window lab.quiet found quiet; all three when most were not (then labelled).
+            shares = r.quality[regime]["shares"]
+            quiet_rounds = [i for i, share in enumerate(shares) if share <= quiet.DISTURBED_SHARE]
+            used = [per_round[i] for i in (quiet_rounds if len(quiet_rounds) >= 2 else range(3))]
+            assert (regime in r.disturbed) == (len(quiet_rounds) < 2), (r.name, regime)
+            assert getattr(r, key) == statistics.median(used), (r.name, key)
+            assert (r.spread[key]["min"], r.spread[key]["max"]) == (min(used), max(used)), (r.name, key)
 
 
-def test_a_variant_doing_twice_the_work_measures_about_half_the_speed(mlp, variants, digits):
+def test_a_variant_is_compared_with_fp32_on_the_same_images(mlp, variants, digits):
+    # How much slower twice the work reads is a timing (benchmarks/compress.py); here: the speed-ups are
+    # the ratios of the figures shown, and the answers are fp32's own.
     fp32 = variants[0]
     twice = Variant("twice", torch.nn.Sequential(), "fp32 run twice per call")
     twice.module = _Twice(fp32.module)
     fp32_r, twice_r = measure([fp32, twice], digits, BenchSettings.quick(threads=1, rounds=3))
-    assert 0.3 < twice_r.speedup_batch256 < 0.75 and 0.3 < twice_r.speedup_batch1 < 0.8
+    assert twice_r.speedup_batch1 == pytest.approx(fp32_r.latency_ms_batch1_p50 / twice_r.latency_ms_batch1_p50)
+    assert twice_r.speedup_batch256 == pytest.approx(twice_r.throughput_batch256_ips / fp32_r.throughput_batch256_ips)
     assert twice_r.accuracy == fp32_r.accuracy and twice_r.agreement == 1.0
 
 

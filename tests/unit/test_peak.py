@@ -17,7 +17,6 @@ from dashboard.ui import hardware_charts
 
 QUICK = peak.ProbeSettings(size=512, peak_seconds=0.02, sweep_sizes=(64, 128), sweep_seconds=0.01,
                            batches=(1, 8), parallel_seconds=0.1, device_seconds=0.02)
-TOLERANCE = 1.15   # achieved over peak: timing noise between two short measurements, not more
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,9 @@ def test_every_format_has_a_positive_peak_with_its_op_named_or_says_why_not():
     assert [r.size for r in p.sweep] == [64, 128] and all(r.gops > 0 for r in p.sweep)
 
 
-def test_fp32_at_batch_256_reaches_at_most_the_fp32_peak(tiny_trained, tiny_digits, peaks_1024):
+def test_fp32_is_held_against_the_fp32_peak_at_both_batches(tiny_trained, tiny_digits, peaks_1024):
+    # How close it comes (at most the peak, within timing noise) is a timing: benchmarks/ checks it on a
+    # quiet machine. Here: what is divided by what, and that a disturbed figure gives no share to state.
     variants = make_variants(tiny_trained, tiny_digits, ["fp32"])
     results = bench.measure(variants, tiny_digits, bench.BenchSettings.quick(threads=1))
     points = roofline.achieved(results, peaks_1024)
@@ -51,9 +52,29 @@ def test_fp32_at_batch_256_reaches_at_most_the_fp32_peak(tiny_trained, tiny_digi
     one = next(p for p in points if p.name == "fp32" and p.batch == 1)
     assert big.format == "fp32" and big.peak_gops == peaks_1024.best("fp32").gops
     assert big.flops_per_call == 256 * results[0].flops
-    assert 0 < big.share <= TOLERANCE
-    assert 0 < one.share <= TOLERANCE
+    assert big.gops == pytest.approx(results[0].flops * results[0].throughput_batch256_ips / 1e9)
+    assert one.gops == pytest.approx(results[0].flops / (results[0].latency_ms_batch1_p50 / 1e3) / 1e9)
+    for p in (big, one):
+        assert p.share == pytest.approx(p.gops / p.peak_gops)
+        assert (p.checked_share is None) == bool(p.disturbed)
     assert big.threads == 1 == big.peak_threads
+
+
+def test_a_disturbed_speed_or_peak_gives_no_share_to_state():
+    peaks = peak.Peaks(2, [peak.PeakRate("fp32", "mm", 2048, 200.0, 2),
+                           peak.PeakRate("int8", "mm8", 2048, 900.0, 2, disturbed="stayed disturbed: ...")])
+    fp32 = bench.BenchResult("fp32", True, "", flops=1_000_000, latency_ms_batch1_p50=0.1,
+                             throughput_batch256_ips=100_000.0, threads=2, disturbed={"batch1": "busy"})
+    int8 = bench.BenchResult("int8-static", True, "", flops=1_000_000, latency_ms_batch1_p50=0.1,
+                             throughput_batch256_ips=100_000.0, threads=2)
+    one, big, int8_one, int8_big = roofline.achieved([fp32, int8], peaks)
+    assert one.checked_share is None and "speed is disturbed" in one.disturbed
+    assert big.checked_share == pytest.approx(0.5) and not big.disturbed
+    assert int8_one.checked_share is None and int8_big.checked_share is None
+    assert "int8 peak is disturbed" in int8_big.disturbed
+    # A quiet op is preferred as the peak over a faster one that was disturbed.
+    peaks.rates.append(peak.PeakRate("int8", "quiet op", 2048, 500.0, 2))
+    assert peaks.best("int8").op == "quiet op"
 
 
 def test_each_version_is_held_against_the_peak_of_its_own_number_format():

@@ -1,0 +1,95 @@
+"""A timed window knows how quiet it was; a disturbed one is measured again, and a figure that stays
+disturbed says so and is taken from its quiet windows when a majority of them was quiet.
+
+No test here asserts a time: the disturbances are made for real (a sleep, a thread holding Python's
+GIL), so they disturb on a quiet machine and on a busy one alike."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+
+from dashboard.lab import bench, quiet
+from dashboard.lab.compress import make_variants
+
+
+def test_a_window_whose_thread_sleeps_is_disturbed_and_says_how_long_it_waited():
+    with quiet.window() as w:
+        time.sleep(0.05)   # off the CPU for the whole window, as a thread waiting for a core or the GIL is
+    q = w.result
+    assert q.wall_s >= 0.05 and q.off_cpu_s >= 0.9 * q.wall_s
+    assert q.share > quiet.DISTURBED_SHARE and q.disturbed
+    assert "waited" in q.why() and "ms" in q.why()
+    assert q.to_dict()["disturbed"] is True
+
+
+def test_measuring_is_set_only_inside_a_window():
+    assert not quiet.measuring()
+    with quiet.window():
+        assert quiet.measuring()
+    assert not quiet.measuring()
+
+
+@contextmanager
+def gil_held_alongside():
+    """Another Python thread computing all the time: it holds the GIL whenever the measuring thread
+    lets go of it (every torch call does), as another session's page rerun does in the app."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            sum(range(2000))
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_windows_disturbed_by_another_thread_are_measured_again_and_the_figure_says_so(tiny_trained, tiny_digits):
+    variants = make_variants(tiny_trained, tiny_digits, ["fp32"])
+    settings = bench.BenchSettings.quick(threads=1, rounds=3, retries=1, quiet_wait_s=0.01)
+    with gil_held_alongside():
+        (r,) = bench.measure(variants, tiny_digits, settings)
+    assert "batch1" in r.disturbed
+    q = r.quality["batch1"]
+    assert q["windows"] == 3 and q["clean"] < 2 and q["retries"] >= 2   # each disturbed window re-measured
+    assert "stayed disturbed after" in r.disturbed["batch1"] and "waited" in r.disturbed["batch1"]
+    assert not r.clean and r.is_disturbed("batch1")
+    assert r.is_disturbed("speedup_batch1") is False   # fp32 is the baseline: its speed-up is 1 by definition
+    assert r.latency_ms_batch1_p50 > 0   # still shown, labelled
+
+
+def _q(share: float) -> quiet.Quality:
+    wall = 0.1
+    return quiet.Quality(wall, share * wall, 0.0, 0.0, 0.0, "thread time + schedstat")
+
+
+def test_a_figure_is_the_median_of_its_quiet_rounds_when_most_were_quiet():
+    qualities = [_q(0.01), _q(0.9), _q(0.02)]
+    assert bench._quiet_rounds(qualities) == [0, 2]
+    assert bench._disturbance(qualities, 3, bench.BenchSettings()) is None
+
+
+def test_a_figure_most_of_whose_rounds_stayed_disturbed_uses_them_all_and_says_why():
+    qualities = [_q(0.9), _q(0.01), _q(0.6)]
+    assert bench._quiet_rounds(qualities) == [0, 1, 2]
+    why = bench._disturbance(qualities, 6, bench.BenchSettings(retries=3))
+    assert why.startswith("2 of its 3 timed windows stayed disturbed after 6 re-measurements (up to 3 each)")
+    assert "waited 90 ms" in why   # the worst window's own account
+
+
+def test_speed_ups_built_on_a_disturbed_baseline_are_marked(tiny_trained, tiny_digits):
+    variants = make_variants(tiny_trained, tiny_digits, ["fp32", "int8-dynamic"])
+    settings = bench.BenchSettings.quick(threads=1, rounds=1, retries=0)
+    fp32, other = bench.measure(variants, tiny_digits, settings)
+    assert other.speedup_batch1 == pytest.approx(fp32.latency_ms_batch1_p50 / other.latency_ms_batch1_p50)
+    assert other.speedup_batch256 == pytest.approx(other.throughput_batch256_ips / fp32.throughput_batch256_ips)
+    for regime, key in (("batch1", "speedup_batch1"), ("batch", "speedup_batch")):
+        assert other.is_disturbed(key) == (fp32.is_disturbed(regime) or other.is_disturbed(regime))
