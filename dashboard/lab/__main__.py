@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true",
                    help="the Home page's 'Run the whole demo' settings and the app's timing windows "
                         "(the training and run options above are then ignored, except --threads)")
+    p.add_argument("--edge", action="store_true",
+                   help="also measure every version under the default device profiles (Edge & cloud's cloud, "
+                        "laptop, phone-class and microcontroller-class) and keep them in the replay")
     p.add_argument("--out", type=Path, metavar="PATH", required=True,
                    help="the replay's JSON file; bundled replays live in assets/presets/NAME.json")
     p.add_argument("--name", default=None, help="the replay's name (default: the file's name without .json)")
@@ -265,10 +268,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         record = pipeline.run(config, names, compress_settings=cs, bench_settings=bs,
                               training_energy=bs.energy, on_progress=bar.update, on_train_event=on_event)
+        edge_runs = (_edge_runs(record, args.threads or settings.current().threads, bs.energy, args.quick, bar)
+                     if args.edge else [])
     # How it was made, when run as `python -m dashboard.lab` (main() called from Python has no such line).
     command = ("python -m dashboard.lab " + shlex.join(sys.argv[1:])
                if sys.argv and sys.argv[0].endswith("__main__.py") else "")
-    doc = replay.make(record, name=name, title=title, steps=steps, demo=args.demo, command=command)
+    doc = replay.make(record, name=name, title=title, steps=steps, demo=args.demo, command=command, edge_runs=edge_runs)
     doc["replay"]["load_average_at_start"] = round(load, 2)
     write_json(args.out, doc)
     size = args.out.stat().st_size
@@ -277,10 +282,35 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(f"replay {name!r}: {size / 1e6:.2f} MB, weights as {w['dtype']}"
           + (f" (the same answer as the measured model on {100 * w['agreement_with_measured']:.2f} % of the test "
              "images)" if w["agreement_with_measured"] is not None else ""))
+    for run in edge_runs:
+        print(f"{run.profile.title}: {len(run.fitting)} of {len(run.fits)} versions fit"
+              + (f" (the most accurate: {run.best_fit.name})" if run.best_fit else ""))
     print(f"shown as: {replay.read(args.out.read_bytes(), name).label}")
     if size > 2_000_000:
         sys.stderr.write(f"warning: {args.out} is over 2 MB; every copy of the app carries it\n")
     return 0
+
+
+def _edge_runs(record, threads: int, metered: bool, quick: bool, bar) -> list:
+    """Every version of a finished run under each default device profile, as the Edge & cloud page measures
+    them (lab.edge.run_profile), for a replay; `quick`: one short round each. Empty when the run did not finish."""
+    import dataclasses
+
+    from . import edge
+    from .data import load_dataset
+
+    if record.stopped or record.trained is None:
+        return []
+    dataset = load_dataset(record.trained.dataset)
+    timed = dataclasses.replace(edge.PROFILE_BENCH, energy=metered)
+    if quick:
+        timed = dataclasses.replace(timed, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01,
+                                    batch_min_seconds=0.01, warmup_seconds=0.0)
+    runs = []
+    for profile in edge.default_profiles(threads).values():
+        bar.log(f"device profile: {profile.title}")
+        runs.append(edge.run_profile(record.variants, dataset, profile, settings=timed))
+    return runs
 
 
 def check_writable(path: Path | None, option: str) -> None:

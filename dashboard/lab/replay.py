@@ -5,13 +5,17 @@
     r.record                    # the RunRecord: config, training summary, BenchResults, energy, hardware, when
     r.trained                   # a TrainedModel with a live module, from the weights the file carries
     r.label                     # "a replay: measured on <cpu> at <date> with 2 threads, not now on this server"
+    r.edge_runs_for(digest)     # its device-profile runs (lab.edge), as a Session keeps them for that model
+    replay.peek("lesson")       # the figures without the model (no weights loaded): what a lesson check reads
 
 A presenter's demo then depends neither on the room's network nor on the server's CPU, and it never
 passes for a measurement made now: the label goes with the figures wherever they are shown.
 
 A replay is the `run` command's JSON (RunRecord.to_dict(), read back with RunRecord.from_dict) with
 one more block, "replay": its name and title, the trained model's description and training curves,
-and the model's weights (torch.save of the state_dict, base64). The default cnn's float32 weights
+the model's weights (torch.save of the state_dict, base64) and, when it was made with `--edge`, every
+version measured under the default device profiles (lab.edge.EdgeRun.to_dict, in "edge"), so the Edge
+& cloud step of a run of show has figures to show too. The default cnn's float32 weights
 are 1.7 MB (2.3 MB as base64), so weights above WEIGHTS_FP32_MAX bytes travel as float16: half the
 size, and `make` records how many test images the rounded model still answers as the measured one did.
 """
@@ -25,10 +29,12 @@ import io
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -38,6 +44,9 @@ from .outcome import Outcome
 from .record import RunRecord
 from .serial import from_plain, to_plain
 from .train import EpochEvent, StepEvent, TrainConfig, TrainedModel
+
+if TYPE_CHECKING:
+    from .edge import EdgeRun
 
 FORMAT = 1
 FOLDER = "presets"              # assets/presets/, installed as dashboard.assets/presets
@@ -60,6 +69,7 @@ class Replay:
     demo: bool = False                          # the Home page's demo settings
     weights_dtype: str = "float32"
     agreement: float | None = None              # rounded weights vs the measured model, on the test images
+    edge_runs: list[EdgeRun] = field(default_factory=list)   # every version under each device profile measured
 
     @property
     def threads(self) -> int:
@@ -73,6 +83,14 @@ class Replay:
         if not m:
             return self.record.created_at or "an unknown time"
         return f"{m[1]} {m[2]}" + (f" {m[3]}" if m[3] else "")
+
+    def edge_runs_for(self, digest: str) -> dict[str, EdgeRun]:
+        """The device runs by profile key, keyed to the model as the Session holds it (`digest`: the loaded
+        weights' hash; the versions: the replay's measured set), so the Edge & cloud page shows them."""
+        from .compress import resolve_names
+
+        names = tuple(resolve_names([r.name for r in self.record.results]))
+        return {run.profile.key: replace(run, key=(digest, names)) for run in self.edge_runs}
 
     @property
     def label(self) -> str:
@@ -98,13 +116,19 @@ def _answers(module: torch.nn.Module, dataset: Dataset) -> torch.Tensor:
 
 
 def make(record: RunRecord, *, name: str, title: str, steps: list[StepEvent] = (), demo: bool = False,
-         command: str = "", dataset: Dataset | None = None) -> dict:
+         command: str = "", dataset: Dataset | None = None, edge_runs: Sequence[EdgeRun] = ()) -> dict:
     """The replay of a finished pipeline run (record.trained live, every result measured) as JSON-able
-    data; `steps`: the training's StepEvents (its loss curve); `dataset`: its data (loaded if needed)."""
+    data; `steps`: the training's StepEvents (its loss curve); `dataset`: its data (loaded if needed);
+    `edge_runs`: the run's versions measured under device profiles (lab.edge.run_profile), if any."""
     if not _NAME.fullmatch(name):
         raise ValueError(f"a replay's name is lower-case letters, digits and '-', not {name!r}")
     if record.stopped or record.trained is None or not record.results:
         raise ValueError("only a run that finished with measured versions can be a replay")
+    if any(run.stopped for run in edge_runs):
+        raise ValueError("a device-profile run that was stopped cannot be part of a replay")
+    measured = {r.name for r in record.results}
+    if any({f.name for f in run.fits} != measured for run in edge_runs):
+        raise ValueError("each device-profile run must measure the replay's versions, no more and no fewer")
     trained: TrainedModel = record.trained
     state = {k: v.detach().cpu().contiguous() for k, v in trained.module.state_dict().items()}
     dtype, agreement = "float32", None
@@ -128,6 +152,7 @@ def make(record: RunRecord, *, name: str, title: str, steps: list[StepEvent] = (
     return {**record.to_dict(), "replay": {
         "format": FORMAT, "name": name, "title": title, "demo": demo, "command": command, "model": model,
         "steps": [to_plain(e) for e in steps if isinstance(e, StepEvent)],
+        "edge": [run.to_dict() for run in edge_runs],
         "weights": {"dtype": dtype, "encoding": "base64 of torch.save(state_dict)",
                     "sha256": hashlib.sha256(blob).hexdigest(), "agreement_with_measured": agreement,
                     "data": base64.b64encode(blob).decode("ascii")},
@@ -211,6 +236,10 @@ def read(raw: bytes | str, name: str) -> Replay:
         blob = base64.b64decode(weights["data"], validate=True)
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise bad(f"its model block does not read ({_one_line(exc)})") from exc
+    try:
+        edge_runs = [_edge_run(run) for run in meta.get("edge", [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise bad(f"its device-profile runs do not read ({_one_line(exc)})") from exc
     if hashlib.sha256(blob).hexdigest() != weights.get("sha256"):
         raise bad("its weights do not match their checksum (the file was changed or cut short)")
     try:
@@ -228,18 +257,41 @@ def read(raw: bytes | str, name: str) -> Replay:
         raise bad(f"its weights do not load into a {model.get('spec', {}).get('name', '?')} model "
                   f"({_one_line(exc)})") from exc
     return Replay(name, str(meta.get("title") or name), record, trained, steps, bool(meta.get("demo")),
-                  str(weights.get("dtype", "float32")), weights.get("agreement_with_measured"))
+                  str(weights.get("dtype", "float32")), weights.get("agreement_with_measured"), edge_runs)
 
 
-@lru_cache(maxsize=32)
-def describe(name: str) -> tuple[str, str]:
-    """(title, label) of the bundled replay `name` without loading its model: for a page that offers it.
-    ReplayError as `load`. The files are read-only parts of the package, so the answer is kept."""
+def _edge_run(d: dict) -> EdgeRun:
+    """An EdgeRun back from EdgeRun.to_dict() (the Fits' derived figures are recomputed, not read)."""
+    from .edge import DeviceProfile, EdgeRun, Fit
+    from .energy import PerImageEnergy
+
+    fits = []
+    for f in d["fits"]:
+        fit = from_plain(Fit, {k: v for k, v in f.items() if k != "energy"})
+        fit.energy = PerImageEnergy.from_dict(f["energy"]) if f.get("energy") else None
+        fits.append(fit)
+    return EdgeRun(from_plain(DeviceProfile, d["profile"]), fits, str(d.get("machine", "")),
+                   measured_at=float(d.get("measured_at") or 0.0), seconds=float(d.get("seconds") or 0.0),
+                   stopped=bool(d.get("stopped")))
+
+
+@lru_cache(maxsize=8)
+def peek(name: str) -> Replay:
+    """The bundled replay `name` without its model (`trained` is None, no weights loaded): its figures,
+    title and label, for a page that offers it or a lesson check that reads it. ReplayError as `load`.
+    The files are read-only parts of the package, so the answer is kept (callers must not change it)."""
     path = _path(name)
     try:
         doc = json.loads(path.read_bytes())
         meta, record = doc["replay"], RunRecord.from_dict(doc)
+        edge_runs = [_edge_run(run) for run in meta.get("edge", [])]
     except Exception as exc:  # whatever is wrong with it: one line
         raise ReplayError(f"The replay {name!r} cannot be used: it does not read ({_one_line(exc)}).") from exc
-    r = Replay(name, str(meta.get("title") or name), record, trained=None)  # type: ignore[arg-type]
+    return Replay(name, str(meta.get("title") or name), record, trained=None,  # type: ignore[arg-type]
+                  demo=bool(meta.get("demo")), edge_runs=edge_runs)
+
+
+def describe(name: str) -> tuple[str, str]:
+    """(title, label) of the bundled replay `name` without loading its model: for a page that offers it."""
+    r = peek(name)
     return r.title, r.label

@@ -5,6 +5,7 @@ a real model; a broken file is one line and the session keeps what it had. And t
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import tomllib
 from pathlib import Path
@@ -158,11 +159,63 @@ def test_the_cli_writes_a_replay_the_app_reads_back(tiny_digits, monkeypatch, tm
     assert "with 1 thread, not now on this server" in r.label and f"shown as: {r.label}" in stdout
     # The page's cheap description agrees with the full load.
     monkeypatch.setattr(replay, "folder", lambda: out.parent)
-    replay.describe.cache_clear()
+    replay.peek.cache_clear()
     try:
         assert replay.describe("tiny-mlp") == (r.title, r.label)
+        assert replay.peek("tiny-mlp").edge_runs == [] and r.edge_runs == []   # made without --edge
     finally:
-        replay.describe.cache_clear()
+        replay.peek.cache_clear()
+
+
+def test_a_replay_made_with_edge_carries_every_profile_and_a_session_shows_them(tiny_digits, monkeypatch, tmp_path,
+                                                                               capsys):
+    from dashboard.lab import edge, lesson_checks
+
+    monkeypatch.setattr("dashboard.lab.pipeline.load_dataset", lambda *a, **k: tiny_digits)
+    monkeypatch.setattr("dashboard.lab.data.load_dataset", lambda *a, **k: tiny_digits)
+    out = tmp_path / "presets" / "tiny-edge.json"
+    rc = main(["replay", "--model", "mlp", "--epochs", "1", "--threads", "1", "--quiet", "--quick", "--no-energy",
+               "--variants", "fp32,int8-static", "--edge", "--out", str(out)])
+    stdout = capsys.readouterr().out
+    assert rc == 0 and "Microcontroller-class:" in stdout
+    doc = json.loads(out.read_text())
+    assert [run["profile"]["key"] for run in doc["replay"]["edge"]] == list(edge.default_profiles(1))
+    r = replay.read(out.read_bytes(), "tiny-edge")
+    micro = next(run for run in r.edge_runs if run.profile.key == "microcontroller")
+    fp32, int8 = micro.fit("fp32"), micro.fit("int8-static")
+    assert not fp32.runnable and "floating point" in fp32.why_not          # int8-only device: as measured
+    assert int8.runnable and int8.activation_bytes > 0 and int8.weights_bytes == next(
+        x.size_bytes for x in r.record.results if x.name == "int8-static")   # the file measured, read back
+    assert int8.fits_memory is (int8.memory_bytes <= 256 * 1024) and micro.profile.memory_budget == 256 * 1024
+    # Loaded into a session: keyed to its model and versions exactly as the Edge & cloud page asks.
+    monkeypatch.setattr(replay, "folder", lambda: out.parent)
+    s = Session()
+    job = work.load_replay(s, "tiny-edge")
+    assert job.wait(60) and job.state == "done", job.error
+    runs_for = r.edge_runs_for(s.digest)
+    assert set(runs_for) == set(edge.default_profiles(1))
+    assert runs_for["microcontroller"].key[:2] == (s.digest, tuple(work.versions(s, {}).names))
+    # ... and lesson 3's check reads it: an mlp's int8 version is small enough on its own.
+    o = lesson_checks.check("fits-microcontroller", r.record.results, edge_runs=runs_for)
+    assert o.status != lesson_checks.NO_RESULT and "int8-static" in o.text
+    # peek: the same device runs without loading the model.
+    replay.peek.cache_clear()
+    try:
+        seen = replay.peek("tiny-edge")
+        assert seen.trained is None and [x.to_dict() for x in seen.edge_runs] == [x.to_dict() for x in r.edge_runs]
+    finally:
+        replay.peek.cache_clear()
+
+
+def test_a_replay_refuses_device_runs_of_other_versions(tiny_digits, monkeypatch, tmp_path):
+    from dashboard.lab import edge
+
+    doc = json.loads((PRESETS / "demo.json").read_text())
+    record = replay.read(json.dumps(doc).encode(), "demo")
+    fits = [edge.Fit("something-else", True)]
+    run = edge.EdgeRun(edge.default_profiles(1)["phone"], fits, "cpu")
+    with pytest.raises(ValueError, match="no more and no fewer"):
+        replay.make(dataclasses.replace(record.record, trained=record.trained), name="x", title="x", edge_runs=[run])
 
 
 def test_the_cli_refuses_a_bad_replay_name_before_any_work(tmp_path, capsys):
