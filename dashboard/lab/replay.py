@@ -47,6 +47,7 @@ from .train import EpochEvent, StepEvent, TrainConfig, TrainedModel
 
 if TYPE_CHECKING:
     from .edge import EdgeRun
+    from .lesson_checks import Evidence
 
 FORMAT = 1
 FOLDER = "presets"              # assets/presets/, installed as dashboard.assets/presets
@@ -91,6 +92,14 @@ class Replay:
 
         names = tuple(resolve_names([r.name for r in self.record.results]))
         return {run.profile.key: replace(run, key=(digest, names)) for run in self.edge_runs}
+
+    def evidence(self, settings=None) -> Evidence:
+        """Its figures as a lesson check or a presenter note reads them (`settings`: the energy assumptions
+        to price them under; None: the lab's defaults)."""
+        from .lesson_checks import Evidence
+
+        return Evidence(self.record.results, self.trained, self.record.training, self.record.training_energy,
+                        {run.profile.key: run for run in self.edge_runs}, settings)
 
     @property
     def label(self) -> str:
@@ -285,10 +294,11 @@ def peek(name: str) -> Replay:
         doc = json.loads(path.read_bytes())
         meta, record = doc["replay"], RunRecord.from_dict(doc)
         edge_runs = [_edge_run(run) for run in meta.get("edge", [])]
+        steps = [from_plain(StepEvent, e) for e in meta.get("steps", [])]
     except Exception as exc:  # whatever is wrong with it: one line
         raise ReplayError(f"The replay {name!r} cannot be used: it does not read ({_one_line(exc)}).") from exc
     return Replay(name, str(meta.get("title") or name), record, trained=None,  # type: ignore[arg-type]
-                  demo=bool(meta.get("demo")), edge_runs=edge_runs)
+                  steps=steps, demo=bool(meta.get("demo")), edge_runs=edge_runs)
 
 
 def describe(name: str) -> tuple[str, str]:

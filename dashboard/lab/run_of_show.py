@@ -4,9 +4,15 @@
     run_of_show.steps()                           # lessons/run_of_show.toml, checked against the app's pages,
                                                   # the presets and the bundled replays
     step_link(step, "https://lab.example.org")    # 'https://lab.example.org/train?preset=lesson-train'
+    render_notes(step, [("this session", evidence)])  # the notes with this run's figures, and where they came from
 
 The steps are content (lessons/run_of_show.toml, installed as dashboard.lessons); the pages they open
 are the app's own, read from dashboard/app.py's st.Page(...) list without running it (app_pages()).
+
+A note never states a figure written by hand: it names a fact, `{sizes}`, and the page fills it in from
+the figures it has (the presenter's session, else the step's replay), through lab.claims; with none,
+the note says the same thing without the figure (FACTS). A step's replay must hold what the step's page
+shows (SHOWS), or the step keeps its page and loses the replay, with the reason.
 """
 
 from __future__ import annotations
@@ -14,18 +20,20 @@ from __future__ import annotations
 import ast
 import re
 import tomllib
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import PurePosixPath
 
-from . import replay, settings, shareable
+from . import claims, fmt, replay, settings, shareable
+from .lesson_checks import Evidence
 
 STEPS_FILE = "run_of_show.toml"
 HOME = "home"           # how a step names the app's default page (its address is the app's own)
 MIN_NOTES, MAX_NOTES = 3, 6
 _KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,29}")
+NOTE_FACT = re.compile(r"\{([a-z0-9-]+)\}")   # {sizes} in a note: a fact filled in from the figures (FACTS)
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,117 @@ def bundled_pages() -> dict[str, AppPage]:
     return app_pages(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+# ---------------------------------------------------------------- what a step's replay must hold
+
+def _measured(r: replay.Replay) -> bool:
+    return any(x.available for x in r.record.results)
+
+
+# The page a step opens -> what it shows from a replay, and whether a replay holds it.
+SHOWS: dict[str, tuple[str, Callable[[replay.Replay], bool]]] = {
+    HOME: ("measured versions", _measured),
+    "train": ("training curves", lambda r: bool(r.steps)),
+    "compress": ("measured versions", _measured),
+    "compare": ("the training's energy and energy per image",
+                lambda r: r.record.training_energy is not None and any(x.energy for x in r.record.results)),
+    "edge": ("device-profile runs (a replay made with --edge)", lambda r: bool(r.edge_runs)),
+}
+
+
+def missing(page: str, r: replay.Replay) -> str | None:
+    """What the step's page shows that the replay does not hold, or None when it holds it all."""
+    what, holds = SHOWS.get(page, ("", lambda _: True))
+    return None if holds(r) else what
+
+
+# ---------------------------------------------------------------- the notes' figures
+
+def _by_name(ev: Evidence) -> dict:
+    return {r.name: r for r in ev.results if r.available}
+
+
+def _sizes(ev: Evidence) -> str | None:
+    """'fp32's file is 1.61 MiB: pruned-unstructured-90 about the same size (1.61 MiB), int8-static 3.89× smaller (424 KiB)'."""
+    ok = _by_name(ev)
+    fp32 = ok.get("fp32")
+    others = [r for r in ok.values() if r.name != "fp32" and r.size_bytes]
+    if fp32 is None or not fp32.size_bytes or not others:
+        return None
+    parts = [f"{r.name} {claims.compare(fp32.size_bytes, r.size_bytes, more='smaller', less='larger', same='about the same size')} "
+             f"({fmt.size(r.size_bytes)})" for r in others]
+    return f"fp32's file is {fmt.size(fp32.size_bytes)}: " + ", ".join(parts)
+
+
+def _accuracy(ev: Evidence) -> str | None:
+    """'fp32 answers 97.6 % of the test images right; its versions from 96.4 % (pruned-unstructured-90) to 97.7 % (int8-static)'."""
+    ok = _by_name(ev)
+    fp32 = ok.get("fp32")
+    others = sorted((r for r in ok.values() if r.name != "fp32"), key=lambda r: r.accuracy)
+    if fp32 is None or not others:
+        return None
+    low, high = others[0], others[-1]
+    return (f"fp32 answers {fmt.pct(fp32.accuracy)} of the test images right; its versions from "
+            f"{fmt.pct(low.accuracy)} ({low.name}) to {fmt.pct(high.accuracy)} ({high.name})")
+
+
+def _training_time(ev: Evidence) -> str | None:
+    """'the cnn's 3 epochs took 5.2 s'."""
+    t = ev.trained.summary() if ev.trained is not None else ev.training
+    if not t or not t.get("seconds"):
+        return None
+    n = t.get("epochs_completed") or t.get("epochs")
+    return f"the {t.get('model')}'s {n} epoch{'s' if n != 1 else ''} took {fmt.seconds(t['seconds'])}"
+
+
+def _edge_fits(ev: Evidence) -> str | None:
+    """'Phone-class: 5 of 5 versions fit; Microcontroller-class (256 KiB): 1 of 5 (pruned-channels-50+int8-static)'."""
+    runs = [run for run in ev.edge_runs.values() if run.fits]
+    if not runs:
+        return None
+    parts = []
+    for run in runs:
+        p = run.profile
+        budget = f" ({fmt.size(p.memory_budget)})" if p.memory_budget else ""
+        names = [f.name for f in run.fitting]
+        shown = f": {', '.join(names)}" if 0 < len(names) <= 2 else ""
+        parts.append(f"{p.title}{budget}: {len(names)} of {len(run.fits)} versions fit{shown}")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A figure a note may name: made from a run's figures, or the same point without one."""
+
+    figures: Callable[[Evidence], str | None]   # None: this run has no such figures
+    otherwise: str
+
+
+FACTS: dict[str, Fact] = {
+    "sizes": Fact(_sizes, "the size column: which files shrank, which stayed as they were, and why"),
+    "accuracy": Fact(_accuracy, "the accuracy column, each version against fp32's"),
+    "training-time": Fact(_training_time, "the page shows how long it takes"),
+    "edge-fits": Fact(_edge_fits, "which versions fit each profile, the microcontroller's budget above all"),
+}
+
+
+def render_notes(step: Step, sources: Sequence[tuple[str, Evidence]]) -> tuple[list[str], list[str]]:
+    """The step's notes with each {fact} filled in from the first source that has its figures (sources:
+    (what it is, its figures), in order of preference), and the sources used. A fact no source has is
+    said without a figure."""
+    used: list[str] = []
+
+    def fill(m: re.Match) -> str:
+        fact = FACTS[m.group(1)]
+        for label, ev in sources:
+            text = fact.figures(ev)
+            if text is not None:
+                used.append(label) if label not in used else None
+                return text
+        return fact.otherwise
+
+    return [NOTE_FACT.sub(fill, note) for note in step.notes], used
+
+
 # ---------------------------------------------------------------- the steps
 
 def _text(value: object) -> str | None:
@@ -81,10 +200,12 @@ def _text(value: object) -> str | None:
 
 def load_steps(text: str, source: str = STEPS_FILE, *, pages: Collection[str] | None = None,
                presets: dict[str, shareable.Preset] | None = None,
-               replays: Collection[str] | None = None) -> tuple[list[Step], list[str]]:
+               replays: Collection[str] | Mapping[str, replay.Replay] | None = None) -> tuple[list[Step], list[str]]:
     """The steps in TOML `text` and one sentence for each problem. `pages`, `presets`, `replays`: what
-    exists, when known. A step that cannot be shown (no title, an unknown page, notes missing) is left
-    out; one naming a preset or replay that does not exist is kept without it. Never raises."""
+    exists, when known (replays by name, or name -> Replay to check that each holds what its step's page
+    shows). A step that cannot be shown (no title, an unknown page, notes missing, a note naming a fact
+    there is none of) is left out; one naming a preset or replay that does not exist, or a replay without
+    what its page shows, is kept without it. Never raises."""
     try:
         doc = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, TypeError) as exc:
@@ -123,6 +244,9 @@ def load_steps(text: str, source: str = STEPS_FILE, *, pages: Collection[str] | 
             problem = "its preset must be a preset's name"
         elif replay_name is not None and not isinstance(replay_name, str):
             problem = "its replay must be a replay's name"
+        elif unknown := sorted({f for n in notes for f in NOTE_FACT.findall(n)} - set(FACTS)):
+            problem = (f"its notes name {{{unknown[0]}}}, which is no figure the page can fill in "
+                       f"(the figures: {', '.join('{' + f + '}' for f in FACTS)})")
         if problem:
             errors.append(f"{where} was left out: {problem}.")
             continue
@@ -138,6 +262,11 @@ def load_steps(text: str, source: str = STEPS_FILE, *, pages: Collection[str] | 
             preset = None
         if replay_name is not None and replays is not None and replay_name not in replays:
             errors.append(f"{where}: the replay {shareable.quote(replay_name)} is not in assets/presets; "
+                          "the step has no replay.")
+            replay_name = None
+        elif (replay_name is not None and isinstance(replays, Mapping)
+              and (lacks := missing(page, replays[replay_name])) is not None):
+            errors.append(f"{where}: the replay {replay_name} holds no {lacks}, which its page shows; "
                           "the step has no replay.")
             replay_name = None
         seen.add(key)
@@ -157,7 +286,18 @@ def _bundled_text() -> str:
 def _checked(limits: settings.Limits) -> tuple[list[Step], list[str]]:
     # The presets a server offers depend on its caps: one answer per caps (the pages and the bundled
     # replays are the package's own), so the presenter's page does not parse the TOML on every rerun.
-    return load_steps(_bundled_text(), pages=bundled_pages(), presets=shareable.presets(), replays=replay.names())
+    return load_steps(_bundled_text(), pages=bundled_pages(), presets=shareable.presets(), replays=_bundled_replays())
+
+
+def _bundled_replays() -> dict[str, replay.Replay]:
+    """Every bundled replay that reads, by name, without its model (a broken one is the page's to report)."""
+    found = {}
+    for name in replay.names():
+        try:
+            found[name] = replay.peek(name)
+        except replay.ReplayError:
+            pass
+    return found
 
 
 def _bundled() -> tuple[list[Step], list[str]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.lab import replay, run_of_show, shareable
+from dashboard.lab import claims, fmt, lesson_checks, lessons, replay, run_of_show, shareable
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_TEXT = (ROOT / "dashboard" / "app.py").read_text(encoding="utf-8")
@@ -124,3 +124,66 @@ def test_the_students_link_opens_the_same_page_and_preset():
     # The preset a link names is one the Train page reads back into its widgets.
     values, notices = shareable.parse({"preset": "lesson-train"}, "train")
     assert notices == [] and values == shareable.presets()["lesson-train"].values
+
+
+# ---------------------------------------------------------------- notes built from the figures, replays that hold them
+
+HAND_WRITTEN_FIGURE = re.compile(r"\d[\d.,]*\s*(?:x|×|%|ms|s|seconds|minutes|MB|MiB|KB|KiB|J|W)(?![\w])")
+
+
+def test_no_note_states_a_figure_by_hand():
+    for step in tomllib.loads(STEPS_TEXT)["steps"]:
+        for note in step["notes"]:
+            figures = set(HAND_WRITTEN_FIGURE.findall(run_of_show.NOTE_FACT.sub("", note)))
+            # 256 KiB is the microcontroller's RAM as lesson 3 states it (the device's datasheet), no measurement.
+            assert figures <= {"256 KiB"}, (step["key"], note)
+
+
+def test_a_note_is_filled_in_from_the_first_source_with_figures_else_said_without_one():
+    demo = replay.peek("demo")
+    (step,) = run_of_show.load_steps(_step("compress", page="compress", notes=(
+        "Point at size: {sizes}.", "Accuracy: {accuracy}.", "Fits: {edge-fits}.")))[0]
+    with claims.recording() as said:
+        notes, used = run_of_show.render_notes(step, [("your session", lesson_checks.Evidence()),
+                                                      ("the replay", demo.evidence())])
+    assert used == ["the replay"]
+    sizes = {r.name: r.size_bytes for r in demo.record.results}
+    assert notes[0].startswith("Point at size: fp32's file is 1.61 MiB: ") and "int8-static 3.89× smaller" in notes[0]
+    compare = next(c for c in said if c.kind == "compare" and c.text == "3.89× smaller")
+    assert compare.operands == (sizes["fp32"], sizes["int8-static"]) and compare.text in notes[0]
+    assert "about the same size (1.61 MiB)" in notes[0]   # zeroed weights: inside the band, said so
+    fp32 = next(r for r in demo.record.results if r.name == "fp32")
+    assert f"fp32 answers {fmt.pct(fp32.accuracy)} of the test images right" in notes[1]
+    # Neither source has device runs: the point without a figure.
+    assert notes[2] == "Fits: " + run_of_show.FACTS["edge-fits"].otherwise + "."
+    notes, used = run_of_show.render_notes(step, [])
+    assert used == [] and not any(HAND_WRITTEN_FIGURE.search(n) for n in notes)
+
+
+def test_a_note_naming_no_known_figure_leaves_its_step_out():
+    steps, errors = run_of_show.load_steps(GOOD + _step("odd", notes=("a {speedup}", "b", "c")))
+    assert [s.key for s in steps] == ["train"]
+    assert len(errors) == 1 and "{speedup}" in errors[0] and "{sizes}" in errors[0]
+
+
+def test_a_replay_without_what_its_step_shows_is_dropped_with_the_reason():
+    demo = replay.peek("demo")
+    text = _step("edge", page="edge", replay="demo") + _step("compress", page="compress", replay="demo")
+    steps, errors = run_of_show.load_steps(text, replays={"demo": demo})
+    by_key = {s.key: s for s in steps}
+    assert by_key["edge"].replay is None and by_key["compress"].replay == "demo"
+    assert errors == ["run_of_show.toml: step 1 (edge): the replay demo holds no device-profile runs (a replay made "
+                      "with --edge), which its page shows; the step has no replay."]
+    assert run_of_show.missing("compare", demo) is None and run_of_show.missing("train", demo) is None
+
+
+def test_the_edge_step_opens_lesson_threes_profile_and_asks_its_question():
+    step = next(s for s in tomllib.loads(STEPS_TEXT)["steps"] if s["key"] == "edge")
+    assert step["preset"] == "lesson-edge" and step["replay"] == "lesson"
+    assert any("{edge-fits}" in n for n in step["notes"])
+    lesson, _ = lessons.load_lessons()
+    three = next(x for x in lesson if x.order == 3)
+    options = [o.lower() for o in three.prediction.options]
+    question = next(n for n in step["notes"] if n.startswith("Ask the room first"))
+    assert all(word in question.lower() for word in ("fp32", "int8", "channels removed", "none"))
+    assert len(options) == 4
