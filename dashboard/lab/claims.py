@@ -13,7 +13,9 @@ so the direction word always follows the value (a ratio below 1 is said the othe
 Each of them also records what it said (a Claim) while `recording()` is open: the app's consistency
 check (tests/app/test_consistency.py) renders every page, then checks every recorded claim against its
 own operands and that no comparing word on a page was written outside this module. Outside that
-check nothing is recorded (a module-level None test, nothing kept).
+check nothing is recorded (a module-level None test, nothing kept). `figure()` records a measured
+figure under the name of what it measures, so the check can see that every page shows one thing
+with one figure.
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ SAME_BAND = 0.05
 class Claim:
     """What one piece of comparing text says, and what it was built from."""
 
-    kind: str                        # "compare", "ratio", "product", "sum", "statement"
+    kind: str                        # "compare", "ratio", "share", "product", "sum", "statement", "figure"
     text: str                        # exactly the words shown
-    operands: tuple[float, ...] = ()  # the values it was built from (for a ratio: a, b)
+    operands: tuple[float, ...] = ()  # the values it was built from (for a ratio or a share: a, b)
     result: float | None = None      # what it states: the ratio a / b, the product, the sum
     word: str = ""                   # the direction word it used ("faster", "slower", the `same` words)
+    words: tuple[str, ...] = ()      # a comparison's (more, less, same): what the check expects it to choose from
     band: float = 0.0                # the noise band it used
     shown: tuple[str, ...] = ()      # the operands as shown beside it (product, sum), then the result
+    key: str = ""                    # a figure: what it measures ("fp32 | batch-1 p50 | 2 threads")
 
 
 _lock = threading.Lock()
@@ -107,7 +111,7 @@ def compare(a: float, b: float, *, more: str, less: str, same: str = "about the 
         text = same
     else:
         text = f"{times(r if r >= 1 else 1 / r)} {word}"
-    return _record(Claim("compare", text, (float(a), float(b)), r, word, band))
+    return _record(Claim("compare", text, (float(a), float(b)), r, word, words=(more, less, same), band=band))
 
 
 def ratio(a: float | None, b: float | None) -> str:
@@ -116,6 +120,14 @@ def ratio(a: float | None, b: float | None) -> str:
         return "n/a"
     r = a / b
     return _record(Claim("ratio", times(r), (float(a), float(b)), r))
+
+
+def share(a: float | None, b: float | None, of: str, digits: int = 0) -> str:
+    """a / b as a percentage of something named: '45 % of the fp32 peak' ('n/a' when either is missing)."""
+    if not a or not b or not math.isfinite(a) or not math.isfinite(b):
+        return "n/a"
+    r = a / b
+    return _record(Claim("share", f"{100 * r:.{digits}f} % of {of}", (float(a), float(b)), r))
 
 
 def product(parts: Sequence[tuple[float, str]], result: float, result_text: str, *, sep: str = " × ") -> str:
@@ -132,11 +144,17 @@ def total(parts: Sequence[tuple[float, str]], result: float, result_text: str) -
                          shown=tuple(t for _, t in parts) + (result_text,)))
 
 
+def figure(key: str, value: float, text: str) -> str:
+    """A measured figure as shown (`text`, its unit in it or in its column's header), recorded under the
+    name of what it measures: one version, regime and thread count must read the same on every page."""
+    return _record(Claim("figure", text, (float(value),), float(value), key=key))
+
+
 def statement(text: str) -> str:
     """A fixed comparison that no measurement of this run decides (a law of the arithmetic, a
     published figure: 'about twice the forward's work'): recorded so the check knows it was meant."""
     return _record(Claim("statement", text))
 
 
-__all__ = ["SAME_BAND", "Claim", "compare", "direction", "product", "ratio", "recording", "statement", "times",
-           "total"]
+__all__ = ["SAME_BAND", "Claim", "compare", "direction", "figure", "product", "ratio", "recording", "share",
+           "statement", "times", "total"]
