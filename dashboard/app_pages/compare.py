@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.lab import fmt, footprint, published
+from dashboard.lab import claims, figures, fmt, footprint, published
 from dashboard.lab.compress import CompressSettings
 from dashboard.lab.metered_training import SCOPE
 from dashboard.lab.training_vs_inference import (
@@ -48,6 +48,10 @@ train_energy = s.training_energy_now()
 realtime_energy, serving_energy = s.per_image_energy(pick, batch=1), s.per_image_energy(pick)
 tvi = compare(t, train_energy, result, realtime_energy, serving_energy)
 tr, rt, sv = tvi.regimes
+if figures.why(result):
+    st.warning(f"**Disturbed figures of {pick}.** {figures.NOTICE} Here that means no ratio, break-even or projection "
+               "from them. Press *Measure again* on Compress & benchmark when the room is quieter.\n\n"
+               + "\n".join(f"- {line}" for line in figures.why(result)), icon=":material/group:")
 
 # --- per image, three regimes ----------------------------------------------------------------------
 st.subheader("One image, three ways of running the model")
@@ -58,67 +62,103 @@ st.markdown(
 
 
 def _ratio(metric: str, against: str) -> str:
-    r = tvi.ratio(metric, against)
-    return f"{r:,.3g}×" if r else "n/a"
+    other = rt if against == REALTIME else sv
+    if other.disturbed and metric != "flops":
+        return figures.NOT_SHOWN
+    return claims.ratio(getattr(tr, metric), getattr(other, metric))
+
+
+def _flag(regime, text: str) -> str:
+    return text + figures.DISTURBED if regime.disturbed and not text.endswith(figures.DISTURBED) else text
 
 
 def _e(regime) -> str:
-    return f"{fmt.energy(regime.joules)} ({regime.energy_kind})" if regime.joules is not None else "not metered"
+    if regime.joules is None:
+        return "not metered"
+    return _flag(regime, f"{fmt.energy(regime.joules)} ({regime.energy_kind})")
 
 
 def _c(regime) -> str:
-    return fmt.co2(regime.co2_grams) if regime.co2_grams is not None else "not metered"
+    return _flag(regime, fmt.co2(regime.co2_grams)) if regime.co2_grams is not None else "not metered"
+
+
+# Real-time time per image is the version's batch-1 figure (its median call), the same on every page;
+# serving's is one over its images per second at the benchmark's batch.
+rt_time = figures.batch1(result)
+sv_time = f"{_flag(sv, fmt.seconds(sv.seconds))} ({figures.throughput(result)})" if sv.seconds else "n/a"
 
 
 st.markdown(
     f"| per image | training step (batch {tr.batch}) | real-time inference (batch 1) | serving inference "
     f"(batch {sv.batch}) | training ÷ real-time | training ÷ serving |\n|---|---|---|---|---|---|\n"
-    f"| time | {fmt.seconds(tr.seconds)} | {fmt.seconds(rt.seconds)} | {fmt.seconds(sv.seconds)} "
+    f"| time | {fmt.seconds(tr.seconds)} | {rt_time} | {sv_time} "
     f"| {_ratio('seconds', REALTIME)} | {_ratio('seconds', SERVING)} |\n"
     f"| FLOPs | {fmt.flops(tr.flops)} | {fmt.flops(rt.flops)} | {fmt.flops(sv.flops)} "
     f"| {_ratio('flops', REALTIME)} | {_ratio('flops', SERVING)} |\n"
     f"| energy | {_e(tr)} | {_e(rt)} | {_e(sv)} | {_ratio('joules', REALTIME)} | {_ratio('joules', SERVING)} |\n"
     f"| CO₂e | {_c(tr)} | {_c(rt)} | {_c(sv)} | {_ratio('co2_grams', REALTIME)} | {_ratio('co2_grams', SERVING)} |")
 st.caption(
-    f"Training: {SCOPE}; time is engine seconds of the steps / {tvi.training_images:,} images. Real-time and "
-    "serving: time and energy per image over the same metered calls (all their seconds and joules / all their "
-    "images), so slow calls count in both. FLOPs: torch.utils.flop_counter; a training step is forward + backward (the optimizer's "
+    f"Training: {SCOPE}; time is engine seconds of the steps / {tvi.training_images:,} images. Real-time: the "
+    "median single-image call, the figure Compress & benchmark shows for this version; serving: one over its "
+    f"images per second at batch {sv.batch}. Energy per image: all the joules of those same timed calls / all "
+    "their images. FLOPs: torch.utils.flop_counter; a training step is forward + backward (the optimizer's "
     "update is not counted, see FLOPs per layer below); inference FLOPs per image do not depend on the batch.")
 st.plotly_chart(charts.regimes(
-    [f"training (batch {tr.batch})", "real-time (batch 1)", f"serving (batch {sv.batch})"],
+    [f"training (batch {tr.batch})", _flag(rt, "real-time (batch 1)"), _flag(sv, f"serving (batch {sv.batch})")],
     [("Time", [tr.seconds, rt.seconds, sv.seconds], charts.TIME_UNITS),
      ("FLOPs", [tr.flops, rt.flops, sv.flops], charts.FLOP_UNITS),
      (f"Energy ({tr.energy_kind})", [tr.joules, rt.joules, sv.joules], charts.ENERGY_UNITS),
      ("CO₂e", [tr.co2_grams, rt.co2_grams, sv.co2_grams], charts.CO2_UNITS)]), key="cmp_regimes")
 
-flops_x = tvi.ratio("flops", SERVING)
-time_rt, time_sv = tvi.ratio("seconds", REALTIME), tvi.ratio("seconds", SERVING)
-if flops_x and time_rt and time_sv:
-    st.markdown(
-        f"**Reading it.** A training step needs **{flops_x:.2g}×** the FLOPs of an inference: the forward pass, then "
-        "the backward pass that computes a gradient for every weight (about twice the forward's work). In time, "
-        f"training costs **{time_sv:.2g}×** a *served* inference (both batched), but "
-        + (f"only **{time_rt:.2g}×** a *real-time* one" if time_rt >= 1 else
-           f"**less than a *real-time* one ({time_rt:.2g}×)**")
-        + ": at batch 1 each call pays the fixed overhead of a call (Python, dispatch, waking the "
-        "threads) for a single image, so real-time inference is the regime that cannot spread its overhead. "
-        + ("Estimated energy follows time (CPU time × assumed watts, plus RAM × wall time: see below)."
-           if tr.energy_kind == "estimated" else "Energy here was measured by hardware counters."))
+
+def _time_against(other, label: str) -> str:
+    """Training's time per image against one inference regime: one comparison, its own direction word."""
+    if other.disturbed:
+        return f"its time against a *{label}* inference is not compared (that figure is disturbed)"
+    words = claims.compare(tr.seconds, other.seconds, more="more time than", less="less time than",
+                           same="about as much time as")
+    return f"**{words}** a *{label}* inference"
+
+
+if tr.flops and sv.flops and tr.seconds and rt.seconds and sv.seconds:
+    flops_words = claims.compare(tr.flops, sv.flops, more="more FLOPs than", less="fewer FLOPs than",
+                                 same="about as many FLOPs as")
+    twice = claims.statement("about twice the forward's work")
+    lines = [
+        f"**Reading it.** A training step needs **{flops_words}** an inference: the forward pass, then the backward "
+        f"pass that computes a gradient for every weight ({twice}). In time per image, a training step takes "
+        f"{_time_against(sv, 'served')} (both batched), and {_time_against(rt, 'real-time')}."]
+    if not (rt.disturbed or sv.disturbed):
+        between = claims.compare(rt.seconds, sv.seconds, more="more time per image than",
+                                 less="less time per image than", same="about as much time per image as")
+        batching_paid = claims.direction(rt.seconds / sv.seconds, True, False, False)
+        lines.append(
+            f"Real-time inference takes **{between}** serving"
+            + (": at batch 1 each call pays the fixed overhead of a call (Python, dispatch, waking the threads) for "
+               f"a single image, where a batch spreads it over {sv.batch} images." if batching_paid else
+               ": here batching did not pay off. A big batch can outgrow the processor's caches, and another "
+               "program busy during the measurement slows it too: measure again to see."))
+    lines.append("Estimated energy follows time (CPU time × assumed watts, plus RAM × wall time: see below)."
+                 if tr.energy_kind == "estimated" else "Energy here was measured by hardware counters.")
+    st.markdown(" ".join(lines))
 
 with st.expander("Latency or throughput: which one matters?"):
     batch_wait = sv.batch * sv.seconds if sv.seconds else None
+    per_image = ""
+    if rt.seconds and sv.seconds and not (rt.disturbed or sv.disturbed):
+        words = claims.compare(sv.seconds, rt.seconds, more="more time than", less="less time than",
+                               same="about as much time as")
+        per_image = f", {words} one image at a time ({rt_time} per image, the median call)"
     st.markdown(
         f"- **{glossary.term('Latency', 'latency')}** is how long one answer takes. Real-time here: "
-        f"**{fmt.seconds(tvi.latency_p50_s)}** for half the calls ({glossary.term('p50')}), "
-        f"**{fmt.seconds(tvi.latency_p95_s)}** or less for 95 % of them ({glossary.term('p95')}). That is the wait "
+        f"**{rt_time}** for half the calls ({glossary.term('p50')}), "
+        f"**{figures.batch1(result, p95=True)}** or less for 95 % of them ({glossary.term('p95')}). That is the wait "
         "a user feels.\n"
         f"- **{glossary.term('Throughput', 'throughput')}** is how many answers per second. Serving here: "
-        f"**{fmt.rate(1 / sv.seconds) if sv.seconds else 'n/a'}**, that is {fmt.seconds(sv.seconds)} per image"
-        + (f", {rt.seconds / sv.seconds:.2g}× less than one image at a time ({fmt.seconds(rt.seconds)} per image "
-           "on average)" if rt.seconds and sv.seconds else "") + ".\n"
-        f"- The catch: a batch of {sv.batch} comes back all at once, after **{fmt.seconds(batch_wait)}**. A server "
-        "that batches is cheaper per image, but every request in the batch waits for the whole batch (and for the "
-        "batch to fill). Real-time systems pay more per image to answer at once.")
+        f"**{figures.throughput(result)}**, that is {_flag(sv, fmt.seconds(sv.seconds))} per image{per_image}.\n"
+        f"- The catch: a batch of {sv.batch} comes back all at once, after **{_flag(sv, fmt.seconds(batch_wait))}**. A "
+        "server that batches spends less time per image when its overhead is spread, but every request in the batch "
+        "waits for the whole batch (and for the batch to fill). Real-time systems answer at once.")
 
 # --- memory ------------------------------------------------------------------------------------------
 st.subheader("Memory: what a training step holds that an inference does not")
@@ -127,12 +167,15 @@ if mem is None:
     st.info("Memory was not measured for this model (it is measured right after training).")
 else:
     tm, im = mem.training, mem.inference
+    held = (f"{fmt.size(tm.activations)} of activations were live at that peak (the {tm.phase})"
+            if tm.activations else
+            f"none of them is live at that peak (it comes in the {tm.phase}, after the backward pass has freed them)")
     st.markdown(
-        f"At batch {mem.batch_size}, one training step peaks at **{tm.peak / 1e6:.3g} MB**, one inference at "
-        f"**{im.peak / 1e6:.3g} MB** ({mem.ratio:.2g}×). Training keeps what inference never needs: a gradient "
-        f"for every weight ({tm.gradients / 1e6:.3g} MB), the optimizer's state ({tm.optimizer_state / 1e6:.3g} MB "
-        f"for {t.config.optimizer}), and every layer's activations until the backward pass has used them "
-        f"({tm.activations / 1e6:.3g} MB, against {im.activations / 1e6:.3g} MB live at once in inference).")
+        f"At batch {mem.batch_size}, one training step peaks at **{fmt.size(tm.peak)}**, one inference at "
+        f"**{fmt.size(im.peak)}** (training ÷ inference: **{claims.ratio(tm.peak, im.peak)}**). Training keeps what "
+        f"inference never needs: a gradient for every weight ({fmt.size(tm.gradients)}), the optimizer's state "
+        f"({fmt.size(tm.optimizer_state)} for {t.config.optimizer}), and every layer's activations until the backward "
+        f"pass has used them: {held}. One inference holds {fmt.size(im.activations)} of activations at its peak.")
     st.plotly_chart(charts.memory(tm.to_dict(), im.to_dict(), batch=mem.batch_size), key="cmp_memory")
     st.caption(f"How: {mem.method}.")
 
@@ -145,8 +188,8 @@ if lf is not None:
     first = lf.layers[0] if lf.layers else None
     st.caption(
         "Counted by torch.utils.flop_counter for one image. The backward pass of a layer computes two things: the "
-        "gradient of its weights and the gradient of its input (to pass further back), each about as much work as "
-        "the forward, hence about 2×."
+        "gradient of its weights and the gradient of its input (to pass further back), "
+        + claims.statement("each about as much work as the forward, hence about 2×") + "."
         + (f" The first layer ({first.name}: {fmt.flops(first.backward)} backward against {fmt.flops(first.forward)} "
            "forward) needs no input gradient, since its input is the image itself." if first else "")
         + f" {lf.optimizer_note}")
@@ -166,15 +209,25 @@ st.subheader("Break-even: when inference has cost as much as training")
 if tvi.training_joules is None:
     st.info("Training energy was not metered for this model, so there is no break-even to show.")
     st.stop()
+
+
+def _after(regime) -> str:
+    return figures.NOT_SHOWN if regime.disturbed else fmt.count(regime.breakeven)
+
+
+sooner = ""
+if rt.breakeven and sv.breakeven:
+    sooner = (" A real-time service reaches its training's energy **"
+              + claims.compare(sv.breakeven, rt.breakeven, more="sooner than", less="later than",
+                               same="after about as many inferences as")
+              + "** a batched one (a break-even is the training's energy ÷ the energy of one inference).")
 st.markdown(
     f"Your training steps used **{fmt.energy(tvi.training_joules)}** ({tr.energy_kind}) for "
     f"{tvi.training_images:,} images. Served **one at a time**, inference has used as much after "
-    f"**{fmt.count(rt.breakeven)} inferences**; served in **batches of {sv.batch}**, after "
-    f"**{fmt.count(sv.breakeven)}**. A real-time service reaches its training's energy "
-    + (f"**{sv.breakeven / rt.breakeven:.2g}× sooner**." if rt.breakeven and sv.breakeven else "sooner."))
-st.plotly_chart(charts.breakeven(tvi.training_joules, [("real-time (batch 1)", rt.joules, rt.breakeven),
-                                                       (f"serving (batch {sv.batch})", sv.joules, sv.breakeven)],
-                                 tr.energy_kind), key="cmp_breakeven")
+    f"**{_after(rt)} inferences**; served in **batches of {sv.batch}**, after **{_after(sv)}**.{sooner}")
+st.plotly_chart(charts.breakeven(tvi.training_joules, [(label, x.joules, x.breakeven) for label, x in (
+    ("real-time (batch 1)", rt), (f"serving (batch {sv.batch})", sv)) if not x.disturbed], tr.energy_kind),
+    key="cmp_breakeven")
 
 # --- lifetime ------------------------------------------------------------------------------------------
 st.subheader("Lifetime projection")
@@ -187,6 +240,10 @@ regime = c.radio("Served how?", [REALTIME, SERVING], key="cmp_regime", horizonta
 chosen = rt if regime == REALTIME else sv
 if chosen.joules is None:
     st.info("This regime's energy was not measured for this version.")
+    st.stop()
+if chosen.disturbed:
+    st.info("This regime's figures for this version are disturbed (the server was busy while they were measured), "
+            "so no projection is built on them: measure again on Compress & benchmark, or pick the other regime.")
     st.stop()
 proj = footprint.project_lifetime(tvi.training_joules, chosen.joules, requests_per_day=per_day, days=days,
                                   settings=cfg)
@@ -202,7 +259,9 @@ m[3].metric("Share spent on inference", fmt.pct(proj.inference_share),
 st.plotly_chart(charts.lifetime(days, proj.training.kwh, proj.inference.kwh, f"kWh, {kind}"), key="cmp_lifetime")
 with st.expander(f"What is that in everyday terms? ({kind} energy)"):
     eq = footprint.equivalents(proj.total.joules, cfg)
-    st.dataframe([{"about as much as": f"{e['count']:.3g} {e['unit']}", "source": e["source"], "link": e["url"]}
+    # A published equivalent's source shows its own arithmetic ("4.186 kJ/(kg K) x 80 K = 335 kJ"): published.
+    st.dataframe([{"about as much as": f"{e['count']:.3g} {e['unit']}", "source": claims.statement(e["source"]),
+                   "link": e["url"]}
                   for e in eq], hide_index=True, width="stretch",
                  column_config={"link": st.column_config.LinkColumn("link")})
 
@@ -227,4 +286,4 @@ st.caption(f"Your inferences: {pick}, {'one at a time' if regime == REALTIME els
            f"{days} days. A published figure counts a whole system (accelerators, hosts, cooling); yours counts this "
            "process on this machine: the comparison shows scale, not efficiency.")
 
-st.markdown(explain.text("training-vs-inference"))
+st.markdown(claims.statement(explain.text("training-vs-inference")))   # the teaching text: decided by no measurement

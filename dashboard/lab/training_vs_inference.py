@@ -8,9 +8,11 @@ Three regimes, each with all of its figures measured in that regime (no mixing):
 - real-time inference: one image per call (batch 1), as an app answering one user waits.
 - serving inference: a full batch per call (batch 256), as a server that gathers requests.
 
-For both inference regimes, time and energy per image come from the same metered windows (all
-their images over all their seconds and joules), so they share one scope; the median and p95
-latency a user feels at batch 1 are reported beside them.
+Time per image is the figure every page shows for that version (lab.figures): real-time, the
+median batch-1 call (p50, its p95 beside it); serving, one over the images per second at the
+benchmark's batch. Energy per image is metered over those same timed calls. A regime whose timing
+stayed disturbed (BenchResult.disturbed) keeps its figures, labelled, but gives no ratio or
+break-even: `ratio` and `breakeven` are None for it.
 
 Inference FLOPs per image are the same in both regimes: batching changes how much time and
 energy each FLOP costs (per-call overhead, idle cores), not how many FLOPs an image needs.
@@ -43,6 +45,7 @@ class Regime:
     co2_grams: float | None
     energy_kind: str            # "measured" or "estimated" (or "not metered")
     breakeven: float | None     # inferences until they have used the training's energy (inference only)
+    disturbed: str = ""         # why its timed windows stayed disturbed ("": checked quiet)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,8 +66,11 @@ class TrainingVsInference:
         return self.training, self.realtime, self.serving
 
     def ratio(self, metric: str, against: str) -> float | None:
-        """Training's figure over an inference regime's (REALTIME or SERVING), or None."""
+        """Training's figure over an inference regime's (REALTIME or SERVING); None where one is missing,
+        or measured in disturbed windows (FLOPs are counted, so they always compare)."""
         other = self.realtime if against == REALTIME else self.serving
+        if other.disturbed and metric != "flops":
+            return None
         a, b = getattr(self.training, metric), getattr(other, metric)
         return a / b if a and b else None
 
@@ -79,10 +85,11 @@ def _breakeven(training_joules: float | None, per_image: float | None) -> float 
 
 
 def _inference(key: str, title: str, batch: int, seconds: float | None, flops: float | None,
-               e: PerImageEnergy | None, training_joules: float | None) -> Regime:
+               e: PerImageEnergy | None, training_joules: float | None, disturbed: str) -> Regime:
     j = e.joules_per_image if e is not None else None
     return Regime(key, title, batch, seconds, flops, j, e.co2_grams_per_image if e is not None else None,
-                  kind(e) if e is not None else "not metered", _breakeven(training_joules, j))
+                  kind(e) if e is not None else "not metered",
+                  None if disturbed else _breakeven(training_joules, j), disturbed)
 
 
 def compare(trained, training_energy: EnergyReading | None, result: BenchResult,
@@ -101,21 +108,14 @@ def compare(trained, training_energy: EnergyReading | None, result: BenchResult,
         kind(training_energy) if training_energy is not None else "not metered", None)
     flops = float(result.flops) if result.flops else None
     p50, p95 = result.latency_ms_batch1_p50, result.latency_ms_batch1_p95
-    realtime = _inference(REALTIME, "real-time inference", 1,
-                          _seconds_per_image(realtime_energy, 1 / (p50 / 1000) if p50 else None),
-                          flops, realtime_energy, tj)
+    ips = result.throughput_batch256_ips
+    realtime = _inference(REALTIME, "real-time inference", 1, p50 / 1000 if p50 else None,
+                          flops, realtime_energy, tj, result.disturbed.get("batch1", ""))
     serving = _inference(SERVING, "serving inference", int(result.batch_size),
-                         _seconds_per_image(serving_energy, result.throughput_batch256_ips),
-                         flops, serving_energy, tj)
+                         1 / ips if ips and math.isfinite(ips) and ips > 0 else None,
+                         flops, serving_energy, tj, result.disturbed.get("batch", ""))
     return TrainingVsInference(training, realtime, serving, n, tj, p50 / 1000 if p50 else None,
                                p95 / 1000 if p95 else None)
-
-
-def _seconds_per_image(e: PerImageEnergy | None, images_per_second: float | None) -> float | None:
-    """Time per image over the metered windows themselves (the energy's own scope: all their images
-    / all their seconds), else from the benchmark's figure."""
-    ips = e.images_per_second if e is not None and e.images_per_second > 0 else images_per_second
-    return 1 / ips if ips and math.isfinite(ips) and ips > 0 else None
 
 
 def in_your_terms(joules: float, per_inference_joules: float | None,

@@ -21,7 +21,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.lab import energy, fmt
+from dashboard.lab import claims, energy, fmt
 from dashboard.lab.energy import (
     FALLBACK_RAM_WATTS,
     NON_HOUSEHOLD,
@@ -44,6 +44,10 @@ ESTIMATE_LIMITS = (
     "time, then × PUE. The same watts are assumed for every version of the model, so an estimate cannot show "
     "that int8 or a pruned model draws a different power than fp32: estimated energy only follows CPU time "
     "(and wall time for RAM). A version that looks cheaper here is one that keeps the CPU busy for less time.")
+CHARGED_TIMES = (
+    "The times in these products are the ones each part was charged for. CodeCarbon counts CPU time from its own "
+    "start to its stop, so a little more than the timed calls alone; RAM is charged for the wall time of the same "
+    "windows. A per-image figure is the median of its windows, split into parts in the proportions of all of them.")
 MEASURED_NOTE = (
     "The CPU part is *measured* by hardware counters: they see the whole CPU package, so other work on the "
     "machine is counted too. RAM is still CodeCarbon's model (an assumed wattage × time).")
@@ -114,14 +118,29 @@ def assumptions_summary(s: Session, *, link_to: str | None = RESULTS_PAGE) -> st
 
 # --- what a figure is made of -----------------------------------------------------------------------
 
+def _charged(joules: float, watts: float | None, pue: float) -> str | None:
+    """'86.1 µs × 4.00 W × PUE 1.0 = 355 µJ': a part as the product it is, or None without a wattage.
+
+    The time is the one the part was charged for (its joules ÷ watts ÷ PUE): CodeCarbon's CPU time runs
+    from its own start to its stop, a little longer than the timed calls, and a per-image figure is the
+    median window's, split in the proportions of all windows (lab.energy.parts). So the product
+    recomputes from what it shows."""
+    if not watts or pue <= 0:
+        return None
+    t = joules / (watts * pue)
+    return claims.product([(t, fmt.seconds(t)), (watts, f"{watts:.3g} W"), (pue, f"PUE {pue_text(pue)}")],
+                          joules, fmt.energy(joules))
+
+
 def _part_rows(label: str, item: EnergyReading | PerImageEnergy) -> list[dict[str, Any]]:
     p = energy.parts(item)
     per = " per image" if p.per == "image" else ""
+    cpu = _charged(p.cpu_joules, p.cpu_watts_per_thread, p.pue)
+    ram = _charged(p.ram_joules, p.ram_watts, p.pue)
     cpu_how = (f"measured ({p.cpu_watts_source})" if p.cpu_measured else
-               f"estimated: {fmt.seconds(p.cpu_seconds)} CPU time{per} × {p.cpu_watts_per_thread:.2f} W per thread"
-               f" × PUE {pue_text(p.pue)}" if p.cpu_watts_per_thread else "estimated: CodeCarbon's CPU model")
-    ram_how = (f"estimated: {p.ram_watts:.1f} W × {fmt.seconds(p.seconds)}{per} × PUE {pue_text(p.pue)}"
-               if p.ram_watts is not None else "estimated: CodeCarbon's RAM model")
+               f"estimated: CPU time{per} × watts per busy thread × PUE: {cpu}" if cpu
+               else "estimated: CodeCarbon's CPU model")
+    ram_how = (f"estimated: wall time{per} × RAM watts × PUE: {ram}" if ram else "estimated: CodeCarbon's RAM model")
     parts = [("CPU", p.cpu_joules, p.cpu_share, cpu_how), ("RAM", p.ram_joules, p.ram_share, ram_how)]
     if p.gpu_joules:
         parts.append(("GPU", p.gpu_joules, p.gpu_share, "measured (GPU energy counters, whole device)"))
@@ -157,7 +176,10 @@ def energy_parts(s: Session, items: Mapping[str, EnergyReading | PerImageEnergy 
         return
     st.dataframe(rows, hide_index=True, width="stretch")
     estimated = any(energy.parts(i).estimated for i in items.values() if i is not None)
-    st.caption(ESTIMATE_LIMITS if estimated else MEASURED_NOTE)
+    # What any estimate can and cannot show: fixed, decided by no measurement.
+    st.caption(claims.statement(ESTIMATE_LIMITS) if estimated else MEASURED_NOTE)
+    if estimated:
+        st.caption(claims.statement(CHARGED_TIMES))
     if summary:
         assumptions_summary(s, link_to=None)
 
@@ -299,7 +321,7 @@ def _panel(s: Session, p: str) -> None:
         b.caption(NON_HOUSEHOLD_SOURCE)
     b.caption(cfg.currency_note)
     st.button("Back to the defaults", key=_k(p, "reset"), on_click=_reset, args=(s,), icon=":material/restart_alt:")
-    st.caption(ESTIMATE_LIMITS)
+    st.caption(claims.statement(ESTIMATE_LIMITS))
 
 
 __all__ = ["ESTIMATE_LIMITS", "MEASURED_NOTE", "assumptions_panel", "assumptions_summary", "energy_parts",

@@ -13,6 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.lab import fmt
+
 from .charts import GREY, INFER_COLOUR, ORANGE, PURPLE, TRAIN_COLOUR, _layout, empty, log_ticks
 
 REGIME_COLOURS = (TRAIN_COLOUR, ORANGE, INFER_COLOUR)   # training, real-time, serving
@@ -108,20 +110,27 @@ MEMORY_PARTS = (("weights", "weights", INFER_COLOUR), ("gradients", "gradients",
                 ("other", "other (input, temporaries)", GREY))
 
 
+MEMORY_UNITS = ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB"), (1, "bytes"))   # as lab.fmt.size
+
+
 def memory(training: dict, inference: dict, *, batch: int) -> go.Figure:
-    """Peak memory of one training step and one inference, stacked by what holds it (linear MB)."""
+    """Peak memory of one training step and one inference, stacked by what holds it (linear, in the
+    unit of lab.fmt.size that shows the larger peak; each part's hover text in its own unit, so a
+    small part never reads 0)."""
     fig = go.Figure()
     rows = ["one training step", "one inference"]
+    factor, unit = _scale([training.get("peak", 0), inference.get("peak", 0)], MEMORY_UNITS)
     for key, label, c in MEMORY_PARTS:
-        xs = [training.get(key, 0) / 1e6, inference.get(key, 0) / 1e6]
-        fig.add_trace(go.Bar(y=rows, x=xs, orientation="h", name=label, marker_color=c,
-                             hovertemplate=label + ": %{x:.3g} MB<extra></extra>"))
+        values = [training.get(key, 0), inference.get(key, 0)]
+        fig.add_trace(go.Bar(y=rows, x=[v / factor for v in values], orientation="h", name=label, marker_color=c,
+                             text=[fmt.size(v) for v in values], textposition="none",
+                             hovertemplate=label + ": %{text}<extra></extra>"))
     for row, d in zip(rows, (training, inference)):
-        fig.add_annotation(y=row, x=d.get("peak", 0) / 1e6, text=f"  {d.get('peak', 0) / 1e6:.3g} MB",
+        fig.add_annotation(y=row, x=d.get("peak", 0) / factor, text=f"  {fmt.size(d.get('peak', 0))}",
                            showarrow=False, xanchor="left")
-    top = max(training.get("peak", 0), inference.get("peak", 0)) / 1e6
+    top = max(training.get("peak", 0), inference.get("peak", 0)) / factor
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(title_text=f"peak memory at batch {batch} (MB)", range=[0, top * 1.2])
+    fig.update_xaxes(title_text=f"peak memory at batch {batch} ({unit})", range=[0, top * 1.2])
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, height=250)
 
