@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from dashboard.lab import energy, fmt, hardware, settings, shareable
+from dashboard.lab import claims, energy, figures, fmt, hardware, settings, shareable
 from dashboard.lab.compress import CompressSettings, technique
-from dashboard.service import activity, work
+from dashboard.service import work
 from dashboard.service.jobs import Busy
 from dashboard.ui import charts, explain, session, share, status, widgets
 
-s = session.page("Compress & benchmark",
+s = session.page("Compress & benchmark", claims.statement(
                  "Inference is what a model does for the rest of its life, so making it cheaper pays off on every "
-                 "request. Pick techniques, then measure every version on the same test images, in turns, on this machine.")
+                 "request. Pick techniques, then measure every version on the same test images, in turns, on this machine."))
 
 # Before the model check: a link opened before training keeps its settings for when there is a model.
 share.apply_query(s, "compress", None, "compress")
@@ -20,9 +20,10 @@ t = s.trained
 st.markdown(f"Compressing **{t.spec.name}** trained on **{t.dataset}** "
             f"({fmt.pct(t.test_accuracy)} test accuracy{fmt.ended(t)}).")
 if t.outcome is not None and not t.outcome.ok:
-    st.warning(f"{t.outcome.title}: {t.outcome.summary}. Compressing a model that did not learn measures speed and "
-               "size honestly, but its accuracy figures say little. Train it again first. "
-               f"{t.outcome.advice}", icon=":material/warning:")
+    # lab.outcome's words (its tests check them against the run's numbers): "ln 10 = 2.30", "train longer".
+    st.warning(claims.statement(f"{t.outcome.title}: {t.outcome.summary}.") + " Compressing a model that did not "
+               "learn measures speed and size honestly, but its accuracy figures say little. Train it again first. "
+               + claims.statement(t.outcome.advice), icon=":material/warning:")
 d = CompressSettings()
 FORM = {"c_unstructured": True, "c_unstructured_pct": 90, "c_channels": True, "c_channels_pct": 50,
         "c_int8_dynamic": True, "c_int8_static": True, "c_combo": False, "c_bf16": False, "c_fp16": False,
@@ -110,10 +111,11 @@ st.caption(f"Measured {where} with {threads} PyTorch thread{'s' if threads != 1 
            f"the same test images, in turns. Each figure is the median of {rounds} round{'s' if rounds != 1 else ''}. "
            f"*batch 1*: one image per call, as an app "
            f"answering one user; *batch {batch}*: {batch} images per call, as a server that groups requests.")
-if s.results_note:
-    c1, c2 = st.columns([4, 1])
-    c1.info(f"These figures were {s.results_note}; they were not measured again for you.", icon=":material/share:")
-    if c2.button("Measure afresh", icon=":material/refresh:", disabled=s.busy, key="c_fresh"):
+
+
+def measure_again(label: str, key: str) -> None:
+    """A button that measures the same versions again, for this session only (never served from the cache)."""
+    if st.button(label, icon=":material/refresh:", disabled=s.busy, key=key):
         rs = s.results_settings
         try:
             work.start_compress(s, rs.get("variants", names), CompressSettings(**rs.get("compress", {})), fresh=True)
@@ -121,9 +123,20 @@ if s.results_note:
             st.error(str(exc))
         else:
             st.rerun()
-last = next((r for r in reversed(s.runs) if r.record.results), None)
-if last is not None and (last.record.interference or {}).get("notable"):
-    st.warning(activity.sentence(last.record.interference), icon=":material/group:")
+
+
+if s.results_note:
+    c1, c2 = st.columns([4, 1])
+    c1.info(f"These figures were {s.results_note}; they were not measured again for you.", icon=":material/share:")
+    with c2:
+        measure_again("Measure afresh", "c_fresh")
+disturbed = [(r.name, line) for r in results for line in figures.why(r)]
+if disturbed:
+    c1, c2 = st.columns([4, 1])
+    c1.warning(f"**Disturbed figures.** {figures.NOTICE} Measure again when the room is quieter.\n\n"
+               + "\n".join(f"- {name}, {line}" for name, line in disturbed), icon=":material/group:")
+    with c2:
+        measure_again("Measure again", "c_again")
 ok = [r for r in results if r.available]
 fp32 = next((r for r in ok if r.name == "fp32"), None)
 # Every energy figure on this page is re-priced under the user's current assumptions (country,
@@ -147,10 +160,10 @@ st.table([{
     "version": r.name,
     "accuracy (%)": _cell(r.accuracy if r.available else None, lambda v: f"{100 * v:.2f}"),
     "size (KiB)": _cell(r.size_bytes if r.available else None, lambda v: charts.num(v / 1024)),
-    "time per image, batch 1 (ms)": _cell(r.latency_ms_batch1_p50, lambda v: charts.num(v, trim=False)),
-    f"images per second, batch {batch}": _cell(r.throughput_batch256_ips, lambda v: f"{v:,.0f}"),
-    "speed-up, batch 1": _cell(r.speedup_batch1, fmt.times),
-    f"speed-up, batch {batch}": _cell(r.speedup_batch256, fmt.times),
+    "time per image, batch 1 (median call)": figures.batch1(r) if r.available else "–",
+    f"throughput, batch {batch}": figures.throughput(r) if r.available else "–",
+    "speed-up, batch 1": figures.speedup(r, fp32, figures.BATCH1) if r.available else "–",
+    f"speed-up, batch {batch}": figures.speedup(r, fp32, figures.BATCH) if r.available else "–",
     f"energy per 1,000 images (J, {kind})": _cell(energies[r.name].joules_per_image if energies[r.name] else None,
                                                   lambda v: charts.num(1000 * v, trim=False)),
 } for r in results], hide_index=True, border="horizontal")
@@ -177,7 +190,9 @@ with st.expander("All measurements (every column, the technical notes, the sprea
         "MFLOP per image": round(r.flops / 1e6, 3) if r.flops else None,
         "batch-1 p50 (ms)": r.latency_ms_batch1_p50, "batch-1 p95 (ms)": r.latency_ms_batch1_p95,
         f"batch-{batch} (images/s)": round(r.throughput_batch256_ips) if r.throughput_batch256_ips else None,
-        "speed-up batch 1 (x)": r.speedup_batch1, f"speed-up batch {batch} (x)": r.speedup_batch256,
+        "speed-up batch 1 (x)": figures.speedup_value(r, fp32, figures.BATCH1),
+        f"speed-up batch {batch} (x)": figures.speedup_value(r, fp32, figures.BATCH),
+        "disturbed": "; ".join(figures.why(r)),
         f"energy per 1,000 images, batch {batch} (J)": (round(1000 * energies[r.name].joules_per_image, 4)
                                                         if energies[r.name] else None),
         "energy per 1,000 images, batch 1 (J)": (round(1000 * energies_1[r.name].joules_per_image, 4)
@@ -203,22 +218,26 @@ with st.expander("All measurements (every column, the technical notes, the sprea
         column_config={"version": st.column_config.TextColumn("version", pinned=True)})
 
 names_ok = [r.name for r in ok]
-st.plotly_chart(charts.accuracy_vs_time(names_ok, [r.latency_ms_batch1_p50 for r in ok],
+# The chart's legend (ui.charts.accuracy_vs_time) defines its line: a fixed statement, decided by no measurement.
+claims.statement("nothing else is both faster and more accurate")
+labels_ok = [r.name + (figures.DISTURBED if r.disturbed else "") for r in ok]
+st.plotly_chart(charts.accuracy_vs_time(labels_ok, [r.latency_ms_batch1_p50 for r in ok],
                                         [r.accuracy for r in ok], batch=1), key="c_pareto1")
-st.plotly_chart(charts.accuracy_vs_time(names_ok, [1000 / r.throughput_batch256_ips if r.throughput_batch256_ips
+st.plotly_chart(charts.accuracy_vs_time(labels_ok, [1000 / r.throughput_batch256_ips if r.throughput_batch256_ips
                                                    else None for r in ok], [r.accuracy for r in ok], batch=batch),
                 key="c_pareto256")
 st.caption("Each mark is one version of your model (hover for its figures). The time axis is logarithmic: each "
            "gridline step multiplies the time, so equal distances are equal ratios. The accuracy axis is zoomed "
-           "in to the measured range. The dashed line joins the best trade-offs: no other version is both "
-           "faster and more accurate than one on the line.")
+           "in to the measured range. The dashed line joins the best trade-offs: "
+           + claims.statement("no other version is both faster and more accurate than one on the line") + ".")
 a, b = st.columns(2)
-a.plotly_chart(charts.bars(names_ok, [r.speedup_batch1 for r in ok], title="Speed-up at batch 1",
-                           axis="times fp32's speed (×; dashed line: fp32)", reference=1.0, label=fmt.times),
-               key="c_speed1")
-b.plotly_chart(charts.bars(names_ok, [r.speedup_batch256 for r in ok], title=f"Speed-up at batch {batch}",
-                           axis="times fp32's speed (×; dashed line: fp32)", reference=1.0, label=fmt.times),
-               key="c_speed256")
+# A bar's number is the table's speed-up cell (figures.speedup); a disturbed one has no bar.
+a.plotly_chart(charts.bars(names_ok, [figures.speedup_value(r, fp32, figures.BATCH1) for r in ok],
+                           title="Speed-up at batch 1", axis="times fp32's speed (×; dashed line: fp32)",
+                           reference=1.0, label=fmt.times), key="c_speed1")
+b.plotly_chart(charts.bars(names_ok, [figures.speedup_value(r, fp32, figures.BATCH) for r in ok],
+                           title=f"Speed-up at batch {batch}", axis="times fp32's speed (×; dashed line: fp32)",
+                           reference=1.0, label=fmt.times), key="c_speed256")
 a, b = st.columns(2)
 a.plotly_chart(charts.amounts(names_ok, [r.size_bytes / 1024 if r.size_bytes else None for r in ok],
                               title="Size on disk", axis="saved file", unit="KiB"), key="c_size")

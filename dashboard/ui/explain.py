@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from importlib import resources
 
-from dashboard.lab import compress, fmt
+from dashboard.lab import claims, compress, figures, fmt
 from dashboard.lab.bench import BenchResult
 
 # Inside the package (top-level lessons/ installed as dashboard.lessons, see pyproject), so an
@@ -20,7 +20,6 @@ from dashboard.lab.bench import BenchResult
 EXPLAIN_DIR = resources.files("dashboard.lessons") / "explain"
 
 NOT_MEASURED = "not measured"
-SAME_BAND = 0.1   # a speed-up within 10 % of 1x is called "about the same speed"
 
 
 @lru_cache(maxsize=32)
@@ -38,9 +37,10 @@ def for_results(results: Sequence[BenchResult]) -> list[tuple[str, str]]:
         topic = compress.explanation(r.name)
         if topic and topic not in seen and text(topic):
             seen.add(topic)
-            body = text(topic)
+            body = claims.statement(text(topic))   # the teaching text: fixed, decided by no measurement
             figures = numbers(topic, results)
-            out.append((compress.EXPLANATIONS.get(topic, topic), f"{body}\n\n{figures}" if figures else body))
+            title = claims.statement(compress.EXPLANATIONS.get(topic, topic))   # a question, e.g. "why faster?"
+            out.append((title, f"{body}\n\n{figures}" if figures else body))
     return out
 
 
@@ -77,23 +77,21 @@ def _kib(n_bytes: float) -> str:
     return f"{n_bytes / 1024:,.0f} KiB" if n_bytes >= 100 * 1024 else f"{n_bytes / 1024:.3g} KiB"
 
 
-def _verdict(speedup: float | None) -> str:
-    if speedup is None:
-        return NOT_MEASURED
-    if speedup >= 1 + SAME_BAND:
-        return "faster"
-    if speedup <= 1 - SAME_BAND:
-        return "slower"
-    return "about the same speed"
-
-
-def _speeds(r: BenchResult) -> str:
-    """'**0.83×** fp32's speed at batch 1 (slower) and **3.10×** at batch 256 (faster)'."""
-    def one(x: float | None, batch: int, first: bool) -> str:
-        if x is None:
-            return f"batch-{batch} speed {NOT_MEASURED}"
-        return f"**{fmt.times(x)}**{' fp32' + chr(39) + 's speed' if first else ''} at batch {batch} ({_verdict(x)})"
-    return f"{one(r.speedup_batch1, 1, True)} and {one(r.speedup_batch256, r.batch_size or 256, False)}"
+def _speeds(r: BenchResult, fp32: BenchResult | None) -> str:
+    """'**1.20× slower than fp32** at batch 1 and **3.10× faster than fp32** at batch 256': each regime one
+    comparison of the two medians shown in the table (lab.figures), its direction word following the value;
+    a regime not measured, or disturbed, is said so and not compared."""
+    said, unsaid = [], []
+    for regime, batch in ((figures.BATCH1, 1), (figures.BATCH, r.batch_size or 256)):
+        words = figures.speed(r, fp32, regime, more="faster than fp32", less="slower than fp32",
+                              same="about as fast as fp32")
+        if words == NOT_MEASURED:
+            unsaid.append(f"at batch {batch} its speed was {NOT_MEASURED}")
+        elif words == figures.NOT_SHOWN:
+            unsaid.append(f"at batch {batch} a figure is disturbed, so it is not compared")
+        else:
+            said.append(f"**{words}** at batch {batch}")
+    return (" and ".join(said) or "with no speed to compare") + "".join(f" ({u})" for u in unsaid)
 
 
 def _accuracy(r: BenchResult, fp32: BenchResult | None) -> str:
@@ -109,9 +107,7 @@ def _file(r: BenchResult, fp32: BenchResult | None) -> str:
         return f"file size {NOT_MEASURED}"
     if fp32 is None or not fp32.size_bytes:
         return f"file {_kib(r.size_bytes)}"
-    ratio = fp32.size_bytes / r.size_bytes
-    how = (f"{fmt.times(ratio)} smaller" if ratio >= 1.05 else
-           f"{fmt.times(1 / ratio)} larger" if ratio <= 0.95 else "about the same")
+    how = claims.compare(fp32.size_bytes, r.size_bytes, more="smaller", less="larger", same="about the same size")
     return f"file {_kib(r.size_bytes)} against fp32's {_kib(fp32.size_bytes)} ({how})"
 
 
@@ -120,11 +116,14 @@ def _file(r: BenchResult, fp32: BenchResult | None) -> str:
 def _int8(results: list[BenchResult], fp32: BenchResult | None) -> str:
     lines = []
     for r in _of(results, "int8-dynamic", "int8-static", "pruned-channels+int8-static"):
-        line = f"- **{r.name}** ran at {_speeds(r)}; {_accuracy(r, fp32)}; {_file(r, fp32)}."
-        if r.speedup_batch1 is not None and r.speedup_batch256 is not None:
-            bigger = r.speedup_batch256 > r.speedup_batch1
-            line += (f" Its gain at batch {r.batch_size or 256} is {'larger' if bigger else 'not larger'} than at "
-                     f"batch 1{', as the explanation above predicts' if bigger else ''}.")
+        line = f"- **{r.name}** ran {_speeds(r, fp32)}; {_accuracy(r, fp32)}; {_file(r, fp32)}."
+        if (r.speedup_batch1 and r.speedup_batch256 and figures.usable(figures.BATCH1, r, fp32)
+                and figures.usable(figures.BATCH, r, fp32)):
+            b = r.batch_size or 256
+            gain = claims.compare(r.speedup_batch256, r.speedup_batch1, more=f"larger at batch {b} than at batch 1",
+                                  less=f"smaller at batch {b} than at batch 1", same="about the same at both")
+            predicted = claims.direction(r.speedup_batch256 / r.speedup_batch1, True, False, False)
+            line += f" Its speed-up over fp32 is {gain}{', as the explanation above predicts' if predicted else ''}."
         lines.append(line)
     return "**With your numbers:**\n\n" + "\n".join(lines) if lines else ""
 
@@ -133,23 +132,24 @@ def _unstructured(results: list[BenchResult], fp32: BenchResult | None) -> str:
     lines = []
     for r in _of(results, "pruned-unstructured"):
         zeros = f"{100 * r.sparsity:.1f} % of its weights are zero" if r.sparsity is not None else f"its share of zeros was {NOT_MEASURED}"
-        known = [x for x in (r.speedup_batch1, r.speedup_batch256) if x is not None]
+        known = [x for x, regime in ((r.speedup_batch1, figures.BATCH1), (r.speedup_batch256, figures.BATCH))
+                 if x is not None and figures.usable(regime, r, fp32)]
         if not known:
-            answer = f"Not known: its speed was {NOT_MEASURED}"
-        elif max(known) >= 1 + SAME_BAND:
+            answer = f"Not known: its speed was {NOT_MEASURED} undisturbed"
+        elif any(claims.direction(x, True, False, False) for x in known):
             answer = "Somewhat"
-        elif all(x <= 1 - SAME_BAND for x in known):
-            answer = "No, they made it slower"
         else:
             answer = "No"
-        line = f"**Did the zeros make it faster?** {answer}: **{r.name}** ({zeros}) ran at {_speeds(r)}; {_file(r, fp32)}"
+        line = (f"**{claims.statement('Did the zeros make it faster?')}** {answer}: **{r.name}** ({zeros}) ran "
+                f"{_speeds(r, fp32)}; "
+                f"{_file(r, fp32)}")
         if r.size_bytes_zlib and fp32 is not None and fp32.size_bytes_zlib:
             line += (f"; compressed with zlib it would take {_kib(r.size_bytes_zlib)} against fp32's "
                      f"{_kib(fp32.size_bytes_zlib)}")
         lines.append(line + f"; {_accuracy(r, fp32)}.")
     channels = _of(results, "pruned-channels")
     for c in channels:
-        lines.append(f"**{c.name}**, which removes whole channels instead, ran at {_speeds(c)}.")
+        lines.append(f"**{c.name}**, which removes whole channels instead, ran {_speeds(c, fp32)}.")
     if lines and not channels:
         lines.append("Removing whole channels was not measured in these results: tick *Remove whole channels* "
                      "and measure again to compare the two kinds of pruning.")
@@ -161,8 +161,8 @@ def _channels(results: list[BenchResult], fp32: BenchResult | None) -> str:
     for r in _of(results, "pruned-channels"):
         size = f"{r.params:,} weights" if r.params else f"weight count {NOT_MEASURED}"
         if r.params and fp32 is not None and fp32.params:
-            ratio = fp32.params / r.params
-            size += f" against fp32's {fp32.params:,}" + (f" ({fmt.times(ratio)} fewer)" if ratio >= 1.05 else "")
+            size += (f" against fp32's {fp32.params:,} ("
+                     + claims.compare(fp32.params, r.params, more="fewer", less="more", same="about as many") + ")")
         work = f"{fmt.flops(r.flops)} per image" if r.flops else f"FLOPs per image {NOT_MEASURED}"
         if r.flops and fp32 is not None and fp32.flops:
             work += f" against {fmt.flops(fp32.flops)}"
@@ -175,12 +175,12 @@ def _channels(results: list[BenchResult], fp32: BenchResult | None) -> str:
         else:
             recover = f"accuracy right after the removal {NOT_MEASURED}"
         fp = f" (fp32: {_pct(fp32.accuracy)})" if fp32 is not None and fp32.accuracy is not None else ""
-        lines.append(f"- **{r.name}**: {size}; {work}. It ran at {_speeds(r)}. Accuracy: {recover}{fp}.")
+        lines.append(f"- **{r.name}**: {size}; {work}. It ran {_speeds(r, fp32)}. Accuracy: {recover}{fp}.")
     return "**With your numbers:**\n\n" + "\n".join(lines) if lines else ""
 
 
 def _half(results: list[BenchResult], fp32: BenchResult | None) -> str:
-    lines = [f"- **{r.name}** ran at {_speeds(r)}; {_accuracy(r, fp32)}; {_file(r, fp32)}."
+    lines = [f"- **{r.name}** ran {_speeds(r, fp32)}; {_accuracy(r, fp32)}; {_file(r, fp32)}."
              for r in _of(results, "bf16", "fp16")]
     return "**With your numbers:**\n\n" + "\n".join(lines) if lines else ""
 
@@ -202,7 +202,7 @@ def _distillation(results: list[BenchResult], fp32: BenchResult | None) -> str:
            f"accuracy, the same {student} trained on the labels alone **{_pct(b.accuracy)}** "
            f"({fmt.points(d.accuracy - b.accuracy, 2)} with the teacher).{teacher} This is one training run of each, "
            "with the same seed: a small difference can be chance, so train again with another seed to check.")
-    return out + f"\n\nThe distilled student ran at {_speeds(d)}; {_file(d, fp32)}."
+    return out + f"\n\nThe distilled student ran {_speeds(d, fp32)}; {_file(d, fp32)}."
 
 
 _NUMBERS: dict[str, Callable[[list[BenchResult], BenchResult | None], str]] = {
@@ -266,7 +266,8 @@ def plain(r: BenchResult, fp32: BenchResult | None = None) -> str:
     if not r.available:
         return f"Not available on this machine: {r.note}"
     describe = _PLAIN.get(_key(r.name) or "")
-    return describe(r, fp32) if describe else r.how_made
+    # What a technique is ("a physically smaller network") is its definition, decided by no measurement.
+    return claims.statement(describe(r, fp32)) if describe else r.how_made
 
 
 def layout(results: Sequence[BenchResult]) -> str:
@@ -275,14 +276,15 @@ def layout(results: Sequence[BenchResult]) -> str:
     fed = [r for r in results if r.available and r.layout == "channels_last"]
     if not fed:
         return ""
-    gains = [ips["channels_last"] / ips["contiguous"] for r in fed
-             if (ips := r.details.get("layout_ips_batch256") or {}).get("contiguous") and ips.get("channels_last")]
+    measured = [r.details.get("layout_ips_batch256") or {} for r in fed]
+    gains = sorted(((ips["channels_last"], ips["contiguous"]) for ips in measured
+                    if ips.get("contiguous") and ips.get("channels_last")), key=lambda pair: pair[0] / pair[1])
     who = "Every version" if len(fed) == len([r for r in results if r.available]) else ", ".join(r.name for r in fed)
     out = (f"{who} {'is' if who == 'Every version' or len(fed) == 1 else 'are'} fed images in the memory order "
            "this CPU's convolution code prefers (\"channels last\")")
     if gains:
-        span = fmt.times(min(gains)) if len(gains) == 1 or fmt.times(min(gains)) == fmt.times(max(gains)) \
-            else f"{fmt.times(min(gains))} to {fmt.times(max(gains))}"
+        low, high = claims.ratio(*gains[0]), claims.ratio(*gains[-1])
+        span = low if low == high else f"{low} to {high}"
         out += f": {span} as many images per second at batch 256 as the usual order, measured when each was made"
     return out + "."
 
@@ -297,14 +299,17 @@ def machine(hw) -> list[str]:
     """What this machine means for the lab, in plain words (hw: lab.hardware.HardwareInfo)."""
     int8 = [f for f in INT8_FEATURES if hw.has(f)]
     bf16 = [f for f in BF16_FEATURES if hw.has(f)]
+    # What the instructions mean in general (no measurement of this run decides it): statements.
     lines = [
         f"**Processor:** {hw.cpu}, {hw.logical_cores} logical cores.",
-        ("**8-bit integer (int8) models:** this processor has instructions for int8 arithmetic, so "
-         "quantized models can run much faster at large batches." if int8 else
-         "**8-bit integer (int8) models:** no special int8 instructions found, so quantized models will gain "
-         "little speed here (their weights still take a quarter of the bytes)."),
-        ("**16-bit floats (bf16):** supported natively, so the bf16 version can be measured." if bf16 else
-         "**16-bit floats (bf16):** not supported natively here, so the lab does not offer bf16 (it would be "
-         "slower than fp32)."),
+        claims.statement(
+            "**8-bit integer (int8) models:** this processor has instructions for int8 arithmetic, so "
+            "quantized models can run much faster at large batches." if int8 else
+            "**8-bit integer (int8) models:** no special int8 instructions found, so quantized models will gain "
+            "little speed here (their weights still take a quarter of the bytes)."),
+        claims.statement(
+            "**16-bit floats (bf16):** supported natively, so the bf16 version can be measured." if bf16 else
+            "**16-bit floats (bf16):** not supported natively here, so the lab does not offer bf16 (it would be "
+            "slower than fp32)."),
     ]
     return lines

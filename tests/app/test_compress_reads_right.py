@@ -69,12 +69,15 @@ def test_the_compact_table_puts_the_name_first_and_keeps_to_nine_columns(tiny_tr
     table = at.table[0].value
     assert table.columns[0] == "version" and list(table["version"]) == [r.name for r in RESULTS]
     assert len(table.columns) <= 9
-    for column in ("accuracy (%)", "size (KiB)", "time per image, batch 1 (ms)", "images per second, batch 256",
+    for column in ("accuracy (%)", "size (KiB)", "time per image, batch 1 (median call)", "throughput, batch 256",
                    "speed-up, batch 1", "speed-up, batch 256"):
         assert column in table.columns
     assert any(c.startswith("energy per 1,000 images (J, estimated") for c in table.columns)
     int8 = table[table["version"] == "int8-static"].iloc[0]
     assert (int8["speed-up, batch 1"], int8["speed-up, batch 256"], int8["size (KiB)"]) == ("0.83×", "3.10×", "27")
+    # Every speed figure carries its unit, read from the result as every page reads it (lab.figures).
+    assert (int8["time per image, batch 1 (median call)"], int8["throughput, batch 256"]) == ("145 µs",
+                                                                                             "27,900 images/s")
     # Internals are one click away, not in the compact table or the plain words.
     plain = markdown_text(at)
     assert "prepare/convert" not in plain and "state_dict" not in plain
@@ -107,10 +110,12 @@ def test_the_why_text_for_int8_quotes_the_measured_speed_ups(tiny_trained):
     assert WHY in [h.value for h in at.subheader]
     int8 = next(e for e in at.expander if e.label.startswith("int8"))
     text = "\n".join(m.value for m in int8.markdown)
-    assert "0.83×" in text and "3.10×" in text          # batch 1 slower, batch 256 faster, as measured
+    # One comparison per regime, each stated as one or more with the word its value calls for.
+    assert "**1.20× slower than fp32** at batch 1 and **3.10× faster than fp32** at batch 256" in text
+    assert "0.83×" not in text
     assert "accuracy 96.80 % against fp32's 97.00 % (−0.20 points)" in text
     pruning = "\n".join(m.value for m in next(e for e in at.expander if e.label.startswith("Zeroed")).markdown)
-    assert "Did the zeros make it faster?** No" in pruning and "0.98×" in pruning
+    assert "Did the zeros make it faster?** No" in pruning and "**about as fast as fp32** at batch 1" in pruning
     assert "Removing whole channels was not measured" in pruning
     distil = "\n".join(m.value for m in next(e for e in at.expander if e.label.startswith("Distillation")).markdown)
     assert "cannot say" in distil and "not measured" in distil
@@ -140,9 +145,9 @@ def test_int8_numbers_say_what_was_measured_and_what_was_not():
     fp32 = RESULTS[0]
     unmeasured = result("int8-dynamic", accuracy=0.969, size_kib=99, b1=None, b256=1.2)
     text = explain.numbers("int8", [fp32, RESULTS[2], unmeasured])
-    assert "**int8-static** ran at **0.83×** fp32's speed at batch 1 (slower) and **3.10×** at batch 256 (faster)" in text
+    assert "**int8-static** ran **1.20× slower than fp32** at batch 1 and **3.10× faster than fp32** at batch 256" in text
     assert "file 27 KiB against fp32's 101 KiB (3.74× smaller)" in text
-    assert "batch-1 speed not measured" in text and "**1.20×** at batch 256 (faster)" in text
+    assert "**1.20× faster than fp32** at batch 256 (at batch 1 its speed was not measured)" in text
 
 
 def test_distillation_answers_from_both_students():
@@ -159,7 +164,7 @@ def test_pruning_compares_zeros_with_removed_channels():
                       accuracy_before_finetune=0.8, details={"finetune_epochs": 1})
     text = explain.numbers("unstructured-pruning", [RESULTS[0], RESULTS[1], channels])
     assert "No: **pruned-unstructured-90** (89.9 % of its weights are zero)" in text
-    assert "**pruned-channels-50**, which removes whole channels instead, ran at **1.70×**" in text
+    assert "**pruned-channels-50**, which removes whole channels instead, ran **1.70× faster than fp32** at batch 1" in text
     assert "not measured" not in text
     text = explain.numbers("channels-pruning", [RESULTS[0], channels])
     assert "right after the removal it had 80.00 %; after 1 epoch of fine-tuning 96.30 %" in text
