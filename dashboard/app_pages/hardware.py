@@ -6,9 +6,9 @@ import time
 import streamlit as st
 import torch
 
-from dashboard.lab import accelerators, fmt, hardware, roofline, settings
+from dashboard.lab import accelerators, claims, figures, fmt, hardware, roofline, settings
 from dashboard.lab.peak import NO_GPU, unit
-from dashboard.service import activity, work
+from dashboard.service import work
 from dashboard.service.jobs import Busy
 from dashboard.ui import glossary, session, status
 from dashboard.ui import hardware_charts as charts
@@ -48,23 +48,30 @@ status.job_panel(s, ("hardware",), key="hw")
 if probe is not None:
     peaks = probe.peaks
     at = time.strftime("%H:%M", time.localtime(probe.measured_at))
-    if (probe.interference or {}).get("notable"):
-        st.warning(activity.sentence(probe.interference), icon=":material/group:")
+    disturbed = [r for r in peaks.rates + peaks.sweep if r.disturbed]
+    if disturbed:
+        st.warning("**Disturbed timings.** The server was busy while these were measured, and still when they were "
+                   "measured again, so they are labelled *(disturbed)* and no version is held against a disturbed "
+                   "peak. Measure this machine again when the room is quieter.\n\n"
+                   + "\n".join(f"- {r.format}, {r.op}, {r.size} × {r.size}: {r.disturbed}" for r in disturbed),
+                   icon=":material/group:")
     st.markdown(f"**Peak per number format**, measured here on {peaks.threads} "
                 f"thread{'s' if peaks.threads > 1 else ''} at {at}:")
     cols = st.columns(max(1, len(peaks.formats)))
     for col, name in zip(cols, peaks.formats, strict=False):
         best = peaks.best(name)
-        col.metric(f"{name} peak", f"{best.gops:,.0f} {unit(name)}", help=f"{best.op}, {best.size} × {best.size}")
+        col.metric(f"{name} peak", f"{best.gops:,.0f} {unit(name)}" + (figures.DISTURBED if best.disturbed else ""),
+                   help=f"{best.op}, {best.size} × {best.size}")
     for name, why in peaks.missing.items():
         st.caption(f"{name}: {why}.")
     with st.expander("Every operation timed"):
         st.markdown("| format | operation | size | rate |\n|---|---|---|---|\n" + "\n".join(
-            f"| {r.format} | {r.op} | {r.size} × {r.size} | {r.gops:,.0f} {unit(r.format)} |"
+            f"| {r.format} | {r.op} | {r.size} × {r.size} | {r.gops:,.0f} {unit(r.format)}"
+            f"{figures.DISTURBED if r.disturbed else ''} |"
             for r in peaks.rates + peaks.sweep))
         st.caption("torch.utils.benchmark's Timer (blocked_autorange: warm-up, then the median call). One multiply-add "
                    "counts as 2 operations. int8 is timed two ways, a plain int8 matrix multiply and the quantized "
-                   "Linear layer the lab's int8 models run; the faster is the int8 peak.")
+                   "Linear layer the lab's int8 models run; " + claims.statement("the faster is the int8 peak") + ".")
 
 # --- how close the model gets -------------------------------------------------------------------------
 st.subheader("How close your model gets")
@@ -81,23 +88,28 @@ else:
     by = {(p.name, p.batch): p for p in points}
     fp32_big = next((p for p in points if p.name == "fp32" and p.batch > 1), None)
     fp32_one = by.get(("fp32", 1))
-    if fp32_big and fp32_one and fp32_big.share and fp32_one.share:
+    if fp32_big and fp32_one and fp32_big.checked_share and fp32_one.checked_share:
         work_text = (f"One image is little work ({fmt.flops(fp32_one.flops_per_call)} per call, against "
                      f"{fmt.flops(probe.peaks.best('fp32').ops_per_call)} for the big matrix multiply)")
-        if fp32_big.share > fp32_one.share:
+        # Which story fits is decided by the two shares, with the same noise band as every comparison.
+        if claims.direction(fp32_big.checked_share / fp32_one.checked_share, True, False, False):
             st.markdown(
-                f"Your fp32 model reaches **{fmt.pct(fp32_big.share, 0)}** of the fp32 peak at batch {fp32_big.batch}, "
-                f"but only **{fmt.pct(fp32_one.share, 0)}** one image at a time. {work_text}: too little to split "
+                f"Your fp32 model reaches **{charts.share_text(fp32_big)}** at batch {fp32_big.batch}, "
+                f"but only **{charts.share_text(fp32_one)}** one image at a time. {work_text}: too little to split "
                 "across every core and every vector lane, and each weight is loaded from memory to be used once. "
                 "A batch reuses every weight for every image in it.")
         else:
             st.markdown(
-                f"Your fp32 model reaches **{fmt.pct(fp32_one.share, 0)}** of the fp32 peak one image at a time and "
-                f"**{fmt.pct(fp32_big.share, 0)}** at batch {fp32_big.batch}: here the batch did not help. "
+                f"Your fp32 model reaches **{charts.share_text(fp32_one)}** one image at a time and "
+                f"**{charts.share_text(fp32_big)}** at batch {fp32_big.batch}: here the batch did not help. "
                 f"{work_text}, "
                 "but a convolution already reuses each weight at every pixel, and a large batch makes activations too "
                 "big for the CPU's caches: the cores then wait for memory, not for arithmetic. (On a shared machine, "
                 "another program busy during the measurement has the same effect: measure again to see.)")
+    not_shown = sorted({f"{p.name} at batch {p.batch}: {p.disturbed}" for p in points if p.disturbed})
+    if not_shown:
+        st.caption("Not held against a peak, because a figure behind it is disturbed (the server was busy while it "
+                   "was measured, and still when it was measured again): " + "; ".join(not_shown) + ".")
     st.plotly_chart(charts.roofline(points, probe.peaks), key="hw_roofline")
     st.plotly_chart(charts.peak_shares(points), key="hw_shares")
     threads = sorted({p.threads for p in points})
@@ -109,8 +121,8 @@ else:
                "the int8 peak.")
     train_rate = roofline.training_rate(s.trained, probe.peaks)
     if train_rate is not None and train_rate.share is not None:
-        st.markdown(f"Your **training** ran at {train_rate.gops:,.1f} GFLOP/s: {fmt.pct(train_rate.share, 0)} of the "
-                    f"{train_rate.format} peak (batch {train_rate.batch}, forward + backward; the optimizer's "
+        st.markdown(f"Your **training** ran at {train_rate.gops:,.1f} GFLOP/s: {charts.share_text(train_rate)} "
+                    f"(batch {train_rate.batch}, forward + backward; the optimizer's "
                     "update and data handling count as time but not as FLOPs).")
 
 # --- more threads -------------------------------------------------------------------------------------
@@ -127,20 +139,27 @@ else:
     gains = {b: par.speedup(b) for b in par.batches}
     small, big = min(par.batches), max(par.batches)
     most = par.thread_counts[-1]
+    gain_small, gain_big = charts.threads_gain(par, small), charts.threads_gain(par, big)
     if most == 1:
         st.markdown("This server runs every job on one thread, so there is nothing to compare: the chart shows how "
                     "the batch size alone changes the speed.")
+    elif figures.NOT_SHOWN in (gain_small, gain_big):
+        st.markdown(f"Your model ({par.model}) gains {gain_small} from {most} threads at batch {small}, and "
+                    f"{gain_big} at batch {big}: a timing behind them is disturbed (the server was busy while it "
+                    "was measured). Measure this machine again when the room is quieter.")
     elif (gains[big] or 0) >= 1.2 and (gains[big] or 0) > (gains[small] or 0):
         st.markdown(
-            f"Your model ({par.model}) at batch {small} gains {fmt.times(gains[small])} from {most} threads; at batch "
-            f"{big}, {fmt.times(gains[big])}. Splitting one small call across cores costs more in handing out work and "
-            "waiting than it saves; a big batch gives every core a share worth having. That is why training (batches "
+            f"Your model ({par.model}) at batch {small} gains {gain_small} from {most} threads; at batch "
+            f"{big}, {gain_big}. "
+            + claims.statement("Splitting one small call across cores costs more in handing out work and waiting "
+                               "than it saves")
+            + "; a big batch gives every core a share worth having. That is why training (batches "
             "of images, every layer twice) and batched inference run so well on a GPU's thousands of cores, and why a "
             "one-image request barely does.")
     else:
         st.markdown(
-            f"Your model ({par.model}) at batch {small} gains {fmt.times(gains[small])} from {most} threads, and at "
-            f"batch {big} {fmt.times(gains[big])}: here more threads did not pay off as they usually do. Every "
+            f"Your model ({par.model}) at batch {small} gains {gain_small} from {most} threads, and at "
+            f"batch {big} {gain_big}: here more threads did not pay off as they usually do. Every "
             "parallel step waits for its slowest thread, so when another program keeps a core busy, or the data no "
             "longer fits in the caches, more threads stop helping or even slow things down. On a quiet machine a big "
             "batch usually gains most: it gives every core a share worth having, which is why training and batched "
@@ -159,8 +178,10 @@ elif devices is None or not devices.available:
     st.info(f"This machine has a GPU ({gpu}). Train a model, then press **Measure this machine** to time it on the "
             "CPU and the GPU.", icon=":material/speed:")
 else:
-    st.markdown(f"Training is {fmt.times(devices.ratio('train'))} and inference {fmt.times(devices.ratio('infer'))} "
-                f"as fast on the GPU ({devices.note}).")
+    by = {(r.device, what): getattr(r, f"{what}_images_per_s") for r in devices.rows for what in ("train", "infer")}
+    train_gpu, infer_gpu = (claims.compare(by[("cuda", what)], by[("cpu", what)], more="faster", less="slower",
+                                           same="at about the same speed") for what in ("train", "infer"))
+    st.markdown(f"On the GPU, training runs {train_gpu} and inference {infer_gpu}, against this CPU ({devices.note}).")
     st.plotly_chart(charts.devices(devices), key="hw_devices")
 
 # --- other chips --------------------------------------------------------------------------------------
@@ -173,8 +194,10 @@ else:
     flops = accelerators.training_flops(t)
     rows = accelerators.scale_up(flops)
     st.markdown(f"Your training did **{fmt.flops(flops)}** ({fmt.flops(t.cost.train_flops_per_image)} per image × "
-                f"{t.samples_seen:,} images) in {fmt.seconds(t.train_seconds)} here. At "
-                f"{fmt.pct(accelerators.UTILISATION, 0)} of each chip's published peak it would take:")
+                f"{t.samples_seen:,} images) in {fmt.seconds(t.train_seconds)} here. "
+                # The utilisation is the estimate's assumption, not a measurement.
+                + claims.statement(f"At {fmt.pct(accelerators.UTILISATION, 0)} of each chip's published peak")
+                + " it would take:")
     st.plotly_chart(charts.scale_up(rows, t.train_seconds), key="hw_scale")
     st.markdown(f"| chip | kind | published peak | time at {fmt.pct(accelerators.UTILISATION, 0)} | source |\n"
                 "|---|---|---|---|---|\n" + "\n".join(

@@ -11,7 +11,7 @@ from math import log10
 
 import plotly.graph_objects as go
 
-from dashboard.lab import fmt
+from dashboard.lab import claims, fmt
 from dashboard.lab.accelerators import ScaleUp
 from dashboard.lab.peak import DeviceComparison, Parallelism, Peaks, unit
 from dashboard.lab.roofline import Achieved
@@ -29,6 +29,23 @@ from dashboard.ui.charts import (
 )
 
 FORMAT_DASH = {"fp32": "dash", "bf16": "dot", "fp16": "dashdot", "int8": "longdash"}
+NOT_SHOWN = "n/a: disturbed"
+
+
+def share_text(p: Achieved) -> str:
+    """'45 % of the fp32 peak' (a recorded claim), or 'n/a: disturbed' when the rate or its peak is."""
+    if p.peak_gops is None:
+        return "no peak measured"
+    return NOT_SHOWN if p.checked_share is None else claims.share(p.gops, p.peak_gops, f"the {p.format} peak")
+
+
+def threads_gain(par: Parallelism, batch: int) -> str:
+    """Images/s at the most threads over one thread at one batch ('1.84×'), 'n/a: disturbed' when either is."""
+    counts = par.thread_counts
+    ends = [p for p in par.points if p.batch == batch and p.threads in (counts[0], counts[-1])] if counts else []
+    if any(p.disturbed for p in ends):
+        return NOT_SHOWN
+    return claims.ratio(par.rate(counts[-1], batch), par.rate(counts[0], batch)) if counts else "n/a"
 
 
 def roofline(points: Sequence[Achieved], peaks: Peaks, *, width: float = 700) -> go.Figure:
@@ -66,8 +83,7 @@ def roofline(points: Sequence[Achieved], peaks: Peaks, *, width: float = 700) ->
             line=dict(color=colour(i), width=1),
             marker=dict(size=11, color=colour(i), symbol=[symbol(i) + ("-open" if p.batch == 1 else "") for p in mine],
                         line=dict(width=2, color=colour(i))),
-            text=[f"batch {p.batch}" + (f", {fmt.pct(p.share, 0)} of the {p.format} peak" if p.share else "")
-                  for p in mine],
+            text=[f"batch {p.batch}, {share_text(p)}" for p in mine],
             hovertemplate=f"<b>{name}</b> %{{text}}<br>%{{x:.3s}} FLOP per call<br>%{{y:.3s}} G/s<extra></extra>"))
         xs += [p.flops_per_call for p in mine]
         ys += [p.gops for p in mine]
@@ -81,10 +97,10 @@ def roofline(points: Sequence[Achieved], peaks: Peaks, *, width: float = 700) ->
 
 def peak_shares(points: Sequence[Achieved]) -> go.Figure:
     """Each version and batch as a share of its format's peak: bars on a linear axis from 0 %."""
-    rows = [p for p in points if p.share is not None]
+    rows = [p for p in points if p.checked_share is not None]
     if not rows:
-        return empty("No version has a measured peak for its number format")
-    return bars([f"{p.name}, batch {p.batch}" for p in rows], [100 * p.share for p in rows],
+        return empty("No version has an undisturbed rate and peak for its number format")
+    return bars([f"{p.name}, batch {p.batch}" for p in rows], [100 * p.checked_share for p in rows],
                 title="Share of this CPU's peak for each version's number format",
                 axis="achieved ÷ peak of its format (%)", reference=100.0, suffix=" %")
 
@@ -97,10 +113,9 @@ def parallelism(par: Parallelism, *, width: float = NARROW_PX) -> go.Figure:
     counts = par.thread_counts
     for i, batch in enumerate(par.batches):
         rates = [par.rate(t, batch) for t in counts]
-        gain = par.speedup(batch)
         fig.add_trace(go.Scatter(
             x=counts, y=rates, mode="lines+markers", line=dict(color=colour(i), width=2),
-            marker=dict(symbol=symbol(i), size=9), name=f"batch {batch}" + (f": {fmt.times(gain)}" if gain else ""),
+            marker=dict(symbol=symbol(i), size=9), name=f"batch {batch}: {threads_gain(par, batch)}",
             hovertemplate=f"batch {batch}<br>%{{x}} threads: %{{y:,.0f}} images/s<extra></extra>"))
     ys = [p.images_per_s for p in par.points if p.images_per_s > 0]
     fig.update_xaxes(title_text="PyTorch threads", tickmode="array", tickvals=counts, range=[0.7, counts[-1] + 0.3])
@@ -145,4 +160,4 @@ def scale_up(rows: Sequence[ScaleUp], this_cpu_seconds: float | None, *, width: 
                    title="Your training's arithmetic on other chips (log scale)")
 
 
-__all__ = ["devices", "parallelism", "peak_shares", "roofline", "scale_up"]
+__all__ = ["NOT_SHOWN", "devices", "parallelism", "peak_shares", "roofline", "scale_up", "share_text", "threads_gain"]
