@@ -13,9 +13,9 @@ from dashboard.service.jobs import Busy
 from dashboard.ui import glossary, session, share, status, widgets
 from dashboard.ui import edge_charts as charts
 
-s = session.page("Edge & cloud",
+s = session.page("Edge & cloud", claims.statement(
                  "Will your model run on a phone or a microcontroller, and does it answer sooner there or in the "
-                 "cloud? Pick a device, measure every version of your model under its limits, then compare.")
+                 "cloud? Pick a device, measure every version of your model under its limits, then compare."))
 # A lesson's link (?preset=lesson-edge) opens the profile it names; before the model check, so it is kept for later.
 share.apply_query(s, "edge", None, "edge")
 status.require_model(s, "this page runs your model and its compressed versions under a device's limits.")
@@ -85,9 +85,10 @@ with right:
                 f"{'s' if len(names) > 1 else ''} run here with the device's limits applied for real: "
                 f"{profile.threads} thread{'s' if profile.threads > 1 else ''}, {profile.batch} image"
                 f"{'s' if profile.batch > 1 else ''} per call"
-                + (", integer versions only" if profile.int8_only else "") + ". The speed is this machine's: "
-                "a phone's core is slower, and a microcontroller's far slower, so **headroom** says how many "
-                "times slower the device may be and still meet the latency budget.")
+                + (", integer versions only" if profile.int8_only else "") + ". "
+                + claims.statement("The speed is this machine's: a phone's core is slower, and a microcontroller's "
+                                   "far slower, so **headroom** says how many times slower the device may be and "
+                                   "still meet the latency budget."))
     one = st.button(f"Measure under {profile.title}", type="primary", icon=":material/speed:", disabled=s.busy)
     every = st.button("Measure all four profiles", icon=":material/devices:", disabled=s.busy,
                       help="As you have set each one; about four times as long.")
@@ -215,8 +216,8 @@ st.markdown(
     "| never leaves the device |\n"
     "| without a connection | no answer | works offline |\n"
     f"| energy per request, {energy_kind} | {fmt.energy(cmp.cloud_energy_j)} on the server (the network's not "
-    f"counted) | {fmt.energy(cmp.device_energy_j)} on this machine standing in for it (a phone's chip draws "
-    "less power, for longer) |\n"
+    f"counted) | {fmt.energy(cmp.device_energy_j)} on this machine standing in for it "
+    + "(" + claims.statement("a phone's chip draws less power, for longer") + ") |\n"
     f"| electricity per million requests | {per_million(cmp.cloud_electricity)}, paid by the provider "
     f"| {per_million(cmp.device_electricity)}, paid by the users |\n"
     f"| server rent per million requests | {per_million(cmp.rent_per_request)} (your rent ÷ "

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.lab import hardware, settings
+from dashboard.lab import claims, hardware, settings
 from dashboard.ui import charts, demo, explain, session
 
 s = session.page("Train & Infer Lab")
@@ -30,8 +30,9 @@ steps = [
                                                          "memory included, and when inference overtakes training."),
     ("app_pages/hardware.py", "5. Hardware", "This machine's top speed for each number format, and how much "
                                              "of it your model uses."),
-    ("app_pages/edge.py", "6. Edge & cloud", "Which versions fit a phone or a microcontroller, and whether an "
-                                             "answer comes sooner from the cloud or from the device."),
+    ("app_pages/edge.py", "6. Edge & cloud", claims.statement("Which versions fit a phone or a microcontroller, and "
+                                                              "whether an answer comes sooner from the cloud or from "
+                                                              "the device.")),
     ("app_pages/results.py", "7. Results", "Every run of this session side by side, on a chart and in a table; "
                                            "download CSV or JSON."),
     ("app_pages/board.py", "8. Class board", "In a workshop: post your best result under a nickname and see "
@@ -72,6 +73,8 @@ st.markdown(
     "carbon intensity. Every energy figure says *measured* or *estimated* and shows its assumptions.\n"
     "- **Published**, with its source beside it: the grid's carbon intensity (CodeCarbon's bundled data), "
     "electricity prices and the everyday comparisons.")
-st.caption("Heavy work takes turns, one job at a time, so no two measurements overlap; when other users' pages used "
-           "notable CPU during yours, the result says so. When someone on this server already measured identical "
-           "settings, you get their figures at once, labelled as such.")
+st.caption("Heavy work takes turns, one job at a time, so no two measurements overlap. Each timing checks that it had "
+           "the processor to itself; one that other work disturbed is measured again when the server is quieter, and "
+           "if it stays disturbed it is shown labelled *(disturbed)* and never shared or compared on another page. "
+           "When someone on this server already measured identical settings, you get their figures at once, labelled "
+           "as such.")
