@@ -55,13 +55,14 @@ def quick_app_jobs(monkeypatch):
     from dashboard.lab import edge, settings
     from dashboard.service import work
 
+    # A disturbed window is still measured again (lab.quiet), within a second or two per measurement.
     monkeypatch.setattr(work, "APP_BENCH", dataclasses.replace(
         work.APP_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.05,
-        warmup_seconds=0.01))
+        warmup_seconds=0.01, quiet_wait_s=0.2, retry_budget_s=2.0))
     monkeypatch.setattr(work, "APP_LAYOUT_SECONDS", 0.01)
     monkeypatch.setattr(edge, "PROFILE_BENCH", dataclasses.replace(
         edge.PROFILE_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.02,
-        warmup_seconds=0.01))
+        warmup_seconds=0.01, quiet_wait_s=0.2, retry_budget_s=2.0))
     # Set and restored here, not with monkeypatch: the settings must be re-read after the
     # variable is gone, and monkeypatch restores only after this fixture has ended.
     before = os.environ.get("TRAIN_INFER_LAB_THREADS")
@@ -150,5 +151,32 @@ def training_alongside():
             stop.set()
             thread.join()
         assert errors == []
+
+    return alongside
+
+
+@pytest.fixture
+def gil_held_alongside():
+    """A context manager: while it is open, another Python thread computes all the time, so it holds the
+    GIL whenever the measuring thread lets go of it (every torch call does), as another session's page
+    rerun does in the app. A real disturbance, on a quiet machine and a busy one alike."""
+    import threading
+    from contextlib import contextmanager
+
+    @contextmanager
+    def alongside():
+        stop = threading.Event()
+
+        def spin() -> None:
+            while not stop.is_set():
+                sum(range(2000))
+
+        thread = threading.Thread(target=spin)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     return alongside

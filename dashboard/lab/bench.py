@@ -66,7 +66,8 @@ class BenchSettings:
     energy_min_seconds: float = 2.0    # "windows" mode: seconds per metered window ...
     energy_repeats: int = 5            # ... and how many per variant
     retries: int = 3                   # a disturbed timed window (lab.quiet) is measured again up to this often ...
-    quiet_wait_s: float = 2.0          # ... each time after waiting up to this long for a quieter moment
+    quiet_wait_s: float = 2.0          # ... each time after waiting up to this long for a quieter moment,
+    retry_budget_s: float = 30.0       # ... within this many seconds for the whole measurement (then labelled)
 
     def validate(self) -> None:
         if self.rounds < 1 or self.batch1_min_calls < 1 or self.batch_size < 1:
@@ -75,8 +76,8 @@ class BenchSettings:
             raise ValueError(f"energy_mode must be 'rounds' or 'windows', not {self.energy_mode!r}")
         if self.threads is not None and self.threads < 1:
             raise ValueError("threads must be at least 1")
-        if self.retries < 0 or self.quiet_wait_s < 0:
-            raise ValueError("retries and the wait for a quiet moment cannot be negative")
+        if self.retries < 0 or self.quiet_wait_s < 0 or self.retry_budget_s < 0:
+            raise ValueError("retries, the wait for a quiet moment and the retry budget cannot be negative")
 
     def to_dict(self) -> dict:
         return to_plain(self)
@@ -188,35 +189,47 @@ class _Timing:
 Say = Callable[[str], None]
 
 
+@dataclass
+class _Budget:
+    """Seconds left for re-measuring in one measurement (waits for quiet and the windows run again)."""
+
+    left_s: float
+
+    def spend(self, since: float) -> None:
+        self.left_s -= time.perf_counter() - since
+
+
 def _checked(timed: Callable[[], tuple], phase: str, s: BenchSettings, energy_settings, say: Say,
-             should_stop: Callable[[], bool]) -> tuple[tuple, quiet.Quality, object, int]:
+             should_stop: Callable[[], bool], budget: _Budget) -> tuple[tuple, quiet.Quality, object, int]:
     """Run one timed window (`timed()` returns its figures), metered when asked, watched by lab.quiet; a
-    disturbed one is run again after a wait for a quieter moment, up to s.retries times. Returns the
-    figures, the Quality and energy reading of the window kept (the last quiet one, else the least
-    disturbed), and how many re-measurements it took."""
+    disturbed one is run again after a wait for a quieter moment, up to s.retries times while the
+    measurement's retry budget lasts. Returns the figures, the Quality and energy reading of the window
+    kept (the quiet one, else the least disturbed), and how many re-measurements it took."""
     metered = s.energy and s.energy_mode == "rounds"
-    best = None
-    for attempt in range(1 + s.retries):
-        if attempt:
-            say(f"the server is busy: waiting for a quieter moment, then measuring again (try {attempt + 1} of "
-                f"{1 + s.retries})")
-            quiet.wait_for_quiet(s.quiet_wait_s, should_stop=should_stop)
+    best, retries, since = None, 0, time.perf_counter()
+    while True:
         # The meter starts CodeCarbon's tracker before the clock starts and stops it after.
         with energy.meter(phase, settings=energy_settings) if metered else nullcontext() as reading:
             with quiet.window() as w:
                 figures = timed()
-        if not w.result.disturbed:
-            return figures, w.result, reading if metered else None, attempt
         if best is None or w.result.share < best[1].share:
             best = (figures, w.result, reading if metered else None)
-        if should_stop():
+        if not w.result.disturbed or retries >= s.retries or budget.left_s - (time.perf_counter() - since) <= 0 \
+                or should_stop():
             break
-    return (*best, attempt)
+        retries += 1
+        say(f"the server is busy: waiting for a quieter moment, then measuring again (try {retries + 1} of "
+            f"{1 + s.retries})")
+        quiet.wait_for_quiet(s.quiet_wait_s, should_stop=should_stop)
+    if retries:
+        budget.spend(since)
+    return (*best, retries)
 
 
 def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tensor,
                 s: BenchSettings, t: _Timing, energy_settings: energy.EnergySettings | None,
-                probe: Callable[[], float | None] | None, say: Say, should_stop: Callable[[], bool]) -> None:
+                probe: Callable[[], float | None] | None, say: Say, should_stop: Callable[[], bool],
+                budget: _Budget) -> None:
     calls_goal = math.ceil(s.batch1_min_calls / s.rounds)
     seconds_goal = s.batch1_min_seconds / s.rounds
 
@@ -244,7 +257,7 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
     try:
         before = probe() if probe else None
         (times,), q1, r1, tries1 = _checked(one_at_a_time, f"inference:{variant.name}:batch1", s, energy_settings,
-                                            lambda m: say(f"{variant.name} at batch 1: {m}"), should_stop)
+                                            lambda m: say(f"{variant.name} at batch 1: {m}"), should_stop, budget)
         times.sort()
         t.p50_ms.append(_percentile(times, 0.50) / 1e6)
         t.p95_ms.append(_percentile(times, 0.95) / 1e6)
@@ -256,7 +269,8 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
             t.images1.append(len(times))
 
         (n, seconds), q, r, tries = _checked(batched, f"inference:{variant.name}", s, energy_settings,
-                                             lambda m: say(f"{variant.name} at batch {len(batch)}: {m}"), should_stop)
+                                             lambda m: say(f"{variant.name} at batch {len(batch)}: {m}"), should_stop,
+                                             budget)
         t.ips.append(n * len(batch) / seconds)
         t.quality.append(q)
         t.retries["batch"] += tries
@@ -355,6 +369,7 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
                     v(batch)
             done += 1
         # 2. Interleaved timing rounds, each in a rotated order.
+        budget = _Budget(s.retry_budget_s)
         for rnd in range(s.rounds):
             if stop():
                 break
@@ -365,7 +380,8 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
                 progress(done / steps, f"timing round {rnd + 1}/{s.rounds}: {v.name}")
                 with torch.inference_mode():
                     _time_round(v, singles, batch, s, timings[v.name], energy_settings, probe,
-                                lambda m, done=done: progress(done / steps, f"round {rnd + 1}/{s.rounds}, {m}"), stop)
+                                lambda m, done=done: progress(done / steps, f"round {rnd + 1}/{s.rounds}, {m}"), stop,
+                                budget)
                 done += 1
         base = timings.get(baseline)
         complete = min((len(t.ips) for t in timings.values()), default=0)

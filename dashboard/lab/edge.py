@@ -46,7 +46,8 @@ MiB = 1024 * KiB
 # Timing under a profile: short (a student runs four profiles in a row on a shared server), in
 # interleaved rounds as every benchmark here, energy metered over the same windows.
 PROFILE_BENCH = BenchSettings(rounds=2, batch1_min_calls=40, batch1_min_seconds=0.2, batch_min_seconds=0.25,
-                              warmup_seconds=0.05, energy=True, energy_mode="rounds")
+                              warmup_seconds=0.05, energy=True, energy_mode="rounds", quiet_wait_s=1.0,
+                              retry_budget_s=10.0)
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,8 @@ class Fit:
     energy: object | None = None        # lab.energy.PerImageEnergy at the profile's batch
     memory_budget: int | None = None
     latency_budget_ms: float = 0.0
+    disturbed: str = ""                 # why its time stayed disturbed (lab.quiet); "" = checked quiet
+    source: str = ""                    # "" = timed in this profile's run; else where its time was measured
 
     @property
     def memory_bytes(self) -> int | None:
@@ -206,13 +209,16 @@ class Fit:
 
     @property
     def fits_latency(self) -> bool | None:
-        return None if self.latency_ms is None else self.latency_ms <= self.latency_budget_ms
+        """None when not measured, or measured while disturbed (a busy server's time says nothing of the
+        version: it is shown labelled, and no fit is decided on it)."""
+        return None if self.latency_ms is None or self.disturbed else self.latency_ms <= self.latency_budget_ms
 
     @property
     def headroom(self) -> float | None:
         """Budget / latency: how many times slower than this machine the device may be and still
-        meet the latency budget (a real phone or microcontroller core is slower than this one)."""
-        return self.latency_budget_ms / self.latency_ms if self.latency_ms else None
+        meet the latency budget (a real phone or microcontroller core is slower than this one). None
+        when the latency is disturbed: no ratio is built on it."""
+        return self.latency_budget_ms / self.latency_ms if self.latency_ms and not self.disturbed else None
 
     @property
     def fits(self) -> bool:
@@ -261,12 +267,30 @@ class EdgeRun:
                 "stopped": self.stopped}
 
 
+def reusable(known: list[BenchResult], profile: DeviceProfile) -> dict[str, BenchResult]:
+    """The versions whose figure at the profile's threads and batch was already measured, quiet, in `known`
+    (the Compress & benchmark results): one measured thing has one figure, so those are not timed again.
+    Batch 1 reuses the latency (p50, p95), a batch equal to the benchmark's its throughput."""
+    out = {}
+    for r in known:
+        if not r.available or r.threads != profile.threads or not r.latency_ms_batch1_p50:
+            continue
+        if profile.batch == 1 and not r.is_disturbed("batch1"):
+            out[r.name] = r
+        elif profile.batch == r.batch_size and r.throughput_batch256_ips and not r.is_disturbed("batch"):
+            out[r.name] = r
+    return out
+
+
 def run_profile(variants: list[Variant], dataset: Dataset, profile: DeviceProfile, *,
                 settings: BenchSettings | None = None, energy_settings=None,
                 on_progress: Callable[[float, str], None] | None = None,
-                should_stop: Callable[[], bool] | None = None) -> EdgeRun:
+                should_stop: Callable[[], bool] | None = None, known: list[BenchResult] | None = None,
+                known_from: str = "Compress & benchmark") -> EdgeRun:
     """Time every version the device can run with the profile's threads and batch, measure its
-    memory at that batch, and say which fit the budgets. The caller's variants are not changed."""
+    memory at that batch, and say which fit the budgets. A version whose figure at those threads and
+    batch is in `known` (measured quiet, `known_from`) takes it from there instead of being timed
+    again. The caller's variants are not changed."""
     start = time.perf_counter()
     progress = on_progress or (lambda f, m: None)
     runnable, fits = [], []
@@ -293,22 +317,31 @@ def run_profile(variants: list[Variant], dataset: Dataset, profile: DeviceProfil
     finally:
         torch.set_num_threads(before)
     progress(0.05, "timing every version under the profile's limits")
+    reuse = reusable(known or [], profile)
+    to_time = [v for v in runnable if v.name not in reuse]
     timed = replace(settings or PROFILE_BENCH, threads=profile.threads, batch_size=profile.batch)
-    results = bench.measure(runnable, dataset, timed, energy_settings=energy_settings,
+    results = bench.measure(to_time, dataset, timed, energy_settings=energy_settings,
                             on_progress=lambda frac, msg: progress(0.05 + 0.95 * frac, msg),
-                            should_stop=should_stop) if runnable else []
-    for v, r in zip(runnable, results):
-        f = by_name[v.name]
+                            should_stop=should_stop) if to_time else []
+    measured = {r.name: r for r in results}
+    for v in runnable:
+        f, r = by_name[v.name], measured.get(v.name) or reuse.get(v.name)
+        if r is None:
+            continue
         f.accuracy, f.weights_bytes, f.threads = r.accuracy, r.size_bytes, r.threads
-        if r.throughput_batch256_ips:
+        if v.name in reuse:
+            f.source = known_from
+        if profile.batch == 1 and r.latency_ms_batch1_p50:
+            # One image per call: what a user waits is the single call (p95 for the budget, p50 typical);
+            # its energy is that of the single calls.
+            f.latency_ms, f.latency_what = r.latency_ms_batch1_p95, "p95 of single calls"
+            f.typical_ms = f.ms_per_image = r.latency_ms_batch1_p50
+            f.energy, f.disturbed = r.energy_batch1, r.disturbed.get("batch1", "")
+        elif r.throughput_batch256_ips:
             f.ms_per_image = 1000.0 / r.throughput_batch256_ips
-            if profile.batch == 1:
-                f.latency_ms, f.latency_what = r.latency_ms_batch1_p95, "p95 of single calls"
-                f.typical_ms = r.latency_ms_batch1_p50
-            else:
-                f.latency_ms = f.typical_ms = profile.batch * f.ms_per_image
-                f.latency_what = f"one batch of {profile.batch} (mean)"
-            f.energy = r.energy
+            f.latency_ms = f.typical_ms = profile.batch * f.ms_per_image
+            f.latency_what = f"one batch of {profile.batch} (mean)"
+            f.energy, f.disturbed = r.energy, r.disturbed.get("batch", "")
         if isinstance(v.module, runtimes.OrtModule):
             f.threads = v.module.session.get_session_options().intra_op_num_threads
     stopped = bool(should_stop and should_stop())

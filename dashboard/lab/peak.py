@@ -60,6 +60,9 @@ class ProbeSettings:
     device_seconds: float = 0.3        # CPU vs GPU: per device and per regime
     train_batch: int = 64
     infer_batch: int = 256
+    retries: int = 3                   # a disturbed timing (lab.quiet) is measured again up to this often,
+    quiet_wait_s: float = 1.0          # ... after waiting up to this long for a quieter moment,
+    retry_budget_s: float = 10.0       # ... within this many seconds for a whole measure_* call
 
 
 APP_PROBE = ProbeSettings()   # what the app's "Measure this machine" runs (tests shorten it)
@@ -106,29 +109,44 @@ class Peaks:
         return [f for f in ("fp32", "bf16", "fp16", "int8") if self.best(f) is not None]
 
 
-RETRIES = 3   # a disturbed timing (lab.quiet) is measured again up to this often, after a wait for quiet
-
-
 @dataclass(frozen=True)
 class Timed:
     seconds: float      # median seconds per call
     disturbed: str      # "" when its window was quiet, else why it stayed disturbed
 
 
-def _time(stmt: str, env: dict, threads: int, seconds: float) -> Timed:
+@dataclass
+class _Retry:
+    """How a disturbed timing is measured again within one measure_* call (ProbeSettings' three fields)."""
+
+    times: int
+    wait_s: float
+    left_s: float
+
+    @classmethod
+    def of(cls, s: ProbeSettings) -> _Retry:
+        return cls(s.retries, s.quiet_wait_s, s.retry_budget_s)
+
+
+def _time(stmt: str, env: dict, threads: int, seconds: float, retry: _Retry) -> Timed:
     """Median seconds per call of `stmt` at `threads` threads, in a window checked by lab.quiet (a disturbed
-    one is measured again after a wait for a quieter moment, up to RETRIES times)."""
-    best = None
-    for attempt in range(1 + RETRIES):
-        if attempt:
-            quiet.wait_for_quiet()
+    one is measured again after a wait for a quieter moment, while `retry` allows)."""
+    best, tries, start = None, 0, time.perf_counter()
+    while True:
         with quiet.window() as w:
             median = Timer(stmt, globals=env, num_threads=threads).blocked_autorange(min_run_time=seconds).median
-        if not w.result.disturbed:
-            return Timed(median, "")
         if best is None or w.result.share < best[1].share:
             best = (median, w.result)
-    return Timed(best[0], f"stayed disturbed after {RETRIES} re-measurements: {best[1].why()}")
+        if not w.result.disturbed or tries >= retry.times or retry.left_s - (time.perf_counter() - start) <= 0:
+            break
+        tries += 1
+        quiet.wait_for_quiet(retry.wait_s)
+    if tries:
+        retry.left_s -= time.perf_counter() - start
+    if not best[1].disturbed:
+        return Timed(best[0], "")
+    return Timed(best[0], f"stayed disturbed after {tries} re-measurement{'s' if tries != 1 else ''}: "
+                          f"{best[1].why()}")
 
 
 def _rate(ops: float, timed: Timed) -> tuple[float, str]:
@@ -136,17 +154,19 @@ def _rate(ops: float, timed: Timed) -> tuple[float, str]:
     return ops / timed.seconds / 1e9, timed.disturbed
 
 
-def _matmul(dtype: torch.dtype, n: int, threads: int, seconds: float, g: torch.Generator) -> tuple[float, str]:
+def _matmul(dtype: torch.dtype, n: int, threads: int, seconds: float, g: torch.Generator,
+            retry: _Retry) -> tuple[float, str]:
     a, b = (torch.randn(n, n, generator=g).to(dtype) for _ in range(2))
-    return _rate(2.0 * n ** 3, _time("torch.matmul(a, b)", {"torch": torch, "a": a, "b": b}, threads, seconds))
+    return _rate(2.0 * n ** 3, _time("torch.matmul(a, b)", {"torch": torch, "a": a, "b": b}, threads, seconds, retry))
 
 
-def _int_mm(n: int, threads: int, seconds: float, g: torch.Generator) -> tuple[float, str]:
+def _int_mm(n: int, threads: int, seconds: float, g: torch.Generator, retry: _Retry) -> tuple[float, str]:
     a, b = (torch.randint(-128, 128, (n, n), dtype=torch.int8, generator=g) for _ in range(2))
-    return _rate(2.0 * n ** 3, _time("torch._int_mm(a, b)", {"torch": torch, "a": a, "b": b}, threads, seconds))
+    return _rate(2.0 * n ** 3, _time("torch._int_mm(a, b)", {"torch": torch, "a": a, "b": b}, threads, seconds, retry))
 
 
-def _quantized_linear(engine: str, n: int, threads: int, seconds: float, g: torch.Generator) -> tuple[float, str]:
+def _quantized_linear(engine: str, n: int, threads: int, seconds: float, g: torch.Generator,
+                      retry: _Retry) -> tuple[float, str]:
     """n x n activations (uint8) times an n x n int8 weight, on `engine` (set for the call, restored)."""
     import torch.ao.nn.quantized as nnq
 
@@ -159,7 +179,7 @@ def _quantized_linear(engine: str, n: int, threads: int, seconds: float, g: torc
             layer.set_weight_bias(w, torch.zeros(n))
             layer.scale, layer.zero_point = 1.0, 128
             x = torch.quantize_per_tensor(torch.rand(n, n, generator=g), 1 / 255, 0, torch.quint8)
-            timed = _time("layer(x)", {"layer": layer, "x": x}, threads, seconds)
+            timed = _time("layer(x)", {"layer": layer, "x": x}, threads, seconds, retry)
     finally:
         torch.backends.quantized.engine = before
     return _rate(2.0 * n ** 3, timed)
@@ -179,9 +199,10 @@ def measure_peaks(threads: int | None = None, settings: ProbeSettings | None = N
     g = torch.Generator().manual_seed(0)
     n = s.size
     peaks, start = Peaks(threads), time.perf_counter()
+    retry = _Retry.of(s)
 
     def float_op(dtype: torch.dtype) -> Callable[[], tuple[float, str]]:
-        return lambda: _matmul(dtype, n, threads, s.peak_seconds, g)
+        return lambda: _matmul(dtype, n, threads, s.peak_seconds, g, retry)
 
     todo: list[tuple[str, str, Callable[[], tuple[float, str]]]] = [("fp32", "torch.matmul, fp32", float_op(torch.float32))]
     for fmt, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
@@ -191,11 +212,11 @@ def measure_peaks(threads: int | None = None, settings: ProbeSettings | None = N
             peaks.missing[fmt] = (f"not measured: this CPU has no native {fmt} instructions ({NATIVE_TEXT[fmt]}), "
                                   f"so torch would convert {fmt} in software: that measures the conversion, "
                                   "not the hardware")
-    todo.append(("int8", "torch._int_mm (int8 x int8 -> int32)", lambda: _int_mm(n, threads, s.peak_seconds, g)))
+    todo.append(("int8", "torch._int_mm (int8 x int8 -> int32)", lambda: _int_mm(n, threads, s.peak_seconds, g, retry)))
     engines = [e for e in dict.fromkeys([quantize.engine(), "onednn"]) if e in info.quantized_engines]
     for engine in engines:
         todo.append(("int8", f"quantized Linear (torch.ops.quantized.linear), {engine} engine",
-                     lambda e=engine: _quantized_linear(e, n, threads, s.peak_seconds, g)))
+                     lambda e=engine: _quantized_linear(e, n, threads, s.peak_seconds, g, retry)))
 
     steps = len(todo) + len(s.sweep_sizes)
     for i, (fmt, op, run) in enumerate(todo):
@@ -215,7 +236,7 @@ def measure_peaks(threads: int | None = None, settings: ProbeSettings | None = N
         if stop():
             break
         progress((len(todo) + j) / steps, f"fp32 matmul {m} x {m}: a small layer")
-        gops, disturbed = _matmul(torch.float32, m, threads, s.sweep_seconds, g)
+        gops, disturbed = _matmul(torch.float32, m, threads, s.sweep_seconds, g, retry)
         peaks.sweep.append(PeakRate("fp32", "torch.matmul, fp32", m, gops, threads, disturbed))
     peaks.seconds = time.perf_counter() - start
     return peaks
@@ -230,6 +251,7 @@ class ThreadPoint:
     images_per_s: float
     threads_seen: list[int]    # torch.get_num_threads() inside the timed calls (each distinct value)
     disturbed: str = ""        # why its timing stayed disturbed after re-measuring (lab.quiet); "" = checked quiet
+    source: str = ""           # "" = timed in this sweep; else where this figure was measured (not timed again)
 
 
 @dataclass
@@ -277,18 +299,26 @@ def _prepared(module: nn.Module, in_shape: tuple[int, ...], batch: int, layout: 
 
 def measure_parallelism(module: nn.Module, in_shape: tuple[int, ...], max_threads: int, *, label: str = "",
                         layout: str = "contiguous", settings: ProbeSettings | None = None,
-                        on_progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> Parallelism:
-    """Images/s of the fp32 `module` at each thread count (thread_counts(max_threads)) and batch size."""
+                        on_progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+                        known: dict[tuple[int, int], float] | None = None, known_from: str = "") -> Parallelism:
+    """Images/s of the fp32 `module` at each thread count (thread_counts(max_threads)) and batch size. A
+    (threads, batch) point in `known` (images/s measured quiet elsewhere, `known_from`) is taken from there,
+    not timed again: one measured thing has one figure."""
+    known = known or {}
     s = settings or ProbeSettings()
     progress, stop = on_progress or (lambda f, m: None), should_stop or (lambda: False)
     model = copy.deepcopy(module).eval()
     g = torch.Generator().manual_seed(0)
     grid = [(t, b) for b in s.batches for t in thread_counts(max_threads)]
     out, start = Parallelism(label, layout), time.perf_counter()
+    retry = _Retry.of(s)
     with torch.inference_mode():
         for i, (threads, batch) in enumerate(grid):
             if stop():
                 break
+            if (threads, batch) in known:
+                out.points.append(ThreadPoint(threads, batch, known[(threads, batch)], [threads], source=known_from))
+                continue
             progress(i / len(grid), f"your model at batch {batch} on {threads} thread{'s' if threads > 1 else ''}")
             m, x = _prepared(model, in_shape, batch, layout, g)
             seen: set[int] = set()
@@ -297,7 +327,7 @@ def measure_parallelism(module: nn.Module, in_shape: tuple[int, ...], max_thread
                 seen.add(torch.get_num_threads())
                 m(x)
 
-            timed = _time("call()", {"call": call}, threads, s.parallel_seconds / len(grid))
+            timed = _time("call()", {"call": call}, threads, s.parallel_seconds / len(grid), retry)
             out.points.append(ThreadPoint(threads, batch, batch / timed.seconds, sorted(seen), timed.disturbed))
     out.seconds = time.perf_counter() - start
     return out
@@ -346,11 +376,12 @@ def device_speed(module: nn.Module, in_shape: tuple[int, ...], device: torch.dev
         F.cross_entropy(model(x), y).backward()
         opt.step()
 
-    train_s = _time("step()", {"step": step}, threads, s.device_seconds).seconds
+    retry = _Retry.of(s)
+    train_s = _time("step()", {"step": step}, threads, s.device_seconds, retry).seconds
     model.eval()
     xi = torch.randn(s.infer_batch, *in_shape, generator=g).to(device)
     with torch.inference_mode():
-        infer_s = _time("model(x)", {"model": model, "x": xi}, threads, s.device_seconds).seconds
+        infer_s = _time("model(x)", {"model": model, "x": xi}, threads, s.device_seconds, retry).seconds
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else hardware.cpu_model()
     return DeviceSpeed(device.type, name, s.train_batch / train_s, s.infer_batch / infer_s,
                        s.train_batch, s.infer_batch)
@@ -384,8 +415,10 @@ class HardwareProbe:
 
 
 def probe(trained=None, *, threads: int | None = None, digest: str = "", settings: ProbeSettings | None = None,
-          on_progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> HardwareProbe:
-    """Peaks always; with a trained model (lab.train.TrainedModel), threads x batch and CPU vs GPU too."""
+          on_progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+          known: dict[tuple[int, int], float] | None = None, known_from: str = "") -> HardwareProbe:
+    """Peaks always; with a trained model (lab.train.TrainedModel), threads x batch and CPU vs GPU too
+    (`known`: images/s of that model's fp32 already measured at some (threads, batch), see measure_parallelism)."""
     s = settings or APP_PROBE
     threads = threads or torch.get_num_threads()
     progress, stop = on_progress or (lambda f, m: None), should_stop or (lambda: False)
@@ -396,7 +429,8 @@ def probe(trained=None, *, threads: int | None = None, digest: str = "", setting
         module, shape = trained.module, trained.spec.in_shape
         result.parallelism = measure_parallelism(
             module, shape, threads, label=f"{trained.spec.name} on {trained.dataset}", layout=trained.layout,
-            settings=s, on_progress=lambda f, m: progress(share + (0.95 - share) * f, m), should_stop=stop)
+            settings=s, on_progress=lambda f, m: progress(share + (0.95 - share) * f, m), should_stop=stop,
+            known=known, known_from=known_from)
         if not stop():
             progress(0.95, "your model on the CPU and the GPU" if torch.cuda.is_available() else "looking for a GPU")
             result.devices = compare_devices(module, shape, threads, s)

@@ -218,15 +218,36 @@ def check_result(result: Result) -> Result:
 
 # ---------------------------------------------------------------- what a student may post
 
+# The figures the board ranks: batch-1 latency and energy per image at the benchmark's batch (lab.bench regimes).
+RANKED_REGIMES = ("batch1", "batch")
+
+
 def postable(results: Sequence[BenchResult]) -> list[BenchResult]:
-    """The measured versions a student can post: every figure the board ranks is there."""
+    """The measured versions a student can post: every figure the board ranks is there and was measured in
+    quiet windows (a disturbed figure would rank a busy moment of the server, not the version)."""
     return [r for r in results if r.available and r.accuracy is not None and r.size_bytes
-            and r.latency_ms_batch1_p50 and r.energy is not None]
+            and r.latency_ms_batch1_p50 and r.energy is not None and not _disturbed(r)]
+
+
+def unpostable(results: Sequence[BenchResult]) -> list[tuple[str, str]]:
+    """(version, why in a few words) for each measured version that cannot be posted because a figure the
+    board ranks stayed disturbed: what the page tells the student instead of leaving it out silently."""
+    return [(r.name, f"its {' and '.join(_disturbed(r))} stayed disturbed while the server was busy: measure it "
+                     "again when the room is quieter") for r in results if r.available and _disturbed(r)]
+
+
+def _disturbed(r: BenchResult) -> list[str]:
+    words = {"batch1": "batch-1 latency", "batch": "energy per image"}
+    return [words[regime] for regime in RANKED_REGIMES if r.is_disturbed(regime)]
 
 
 def board_result(r: BenchResult, model: str, dataset: str) -> Result:
     """What the board stores for a measured version: its own figures, its energy re-priced under the lab's
-    default assumptions (EnergySettings()), so everyone's is comparable whatever watts they set."""
+    default assumptions (EnergySettings()), so everyone's is comparable whatever watts they set. Raises
+    ValueError for a version whose ranked figures are disturbed (checked here, where the post is made)."""
+    if why := _disturbed(r):
+        raise ValueError(f"{r.name} cannot be posted: its {' and '.join(why)} stayed disturbed while the server "
+                         "was busy. Measure it again when the room is quieter.")
     e = per_image_now(r.energy, EnergySettings())
     return Result(accuracy=r.accuracy, size_bytes=int(r.size_bytes), latency_ms=r.latency_ms_batch1_p50,
                   energy_j_per_1000_images=1000 * e.joules_per_image, energy_measured=e.measured,

@@ -23,6 +23,7 @@ from dashboard.service.board import (
     board_result,
     clean_class_code,
     postable,
+    unpostable,
 )
 from dashboard.service.sessions import Session
 from dashboard.ui import presenter
@@ -102,6 +103,8 @@ def post_form(s: Session, board: Board | None, code: str | None, nickname: str) 
     """Pick one of this session's measured versions and post it under the nickname."""
     t = s.trained
     versions = postable(s.results) if t is not None else []
+    for name, why in unpostable(s.results) if t is not None else []:
+        st.caption(f":material/block: {name} cannot be posted: {why}.")
     if not versions:
         st.info("Measure your model first: train it, then press **Compress & measure**, and its measured versions "
                 "can be posted here.", icon=":material/speed:")
@@ -207,10 +210,11 @@ def live_board(board: Board, code: str) -> None:
     live()
 
 
-def room_link(code: str) -> str:
-    """The board's link with the class code, which fills it in for whoever opens it."""
-    base = presenter.app_url("board")
-    return f"{base + '/' if base else ''}board?{PARAM}={code}"
+def room_link(s: Session, code: str) -> tuple[str, bool]:
+    """The board's link with the class code, which fills it in for whoever opens it, under the room's
+    address (presenter.room_address); and whether that address is the one typed on Run of show."""
+    base, typed = presenter.room_address(s, "board")
+    return f"{base + '/' if base else ''}board?{PARAM}={code}", typed
 
 
 def presenter_tools(s: Session, board: Board, code: str) -> None:
@@ -228,13 +232,14 @@ def presenter_tools(s: Session, board: Board, code: str) -> None:
             s.notify("success", f"Cleared the board of {code}: {n} {'entry' if n == 1 else 'entries'} removed.")
         st.session_state[SURE_KEY] = False
 
-    link = room_link(code)
+    link, typed = room_link(s, code)
     share, clear_col = st.columns([3, 1], vertical_alignment="top")
     with share.expander(f"Link to {code}'s board for the room", icon=":material/qr_code_2:"):
         if link.startswith(("http://", "https://")):
             st.image(presenter.qr_png(link), width=220)
         st.code(link, language=None, wrap_lines=True)
-        st.caption("Opens this page with the class code filled in, in a session of each student's own.")
+        st.caption("Opens this page with the class code filled in, in a session of each student's own."
+                   + ("" if typed else " " + presenter.SERVER_SEEN))
     with clear_col.popover("Clear the board", icon=":material/delete:", width="stretch"):
         st.caption(f"Removes every entry of class {code} for the whole room. It cannot be undone.")
         sure = st.checkbox(f"Yes, remove every entry of {code}", key=SURE_KEY)

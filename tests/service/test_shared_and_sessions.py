@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from dashboard.lab import settings
 from dashboard.lab.compress import CompressSettings
 from dashboard.lab.train import TrainConfig
@@ -33,10 +35,9 @@ def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_t
     assert job is not None and job.wait(120) and job.state == DONE, job.error
     assert a.results_note == "" and a.runs[-1].source == "measured here"
 
-    holder_started = time.monotonic()
     with COMPUTE.hold("someone else's long measurement"):   # the slot is busy: a hit must not wait for it
         served = work.start_compress(b, QUICK, NO_FINETUNE)
-    assert served is None and time.monotonic() - holder_started < 1.0
+    assert served is None   # served inside the block, while another job holds the slot: no job, no queue
     assert [r.name for r in b.results] == [r.name for r in a.results]
     assert b.results[0].throughput_batch256_ips == a.results[0].throughput_batch256_ips
     assert b.results[0] is not a.results[0]   # a private copy: b's break-even cannot change a's
@@ -70,7 +71,7 @@ def test_an_identical_request_while_one_runs_follows_it_instead_of_computing_aga
         time.sleep(0.01)
     assert follower.following is leader and quitter.following is leader
     quitter.stop()                                    # one of them gives up waiting: only it ends
-    assert quitter.wait(1.0) and quitter.state == CANCELLED and c.results == []
+    assert quitter.wait(30) and quitter.state == CANCELLED and c.results == []
     assert leader.active or leader.state == DONE
     assert follower.wait(120) and leader.wait(1)
     assert follower.state == DONE and follower.interference is None   # it never ran anything itself
@@ -130,3 +131,25 @@ def test_clear_all_forgets_the_measurements_but_keeps_settings_and_the_course():
     assert s.forms["train"] == {"train_epochs": 5}
     assert s.lessons["04-smaller-faster-models"]["read"]
     assert s.edge_runs == {} and s.results_note == ""
+
+
+def test_a_measurement_that_stayed_disturbed_is_labelled_kept_out_of_the_shared_results_and_the_board(
+        gil_held_alongside):
+    from dashboard.service import board
+
+    config = TrainConfig(model="mlp", epochs=1, train_images=400, seed=21)
+    a, b = trained_session(config), trained_session(config)
+    with gil_held_alongside():   # another thread holds the GIL all the time: every window is disturbed
+        job = work.start_compress(a, ["fp32"], NO_FINETUNE)
+        assert job is not None and job.wait(300) and job.state == DONE, job.error
+    (r,) = a.results
+    assert "batch1" in r.disturbed and not r.clean
+    assert a.notices[-1][0] == "warning" and "labelled *disturbed*" in a.notices[-1][1]
+    # Not shared: the identical request of another session is measured for it, not served.
+    again = work.start_compress(b, ["fp32"], NO_FINETUNE)
+    assert again is not None, "a disturbed result must not be served to another session"
+    assert again.wait(300) and again.state == DONE, again.error
+    # Not postable: the board's own check says why, where the post is made.
+    assert board.postable(a.results) == [] and board.unpostable(a.results)[0][0] == "fp32"
+    with pytest.raises(ValueError, match="stayed disturbed"):
+        board.board_result(r, "mlp", "digits")

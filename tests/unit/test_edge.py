@@ -151,3 +151,31 @@ def test_the_fit_map_draws_each_measured_version_against_both_budgets():
     assert by_name == {"fits both budgets": ["small"], "misses a budget": ["big"]}
     notes = " ".join(a.text for a in fig.layout.annotations)
     assert "memory budget 256 KiB" in notes and "latency budget 33 ms" in notes
+
+
+def test_a_profile_at_the_benchmarks_threads_and_batch_reads_its_figures_instead_of_timing_again(versions,
+                                                                                                 tiny_digits):
+    """One measured thing, one figure: at 1 thread and batch 1 the Compress figures of the same versions are
+    the profile's; a disturbed one is timed again; another batch is timed in the profile's own run."""
+    from dashboard.lab import bench
+
+    known = bench.measure(versions, tiny_digits, dataclasses.replace(QUICK, threads=1))
+    fp32, int8, ort = known
+    int8.disturbed = {"batch1": "its threads waited 40 ms for a processor during 50 ms of timing"}
+    run = edge.run_profile(versions, tiny_digits, profile(threads=1, batch=1), settings=QUICK, known=known,
+                           known_from="Compress & benchmark")
+    f = run.fit("fp32")
+    assert f.source == "Compress & benchmark" and not f.disturbed
+    assert (f.typical_ms, f.latency_ms) == (fp32.latency_ms_batch1_p50, fp32.latency_ms_batch1_p95)
+    assert f.energy is fp32.energy_batch1 and f.accuracy == fp32.accuracy
+    assert run.fit("int8-static").source == ""      # disturbed there: measured again here
+    other = edge.run_profile(versions, tiny_digits, profile(threads=1, batch=4), settings=QUICK, known=known)
+    assert all(f.source == "" for f in other.fits if f.runnable)
+
+
+def test_a_disturbed_time_decides_no_fit_and_gives_no_headroom():
+    f = Fit("fp32", runnable=True, batch=1, latency_ms=5.0, latency_budget_ms=33.3, weights_bytes=1000,
+            activation_bytes=1000, disturbed="its threads waited 40 ms for a processor during 50 ms of timing")
+    assert f.fits_latency is None and f.headroom is None and not f.fits
+    f.disturbed = ""
+    assert f.fits_latency is True and f.headroom == pytest.approx(33.3 / 5.0) and f.fits

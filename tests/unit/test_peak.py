@@ -15,14 +15,17 @@ from dashboard.lab import accelerators, bench, hardware, peak, roofline
 from dashboard.lab.compress import make_variants
 from dashboard.ui import hardware_charts
 
+# (A disturbed timing is still measured again, within a second or two: these tests check labels, not speed.)
 QUICK = peak.ProbeSettings(size=512, peak_seconds=0.02, sweep_sizes=(64, 128), sweep_seconds=0.01,
-                           batches=(1, 8), parallel_seconds=0.1, device_seconds=0.02)
+                           batches=(1, 8), parallel_seconds=0.1, device_seconds=0.02, quiet_wait_s=0.2,
+                           retry_budget_s=2.0)
 
 
 @pytest.fixture(scope="module")
 def peaks_1024() -> peak.Peaks:
     """Peaks on one thread at 1024 x 1024: large enough to be near this CPU's real peak."""
-    return peak.measure_peaks(1, peak.ProbeSettings(size=1024, peak_seconds=0.05, sweep_sizes=()))
+    return peak.measure_peaks(1, peak.ProbeSettings(size=1024, peak_seconds=0.05, sweep_sizes=(), quiet_wait_s=0.2,
+                                                    retry_budget_s=2.0))
 
 
 def test_every_format_has_a_positive_peak_with_its_op_named_or_says_why_not():
@@ -194,3 +197,13 @@ def test_the_roofline_shows_each_peak_as_a_ceiling_and_each_version_in_both_regi
     assert any(n.startswith("int8 peak 5,000 GOP/s") for n in notes)
     fp32 = next(t for t in fig.data if t.name == "fp32")
     assert list(fp32.x) == [2e5, 5e7] and list(fp32.marker.symbol)[0].endswith("-open")
+
+
+def test_the_sweep_takes_a_point_already_measured_elsewhere_instead_of_timing_it_again(tiny_trained):
+    known = {(1, 1): 1234.5}
+    out = peak.measure_parallelism(tiny_trained.module, tiny_trained.spec.in_shape, 1, settings=QUICK, known=known,
+                                   known_from="Compress & benchmark")
+    one = next(p for p in out.points if (p.threads, p.batch) == (1, 1))
+    other = next(p for p in out.points if (p.threads, p.batch) == (1, 8))
+    assert (one.images_per_s, one.source) == (1234.5, "Compress & benchmark")
+    assert other.source == "" and other.images_per_s > 0 and other.threads_seen == [1]

@@ -6,9 +6,7 @@ GIL), so they disturb on a quiet machine and on a busy one alike."""
 
 from __future__ import annotations
 
-import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 
@@ -33,26 +31,8 @@ def test_measuring_is_set_only_inside_a_window():
     assert not quiet.measuring()
 
 
-@contextmanager
-def gil_held_alongside():
-    """Another Python thread computing all the time: it holds the GIL whenever the measuring thread
-    lets go of it (every torch call does), as another session's page rerun does in the app."""
-    stop = threading.Event()
-
-    def spin() -> None:
-        while not stop.is_set():
-            sum(range(2000))
-
-    t = threading.Thread(target=spin)
-    t.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        t.join()
-
-
-def test_windows_disturbed_by_another_thread_are_measured_again_and_the_figure_says_so(tiny_trained, tiny_digits):
+def test_windows_disturbed_by_another_thread_are_measured_again_and_the_figure_says_so(tiny_trained, tiny_digits,
+                                                                                       gil_held_alongside):
     variants = make_variants(tiny_trained, tiny_digits, ["fp32"])
     settings = bench.BenchSettings.quick(threads=1, rounds=3, retries=1, quiet_wait_s=0.01)
     with gil_held_alongside():
