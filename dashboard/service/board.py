@@ -16,6 +16,7 @@ import math
 import os
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ from sqlalchemy import (
     delete,
     event,
     exc,
+    func,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -152,28 +154,39 @@ class Board:
             set_={name: insert.excluded[name] for name in row if name not in ("class_code", "nickname")})
         with self._transaction() as conn:
             conn.execute(upsert)
+        forget(self, entry.class_code)
         return entry
 
-    def entries(self, class_code: str) -> list[Entry]:
-        """Every entry of the class, newest first."""
+    def entries(self, class_code: str, limit: int | None = None) -> list[Entry]:
+        """The entries of the class, newest first (the newest `limit` of them when given)."""
         code = clean_class_code(class_code)
         query = (select(_entries).where(_entries.c.class_code == code)
-                 .order_by(_entries.c.posted_at.desc(), _entries.c.nickname))
+                 .order_by(_entries.c.posted_at.desc(), _entries.c.nickname).limit(limit))
         return self._rows(query)
 
-    def leaders(self, class_code: str, challenge: Challenge) -> list[Entry]:
-        """The class's entries that meet the challenge's accuracy, best first; a tie goes to the earlier post."""
+    def count(self, class_code: str) -> int:
+        """How many entries the class has."""
+        code = clean_class_code(class_code)
+        with self._transaction() as conn:
+            return conn.execute(select(func.count()).select_from(_entries)
+                                .where(_entries.c.class_code == code)).scalar_one()
+
+    def leaders(self, class_code: str, challenge: Challenge, limit: int | None = None) -> list[Entry]:
+        """The class's entries that meet the challenge's accuracy, best first (the first `limit`); a tie goes
+        to the earlier post."""
         code = clean_class_code(class_code)
         query = (select(_entries)
                  .where(_entries.c.class_code == code, _entries.c.accuracy >= challenge.min_accuracy)
-                 .order_by(_entries.c[challenge.metric], _entries.c.posted_at, _entries.c.nickname))
+                 .order_by(_entries.c[challenge.metric], _entries.c.posted_at, _entries.c.nickname).limit(limit))
         return self._rows(query)
 
     def clear(self, class_code: str) -> int:
         """Remove every entry of the class; returns how many there were."""
         code = clean_class_code(class_code)
         with self._transaction() as conn:
-            return conn.execute(delete(_entries).where(_entries.c.class_code == code)).rowcount
+            n = conn.execute(delete(_entries).where(_entries.c.class_code == code)).rowcount
+        forget(self, code)
+        return n
 
     def _rows(self, query) -> list[Entry]:
         with self._transaction() as conn:
@@ -181,6 +194,53 @@ class Board:
 
     def _transaction(self):
         return _transaction(self._engine, self._url)
+
+
+# --- what an open board page shows, shared by every tab of the room ---------------------------------
+
+SHOWN_ENTRIES = 200   # the newest entries a board draws; older ones are counted, not drawn
+TOP = 3               # leaders per challenge
+SNAPSHOT_S = 4.5      # a snapshot serves every tab of a class for this long (pages refresh every 5 s)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A class's board as the page draws it: the newest entries, how many there are, each challenge's top."""
+
+    entries: list[Entry]
+    total: int
+    leaders: dict[str, list[Entry]]
+    taken_at: float
+
+
+_snapshots: dict[tuple, Snapshot] = {}   # (board URL, class code, challenges) -> what was read
+_snapshots_lock = threading.Lock()
+
+
+def snapshot(board: Board, class_code: str, challenges: Sequence[Challenge] = CHALLENGES) -> Snapshot:
+    """The class's board, read at most once per SNAPSHOT_S for all the tabs that show it: thirty open boards
+    refreshing every 5 s cost one bounded query set (the newest SHOWN_ENTRIES, a count, TOP per challenge),
+    not thirty unbounded ones, so they take little CPU from a measurement running meanwhile."""
+    code = clean_class_code(class_code)
+    key = (str(board._url), code, tuple(challenges))
+    with _snapshots_lock:   # one tab reads; the others wait for it and share what it read
+        snap = _snapshots.get(key)
+        if snap is None or time.monotonic() - snap.taken_at > SNAPSHOT_S:
+            snap = Snapshot(board.entries(code, SHOWN_ENTRIES), board.count(code),
+                            {c.key: board.leaders(code, c, TOP) for c in challenges}, time.monotonic())
+            _snapshots[key] = snap
+            if len(_snapshots) > 1000:   # bounded: the oldest classes' snapshots go first
+                for old in sorted(_snapshots, key=lambda k: _snapshots[k].taken_at)[:500]:
+                    del _snapshots[old]
+        return snap
+
+
+def forget(board: Board, class_code: str) -> None:
+    """Drop a class's snapshot (after a post or a clear: whoever looks next sees it at once)."""
+    code = clean_class_code(class_code)
+    with _snapshots_lock:
+        for key in [k for k in _snapshots if k[:2] == (str(board._url), code)]:
+            del _snapshots[key]
 
 
 def clean_nickname(text: str) -> str:

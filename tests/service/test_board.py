@@ -329,3 +329,21 @@ def test_the_energy_note_says_measured_or_estimated_and_with_what():
     assert energy_note(e(False, cpu_watts_total=45.0)) == "estimated: CPU time x 45 W (lab defaults)"
     assert energy_note(e(False)) == "estimated: CodeCarbon's CPU model (lab defaults)"
     assert len(energy_note(e(True, "measured: " + "x" * 200))) == 80
+
+
+def test_every_open_tab_of_a_class_shares_one_bounded_read_and_a_post_shows_at_once(board, monkeypatch):
+    from dashboard.service import board as service_board
+
+    monkeypatch.setattr(service_board, "SHOWN_ENTRIES", 5)
+    for i in range(8):
+        board.post("room-s", f"nick{i}", result(accuracy=0.99, latency_ms=1.0 + i))
+    first = service_board.snapshot(board, "room-s")
+    assert first.total == 8 and [e.nickname for e in first.entries] == [f"nick{i}" for i in range(7, 2, -1)]
+    assert all(len(v) <= service_board.TOP for v in first.leaders.values())
+    assert [e.nickname for e in first.leaders["fastest"]] == ["nick0", "nick1", "nick2"]
+    assert service_board.snapshot(board, "ROOM-S") is first          # another tab, within the refresh: no read
+    board.post("room-s", "late", result(accuracy=0.99, latency_ms=0.5))
+    after = service_board.snapshot(board, "room-s")                  # a post is seen at once by everyone
+    assert after is not first and after.total == 9 and after.leaders["fastest"][0].nickname == "late"
+    board.clear("room-s")
+    assert service_board.snapshot(board, "room-s").total == 0
