@@ -23,6 +23,7 @@ from dashboard.service.board import (
     board_result,
     clean_class_code,
     postable,
+    snapshot,
     unpostable,
 )
 from dashboard.service.sessions import Session
@@ -183,11 +184,11 @@ def live_board(board: Board, code: str) -> None:
     @st.fragment(run_every=REFRESH_S)
     def live() -> None:
         try:
-            entries = board.entries(code)
-            leaders = {c.key: board.leaders(code, c) for c in CHALLENGES}
+            snap = snapshot(board, code, CHALLENGES)   # shared by every open tab of the class: one bounded read
         except BoardUnavailable as e:
             unavailable(e)
             return
+        entries, leaders = snap.entries, snap.leaders
         st.subheader("Challenges")
         cols = st.columns(len(CHALLENGES))
         for col, c in zip(cols, CHALLENGES):
@@ -203,7 +204,9 @@ def live_board(board: Board, code: str) -> None:
                          column_config={"nickname": st.column_config.TextColumn(width="medium")})
         else:
             st.caption("No entries yet: be the first to post.")
-        st.caption(f"{len(entries)} {'entry' if len(entries) == 1 else 'entries'}, newest first, refreshed every "
+        st.caption(f"{snap.total:,} {'entry' if snap.total == 1 else 'entries'}"
+                   + (f" (the newest {len(entries):,} shown)" if snap.total > len(entries) else "")
+                   + ", newest first, refreshed every "
                    f"{REFRESH_S} s. {FAIR} 'energy' says whether each was measured or estimated; 'energy method', "
                    "with what.")
 
