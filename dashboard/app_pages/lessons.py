@@ -2,6 +2,7 @@
 
 from dashboard.ui import lesson_view, session
 
+lesson_view.trail_done()   # back from a lesson's Try it: no "Back to lesson" bar here
 s = session.page("Lessons", "Six short lessons. Each one explains an idea, asks you to predict what the lab will "
                             "show, sends you to try it on your own model, then checks what you saw.")
 found, errors, terms = lesson_view.load()

@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard.lab import replay, run_of_show, settings, shareable
 from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import presenter, session, status, widgets
+from dashboard.ui import lesson_view, presenter, session, status, widgets
 
 s = session.page("Run of show", "The workshop one step at a time: the notes are for your eyes, the link and "
                                 "QR code for the room.")
@@ -97,7 +97,16 @@ with main:
                           else ""))
 
     with st.expander("Presenter notes", expanded=True, icon=":material/speaker_notes:"):
-        st.markdown("\n".join(f"- {note}" for note in step.notes))
+        # Figures in a note come from this session's model, else the step's replay: never typed by hand.
+        sources = [] if s.trained is None else [
+            ("this session's model" + (f" ({note})" if (note := presenter.replay_note(s)) else ", measured here"),
+             lesson_view.evidence(s))]
+        if step.replay and (shown := lesson_view.replay_evidence(step.replay, s)) is not None:
+            sources.append((f"the step's replay ({shown[0]})", shown[1]))
+        notes, used = run_of_show.render_notes(step, sources)
+        st.markdown("\n".join(f"- {note}" for note in notes))
+        if used:
+            st.caption("Figures in these notes: from " + " and ".join(used) + ".")
 
     if presenter.is_on():
         threads = settings.current().threads
@@ -107,11 +116,11 @@ with main:
 
 with room:
     st.subheader("For the students")
-    # The address typed here is kept in the session: it survives opening a page for the room and coming back.
-    address_form = {"ros_base": presenter.app_url("present") or ""}
-    widgets.restore(s, "present", address_form)
-    base = st.session_state["ros_base"].strip()
-    base = base if base.startswith(("http://", "https://")) else None
+    # The room's address typed here is kept in the session: it survives opening a page for the room and
+    # coming back, and the class board's link and QR code use it too (presenter.room_address).
+    address_form = {presenter.ROOM_KEY: ""}
+    widgets.restore(s, presenter.ROOM_FORM, address_form)
+    base, typed = presenter.room_address(s, "present")
     link = run_of_show.step_link(step, base, pages)
     if base is not None:
         st.image(presenter.qr_png(link), width=400)
@@ -119,15 +128,23 @@ with room:
     if base is not None and st.button("Show the QR code full screen", icon=":material/qr_code_2:", key="ros_qr_big"):
         large_qr(link)
     host = urlsplit(base).hostname if base else None
+    entered = st.session_state[presenter.ROOM_KEY].strip()
+    if entered and not typed:
+        st.warning("The room's address must start with http:// or https://; the links use the address the server "
+                   "sees until it does.", icon=":material/link_off:")
     if base is None:
-        st.caption("The app's address is not known here: type it below to get a QR code.")
+        st.caption("The app's address is not known here: type the room's address below to get a QR code.")
     elif host in ("localhost", "127.0.0.1", "::1", "0.0.0.0"):
         st.warning("This is this computer's own address: phones in the room cannot open it. Type the address "
                    "the room reaches below (for example http://192.168.1.20:8501).", icon=":material/wifi_off:")
-    with st.expander("The app's address"):
-        st.text_input("Address students open (without a page)", key="ros_base", max_chars=200,
-                      help="What this browser shows, by default. Behind a proxy or on a laptop, type the address "
-                           "the room's devices reach.")
-    widgets.save(s, "present", address_form)
+    elif not typed:
+        st.caption("This address is how the server sees it: if phones in the room cannot open it, type the "
+                   "room's address below.")
+    with st.expander("The room's address", expanded=not typed):
+        st.text_input("Address students open (without a page)", key=presenter.ROOM_KEY, max_chars=200,
+                      placeholder=presenter.app_url("present") or "http://192.168.1.20:8501",
+                      help="Empty: the address this browser shows. Behind a proxy or on a laptop, type the address "
+                           "the room's devices reach; the class board's link and QR code use it too.")
+    widgets.save(s, presenter.ROOM_FORM, address_form)
     st.caption("Opens the same page" + (" and preset" if step.preset else "") + " in a session of their own: "
                "their own model and results, not yours.")

@@ -97,9 +97,14 @@ def check(name: str, results: Sequence[BenchResult] | None = None, trained: Trai
           **evidence: Any) -> CheckOutcome:
     """Hold a lesson's claim against a run's results (more of the run by Evidence's field names);
     ValueError for a name that is no check."""
+    return held(name, Evidence(list(results or []), trained, **evidence))
+
+
+def held(name: str, ev: Evidence) -> CheckOutcome:
+    """check() on figures already gathered (the reader's: the session's own, or a replay's)."""
     if name not in CHECKS:
         raise ValueError(f"unknown check {name!r}; the checks are {', '.join(CHECKS)}")
-    return CHECKS[name](Evidence(list(results or []), trained, **evidence))
+    return CHECKS[name](ev)
 
 
 # ------------------------------------------------------------------ small pieces

@@ -58,6 +58,23 @@ class DataChoice:
         return dataclasses.replace(ds, augment=self.augment) if self.augment != ds.augment else ds
 
 
+# What belongs to the current model: kept together when another replaces it, put back together.
+MODEL_FIELDS = ("trained", "weights", "digest", "data", "steps", "training_energy", "evaluation_energy", "memory",
+                "layer_flops", "inspection", "results", "results_note", "results_settings", "sensitivity",
+                "edge_runs", "model_runs_before")
+
+
+@dataclass(frozen=True)
+class KeptModel:
+    """A replaced model and everything measured on it, as the Session had them (MODEL_FIELDS)."""
+
+    values: dict[str, Any]
+
+    @property
+    def trained(self) -> TrainedModel:
+        return self.values["trained"]
+
+
 @dataclass
 class Session:
     token: str = field(default_factory=new_token)
@@ -87,6 +104,10 @@ class Session:
     notices: list[tuple[str, str]] = field(default_factory=list)   # (level, text) shown once
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # widget values per page
     lessons: dict[str, Any] = field(default_factory=dict)  # lesson slug -> progress (read, prediction, quiz answers)
+    # The model the last set_model replaced, with what was measured on it (one, so memory stays bounded):
+    # a lesson's Try it or a replay never costs the student the model they had (restore_previous).
+    previous: KeptModel | None = None
+    model_runs_before: int = 0    # len(runs) when the current model came: its run is the next model run
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
@@ -141,13 +162,37 @@ class Session:
                   training_energy: EnergyReading | None, inspection: Inspection | None, *,
                   weights: bytes, digest: str) -> None:
         """A new current model (its module may be None: rebuilt from `weights` when needed).
-        The old measurements are stale; the runs stay."""
+        The old measurements are stale; the runs stay. The model it replaces is kept in `previous`."""
         with self.lock:
+            self.previous = self._keep() if self.trained is not None else self.previous
+            self.model_runs_before = len(self.runs)
             self.trained, self.data, self.steps = trained, choice, list(steps)
             self.weights, self.digest = weights, digest
             self.training_energy, self.inspection = training_energy, inspection
             self.results, self.results_note, self.results_settings, self.sensitivity = [], "", {}, None
             self.edge_runs = {}
+
+    def _keep(self) -> KeptModel:
+        """The current model and its measurements, with its weights as bytes (no live module kept)."""
+        values = {name: getattr(self, name) for name in MODEL_FIELDS}
+        t = self.trained
+        if t is not None and t.module is not None:
+            values["weights"] = self.weights if self.weights is not None else state_bytes(t.module)
+            values["trained"] = dataclasses.replace(t, module=None)
+        return KeptModel(values)
+
+    def restore_previous(self) -> bool:
+        """Put the replaced model back, with its results and device runs, and keep the current one in its
+        place (so a second restore swaps again); the runs stay. False when there is none, or while a job
+        runs (its result would land on the other model)."""
+        with self.lock:
+            if self.previous is None or self.busy:
+                return False
+            current = self._keep() if self.trained is not None else None
+            for name, value in self.previous.values.items():
+                setattr(self, name, value)
+            self.previous = current
+            return True
 
     def trained_model(self) -> TrainedModel:
         """The current model with a live module of its own (rebuilt from the weights if freed)."""

@@ -2,9 +2,12 @@
 
 The reader follows a lesson file's order: the lesson, its figure, a prediction the student makes
 before the experiment (the Try it button waits for it), what the experiment should show held
-against the student's own results (lab.lesson_checks), what it means for four kinds of reader,
-the sources, then the quiz. The lessons are content that lab.lessons parses and checks; here only
-Streamlit and the student's progress, kept in the Session:
+against the student's own results (lab.lesson_checks; a replay's, labelled, while they have none),
+with whether the prediction was right, what it means for four kinds of reader, the sources, then
+the quiz. Try it opens what the lesson names and leaves a trail: the page it opened (and every page
+after it, until the student is back on Lessons) shows "Back to lesson N" and, once the model was
+replaced there, "Restore your earlier model" (Session.restore_previous). The lessons are content that
+lab.lessons parses and checks; here only Streamlit and the student's progress, kept in the Session:
 
     s.lessons[slug] = {"read": True, "prediction": "No, about the same speed", "quiz": {0: 1, 1: 1}}
 
@@ -21,7 +24,8 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.lab import lesson_checks, lessons, run_of_show, shareable
+from dashboard.lab import fmt, lesson_checks, lessons, replay, run_of_show, shareable
+from dashboard.lab.compress import resolve_names
 from dashboard.lab.lessons import Lesson, LessonError
 from dashboard.service.sessions import Session
 from dashboard.ui import charts, glossary, share
@@ -32,6 +36,7 @@ QUERY = "lesson"          # ?lesson=04-smaller-faster-models opens that lesson
 OPEN = "lessons_open"     # st.session_state: the slug this tab reads (None: the course list)
 PICK = "lessons_pick"     # the reader's lesson selectbox
 TO_TOP = "lessons_to_top"  # st.session_state: a lesson was opened, the next run starts at the page's top (a count)
+TRAIL = "lessons_trail"    # st.session_state: the lesson this tab's Try it came from (slug, order, title, model digest)
 
 # ![alt](figure:NAME) in a lesson's Figure section: the charts the page can draw.
 FIGURES = {"training-vs-inference": charts.training_vs_inference_diagram}
@@ -200,6 +205,8 @@ def predict(s: Session, lesson: Lesson, p: dict[str, Any]) -> str | None:
     target = app_page(preset.page if preset is not None else lesson.page)
     if st.button("Try it", type="primary", icon=":material/science:", disabled=pick is None,
                  key=f"lesson_try_{lesson.slug}"):
+        st.session_state[TRAIL] = {"slug": lesson.slug, "order": lesson.order, "title": lesson.title,
+                                   "digest": s.digest}
         if preset is not None:
             # Pressing Try it again re-applies the settings, even after the student changed them.
             st.session_state.pop(share.APPLIED.format(page=preset.page), None)
@@ -210,24 +217,114 @@ def predict(s: Session, lesson: Lesson, p: dict[str, Any]) -> str | None:
     if pick is None:
         st.caption("Choose your prediction first: then try it, and see whether you were right.")
     elif preset is not None:
-        st.caption(f"Opens **{target.title}** with this lesson's settings already chosen: *{preset.title}*.")
+        st.caption(f"Opens **{target.title}** with this lesson's settings already chosen: *{preset.title}*. "
+                   + KEEPS)
     else:
-        st.caption(f"Opens **{target.title}**.")
+        st.caption(f"Opens **{target.title}**. " + KEEPS)
+    restore_button(s, f"lesson_restore_{lesson.slug}")
     return p["prediction"]
 
 
+KEEPS = ("Your model is kept: if you train or load another there, **Restore your earlier model** brings it back "
+         "in one click, there or here.")
+
+
+def _restore(s: Session) -> None:
+    if s.restore_previous():
+        t = s.trained
+        s.notify("success", f"Your earlier model is back ({t.spec.name}, {fmt.pct(t.test_accuracy)} test accuracy), "
+                            "with its results; the one it replaced is kept too: restore again to swap back.")
+    else:
+        s.notify("warning", "Nothing was restored: wait for the running job to end, then try again.")
+
+
+def restore_button(s: Session, key: str, where=None) -> None:
+    """"Restore your earlier model (cnn, 96.9 %)": the model the last training or replay replaced, in one
+    click (Session.restore_previous); nothing when there is none."""
+    kept = s.previous
+    if kept is None:
+        return
+    t = kept.trained
+    (where or st).button(f"Restore your earlier model ({t.spec.name}, {fmt.pct(t.test_accuracy)})", key=key,
+                         on_click=_restore, args=(s,), disabled=s.busy, icon=":material/undo:",
+                         help="Puts back the model you had before, with what was measured on it; the current one "
+                              "is kept in its place, so a second click swaps back. Your list of runs stays.")
+
+
+def trail(s: Session) -> None:
+    """On every page after a lesson's Try it, above the page (called before it): the way back to the lesson
+    and, once the model was replaced since, the earlier one back. Gone once the student is back on Lessons."""
+    came = st.session_state.get(TRAIL)
+    if not came:
+        return
+    with st.container(key="lessons_trail_bar", horizontal=True, vertical_alignment="center"):
+        if st.button(f"Back to lesson {came['order']}: {came['title']}", icon=":material/arrow_back:",
+                     key="lessons_trail_back"):
+            st.session_state.pop(TRAIL, None)
+            go_to(came["slug"])
+        if s.digest != came["digest"]:
+            restore_button(s, "lessons_trail_restore")
+
+
+def trail_done() -> None:
+    """The Lessons page's first call: the student is back, so the trail goes (drawn once more above this
+    run, so run again without it)."""
+    if st.session_state.pop(TRAIL, None):
+        st.rerun()
+
+
+def evidence(s: Session) -> lesson_checks.Evidence:
+    """The session's own figures as a check reads them: its device runs only where they were measured on
+    its current model and versions (as the Edge & cloud page shows them)."""
+    names = tuple(resolve_names([r.name for r in s.results] or ["fp32"]))
+    runs = {k: run for k, run in s.edge_runs.items() if run.key[:2] == (s.digest, names)}
+    return lesson_checks.Evidence(list(s.results), s.trained, None, s.training_energy, runs, s.settings)
+
+
+def replay_evidence(name: str | None, s: Session) -> tuple[str, lesson_checks.Evidence] | None:
+    """(label, figures) of a bundled replay, priced with the session's assumptions; None without one."""
+    if not name:
+        return None
+    try:
+        r = replay.peek(name)
+    except replay.ReplayError:
+        return None
+    return r.label, r.evidence(s.settings)
+
+
+def verdict(lesson: Lesson, prediction: str, outcome: lesson_checks.CheckOutcome, whose: str) -> str:
+    """"You predicted: *X*. **Right**: your run says so too." or what the run says instead."""
+    options = lesson.prediction.options
+    said = options[outcome.answer] if outcome.answer is not None and outcome.answer < len(options) else None
+    if said is None:
+        return f"You predicted: *{prediction}*"
+    if said == prediction:
+        return f"You predicted: *{prediction}*. **Right**: {whose} says so too."
+    return f"You predicted: *{prediction}*. {whose[0].upper() + whose[1:]} says: **{said}**."
+
+
 def should_see(s: Session, lesson: Lesson, prediction: str | None) -> None:
-    """What the experiment shows, and the student's own results held against it."""
+    """What the experiment shows, and the student's own results held against it: a replay's, labelled,
+    while theirs cannot say yet, with what to run for their own."""
     if prediction is None:
         st.caption("Make your prediction above first; then this part says what the experiment shows.")
         return
     st.markdown(lesson.sections[lessons.SHOULD_SEE])
-    if lesson.check:
-        outcome = lesson_checks.check(lesson.check, s.results, s.trained)
-        show, icon = CHECK_BOX[outcome.status]
-        show(f"**With your results:** {outcome.text}\n\nYou predicted: *{prediction}*", icon=icon)
-    else:
+    if not lesson.check:
         st.info(f"You predicted: *{prediction}*", icon=":material/psychology:")
+        return
+    own = lesson_checks.held(lesson.check, evidence(s))
+    if own.status == lesson_checks.NO_RESULT and (fallback := replay_evidence(lesson.replay, s)) is not None:
+        label, figures = fallback
+        theirs = lesson_checks.held(lesson.check, figures)
+        if theirs.status != lesson_checks.NO_RESULT:
+            show, icon = CHECK_BOX[theirs.status]
+            show(f"**With a replay's results** ({label}), since yours cannot say yet: {theirs.text}\n\n"
+                 + verdict(lesson, prediction, theirs, "the replay"), icon=icon)
+            st.caption(f"**To check it with your own run:** {own.text}")
+            return
+    show, icon = CHECK_BOX[own.status]
+    show(f"**With your results:** {own.text}\n\n" + verdict(lesson, prediction, own, "your run"), icon=icon)
 
 
 def perspectives(lesson: Lesson) -> None:

@@ -38,7 +38,8 @@ MODEL_RUNS = ("training", "demo", "replay")   # the runs that give a session its
 
 
 def setup(s: Session) -> None:
-    """Called by app.py on every run, before the page: presenter mode's toggle and styling."""
+    """Called by app.py on every run, before the page: presenter mode's toggle and styling, where the model
+    comes from, and the way back to a lesson (lesson_view.trail)."""
     widgets.restore(s, "presenter", FORM)
     if st.query_params.get(PARAM) == ON:
         st.session_state[KEY] = True
@@ -55,18 +56,37 @@ def setup(s: Session) -> None:
     if is_on():
         st.sidebar.caption(f"Threads stay the server's setting: {settings.current().threads} for everyone.")
         st.html(CSS)
+    # Above every page a lesson's Try it led to: the way back to the lesson, and the model it may have replaced.
+    from dashboard.ui import lesson_view   # here: lesson_view's share links import this module
+    lesson_view.trail(s)
 
 
 def replay_note(s: Session) -> str | None:
-    """Where the session's model was measured when it comes from a replay (its run's label), else None."""
-    last = next((r for r in reversed(list(s.runs)) if r.kind in MODEL_RUNS and not r.outcome.startswith("failed")),
-                None)
-    return last.source if last is not None and last.kind == "replay" and s.trained is not None else None
+    """Where the session's model was measured when it comes from a replay (its run's label), else None.
+    The model's run is the first that gave a model after it came (a restored model brings its own count)."""
+    came = next((r for r in list(s.runs)[s.model_runs_before:]
+                 if r.kind in MODEL_RUNS and not r.outcome.startswith("failed")), None)
+    return came.source if came is not None and came.kind == "replay" and s.trained is not None else None
 
 
 def is_on() -> bool:
     """Whether this tab is in presenter mode."""
     return bool(st.session_state.get(KEY))
+
+
+# The room's address, typed on the Run of show page and kept in the Session's saved forms (ui.widgets).
+ROOM_FORM, ROOM_KEY = "present", "ros_base"
+SERVER_SEEN = ("This address is how the server sees it, which phones in the room may not reach: set the room's "
+               "address on **Run of show**.")
+
+
+def room_address(s: Session, page_url_path: str) -> tuple[str | None, bool]:
+    """(the app's address for the room's links and QR codes, whether it is the one the presenter typed).
+    Typed on Run of show: that one; else the address as this server sees the browser (app_url), else None."""
+    typed = str(s.forms.get(ROOM_FORM, {}).get(ROOM_KEY) or "").strip()
+    if typed.startswith(("http://", "https://")):
+        return typed.rstrip("/"), True
+    return app_url(page_url_path), False
 
 
 def app_url(page_url_path: str) -> str | None:

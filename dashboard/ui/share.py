@@ -12,7 +12,8 @@ from typing import Any
 import streamlit as st
 
 from dashboard.lab import shareable
-from dashboard.service.sessions import Session
+from dashboard.service.sessions import REGISTRY, Session
+from dashboard.ui import presenter, session
 
 APPLIED = "share_applied_{page}"   # st.session_state: the query this tab has applied on that page
 # Markdown and HTML punctuation: st.warning renders markdown, and a notice must show as typed.
@@ -56,16 +57,23 @@ def apply_query(s: Session, form: str, defaults: Mapping[str, Any] | None, page:
 
 def share_link(defaults: Mapping[str, Any], page: str) -> None:
     """A small "Link to these settings" element: the page's link with the settings that differ from
-    the defaults (never the session token: a shared link gives settings, not this session)."""
+    the defaults (never the session token: a shared link gives settings, not this session), under the
+    room's address when the presenter typed one on Run of show, else the address this browser shows."""
     values = {key: st.session_state.get(key, default) for key, default in defaults.items()}
     params = shareable.encode(values, page)
-    try:
-        base = st.context.url   # the page's full address, without its query; None outside a browser
-    except Exception:  # noqa: BLE001 - an older or test context without it: the relative link
-        base = None
+    s = REGISTRY.get(st.session_state.get(session.KEY))
+    room, typed = presenter.room_address(s, page) if s is not None else (None, False)
+    if typed:
+        base = f"{room}/{page}"
+    else:
+        try:
+            base = st.context.url   # the page's full address, without its query; None outside a browser
+        except Exception:  # noqa: BLE001 - an older or test context without it: the relative link
+            base = None
     text = shareable.link("", params, base)
     with st.expander("Link to these settings", icon=":material/link:"):
         if text:
             st.code(text, language=None)
-        st.caption("Anyone who opens it gets these settings on this page, not your model or results."
-                   if params else "These are the default settings: the page's own address opens them.")
+        st.caption(("Anyone who opens it gets these settings on this page, not your model or results."
+                    if params else "These are the default settings: the page's own address opens them.")
+                   + (" " + presenter.SERVER_SEEN if presenter.is_on() and not typed else ""))

@@ -10,9 +10,9 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from test_pages import button, fresh, open_page, session, train_tiny
+from test_pages import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
 
-from dashboard.lab import lesson_checks, lessons, shareable
+from dashboard.lab import fmt, lesson_checks, lessons, replay, shareable
 from dashboard.ui import glossary, lesson_view
 from dashboard.ui.session import PARAM
 
@@ -97,9 +97,15 @@ def test_try_it_waits_for_a_prediction_then_opens_compress_with_the_lesson_prese
     assert not button(at, "Try it").disabled
     s = session(at)
     assert s.lessons[SMALLER]["prediction"] == "No, about the same speed"
-    # Without a measurement the check says what to run, and recalls the prediction.
-    box = next(i.value for i in at.info if "You predicted" in i.value)
-    assert "No zeroed-weights version measured yet" in box and "*No, about the same speed*" in box
+    # Without a measurement of their own: the lesson's replay, labelled as one, says whether they were right,
+    # and a caption says what to run for their own.
+    label = replay.peek(course[SMALLER].replay).label
+    outcome = lesson_checks.held(course[SMALLER].check, replay.peek(course[SMALLER].replay).evidence(s.settings))
+    box = next(b.value for b in [*at.success, *at.warning] if "You predicted" in b.value)
+    assert f"**With a replay's results** ({label})" in box and outcome.text in box
+    assert "You predicted: *No, about the same speed*" in box
+    assert ("**Right**: the replay says so too." in box) is (outcome.answer == 2)
+    assert any("No zeroed-weights version measured yet" in c.value and "your own run" in c.value for c in at.caption)
     button(at, "Try it").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert texts(at.title) == ["Compress & benchmark"]
@@ -133,7 +139,7 @@ def test_a_preset_this_server_cannot_open_still_opens_the_page_and_says_so(monke
     monkeypatch.setattr(shareable, "presets", dict)   # none loads here, e.g. a value this server's caps refuse
     at = open_lesson(open_page(fresh(), PAGE), SMALLER)
     at.radio[0].set_value(2).run()
-    assert any(c.value == "Opens **Compress & benchmark**." for c in at.caption)
+    assert any(c.value == "Opens **Compress & benchmark**. " + lesson_view.KEEPS for c in at.caption)
     button(at, "Try it").click().run()
     assert texts(at.title) == ["Compress & benchmark"]
     assert any("lesson-compress" in w.value.replace("\\", "") and "set them by hand" in w.value for w in at.warning)
@@ -297,3 +303,67 @@ def test_the_train_page_shows_the_real_code_of_a_step_and_an_inference():
     assert "loss.backward()" in codes[0].value and "inference_mode" in codes[1].value
     assert any("dashboard/lab/train.py, lines" in m for m in texts(at.markdown))
 
+
+
+# ------------------------------------------------------------------ Try it leads back, and keeps the student's model
+
+ENERGY = "05-energy-cost-carbon"
+
+
+def test_try_it_leads_back_to_the_lesson_and_offers_the_replaced_model_in_one_click(course):
+    at = fresh()
+    train_tiny(at, seed=1)                       # the student's own model, before the lesson
+    s = session(at)
+    first, first_accuracy = s.digest, s.trained.test_accuracy
+    open_lesson(open_page(at, PAGE), ENERGY)
+    at.radio[0].set_value(1).run()
+    button(at, "Try it").click().run()
+    assert texts(at.title) == ["Train a model"]
+    back = f"Back to lesson 5: {course[ENERGY].title}"
+    assert button(at, back) and not any(b.label.startswith("Restore") for b in at.button)   # nothing replaced yet
+    # The lesson's preset trains another model (fewer images here, so the test is quick): it replaces the first ...
+    # (AppTest runs the page it last opened, not the one the app switched to: open it.)
+    open_page(at, "app_pages/train.py")
+    assert at.selectbox(key="train_model").value == "mlp" and at.slider(key="train_epochs").value == 2
+    at.select_slider(key="train_images").set_value(500)
+    at.slider(key="train_epochs").set_value(1)
+    at.number_input(key="train_seed").set_value(0)
+    at.run()
+    button(at, "Train").click()
+    at.run()
+    finish_job(at)
+    assert s.digest != first
+    second = s.digest
+    # ... which comes back in one click, with what was measured on it; the one it replaced is kept in turn.
+    button(at, f"Restore your earlier model (mlp, {fmt.pct(first_accuracy)})").click().run()
+    assert s.digest == first and s.trained.test_accuracy == first_accuracy and s.previous.values["digest"] == second
+    assert any("Your earlier model is back" in x.value for x in at.success)
+    assert [r.kind for r in s.runs] == ["training", "training"]   # the runs stay as they were
+    # Back to the lesson: the bar goes, the check reads the model now in the session.
+    button(at, back).click().run()
+    assert texts(at.header)[0] == f"5. {course[ENERGY].title}"
+    assert not any(b.label.startswith("Back to lesson") for b in at.button)
+    box = next(b.value for b in at.success if "With your results" in b.value)
+    assert "exactly the same energy" in box and "**Right**: your run says so too." in box
+    assert any(b.label.startswith("Restore your earlier model (mlp") for b in at.button)   # and the other back
+
+
+def test_lesson_three_opens_the_microcontroller_and_checks_the_prediction_on_the_students_run(course):
+    at = fresh()
+    measure_tiny(at)                             # an mlp: fp32 and int8-static measured
+    open_lesson(open_page(at, PAGE), "03-edge-ai")
+    at.radio[0].set_value(2).run()               # "Channels removed, then int8 static"
+    button(at, "Try it").click().run()
+    assert texts(at.title) == ["Edge & cloud"] and at.radio(key="edge_profile").value == "microcontroller"
+    open_page(at, "app_pages/edge.py")
+    button(at, "Measure under Microcontroller-class").click().run()
+    finish_job(at)
+    button(at, "Back to lesson 3: Edge AI").click().run()
+    s = session(at)
+    outcome = lesson_checks.held("fits-microcontroller", lesson_view.evidence(s))
+    assert outcome.status != lesson_checks.NO_RESULT
+    shown = {lesson_checks.MATCHES: at.success, lesson_checks.DIFFERS: at.warning}[outcome.status]
+    box = next(b.value for b in shown if "With your results" in b.value)
+    assert outcome.text in box and "int8-static" in box
+    # The small mlp's int8 version fits on its own: the run answers "int8 static", not the student's guess.
+    assert "You predicted: *Channels removed, then int8 static*. Your run says: **int8 static**." in box

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lab import run_of_show, settings
+from dashboard.lab import fmt, replay, run_of_show, settings
+from dashboard.ui import board_view, presenter
+from tests.app.test_board_page import data_dir  # noqa: F401 - the board in a temporary folder (a fixture)
 from tests.app.test_pages import APP, button, fresh, open_page, session
 
 PRESENT = "app_pages/present.py"
@@ -141,3 +143,52 @@ def test_open_switches_to_the_steps_page_with_its_preset():
     saved = session(at).forms["compress"]
     assert saved["c_onnx"] is True and saved["c_int8_dynamic"] is False
     assert not at.warning
+
+
+def test_the_notes_quote_figures_from_the_replay_and_say_so_then_from_the_session():
+    at = open_page(fresh(), PRESENT)
+    for _ in range(2):
+        button(at, "Next").click().run()
+    notes = at.expander[0].markdown[0].value
+    peeked = replay.peek("lesson")
+    sizes = {r.name: r.size_bytes for r in peeked.record.results}
+    assert f"fp32's file is {fmt.size(sizes['fp32'])}:" in notes and "int8-static 3.89× smaller" in notes
+    captions = [c.value for c in at.caption]
+    assert f"Figures in these notes: from the step's replay ({peeked.label})." in captions
+    # Once the session has its own model (here: the demo replay loaded), its figures come first, labelled.
+    button(at, "Load the replay").click().run()
+    s = session(at)
+    assert s.trained is not None
+    notes = at.expander[0].markdown[0].value
+    fp32 = next(r for r in s.results if r.name == "fp32")
+    assert f"fp32 answers {fmt.pct(fp32.accuracy)} of the test images right" in notes
+    assert any(c.value.startswith(f"Figures in these notes: from this session's model ({s.results_note})")
+               for c in at.caption)
+
+
+def test_the_room_address_typed_on_run_of_show_is_the_boards_and_the_share_links(data_dir):
+    at = fresh()
+    at.context["url"] = "http://localhost:8501/present"
+    at.toggle(key=presenter.KEY).set_value(True).run()
+    open_page(at, PRESENT)
+    # Nothing typed: the address as the server sees it, said as such.
+    assert [c.value for c in at.code][0] == "http://localhost:8501/"
+    assert any("this computer's own address" in w.value for w in at.warning)
+    at.query_params[board_view.PARAM] = "room-1"
+    open_page(at, "app_pages/board.py")
+    assert "http://localhost:8501/board?class=ROOM-1" in [c.value for c in at.code]
+    assert any(presenter.SERVER_SEEN in c.value for c in at.caption)
+    # Typed on Run of show: the board's link and QR code use it, and the share links on Train too.
+    open_page(at, PRESENT)
+    at.text_input(key=presenter.ROOM_KEY).input("http://192.168.1.20:8501/").run()
+    open_page(at, "app_pages/board.py")
+    assert "http://192.168.1.20:8501/board?class=ROOM-1" in [c.value for c in at.code]
+    assert not any(presenter.SERVER_SEEN in c.value for c in at.caption)
+    open_page(at, "app_pages/train.py")
+    at.select_slider(key="train_batch").set_value(256).run()
+    assert "http://192.168.1.20:8501/train?batch=256" in [c.value for c in at.code]
+    # Not an address: said so, and the links keep the server's until it is one.
+    open_page(at, PRESENT)
+    at.text_input(key=presenter.ROOM_KEY).input("192.168.1.20").run()
+    assert any("must start with http://" in w.value for w in at.warning)
+    assert [c.value for c in at.code][0] == "http://localhost:8501/"
