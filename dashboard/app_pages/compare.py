@@ -111,13 +111,22 @@ st.plotly_chart(charts.regimes(
      ("CO₂e", [tr.co2_grams, rt.co2_grams, sv.co2_grams], charts.CO2_UNITS)]), key="cmp_regimes")
 
 
-def _time_against(other, label: str) -> str:
-    """Training's time per image against one inference regime: one comparison, its own direction word."""
-    if other.disturbed:
-        return f"its time against a *{label}* inference is not compared (that figure is disturbed)"
-    words = claims.compare(tr.seconds, other.seconds, more="more time than", less="less time than",
-                           same="about as much time as")
-    return f"**{words}** a *{label}* inference"
+def _time_sentence() -> str:
+    """Training's time per image against each inference regime: one comparison each, its own direction word;
+    a regime whose time is disturbed is said not to be compared."""
+    compared, skipped = [], []
+    for other, label, note in ((sv, "served", " (both batched)"), (rt, "real-time", "")):
+        if other.disturbed:
+            skipped.append(f"*{label}*")
+            continue
+        words = claims.compare(tr.seconds, other.seconds, more="more time than", less="less time than",
+                               same="about as much time as")
+        compared.append(f"**{words}** a *{label}* inference{note}")
+    out = f"In time per image, a training step takes {' and '.join(compared)}." if compared else ""
+    if skipped:
+        out += (f" Its time is not compared with {' or '.join(skipped)} inference: "
+                f"{'that figure is' if len(skipped) == 1 else 'those figures are'} disturbed.")
+    return out
 
 
 if tr.flops and sv.flops and tr.seconds and rt.seconds and sv.seconds:
@@ -126,8 +135,7 @@ if tr.flops and sv.flops and tr.seconds and rt.seconds and sv.seconds:
     twice = claims.statement("about twice the forward's work")
     lines = [
         f"**Reading it.** A training step needs **{flops_words}** an inference: the forward pass, then the backward "
-        f"pass that computes a gradient for every weight ({twice}). In time per image, a training step takes "
-        f"{_time_against(sv, 'served')} (both batched), and {_time_against(rt, 'real-time')}."]
+        f"pass that computes a gradient for every weight ({twice}). {_time_sentence()}"]
     if not (rt.disturbed or sv.disturbed):
         between = claims.compare(rt.seconds, sv.seconds, more="more time per image than",
                                  less="less time per image than", same="about as much time per image as")
@@ -211,8 +219,11 @@ if tvi.training_joules is None:
     st.stop()
 
 
-def _after(regime) -> str:
-    return figures.NOT_SHOWN if regime.disturbed else fmt.count(regime.breakeven)
+def _after(regime, what: str = "") -> str:
+    """'**12,300 inferences**', or that it is not worked out from a disturbed energy."""
+    if regime.disturbed:
+        return "an unknown count (its energy is disturbed, so no break-even is worked out from it)"
+    return f"**{fmt.count(regime.breakeven)}{what}**"
 
 
 sooner = ""
@@ -224,10 +235,11 @@ if rt.breakeven and sv.breakeven:
 st.markdown(
     f"Your training steps used **{fmt.energy(tvi.training_joules)}** ({tr.energy_kind}) for "
     f"{tvi.training_images:,} images. Served **one at a time**, inference has used as much after "
-    f"**{_after(rt)} inferences**; served in **batches of {sv.batch}**, after **{_after(sv)}**.{sooner}")
-st.plotly_chart(charts.breakeven(tvi.training_joules, [(label, x.joules, x.breakeven) for label, x in (
-    ("real-time (batch 1)", rt), (f"serving (batch {sv.batch})", sv)) if not x.disturbed], tr.energy_kind),
-    key="cmp_breakeven")
+    f"{_after(rt, ' inferences')}; served in **batches of {sv.batch}**, after {_after(sv)}.{sooner}")
+lines = [(label, x.joules, x.breakeven) for label, x in (("real-time (batch 1)", rt),
+                                                         (f"serving (batch {sv.batch})", sv)) if not x.disturbed]
+if lines:
+    st.plotly_chart(charts.breakeven(tvi.training_joules, lines, tr.energy_kind), key="cmp_breakeven")
 
 # --- lifetime ------------------------------------------------------------------------------------------
 st.subheader("Lifetime projection")

@@ -130,11 +130,15 @@ if s.results_note:
     c1.info(f"These figures were {s.results_note}; they were not measured again for you.", icon=":material/share:")
     with c2:
         measure_again("Measure afresh", "c_fresh")
-disturbed = [(r.name, line) for r in results for line in figures.why(r)]
+disturbed = [r for r in results if figures.why(r)]
 if disturbed:
     c1, c2 = st.columns([4, 1])
-    c1.warning(f"**Disturbed figures.** {figures.NOTICE} Measure again when the room is quieter.\n\n"
-               + "\n".join(f"- {name}, {line}" for name, line in disturbed), icon=":material/group:")
+    which = "; ".join(f"{r.name} ({', '.join(w for k, w in figures.WHAT.items() if r.is_disturbed(k))})"
+                      for r in disturbed)
+    c1.warning(f"**Disturbed figures:** {which}. {figures.NOTICE} Measure again when the room is quieter.",
+               icon=":material/group:")
+    with c1.expander("Why each one is disturbed"):
+        st.markdown("\n".join(f"- **{r.name}**, {line}" for r in disturbed for line in figures.why(r)))
     with c2:
         measure_again("Measure again", "c_again")
 ok = [r for r in results if r.available]
@@ -164,8 +168,10 @@ st.table([{
     f"throughput, batch {batch}": figures.throughput(r) if r.available else "–",
     "speed-up, batch 1": figures.speedup(r, fp32, figures.BATCH1) if r.available else "–",
     f"speed-up, batch {batch}": figures.speedup(r, fp32, figures.BATCH) if r.available else "–",
+    # Energy is metered over the same timed windows as the throughput: disturbed with it.
     f"energy per 1,000 images (J, {kind})": _cell(energies[r.name].joules_per_image if energies[r.name] else None,
-                                                  lambda v: charts.num(1000 * v, trim=False)),
+                                                  lambda v: charts.num(1000 * v, trim=False)
+                                                  + (figures.DISTURBED if r.is_disturbed(figures.BATCH) else "")),
 } for r in results], hide_index=True, border="horizontal")
 st.markdown("\n".join(f"- **{r.name}**: {explain.plain(r, fp32)}" for r in results))
 if layout_note := explain.layout(results):

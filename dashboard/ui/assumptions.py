@@ -118,8 +118,9 @@ def assumptions_summary(s: Session, *, link_to: str | None = RESULTS_PAGE) -> st
 
 # --- what a figure is made of -----------------------------------------------------------------------
 
-def _charged(joules: float, watts: float | None, pue: float) -> str | None:
-    """'86.1 µs × 4.00 W × PUE 1.0 = 355 µJ': a part as the product it is, or None without a wattage.
+def _charged(joules: float, watts: float | None, pue: float, time_what: str, watts_what: str) -> str | None:
+    """'86.1 µs CPU time × 4 W per thread × PUE 1.0 = 355 µJ': a part as the product it is, or None without
+    a wattage.
 
     The time is the one the part was charged for (its joules ÷ watts ÷ PUE): CodeCarbon's CPU time runs
     from its own start to its stop, a little longer than the timed calls, and a per-image figure is the
@@ -128,19 +129,18 @@ def _charged(joules: float, watts: float | None, pue: float) -> str | None:
     if not watts or pue <= 0:
         return None
     t = joules / (watts * pue)
-    return claims.product([(t, fmt.seconds(t)), (watts, f"{watts:.3g} W"), (pue, f"PUE {pue_text(pue)}")],
-                          joules, fmt.energy(joules))
+    return claims.product([(t, f"{fmt.seconds(t)} {time_what}"), (watts, f"{watts:.3g} W {watts_what}"),
+                           (pue, f"PUE {pue_text(pue)}")], joules, fmt.energy(joules))
 
 
 def _part_rows(label: str, item: EnergyReading | PerImageEnergy) -> list[dict[str, Any]]:
     p = energy.parts(item)
     per = " per image" if p.per == "image" else ""
-    cpu = _charged(p.cpu_joules, p.cpu_watts_per_thread, p.pue)
-    ram = _charged(p.ram_joules, p.ram_watts, p.pue)
-    cpu_how = (f"measured ({p.cpu_watts_source})" if p.cpu_measured else
-               f"estimated: CPU time{per} × watts per busy thread × PUE: {cpu}" if cpu
+    cpu = _charged(p.cpu_joules, p.cpu_watts_per_thread, p.pue, "CPU time", "per thread")
+    ram = _charged(p.ram_joules, p.ram_watts, p.pue, "wall time", "RAM")
+    cpu_how = (f"measured ({p.cpu_watts_source})" if p.cpu_measured else f"estimated: {cpu}" if cpu
                else "estimated: CodeCarbon's CPU model")
-    ram_how = (f"estimated: wall time{per} × RAM watts × PUE: {ram}" if ram else "estimated: CodeCarbon's RAM model")
+    ram_how = f"estimated: {ram}" if ram else "estimated: CodeCarbon's RAM model"
     parts = [("CPU", p.cpu_joules, p.cpu_share, cpu_how), ("RAM", p.ram_joules, p.ram_share, ram_how)]
     if p.gpu_joules:
         parts.append(("GPU", p.gpu_joules, p.gpu_share, "measured (GPU energy counters, whole device)"))
