@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from dashboard.lab import claims, cloud_edge, edge, fmt, settings
+from dashboard.lab import claims, cloud_edge, edge, figures, fmt, settings
 from dashboard.lab.edge import KiB, MiB
 from dashboard.service import work
 from dashboard.service.jobs import Busy
@@ -118,13 +118,27 @@ else:
     best = run.best_fit
 
     def headroom(f: edge.Fit) -> str:
-        """Latency budget ÷ time per call, as a ratio built from the two figures shown."""
-        return claims.ratio(f.latency_budget_ms, f.latency_ms)
+        """Latency budget ÷ time per call, as a ratio built from the two figures shown (none on a disturbed time)."""
+        return figures.NOT_SHOWN if f.disturbed else claims.ratio(f.latency_budget_ms, f.latency_ms)
+
+    measured = {r.name: r for r in s.results}
+
+    def time_per_call(f: edge.Fit) -> str:
+        """The time shown for a fit: where it is Compress's own figure (same threads and batch), that figure, as
+        every page shows it (lab.figures); else this profile's timing. Labelled when disturbed."""
+        r = measured.get(f.name)
+        if f.source and f.batch == 1 and r is not None:
+            return figures.batch1(r, p95=True)
+        return fmt.ms(f.latency_ms) + (figures.DISTURBED if f.disturbed else "")
+
+    def fits(f: edge.Fit) -> str:
+        return "not decided (time disturbed)" if f.disturbed and f.fits_memory is not False else \
+            "yes" if f.fits else "no"
 
     st.subheader(f"{len(run.fitting)} of {len(run.fits)} versions fit {p.title.lower()}")
     if best is not None:
         st.markdown(f"The most accurate that fits: **{best.name}**, {fmt.pct(best.accuracy)} test accuracy, "
-                    f"{fmt.size(best.memory_bytes)} of memory, {fmt.ms(best.latency_ms)} per call here "
+                    f"{fmt.size(best.memory_bytes)} of memory, {time_per_call(best)} per call here "
                     f"({best.latency_what}): {headroom(best)} headroom.")
     else:
         st.markdown("None of your versions fits. " + ("A microcontroller needs a small *integer* model: on Compress "
@@ -138,19 +152,22 @@ else:
                          "peak activations": "", "time per call": "", "headroom": "", "accuracy": "",
                          "threads × images": "", "why": f.why_not})
             continue
-        rows.append({"version": f.name, "fits": "yes" if f.fits else "no",
+        rows.append({"version": f.name, "fits": fits(f),
                      "memory needed": fmt.size(f.memory_bytes), "weights": fmt.size(f.weights_bytes),
-                     "peak activations": fmt.size(f.activation_bytes), "time per call": fmt.ms(f.latency_ms),
+                     "peak activations": fmt.size(f.activation_bytes), "time per call": time_per_call(f),
                      "headroom": headroom(f), "accuracy": fmt.pct(f.accuracy),
-                     "threads × images": f"{f.threads} × {f.batch}", "why": "; ".join(f.misses)})
+                     "threads × images": f"{f.threads} × {f.batch}", "timed": f.source or "under this profile",
+                     "why": "; ".join(f.misses + ([f.disturbed] if f.disturbed else []))})
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(f"Measured here on {run.machine}, {fmt.seconds(run.seconds)}. **Weights**: the file the version is "
                f"deployed as. **Peak {glossary.term('activations', 'activation')}**: the largest input + output of one "
                "layer in a real forward pass at this batch (what a runtime that frees each activation after use must "
-               f"hold at once). **Time per call**: measured here under this profile (its threads and images per call, "
-               f"so not the figure Compress & benchmark shows), the {glossary.term('p95')} of single calls at 1 image "
-               "per call, else the mean time of one batch. **Threads × "
-               "images**: read back from the timed calls. **Headroom**: latency budget ÷ time per call.")
+               f"hold at once). **Time per call**: the {glossary.term('p95')} of single calls at 1 image per call, "
+               "else the mean time of one batch, measured with the profile's threads and images per call; where those "
+               "are the ones Compress & benchmark measured with, its figure is used, not timed again (**timed** says "
+               "which). **Threads × images**: read back from the timed calls. **Headroom**: latency budget ÷ time per "
+               "call. A time that stayed *disturbed* (the server was busy while it was measured) decides no fit and "
+               "gives no headroom.")
 
 # --- cloud vs edge --------------------------------------------------------------------------------------
 st.subheader("Cloud or device: one request")
@@ -163,9 +180,12 @@ if cloud_run is None or not devices:
 c1, c2 = st.columns(2)
 dev_key = c1.selectbox("Device", devices, format_func=lambda k: DEFAULTS[k].title, key="edge_cvse_device")
 dev_run = s.edge_runs[dev_key]
-both = [f.name for f in dev_run.fits if f.typical_ms and (cf := cloud_run.fit(f.name)) and cf.typical_ms]
+# A comparison is built only on times measured undisturbed on both sides.
+both = [f.name for f in dev_run.fits if f.typical_ms and not f.disturbed
+        and (cf := cloud_run.fit(f.name)) and cf.typical_ms and not cf.disturbed]
 if not both:
-    st.info(f"No version was measured both in the cloud and on {DEFAULTS[dev_key].title}.")
+    st.info(f"No version was measured, undisturbed, both in the cloud and on {DEFAULTS[dev_key].title}: measure "
+            "them again when the room is quieter.")
     st.stop()
 version = c2.selectbox("Version of your model", both, key="edge_cvse_version",
                        index=both.index(best.name) if run is not None and best is not None and best.name in both

@@ -165,9 +165,17 @@ else:
             "batch usually gains most: it gives every core a share worth having, which is why training and batched "
             "inference run so well on a GPU's thousands of cores. Measure again to see.")
     st.plotly_chart(charts.parallelism(par, width=700), key="hw_threads")
+    reused = [p for p in par.points if p.source]
     st.caption(f"Measured here in {fmt.seconds(par.seconds)}: fp32, layout {par.layout}, random images; each point "
                "is the median call. Threads used inside the timed calls: "
-               + ", ".join(sorted({str(t) for p in par.points for t in p.threads_seen})) + ".")
+               + ", ".join(sorted({str(t) for p in par.points for t in p.threads_seen})) + "."
+               + (" Not timed again, since one measured thing has one figure: "
+                  + "; ".join(f"{p.threads} thread{'s' if p.threads > 1 else ''} at batch {p.batch} from {p.source}"
+                              for p in reused) + "." if reused else "")
+               + (" Disturbed (the server was busy while they were measured): "
+                  + "; ".join(f"{p.threads} thread{'s' if p.threads > 1 else ''} at batch {p.batch}"
+                              for p in par.points if p.disturbed) + "." if any(p.disturbed for p in par.points)
+                  else ""))
 
 # --- CPU vs GPU ---------------------------------------------------------------------------------------
 st.subheader("CPU vs GPU")

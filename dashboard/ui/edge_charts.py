@@ -22,14 +22,17 @@ def fit_map(run: EdgeRun, *, width: float = 700) -> go.Figure:
         return empty("No version this device can run was measured")
     p = run.profile
     fig = go.Figure()
-    for ok in (True, False):
-        group = [f for f in shown if f.fits == ok]
+    # A disturbed time decides no fit (lab.edge.Fit.fits_latency): its own mark, not "misses a budget".
+    groups = (("fits both budgets", FITS, "circle", [f for f in shown if f.fits]),
+              ("misses a budget", MISSES, "x", [f for f in shown if not f.fits and not f.disturbed]),
+              ("time disturbed: no fit decided", GREY, "circle-open", [f for f in shown if not f.fits and f.disturbed]))
+    for name, colour_, mark, group in groups:
         if group:
             fig.add_trace(go.Scatter(
                 x=[f.memory_bytes / KiB for f in group], y=[f.latency_ms for f in group], mode="markers+text",
-                name="fits both budgets" if ok else "misses a budget", text=[f.name for f in group],
+                name=name, text=[f.name for f in group],
                 textposition="top center", textfont=dict(size=11),
-                marker=dict(size=11, color=FITS if ok else MISSES, symbol="circle" if ok else "x"),
+                marker=dict(size=11, color=colour_, symbol=mark),
                 hovertemplate="%{text}<br>%{x:,.1f} KiB<br>%{y:.3f} ms per call<extra></extra>"))
     xs = [f.memory_bytes / KiB for f in shown]
     ys = [f.latency_ms for f in shown]

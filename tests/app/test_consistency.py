@@ -252,12 +252,16 @@ def edge_runs(s, results: list[BenchResult]) -> dict[str, EdgeRun]:
         fits = []
         for r in results:
             ms = r.latency_ms_batch1_p95 if p.batch == 1 else 1000 * p.batch / r.throughput_batch256_ips
+            # At Compress's threads and batch 1 the profile reads Compress's figures, as lab.edge does.
+            same = p.batch == 1 and p.threads == r.threads
             fits.append(Fit(r.name, runnable=not (p.int8_only and "int8" not in r.name), accuracy=r.accuracy,
                             weights_bytes=r.size_bytes, activation_bytes=4 * 1024 * p.batch, latency_ms=ms,
                             latency_what="p95 of single calls" if p.batch == 1 else "one batch",
                             typical_ms=ms / 1.6 if p.batch == 1 else ms, ms_per_image=ms / p.batch,
                             threads=p.threads, batch=p.batch, energy=r.energy, memory_budget=p.memory_budget,
-                            latency_budget_ms=p.latency_budget_ms))
+                            latency_budget_ms=p.latency_budget_ms,
+                            disturbed=r.disturbed.get("batch1" if p.batch == 1 else "batch", ""),
+                            source="Compress & benchmark" if same else ""))
         runs[key] = EdgeRun(p, fits, "test CPU", seconds=1.0, key=(s.digest, names))
     return runs
 
@@ -403,7 +407,7 @@ def test_the_sessions_reach_what_the_check_is_for(rendered):
 
 def test_a_disturbed_figure_is_labelled_and_no_ratio_is_built_on_it(rendered):
     compress = shown(rendered, "awkward", "app_pages/compress.py")
-    assert "90 µs (disturbed)" in compress and "pruned-channels-50, batch-1 latency: its threads waited" in compress
+    assert "90 µs (disturbed)" in compress and "**pruned-channels-50**, batch-1 latency: its threads waited" in compress
     compare = shown(rendered, "fp32 disturbed", "app_pages/compare.py")
     assert "126 µs (disturbed)" in compare and "n/a: disturbed" in compare
     assert "Disturbed figures of fp32" in compare

@@ -12,7 +12,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lab import peak
+from dashboard.lab import peak, roofline
 from dashboard.lab.compress import CompressSettings
 from dashboard.lab.train import TrainConfig
 from dashboard.service import work
@@ -99,6 +99,10 @@ def test_after_a_tiny_training_and_a_measurement_it_shows_how_close_the_model_ge
                   "Your training's arithmetic on other chips"):
         assert title in shown, title
     text = "\n".join(m.value for m in at.markdown)
-    assert "of the fp32 peak" in text and "at batch 256" in text
+    fp32 = [p for p in roofline.achieved(s.results, probe.peaks) if p.name == "fp32"]
+    if all(p.checked_share is not None for p in fp32):   # a busy machine may leave one disturbed: then no share
+        assert "of the fp32 peak" in text and "at batch 256" in text
+    else:
+        assert any("Not held against a peak" in c.value for c in at.caption)
     assert "https://cloud.google.com/tpu/docs/v5e" in text            # every published peak with its source
     assert any("estimate from published peaks, not measured here" in c.value for c in at.caption)
