@@ -85,7 +85,7 @@ def _c(regime) -> str:
 # Real-time time per image is the version's batch-1 figure (its median call), the same on every page;
 # serving's is one over its images per second at the benchmark's batch.
 rt_time = figures.batch1(result)
-sv_time = f"{_flag(sv, fmt.seconds(sv.seconds))} ({figures.throughput(result)})" if sv.seconds else "n/a"
+sv_time = f"{fmt.seconds(sv.seconds)}, from {figures.throughput(result)}" if sv.seconds else "n/a"
 
 
 st.markdown(
@@ -100,8 +100,9 @@ st.markdown(
 st.caption(
     f"Training: {SCOPE}; time is engine seconds of the steps / {tvi.training_images:,} images. Real-time: the "
     "median single-image call, the figure Compress & benchmark shows for this version; serving: one over its "
-    f"images per second at batch {sv.batch}. Energy per image: all the joules of those same timed calls / all "
-    "their images. FLOPs: torch.utils.flop_counter; a training step is forward + backward (the optimizer's "
+    f"images per second at batch {sv.batch}. Energy per image: metered over those same timed calls, the median "
+    "of their windows (each window's joules / its images). FLOPs: torch.utils.flop_counter; a training step is "
+    "forward + backward (the optimizer's "
     "update is not counted, see FLOPs per layer below); inference FLOPs per image do not depend on the batch.")
 st.plotly_chart(charts.regimes(
     [f"training (batch {tr.batch})", _flag(rt, "real-time (batch 1)"), _flag(sv, f"serving (batch {sv.batch})")],

@@ -164,7 +164,7 @@ def test_train_through_widgets_then_results_and_comparison_show_it():
         "training ÷ real-time", "training ÷ serving"]
     cells = {r.split("|")[1].strip(): [c.strip() for c in r.strip("|").split("|")[1:]] for r in rows}
     assert list(cells) == ["time", "FLOPs", "energy", "CO₂e"]
-    assert all(re.match(r"[\d.]+ [µnm]?s( |$)", c) for c in cells["time"][:3])         # every time with its unit
+    assert all(re.match(r"[\d.]+ [µnm]?s( |,|$)", c) for c in cells["time"][:3])       # every time with its unit
     # Real-time time per image is the version's batch-1 figure, as Compress shows it (labelled if disturbed).
     assert cells["time"][1].startswith(fmt.ms(session(at).results[0].latency_ms_batch1_p50))
     assert all(c.endswith("FLOP") for c in cells["FLOPs"][:3])
