@@ -145,7 +145,7 @@ def _speed_text(speeds: list[tuple[str, str, float]]) -> str:
 
 def _spread_text(r: BenchResult, key: str) -> str:
     s = r.spread.get(key) if r.spread else None
-    return f" (from {claims.times(s['min'])} to {claims.times(s['max'])} over the rounds)" if s else ""
+    return f" (from {claims.ratio(s['min'], 1.0)} to {claims.ratio(s['max'], 1.0)} over the rounds)" if s else ""
 
 
 def _days(days: float) -> str:
@@ -200,21 +200,23 @@ def zeros_not_faster(ev: Evidence) -> CheckOutcome:
     if channels is None or not _speeds(channels[0]):
         return CheckOutcome(MATCHES, head + f" {verdict}, as the lesson says: the zeros are still multiplied. "
                             "Measure **pruned-channels-50** too to see what removing work does.", 2)
-    ch = channels[0]
+    ch, removed = channels
     cs = _speeds(ch)
     flops = (f" ({fmt.flops(ch.flops)} per image against {fmt.flops(zeros.flops)}: "
              f"{claims.compare(ch.flops, zeros.flops, more='more arithmetic', less='less arithmetic')})"
              if ch.flops and zeros.flops else "")
     best = max(s for _, _, s in cs)
     if claims.direction(best, "faster", "slower", "same", FASTER_BAND) == "faster":
-        return CheckOutcome(MATCHES, head + f" {verdict}, as the lesson says. Your **{ch.name}** has "
-                            f"smaller layers{flops} and ran at {_speed_text(cs)}: removed work is saved "
+        return CheckOutcome(MATCHES, head + f" {verdict}, as the lesson says. Your **{ch.name}** has {removed} % "
+                            f"of its channels removed{flops} and ran at {_speed_text(cs)}: removed work is saved "
                             "time, zeros are not.", 2)
+    at_best = claims.compare(best, 1.0, more="faster than fp32", less="slower than fp32",
+                             same="about the same speed as fp32", band=FASTER_BAND)
     return CheckOutcome(DIFFERS, head + f" {verdict}, as expected. But your **{ch.name}**{flops} ran at "
-                        f"{_speed_text(cs)}: not faster, though it does less arithmetic. In a very small model a "
-                        "call's fixed costs (Python, starting each layer, moving data) can outweigh the arithmetic, "
-                        "so removing work barely shows, most of all one image at a time; a busy machine can also "
-                        "hide it. Try a larger model or measure again.", 2)
+                        f"{_speed_text(cs)}: at best {at_best}, though it does less arithmetic. In a very small "
+                        "model a call's fixed costs (Python, starting each layer, moving data) can outweigh the "
+                        "arithmetic, so removing work barely shows, most of all one image at a time; a busy machine "
+                        "can also hide it. Try the cnn, which has more work per call, or measure again.", 2)
 
 
 # ------------------------------------------------------------------ lesson 2
@@ -339,10 +341,10 @@ def fits_microcontroller(ev: Evidence) -> CheckOutcome:
         return CheckOutcome(MATCHES, text + " Channels removed *and then* int8 is the version that fits, as the "
                             "lesson says: a quarter of the weights, at 1 byte each.", answer)
     if answer == 3:
-        return CheckOutcome(DIFFERS, text + " None of them fits: your model is larger than the default cnn. Remove a "
-                            "larger share of channels, or start from the tiny-cnn.", answer)
-    return CheckOutcome(DIFFERS, text + f" Even **{_EDGE_OPTIONS[answer]}** fits: your model is smaller than the "
-                        "default cnn the lesson counts with, so less compression is enough.", answer)
+        return CheckOutcome(DIFFERS, text + " None of them fits: this is not the lesson's default cnn. Remove 70 % or "
+                            "more of the channels before int8, or start from the tiny-cnn.", answer)
+    return CheckOutcome(DIFFERS, text + f" Even **{_EDGE_OPTIONS[answer]}** fits: this is not the lesson's default "
+                        "cnn, and int8 alone brings it under the budget.", answer)
 
 
 # ------------------------------------------------------------------ lesson 5
@@ -402,7 +404,7 @@ def inference_dominates(ev: Evidence) -> CheckOutcome:
     proj = project_lifetime(train.joules, infer.joules_per_image, requests_per_day=REQUESTS_PER_DAY, days=DAYS,
                             settings=settings)
     share = proj.inference_share
-    served = claims.product([(proj.inferences, f"{fmt.count(proj.inferences)} inferences"),
+    served = claims.product([(proj.inferences, f"{proj.inferences:,.0f} inferences"),   # digits: it recomputes
                              (infer.joules_per_image, fmt.energy(infer.joules_per_image))],
                             proj.inference.joules, fmt.energy(proj.inference.joules))
     said = claims.compare(proj.inference.joules, train.joules, more="more", less="less")

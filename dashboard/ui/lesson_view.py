@@ -24,7 +24,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.lab import fmt, lesson_checks, lessons, replay, run_of_show, shareable
+from dashboard.lab import claims, fmt, lesson_checks, lessons, replay, run_of_show, shareable
 from dashboard.lab.compress import resolve_names
 from dashboard.lab.lessons import Lesson, LessonError
 from dashboard.service.sessions import Session
@@ -47,6 +47,13 @@ _URL = re.compile(r"(https?://\S+?)([.,;)]?)(?=\s|$)")
 
 
 # ------------------------------------------------------------------ the course, its progress
+
+def taught(text: str) -> str:
+    """Course content as its file has it (a lesson, the glossary): fixed teaching text, no figure of this
+    run in it, recorded as such for the app's consistency check (lab.claims.statement). Stripped, as
+    st.markdown shows it."""
+    return claims.statement(text.strip())
+
 
 def app_page(url: str) -> run_of_show.AppPage:
     """A lesson's or preset's page (url path, one of lessons.PAGES; "" is Home) as dashboard/app.py declares it."""
@@ -155,9 +162,9 @@ def course(s: Session, found: list[Lesson], errors: list[LessonError]) -> None:
     cols = [c for _ in range((len(found) + 1) // 2) for c in st.columns(2)]
     for col, lesson in zip(cols, found):
         with col.container(border=True):
-            st.markdown(f"**{lesson.order}. {lesson.title}**  \n"
+            st.markdown(f"**{lesson.order}. {taught(lesson.title)}**  \n"
                         f":material/schedule: {lesson.minutes} min · {badge(lesson, s.lessons.get(lesson.slug))}")
-            st.markdown("\n".join(f"- {o}" for o in lesson.objectives))
+            st.markdown("\n".join(f"- {taught(o)}" for o in lesson.objectives))
             if st.button("Open", key=f"lessons_open_{lesson.slug}", icon=":material/menu_book:"):
                 go_to(lesson.slug)
     for e in errors:
@@ -177,7 +184,7 @@ def figure(lesson: Lesson) -> None:
     parts = lessons.FIGURE_REF.split(text)   # text, alt, name, text, alt, name, ..., text
     for i in range(0, len(parts), 3):
         if parts[i].strip():
-            st.markdown(parts[i])
+            st.markdown(taught(parts[i]))
         if i + 2 < len(parts):
             alt, name = parts[i + 1], parts[i + 2]
             if name in FIGURES:
@@ -196,7 +203,7 @@ def predict(s: Session, lesson: Lesson, p: dict[str, Any]) -> str | None:
     key = f"lesson_predict_{lesson.slug}"
     if key not in st.session_state and p.get("prediction") in options:
         st.session_state[key] = options.index(p["prediction"])
-    st.markdown(f"**{lesson.prediction.question}**")   # the question in full size, readable on a projector
+    st.markdown(f"**{taught(lesson.prediction.question)}**")   # the question in full size, readable on a projector
     pick = st.radio(lesson.prediction.question, range(len(options)), index=None, key=key,
                     format_func=options.__getitem__, label_visibility="collapsed")
     p["prediction"] = options[pick] if pick is not None else None
@@ -297,10 +304,10 @@ def verdict(lesson: Lesson, prediction: str, outcome: lesson_checks.CheckOutcome
     options = lesson.prediction.options
     said = options[outcome.answer] if outcome.answer is not None and outcome.answer < len(options) else None
     if said is None:
-        return f"You predicted: *{prediction}*"
+        return f"You predicted: *{taught(prediction)}*"
     if said == prediction:
-        return f"You predicted: *{prediction}*. **Right**: {whose} says so too."
-    return f"You predicted: *{prediction}*. {whose[0].upper() + whose[1:]} says: **{said}**."
+        return f"You predicted: *{taught(prediction)}*. **Right**: {whose} says so too."
+    return f"You predicted: *{taught(prediction)}*. {whose[0].upper() + whose[1:]} says: **{taught(said)}**."
 
 
 def should_see(s: Session, lesson: Lesson, prediction: str | None) -> None:
@@ -309,7 +316,7 @@ def should_see(s: Session, lesson: Lesson, prediction: str | None) -> None:
     if prediction is None:
         st.caption("Make your prediction above first; then this part says what the experiment shows.")
         return
-    st.markdown(lesson.sections[lessons.SHOULD_SEE])
+    st.markdown(taught(lesson.sections[lessons.SHOULD_SEE]))
     if not lesson.check:
         st.info(f"You predicted: *{prediction}*", icon=":material/psychology:")
         return
@@ -330,11 +337,11 @@ def should_see(s: Session, lesson: Lesson, prediction: str | None) -> None:
 def perspectives(lesson: Lesson) -> None:
     tabs = st.tabs(list(lesson.perspectives))
     for tab, text in zip(tabs, lesson.perspectives.values()):
-        tab.markdown(text)
+        tab.markdown(taught(text))
 
 
 def sources(lesson: Lesson) -> None:
-    st.markdown("\n".join(f"{n}. {_links(entry)}" for n, entry in enumerate(lesson.sources, start=1)))
+    st.markdown("\n".join(f"{n}. {_links(taught(entry))}" for n, entry in enumerate(lesson.sources, start=1)))
 
 
 def _quiz_key(lesson: Lesson, i: int) -> str:
@@ -356,7 +363,7 @@ def quiz(lesson: Lesson, p: dict[str, Any]) -> lessons.Score:
         if a is None:
             saved = answers.get(i)             # answered before (another page, another visit)
             a = saved if isinstance(saved, int) and 0 <= saved < len(q.options) else None
-        label, shown = f"**{i + 1}. {q.text}**", range(len(q.options))
+        label, shown = f"**{i + 1}. {taught(q.text)}**", range(len(q.options))
         if a is None:
             answers.pop(i, None)
             with st.container(border=True):
@@ -366,12 +373,12 @@ def quiz(lesson: Lesson, p: dict[str, Any]) -> lessons.Score:
         # The answer, final until Try again: shown as text (a disabled radio would be faded on a projector).
         with st.container(border=True, key=f"{key}_done"):
             st.markdown(f"{label}  \n" + "  \n".join(
-                f":material/radio_button_checked: **{option}**" if j == a else
-                f":material/radio_button_unchecked: {option}" for j, option in enumerate(q.options)))
+                f":material/radio_button_checked: **{taught(option)}**" if j == a else
+                f":material/radio_button_unchecked: {taught(option)}" for j, option in enumerate(q.options)))
             if a == q.answer:
-                st.success(f"**Right.** {q.explanation}", icon=":material/check:")
+                st.success(f"**Right.** {taught(q.explanation)}", icon=":material/check:")
             else:
-                st.error(f"**Not quite:** the answer is *{q.options[q.answer]}*. {q.explanation}",
+                st.error(f"**Not quite:** the answer is *{taught(q.options[q.answer])}*. {taught(q.explanation)}",
                          icon=":material/close:")
     sc = lessons.score(lesson, answers)
     left, right = st.columns([3, 1], vertical_alignment="center")
@@ -396,11 +403,11 @@ def reader(s: Session, lesson: Lesson, found: list[Lesson]) -> None:
     titles = {x.slug: f"{x.order}. {x.title}" for x in found}
     pick.selectbox("Lesson", list(titles), index=None, key=PICK, on_change=_picked, format_func=titles.__getitem__)
 
-    st.header(f"{lesson.order}. {lesson.title}", anchor=False)
+    st.header(f"{lesson.order}. {taught(lesson.title)}", anchor=False)
     st.markdown(f":material/schedule: {lesson.minutes} min · {badge(lesson, p)}  \n**You will learn to:**\n"
-                + "\n".join(f"- {o}" for o in lesson.objectives))
+                + "\n".join(f"- {taught(o)}" for o in lesson.objectives))
     st.subheader("Lesson", anchor=False)
-    st.markdown(lesson.sections[lessons.LESSON])
+    st.markdown(taught(lesson.sections[lessons.LESSON]))
     st.subheader("Figure", anchor=False)
     figure(lesson)
     st.subheader("Predict, then check", anchor=False)
@@ -443,7 +450,7 @@ def looked_up(terms: dict[str, str]) -> None:
         return
     with st.container(border=True, key="lessons_term"):
         text, close = st.columns([6, 1])
-        text.markdown(f"**{term}** · from the [glossary](#glossary)\n\n{terms[term]}")
+        text.markdown(f"**{taught(term)}** · from the [glossary](#glossary)\n\n{taught(terms[term])}")
         close.button("Close", on_click=_close_term, icon=":material/close:", key="lessons_term_close")
 
 
@@ -458,5 +465,5 @@ def glossary_section(terms: dict[str, str]) -> None:
     for i in range(0, len(items), 2):
         for col, (term, text) in zip(st.columns(2), items[i:i + 2]):
             with col:
-                st.subheader(term, anchor=lessons.glossary_anchor(term))
-                st.markdown(text)
+                st.subheader(taught(term), anchor=lessons.glossary_anchor(term))
+                st.markdown(taught(text))

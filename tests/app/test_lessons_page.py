@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_pages import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
 
-from dashboard.lab import fmt, lesson_checks, lessons, replay, shareable
+from dashboard.lab import claims, fmt, lesson_checks, lessons, replay, shareable
 from dashboard.ui import glossary, lesson_view
 from dashboard.ui.session import PARAM
 
@@ -367,3 +367,23 @@ def test_lesson_three_opens_the_microcontroller_and_checks_the_prediction_on_the
     assert outcome.text in box and "int8-static" in box
     # The small mlp's int8 version fits on its own: the run answers "int8 static", not the student's guess.
     assert "You predicted: *Channels removed, then int8 static*. Your run says: **int8 static**." in box
+
+
+def test_every_lessons_reader_says_only_what_its_numbers_say(course, tiny_trained):
+    """The consistency check (tests/app/test_consistency.py) on each lesson's reader, prediction made and
+    quiz answered, for a session with the awkward measurements: every comparing word is a claim of lab.claims
+    (the course's own text as claims.statement) and every claim holds against its operands."""
+    from test_consistency import claim_problems, measured_session, page_texts, text_problems
+
+    at = measured_session("awkward", tiny_trained)
+    open_page(at, PAGE)
+    for x in course.values():
+        open_lesson(at, x.slug)
+        at.radio[0].set_value(0).run()
+        for i, q in enumerate(x.quiz):
+            at.radio(key=f"lesson_quiz_{x.slug}_{i}").set_value((q.answer + i) % len(q.options)).run()
+        with claims.recording() as recorded:
+            at.run()
+        problems = [p for c in recorded for p in claim_problems(c)] + text_problems(page_texts(at), recorded)
+        assert not problems, (x.slug, problems)
+        assert any(c.kind != "statement" for c in recorded), x.slug   # each check compared this session's numbers

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lab import fmt, replay, run_of_show, settings
+from dashboard.lab import claims, fmt, replay, run_of_show, settings
 from dashboard.ui import board_view, presenter
 from tests.app.test_board_page import data_dir  # noqa: F401 - the board in a temporary folder (a fixture)
 from tests.app.test_pages import APP, button, fresh, open_page, session
@@ -192,3 +192,22 @@ def test_the_room_address_typed_on_run_of_show_is_the_boards_and_the_share_links
     at.text_input(key=presenter.ROOM_KEY).input("192.168.1.20").run()
     assert any("must start with http://" in w.value for w in at.warning)
     assert [c.value for c in at.code][0] == "http://localhost:8501/"
+
+
+def test_every_steps_notes_say_only_what_their_numbers_say(tiny_trained):
+    """The consistency check (tests/app/test_consistency.py) on every step of the run of show, for a session
+    with the awkward measurements: the notes' figures are claims of lab.claims that hold."""
+    from tests.app.test_consistency import claim_problems, measured_session, page_texts, text_problems
+
+    at = measured_session("awkward", tiny_trained)
+    open_page(at, PRESENT)
+    for i, step in enumerate(run_of_show.steps()):
+        if i:
+            button(at, "Next").click().run()
+        with claims.recording() as recorded:
+            at.run()
+        problems = [p for c in recorded for p in claim_problems(c)] + text_problems(page_texts(at), recorded)
+        assert not problems, (heading(at), problems)
+        if any(run_of_show.NOTE_FACT.search(n) for n in step.notes):   # figures: the session's own, said so
+            assert any(c.value.startswith("Figures in these notes: from this session's model, measured here")
+                       for c in at.caption), step.key
