@@ -99,7 +99,7 @@ def peak_shares(points: Sequence[Achieved]) -> go.Figure:
     """Each version and batch as a share of its format's peak: bars on a linear axis from 0 %."""
     rows = [p for p in points if p.checked_share is not None]
     if not rows:
-        return empty("No version has an undisturbed rate and peak for its number format")
+        return empty("Share of this CPU's peak: no version has an undisturbed speed and peak for its number format")
     return bars([f"{p.name}, batch {p.batch}" for p in rows], [100 * p.checked_share for p in rows],
                 title="Share of this CPU's peak for each version's number format",
                 axis="achieved ÷ peak of its format (%)", reference=100.0, suffix=" %")
