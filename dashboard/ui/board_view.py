@@ -36,8 +36,8 @@ CLASS_KEY, NICK_KEY, VERSION_KEY, SURE_KEY = "board_class", "board_nickname", "b
 FAIR = ("Energy under the lab's default assumptions, so everyone's is comparable: an estimate depends on the "
         "watts assumed, so each entry is priced with CodeCarbon's figures for this machine, not the watts anyone "
         "set on the other pages.")
-METRIC_COLUMNS = {"size_bytes": "size (KiB)", "energy_j_per_1000_images": "energy per 1,000 images (J)",
-                  "latency_ms": "batch-1 latency (ms)"}
+METRIC_COLUMNS = {"size_bytes": "size (KiB)", "energy_j_per_1000_images": "J/1,000 images",
+                  "latency_ms": "latency (ms)"}
 
 
 # --- the class code ----------------------------------------------------------------------------
@@ -139,8 +139,25 @@ def post_form(s: Session, board: Board | None, code: str | None, nickname: str) 
 
 # --- the board -------------------------------------------------------------------------------------
 
-ENTRY_COLUMNS = ["nickname", "version", "accuracy (%)", "size (KiB)", "batch-1 latency (ms)",
-                 "energy per 1,000 images (J)", "energy", "posted (UTC)", "model", "dataset", "energy method"]
+# Every column has a width in px, so that the tables fit the narrowest screen the board is shown on:
+# a 1280x720 projector, whose main column is 818 px and a challenge's third of it 261 px (left to size
+# themselves, the columns ran off the right edge, where nobody scrolls a projected table). A longer
+# nickname or version name ends in "…" inside its column; columns narrower than the table are widened
+# evenly. Presenter mode draws the tables' text 1.25x larger (presenter.CSS: a 20 px root font for 16 px)
+# in a main column of 880 px there: every width grows with it, and the model column gives way.
+ENTRY_WIDTHS = {"nickname": 110, "version": 130, "model": 110, "accuracy (%)": 88, "size (KiB)": 75,
+                "latency (ms)": 85, "J/1,000 images": 100, "energy": 78}
+ENTRY_COLUMNS = list(ENTRY_WIDTHS)
+PRESENTER_SCALE, PRESENTER_DROPS = 1.25, ("model",)
+HELP = {"latency (ms)": "Batch-1 latency: one image per call, the median call, in milliseconds.",
+        "J/1,000 images": "Energy per 1,000 images, in joules, under the lab's default assumptions.",
+        "energy": "Whether the energy was measured by hardware counters or estimated from CPU time.",
+        "model": "The model the version was made from, and the data it was trained on."}
+
+
+def shown(value: float) -> float:
+    """A figure as the board shows it: 3 significant digits (0.0446, 1.44, 325)."""
+    return float(f"{value:.3g}")
 
 
 def _columns(rows: list[dict], columns: list[str]) -> dict[str, list]:
@@ -148,34 +165,65 @@ def _columns(rows: list[dict], columns: list[str]) -> dict[str, list]:
     return {c: [row[c] for row in rows] for c in columns}
 
 
+def widths(base: dict[str, int]) -> dict[str, int]:
+    """The columns shown and their widths in px on this page: `base`, or in presenter mode scaled up,
+    less the columns that give way."""
+    if not presenter.is_on():
+        return base
+    return {c: round(PRESENTER_SCALE * w) for c, w in base.items() if c not in PRESENTER_DROPS}
+
+
+def leader_widths(challenge: Challenge) -> dict[str, int]:
+    return widths({"#": 30, "nickname": 86, METRIC_COLUMNS[challenge.metric]: 100})
+
+
+def table(data: dict[str, list], shown_widths: dict[str, int]) -> None:
+    """A table of the board: the columns of `shown_widths`, each that wide (and what it means, where the
+    header is short). Nicknames are cells of it: text, never markup."""
+    st.dataframe(data, hide_index=True, width="stretch", column_order=list(shown_widths),
+                 column_config={c: st.column_config.Column(width=w, help=HELP.get(c))
+                                for c, w in shown_widths.items()})
+
+
 def entries_table(entries: Sequence[Entry]) -> dict[str, list]:
-    """The room's entries, newest first, every column with its unit; what a projector shows first, first."""
+    """The room's entries, newest first, every column with its unit; what a projector shows first, first.
+    (When each was posted and how its energy was estimated: entries_note.)"""
     return _columns([{
         "nickname": e.nickname,
         "version": e.result.variant,
+        "model": f"{e.result.model}, {e.result.dataset}",
         "accuracy (%)": round(100 * e.result.accuracy, 2),
         "size (KiB)": round(e.result.size_bytes / 1024, 1),
-        "batch-1 latency (ms)": round(e.result.latency_ms, 4),
-        "energy per 1,000 images (J)": float(f"{e.result.energy_j_per_1000_images:.3g}"),
+        "latency (ms)": shown(e.result.latency_ms),
+        "J/1,000 images": shown(e.result.energy_j_per_1000_images),
         "energy": "measured" if e.result.energy_measured else "estimated",
-        "posted (UTC)": e.posted_at.strftime("%H:%M:%S"),
-        "model": e.result.model,
-        "dataset": e.result.dataset,
-        "energy method": e.result.energy_note,
     } for e in entries], ENTRY_COLUMNS)
 
 
+def entries_note(entries: Sequence[Entry]) -> str:
+    """Under the table: when the newest entry was posted, and each energy method with how many entries
+    use it (no nickname: they are what students typed, shown only as table text)."""
+    if not entries:
+        return ""
+    methods: dict[str, int] = {}
+    for e in entries:
+        methods[e.result.energy_note] = methods.get(e.result.energy_note, 0) + 1
+    newest = max(e.posted_at for e in entries)
+    return (f"Newest post at {newest.strftime('%H:%M:%S')} UTC. Energy: "
+            + "; ".join(plain(m) + ("" if len(methods) == 1 else f" ({n} {'entry' if n == 1 else 'entries'})")
+                        for m, n in methods.items()) + ".")
+
+
 def leaders_table(leaders: Sequence[Entry], challenge: Challenge) -> dict[str, list]:
-    """A challenge's top 3: rank, nickname, the challenge's figure with its unit, accuracy."""
+    """A challenge's top 3: rank, nickname, the challenge's figure with its unit (their accuracy is at least
+    the challenge's, which its title says; the room's table has each one's)."""
     column = METRIC_COLUMNS[challenge.metric]
     rows = []
     for rank, e in enumerate(leaders[:3], start=1):
         value = getattr(e.result, challenge.metric)
-        shown = (round(value / 1024, 1) if challenge.metric == "size_bytes"
-                 else float(f"{value:.3g}"))
-        rows.append({"#": rank, "nickname": e.nickname, column: shown,
-                     "accuracy (%)": round(100 * e.result.accuracy, 2)})
-    return _columns(rows, ["#", "nickname", column, "accuracy (%)"])
+        rows.append({"#": rank, "nickname": e.nickname,
+                     column: round(value / 1024, 1) if challenge.metric == "size_bytes" else shown(value)})
+    return _columns(rows, ["#", "nickname", column])
 
 
 def live_board(board: Board, code: str) -> None:
@@ -195,20 +243,19 @@ def live_board(board: Board, code: str) -> None:
             with col:
                 st.markdown(f"**{c.title}**")
                 if leaders[c.key]:
-                    st.dataframe(leaders_table(leaders[c.key], c), hide_index=True, width="stretch")
+                    table(leaders_table(leaders[c.key], c), leader_widths(c))
                 else:
                     st.caption(f"No entry at ≥ {c.min_accuracy * 100:g} % accuracy yet.")
         st.subheader(f"Everyone in {code}")
         if entries:
-            st.dataframe(entries_table(entries), hide_index=True, width="stretch",
-                         column_config={"nickname": st.column_config.TextColumn(width="medium")})
+            table(entries_table(entries), widths(ENTRY_WIDTHS))
         else:
             st.caption("No entries yet: be the first to post.")
         st.caption(f"{snap.total:,} {'entry' if snap.total == 1 else 'entries'}"
                    + (f" (the newest {len(entries):,} shown)" if snap.total > len(entries) else "")
                    + ", newest first, refreshed every "
-                   f"{REFRESH_S} s. {FAIR} 'energy' says whether each was measured or estimated; 'energy method', "
-                   "with what.")
+                   f"{REFRESH_S} s. {FAIR} 'energy' says whether each was measured or estimated. "
+                   + entries_note(entries))
 
     live()
 
