@@ -212,10 +212,10 @@ def _checked(timed: Callable[[], tuple], phase: str, s: BenchSettings, energy_se
         with energy.meter(phase, settings=energy_settings) if metered else nullcontext() as reading:
             with quiet.window() as w:
                 figures = timed()
-        if best is None or w.result.share < best[1].share:
+        if best is None or w.result.share + w.result.others_share < best[1].share + best[1].others_share:
             best = (figures, w.result, reading if metered else None)
-        if not w.result.disturbed or retries >= s.retries or budget.left_s - (time.perf_counter() - since) <= 0 \
-                or should_stop():
+        if not w.result.disturbed_for(metered) or retries >= s.retries \
+                or budget.left_s - (time.perf_counter() - since) <= 0 or should_stop():
             break
         retries += 1
         say(f"the server is busy: waiting for a quieter moment, then measuring again (try {retries + 1} of "
@@ -282,9 +282,9 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
         gc.enable()
 
 
-def _quiet_rounds(qualities: list) -> list[int]:
+def _quiet_rounds(qualities: list, metered: bool = False) -> list[int]:
     """The rounds whose window was quiet; all of them when too few were (the figure is then disturbed)."""
-    clean = [i for i, q in enumerate(qualities) if not q.disturbed]
+    clean = [i for i, q in enumerate(qualities) if not q.disturbed_for(metered)]
     return clean if clean and len(clean) >= _needed(len(qualities)) else list(range(len(qualities)))
 
 
@@ -293,20 +293,22 @@ def _needed(rounds: int) -> int:
     return rounds // 2 + 1
 
 
-def _disturbance(qualities: list, retries: int, settings: BenchSettings) -> str | None:
+def _disturbance(qualities: list, retries: int, settings: BenchSettings, metered: bool = False) -> str | None:
     """Why a figure is disturbed (one line), or None when a majority of its windows were quiet."""
-    clean = sum(1 for q in qualities if not q.disturbed)
+    clean = sum(1 for q in qualities if not q.disturbed_for(metered))
     if clean >= _needed(len(qualities)):
         return None
-    worst = max(qualities, key=lambda q: q.share)
+    worst = max(qualities, key=lambda q: q.share + (q.others_share if metered else 0.0))
     return (f"{len(qualities) - clean} of its {len(qualities)} timed windows stayed disturbed after "
             f"{retries} re-measurement{'s' if retries != 1 else ''} (up to {settings.retries} each): {worst.why()}")
 
 
-def _quality(qualities: list, retries: int) -> dict:
-    return {"windows": len(qualities), "clean": sum(1 for q in qualities if not q.disturbed), "retries": retries,
-            "worst_share": round(max((q.share for q in qualities), default=0.0), 4),
-            "shares": [round(q.share, 4) for q in qualities], "how": qualities[0].how if qualities else ""}
+def _quality(qualities: list, retries: int, metered: bool = False) -> dict:
+    return {"windows": len(qualities), "clean": sum(1 for q in qualities if not q.disturbed_for(metered)),
+            "retries": retries, "worst_share": round(max((q.share for q in qualities), default=0.0), 4),
+            "shares": [round(q.share, 4) for q in qualities],
+            "others_shares": [round(q.others_share, 4) for q in qualities], "metered": metered,
+            "how": qualities[0].how if qualities else ""}
 
 
 def _saved_sizes(variant: Variant) -> tuple[int, int]:
@@ -396,10 +398,13 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
             r.rounds, r.batch1_calls, r.threads = len(t.ips), t.calls, threads
             # Each figure is the median over its quiet windows (lab.quiet); when too few were quiet, over
             # all of them, and the figure says it is disturbed.
-            quiet1, quietn = _quiet_rounds(t.quality1), _quiet_rounds(t.quality)
+            # A metered window is also disturbed when other threads of this process computed inside it: their
+            # CPU time would be in its energy (lab.quiet.Quality.disturbed_for).
+            metered = s.energy and s.energy_mode == "rounds"
+            quiet1, quietn = _quiet_rounds(t.quality1, metered), _quiet_rounds(t.quality, metered)
             for regime, qualities in (("batch1", t.quality1), ("batch", t.quality)):
-                r.quality[regime] = _quality(qualities, t.retries[regime])
-                if why := _disturbance(qualities, t.retries[regime], s):
+                r.quality[regime] = _quality(qualities, t.retries[regime], metered)
+                if why := _disturbance(qualities, t.retries[regime], s, metered):
                     r.disturbed[regime] = why
             if t.readings:
                 r.energy = energy.per_image_from(f"inference:{v.name}", [t.readings[i] for i in quietn],

@@ -39,6 +39,9 @@ from dataclasses import asdict, dataclass
 import psutil
 
 DISTURBED_SHARE = 0.25   # of the window: above it, a window is disturbed (at most ~1 / (1 - 0.25) = 1.33x slow)
+# Of the window: other threads of this process that computed longer than this put their CPU time inside a
+# metered window's energy (CodeCarbon meters the whole process): its energy is then not the model's.
+OTHERS_SHARE = 0.25
 QUIET_SHARE = 0.25       # of one core: others below this count as a quiet moment to measure again
 TASKS = "/proc/self/task"
 
@@ -70,6 +73,16 @@ class Quality:
     def disturbed(self) -> bool:
         return self.share > DISTURBED_SHARE
 
+    @property
+    def others_share(self) -> float:
+        """This process's other threads' CPU time over the window's wall time."""
+        return self.others_cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    def disturbed_for(self, metered: bool) -> bool:
+        """Disturbed for a timing, and for a metered window also when other threads of this process computed
+        inside it (their CPU time would be counted in its energy)."""
+        return self.disturbed or (metered and self.others_share > OTHERS_SHARE)
+
     def why(self) -> str:
         """One line for a student: how long the window's threads waited for a processor, and who ran."""
         who = []
@@ -78,11 +91,15 @@ class Quality:
         if self.machine_other_cpu_s >= 0.05 * self.wall_s:
             who.append(f"other programs on this computer ({self.machine_other_cpu_s / self.wall_s:.0%} of a core)")
         lost = self.off_cpu_s + self.worker_wait_s
+        if not self.disturbed and self.others_share > OTHERS_SHARE:
+            return (f"other users' pages on this server computed for {_ms(self.others_cpu_s)} during its "
+                    f"{_ms(self.wall_s)}: their processor time would be counted in its energy")
         return (f"its threads waited {_ms(lost)} for a processor during {_ms(self.wall_s)} of timing"
                 + (f", while {' and '.join(who)} ran" if who else ""))
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "share": round(self.share, 4), "disturbed": self.disturbed}
+        return {**asdict(self), "share": round(self.share, 4), "others_share": round(self.others_share, 4),
+                "disturbed": self.disturbed}
 
 
 def _ms(seconds: float) -> str:
@@ -113,10 +130,11 @@ def _sched(skip: set[int]) -> dict[int, tuple[int, int]] | None:
 
 
 def _busy() -> tuple[float, float]:
-    """(CPU seconds of this process, CPU seconds every program on the machine has been busy)."""
+    """(CPU seconds of this process, to the ns; CPU seconds every program on the machine has been busy, in
+    10 ms clock ticks)."""
     t = psutil.cpu_times()
     machine = sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
-    return sum(psutil.Process().cpu_times()[:2]), machine
+    return time.process_time(), machine
 
 
 class Window:
@@ -153,7 +171,7 @@ def window() -> Iterator[Window]:
         if process0 is not None:
             try:
                 process1, machine1 = _busy()
-                # psutil counts in clock ticks (10 ms): these two are for the words of `why` only.
+                # The process's and threads' clocks are precise; the machine's counts 10 ms ticks (words only).
                 others = max(process1 - process0 - cpu - worker_run, 0.0)
                 machine_other = max((machine1 - machine0) - (process1 - process0), 0.0)
             except (psutil.Error, OSError):
@@ -180,4 +198,4 @@ def wait_for_quiet(max_s: float = 2.0, slice_s: float = 0.1, should_stop: Callab
     return time.perf_counter() - start
 
 
-__all__ = ["DISTURBED_SHARE", "Quality", "measuring", "wait_for_quiet", "window"]
+__all__ = ["DISTURBED_SHARE", "OTHERS_SHARE", "Quality", "measuring", "wait_for_quiet", "window"]

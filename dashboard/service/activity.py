@@ -1,14 +1,14 @@
-"""What else ran while a job measured: other threads' and other programs' CPU time, read, not guessed.
+"""What else ran while a whole job ran: other threads' and other programs' CPU time, for the run record.
 
-Jobs take turns on the compute slot, so no two measurements overlap. But the pages of other
-sessions (a waiting line redrawn every few seconds, a chart, a table) and the web server run in
-other threads of the same process, and other programs share the machine: on a laptop the
-student's own browser draws the page on the same cores. On 2 cores either can slow a
-measurement down. So a job reads, at its start and end (psutil): the process's CPU time, its
-own threads' (its Python thread and torch's worker threads, which are not Python threads), and
-the whole machine's busy time. Process minus own = this server's other work (threads that ended
-meanwhile included, through the process total); machine minus process = other programs. When
-either exceeds a few percent of a core, the results say so.
+This is the job's account, kept in its RunRecord (`interference`) so a downloaded run says how busy the
+server was. It decides nothing: whether a figure may be shown is decided per timed window by
+lab.quiet (how long the measurement's own threads waited for a processor), since how much other work
+slows a measurement is not proportional to how much of a core it took (from nothing to 290x).
+
+The job reads, at its start and end (psutil): the process's CPU time, its own threads' (its Python
+thread and torch's worker threads, which are not Python threads), and the whole machine's busy time.
+Process minus own = this server's other work (threads that ended meanwhile included, through the
+process total); machine minus process = other programs.
 """
 
 from __future__ import annotations
@@ -45,14 +45,6 @@ class Interference:
     def to_dict(self) -> dict:
         return {**asdict(self), "share_of_core": round(self.share_of_core, 4),
                 "machine_share_of_core": round(self.machine_share_of_core, 4), "notable": self.notable}
-
-
-def sentence(d: dict) -> str:
-    """What an Interference (as to_dict) means for the figures, in words."""
-    return (f"While these were measured, other users' pages and the web server used {d['share_of_core']:.0%} of "
-            f"one core, and other programs on this machine (a browser, if it runs on the same computer) "
-            f"{d.get('machine_share_of_core', 0):.0%}, over {d['window_s']:.1f} s: timings may read slower by up "
-            "to about that much. Speed-ups compare versions measured in the same rounds, so they are affected less.")
 
 
 def _cpu(job_thread: int) -> tuple[float, dict[int, float]]:

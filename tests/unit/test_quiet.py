@@ -73,3 +73,15 @@ def test_speed_ups_built_on_a_disturbed_baseline_are_marked(tiny_trained, tiny_d
     assert other.speedup_batch256 == pytest.approx(other.throughput_batch256_ips / fp32.throughput_batch256_ips)
     for regime, key in (("batch1", "speedup_batch1"), ("batch", "speedup_batch")):
         assert other.is_disturbed(key) == (fp32.is_disturbed(regime) or other.is_disturbed(regime))
+
+
+def test_a_metered_window_is_disturbed_when_other_threads_of_the_process_computed_in_it():
+    # Its timing may be fine (the other thread ran on the other core), but CodeCarbon meters the whole
+    # process: that thread's CPU time would be counted in the window's energy.
+    q = quiet.Quality(0.1, 0.0, 0.0, 0.05, 0.0, "thread time + schedstat")
+    assert not q.disturbed and q.others_share == pytest.approx(0.5)
+    assert not q.disturbed_for(metered=False) and q.disturbed_for(metered=True)
+    assert "counted in its energy" in q.why()
+    assert bench._quiet_rounds([q, q, _q(0.0)], metered=True) == [0, 1, 2]
+    assert bench._quiet_rounds([q, q, _q(0.0)], metered=False) == [0, 1, 2]
+    assert bench._disturbance([q, q, _q(0.0)], 0, bench.BenchSettings(), metered=True).startswith("2 of its 3")
