@@ -148,6 +148,11 @@ def _spread_text(r: BenchResult, key: str) -> str:
     return f" (from {claims.ratio(s['min'], 1.0)} to {claims.ratio(s['max'], 1.0)} over the rounds)" if s else ""
 
 
+def _and(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _days(days: float) -> str:
     """A span given in days, in the unit that reads best: '41 s', '3.2 days', '1,250 days'."""
     if days < 1:
@@ -315,15 +320,19 @@ def fits_microcontroller(ev: Evidence) -> CheckOutcome:
                                        "it back to its default (256 KiB) on **Edge & cloud**, measure, then come back.")
     sentences = [f"Under your **{p.title}** profile ({fmt.size(budget)} for the weights and activations together"
                  + (", 8-bit integer versions only" if p.int8_only else "") + "):"]
-    sizes = {r.name: r.size_bytes for r in _available(ev.results).values() if r.size_bytes}
     fitting: list[str] = []
+    left_out: dict[str, list[str]] = {}   # why a version cannot run there -> the versions
     for f in run.fits:
         if not f.runnable:
-            weights = sizes.get(f.name)
-            sentences.append(f"**{f.name}** cannot run there ({f.why_not})"
-                             + (f"; its weights alone are {fmt.size(weights)}, {claims.ratio(weights, budget)} the "
-                                "budget" if weights else "") + ".")
-        elif f.memory_bytes is not None:
+            left_out.setdefault(f.why_not, []).append(f"**{f.name}**")
+    for why, names in left_out.items():
+        sentences.append(f"{_and(names)} cannot run there ({why}).")
+    fp32 = _available(ev.results).get("fp32")
+    if fp32 is not None and fp32.size_bytes and not (run.fit("fp32") and run.fit("fp32").runnable):
+        sentences.append(f"fp32's weights alone are {fmt.size(fp32.size_bytes)}, "
+                         f"{claims.ratio(fp32.size_bytes, budget)} the budget.")
+    for f in run.fits:
+        if f.runnable and f.memory_bytes is not None:
             sentences.append(_memory_text(f, budget) + (": it fits." if f.fits_memory else "."))
             if f.fits_memory:
                 fitting.append(f.name)
