@@ -114,9 +114,13 @@ def test_try_it_waits_for_a_prediction_then_opens_compress_with_the_lesson_prese
     assert s.forms["compress"] | preset.values == s.forms["compress"]   # every setting of the preset applied
     assert s.forms["compress"]["c_onnx"] is True and s.forms["compress"]["c_int8_dynamic"] is False
     assert set(at.query_params) == {PARAM}   # applied, then gone from the address
-    # Back on Lessons: the same lesson, the prediction kept.
+    assert button(at, "Back to lesson 4: Smaller, faster models")   # the way back, above the page
+    # Back on Lessons (here by the sidebar): the same lesson, the prediction kept, and no bar any more.
     open_page(at, PAGE)
     assert texts(at.header)[0] == "4. Smaller, faster models" and at.radio[0].value == 2
+    assert not any(b.label.startswith("Back to lesson") for b in at.button)
+    open_page(at, "app_pages/compress.py")
+    assert not any(b.label.startswith("Back to lesson") for b in at.button)
 
 
 @pytest.mark.parametrize("slug,title,form", [

@@ -102,8 +102,13 @@ def test_a_lesson_from_prediction_to_quiz(app_url, projector_page, tmp_path, ser
     assert "preset=" not in page.url
     screen(page, tmp_path, "compress-with-preset")
 
-    # Back to the lesson: the prediction kept; the quiz, all right.
-    go(page, "Lessons", "Lessons")
+    # Back to the lesson by the bar above the page: the prediction kept; the quiz, all right.
+    back = page.get_by_role("button", name=f"Back to lesson 4: {lesson.title}")
+    expect(back).to_be_visible()
+    back.click()
+    expect(page.get_by_role("heading", name=f"4. {lesson.title}")).to_be_visible(timeout=60_000)
+    settle(page)
+    expect(page.get_by_role("button", name=re.compile("^Back to lesson"))).to_have_count(0)
     expect(page.get_by_role("heading", name=TITLE, level=2)).to_be_visible()
     expect(keyed(page, f"lesson_predict_{SLUG}").get_by_role("radio", name="No, about the same speed")).to_be_checked()
     for i, q in enumerate(lesson.quiz):
