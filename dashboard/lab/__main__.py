@@ -3,6 +3,7 @@
     python -m dashboard.lab train --model cnn --dataset digits --epochs 2 --json out.json
     python -m dashboard.lab run --model cnn --dataset digits --epochs 2 --variants all --json out.json
     python -m dashboard.lab replay --demo --out assets/presets/demo.json   # a replay for presenters (lab.replay)
+    python -m dashboard.lab replay ... --edge --out assets/presets/lesson.json   # with the device profiles too
 """
 
 from __future__ import annotations

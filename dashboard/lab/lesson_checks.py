@@ -316,9 +316,9 @@ def fits_microcontroller(ev: Evidence) -> CheckOutcome:
     p = run.profile
     budget = p.memory_budget
     if budget is None:
-        return CheckOutcome(NO_RESULT, f"Your **{p.title}** profile has no memory budget, so nothing can miss it: set "
+        return CheckOutcome(NO_RESULT, f"The **{p.title}** profile has no memory budget, so nothing can miss it: set "
                                        "it back to its default (256 KiB) on **Edge & cloud**, measure, then come back.")
-    sentences = [f"Under your **{p.title}** profile ({fmt.size(budget)} for the weights and activations together"
+    sentences = [f"Under the **{p.title}** profile ({fmt.size(budget)} for the weights and activations together"
                  + (", 8-bit integer versions only" if p.int8_only else "") + "):"]
     fitting: list[str] = []
     left_out: dict[str, list[str]] = {}   # why a version cannot run there -> the versions
