@@ -159,7 +159,8 @@ else:
                      "threads × images": f"{f.threads} × {f.batch}", "timed": f.source or "under this profile",
                      "why": "; ".join(f.misses + ([f.disturbed] if f.disturbed else []))})
     st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption(f"Measured here on {run.machine}, {fmt.seconds(run.seconds)}. **Weights**: the file the version is "
+    st.caption((f"Measured here on {run.machine}, {fmt.seconds(run.seconds)}." if not run.source else
+                f"These figures are {run.source}.") + " **Weights**: the file the version is "
                f"deployed as. **Peak {glossary.term('activations', 'activation')}**: the largest input + output of one "
                "layer in a real forward pass at this batch (what a runtime that frees each activation after use must "
                f"hold at once). **Time per call**: the {glossary.term('p95')} of single calls at 1 image per call, "

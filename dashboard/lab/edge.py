@@ -248,6 +248,7 @@ class EdgeRun:
     seconds: float = 0.0
     stopped: bool = False
     key: tuple = ()                  # what it measured, as the caller names it (the app: model digest, versions)
+    source: str = ""                 # "" = measured on this server; else where (a replay's label)
 
     def fit(self, name: str) -> Fit | None:
         return next((f for f in self.fits if f.name == name), None)

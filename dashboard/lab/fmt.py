@@ -17,8 +17,8 @@ def _si(value: float, unit: str, steps: list[tuple[float, str]], digits: int = 3
 
 
 def energy(joules: float | None) -> str:
-    """Joules scaled to kJ / J / mJ / µJ / nJ."""
-    return _si(joules, "J", [(1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n")])
+    """Joules scaled to GJ / MJ / kJ / J / mJ / µJ / nJ."""
+    return _si(joules, "J", [(1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n")])
 
 
 def co2(grams: float | None) -> str:

@@ -91,7 +91,7 @@ class Replay:
         from .compress import resolve_names
 
         names = tuple(resolve_names([r.name for r in self.record.results]))
-        return {run.profile.key: replace(run, key=(digest, names)) for run in self.edge_runs}
+        return {run.profile.key: replace(run, key=(digest, names), source=self.label) for run in self.edge_runs}
 
     def evidence(self, settings=None) -> Evidence:
         """Its figures as a lesson check or a presenter note reads them (`settings`: the energy assumptions
@@ -135,6 +135,12 @@ def make(record: RunRecord, *, name: str, title: str, steps: list[StepEvent] = (
         raise ValueError("only a run that finished with measured versions can be a replay")
     if any(run.stopped for run in edge_runs):
         raise ValueError("a device-profile run that was stopped cannot be part of a replay")
+    # A replay is shown to a room as "measured on <cpu> at <date>": it holds only figures checked quiet.
+    disturbed = [r.name for r in record.results if not r.clean]
+    disturbed += [f"{f.name} under {run.profile.title}" for run in edge_runs for f in run.fits if f.disturbed]
+    if disturbed:
+        raise ValueError(f"a replay holds only figures measured in quiet windows, and these stayed disturbed: "
+                         f"{', '.join(disturbed)}. Make it again on a quiet machine.")
     measured = {r.name for r in record.results}
     if any({f.name for f in run.fits} != measured for run in edge_runs):
         raise ValueError("each device-profile run must measure the replay's versions, no more and no fewer")

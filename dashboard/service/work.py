@@ -732,6 +732,7 @@ def load_replay(s: Session, name: str) -> Job:
         record, note = r.record, r.label
         s.set_model(dataclasses.replace(t, module=None), choice, r.steps, record.training_energy, inspection,
                     weights=state_bytes(t.module), digest=weights_digest(t.module))
+        s.edge_runs = r.edge_runs_for(s.digest)   # the Edge page's figures, when the replay carries them
         s.evaluation_energy, s.memory, s.layer_flops = None, mem, per_layer
         _adopt_measure(s, MeasureOutcome(record, record.results), note, demo=r.demo)
         readings = [record.training_energy, *(x for res in record.results for e in (res.energy, res.energy_batch1)

@@ -266,3 +266,14 @@ def test_loading_a_replay_waits_for_the_compute_slot():
     release.set()
     t.join()
     assert job.wait(60) and s.trained is not None and s.results_note.startswith("a replay")
+
+
+def test_a_replay_refuses_figures_that_stayed_disturbed():
+    # A replay is shown to a room as "measured on <cpu> at <date>": a busy moment of its machine is not.
+    doc = json.loads((PRESETS / "demo.json").read_text())
+    r = replay.read(json.dumps(doc).encode(), "demo")
+    results = [dataclasses.replace(x) for x in r.record.results]
+    results[1].disturbed = {"batch1": "its threads waited 40 ms for a processor during 50 ms of timing"}
+    record = dataclasses.replace(r.record, trained=r.trained, results=results)
+    with pytest.raises(ValueError, match=f"stayed disturbed: {results[1].name}. Make it again on a quiet machine"):
+        replay.make(record, name="x", title="x")
