@@ -31,6 +31,10 @@ NARROW_PX = 430        # the narrowest width a chart is drawn at
 CHAR_PX = 7.0          # mean width of a character at plotly's 12 px font
 LEGEND_ROW_PX = 22
 TITLE_PX = 34
+# Plotly's tool bar (zoom, pan, reset, download) appears at the top right when the pointer is over a
+# chart: a strip this tall is kept free above the title and legend, so it never covers them.
+MODEBAR_PX = 28
+MODEBAR_REMOVE = ("select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d")   # no use on these charts
 LEGEND_ITEM_PX = 40    # a legend entry's symbol and gaps, before its text
 WIDE_RANGE = 20.0      # max / min above which amounts go on a log axis as dots (never as log bars)
 
@@ -57,24 +61,26 @@ def legend_rows(labels: Sequence[str], width: float = NARROW_PX) -> int:
 
 def _layout(fig: go.Figure, *, height: int = 360, title: str | None = None, legend: bool = True,
             headroom: int = 0, width: float = NARROW_PX) -> go.Figure:
-    """Title at the top left, the legend (if any) in rows under it, the plot below both: nothing
-    overlaps whatever the chart's width. `height` is the plot's share; legend rows add to it.
-    `headroom`: px above the plot for subplot titles."""
+    """The tool bar's strip at the top, the title at the top left under it, the legend (if any) in rows
+    under the title, the plot below them all: nothing overlaps whatever the chart's width. `height` is
+    the plot's share; the strip and legend rows add to it. `headroom`: px above the plot for subplot titles."""
     labels = [t.name for t in fig.data if t.name and t.showlegend is not False] if legend else []
     rows = legend_rows(labels, width) if labels else 0
     if rows and fig.layout.legend.title.text:  # a legend title takes a row of its own
         rows += 1
     title_px = TITLE_PX if title else 0
     legend_px = rows * LEGEND_ROW_PX + (6 if rows else 0)
-    total = height + legend_px
+    total = height + legend_px + MODEBAR_PX
+    top = MODEBAR_PX + 8   # where the title (or the legend, without one) starts, px from the top
     fig.update_layout(
         meta=dict(planned_width=width),   # the width the legend rows were planned for (tests read it)
-        height=total, margin=dict(l=10, r=20, t=12 + title_px + legend_px + headroom, b=10),
-        title=dict(text=title, x=0, xref="container", xanchor="left", y=1 - 8 / total, yref="container",
+        height=total, margin=dict(l=10, r=20, t=4 + top + title_px + legend_px + headroom, b=10),
+        title=dict(text=title, x=0, xref="container", xanchor="left", y=1 - top / total, yref="container",
                    yanchor="top", pad=dict(l=10)) if title else None,
         showlegend=bool(rows),
         legend=dict(orientation="h", xref="container", x=0, xanchor="left", yref="container",
-                    y=1 - (8 + title_px) / total, yanchor="top", traceorder="normal"))
+                    y=1 - (top + title_px) / total, yanchor="top", traceorder="normal"),
+        modebar=dict(remove=list(MODEBAR_REMOVE)))
     # Long tick labels and axis titles push the margins instead of being cut off.
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
@@ -195,9 +201,11 @@ def training_curves(steps: Sequence, epochs: Sequence) -> go.Figure:
                                  marker=dict(color=INFER_COLOUR, size=10, symbol="diamond"),
                                  line=dict(color=INFER_COLOUR, dash="dot")), 1, 2)
     fig.update_xaxes(title_text="training images seen (count)", rangemode="tozero")
-    fig.update_yaxes(title_text="loss (nats per image)", rangemode="tozero", row=1, col=1)
+    # Cross-entropy, the loss the model learns from; its natural-log unit ("nats") means nothing to a student.
+    fig.update_yaxes(title_text="loss (cross-entropy, mean per image)", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="accuracy (%)", range=[0, 100], row=1, col=2)
-    return _layout(fig, height=340, headroom=24)
+    # 300 px: with the settings folded away, the curves fit under Train's button on a 1280x720 screen.
+    return _layout(fig, height=300, headroom=24)
 
 
 def confusion_heatmap(counts: np.ndarray, classes: Sequence[str]) -> go.Figure:
