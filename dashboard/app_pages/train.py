@@ -4,8 +4,9 @@ import time
 
 import streamlit as st
 
-from dashboard.lab import code_view, data, fmt, settings, shareable
+from dashboard.lab import claims, code_view, data, fmt, settings, shareable
 from dashboard.lab.models import MODEL_NAMES, REGISTRY
+from dashboard.lab.outcome import OPTIMIZER_NAMES
 from dashboard.lab.train import OPTIMIZERS, TrainConfig, precision_choices
 from dashboard.service import work
 from dashboard.service.jobs import Busy
@@ -26,13 +27,41 @@ FORM = {  # widget key -> default; kept in the Session so a page change does not
 share.apply_query(s, "train", FORM, "train")
 widgets.restore(s, "train", FORM)
 busy = s.busy
+job = s.job
+live = job if job is not None and job.active and job.kind in ("training", "demo") else None
+failed_run = job if (job is not None and job.kind == "training" and job.state == "failed"
+                     and job.view.get("steps")) else None
+SETTINGS_OPEN = "train_settings_open"   # the folded settings' open state (an expander's key)
+if st.session_state.pop("train_fold_settings", False):   # set when Train was pressed: see the curves
+    st.session_state[SETTINGS_OPEN] = False
 
 
 def use_bundled_digits() -> None:
     st.session_state["train_dataset"] = "digits"
 
 
-left, right = st.columns(2)
+def settings_label() -> str:
+    """The folded settings' label: what the shown model was trained with. It must not follow the widgets:
+    a new label is a new expander, which would close under the student's hand at each change."""
+    if busy:
+        return "Settings (locked while the job runs)"
+    c = s.trained.config if s.trained is not None else None
+    if c is None:
+        return "Settings"
+    return (f"Settings (this model: {c.model} on {c.dataset}, {c.epochs} epoch{'s' if c.epochs != 1 else ''}, "
+            f"batch {c.batch_size}, {OPTIMIZER_NAMES.get(c.optimizer, c.optimizer)} at learning rate {c.lr:g})")
+
+
+# Once there are curves to show, the settings fold into one line, so that on a laptop or a projector
+# (1366x768, 1280x720) the curves sit right under the button, in the first screen.
+folded = s.trained is not None or live is not None or failed_run is not None
+if folded:   # the folded settings and the Train button on one row
+    top, button_box = st.columns([5, 1])
+    form_box = top.expander(settings_label(), icon=":material/tune:", key=SETTINGS_OPEN, on_change="rerun")
+else:
+    form_box = st.container()
+with form_box:
+    left, right = st.columns(2)
 with left:
     st.selectbox("Dataset", list(data.CATALOG), key="train_dataset", disabled=busy,
                  format_func=lambda n: data.CATALOG[n].title,
@@ -67,20 +96,15 @@ with right:
                  help="bf16 mixed precision runs the forward pass in 16-bit floats where this machine has native "
                       "bf16 instructions; it is offered only there.")
         st.caption(f"PyTorch threads: {settings.current().threads}, set by the server for every job. Conv nets "
-                   "train in the channels-last memory layout on the CPU (faster here, same result).")
+                   "train in the channels-last memory layout on the CPU (the one its convolution routines are built "
+                   "for; same result).")
 form = widgets.save(s, "train", FORM)
-share.share_link(FORM, "train")
-code = st.expander("The code of one training step, and of one inference", icon=":material/code:",
-                   key="train_code", on_change="rerun")   # drawn only while open
-if code.open:
-    code.caption("Read from the lab's own files as this page is drawn: the code that runs when you press Train, "
-                 "and when a model answers. `self.loss_fn` is the cross-entropy loss.")
-    for title, source in code_view.training_and_inference():
-        code.markdown(f"**{title}**")
-        code.code(source, language="python")
+with form_box:
+    share.share_link(FORM, "train")
 
-b1, b2, _ = st.columns([1, 1, 4])
-start = b1.button("Train", type="primary", disabled=busy, icon=":material/play_arrow:")
+if not folded:
+    button_box, _ = st.columns([1, 5])
+start = button_box.button("Train", type="primary", disabled=busy, icon=":material/play_arrow:", width="stretch")
 if start:
     config = TrainConfig(model=form["train_model"], dataset=form["train_dataset"], epochs=form["train_epochs"],
                          batch_size=form["train_batch"], lr=form["train_lr"], optimizer=form["train_optimizer"],
@@ -94,24 +118,24 @@ if start:
     except ValueError as exc:
         st.error(f"These settings cannot train: {exc}.")
     else:
-        st.rerun()  # redraw with the settings locked and the live panel polling
+        st.session_state["train_fold_settings"] = True
+        st.rerun()  # redraw with the settings locked and folded, and the live panel polling
 
-job = s.job
-live = job if job is not None and job.active and job.kind in ("training", "demo") else None
 if job is not None and job.active and live is None:
-    b2.caption(f"Your {job.kind} is under way.")
+    button_box.caption(f"Your {job.kind} is under way.")
 
 
 def curves_and_metrics(steps, epochs, reading, energy_label: str, accuracy: str, accuracy_help: str) -> None:
+    """The curves first (what a student watches), then the figures under them."""
+    st.plotly_chart(charts.training_curves(steps, epochs), key="train_curves")
     last = steps[-1] if steps else None
     m = st.columns(4)
-    m[0].metric("Speed", fmt.rate(last.images_per_second) if last else "starting...",
+    m[0].metric("Speed (images/s)", f"{last.images_per_second:,.0f}" if last else "starting...",
                 help="Training images per second of engine time.")
     m[1].metric("Elapsed (engine time)", fmt.seconds(last.elapsed_s) if last else "0 s")
     m[2].metric("Test accuracy", accuracy, help=accuracy_help)
     with m[3]:
         status.energy_badge(reading, label=energy_label)
-    st.plotly_chart(charts.training_curves(steps, epochs), key="train_curves")
 
 
 @st.fragment(run_every=status.poll_every(s) if live is not None else None)
@@ -138,7 +162,7 @@ def live_panel() -> None:
                            fmt.pct(epochs[-1].test_accuracy) if epochs else "after epoch 1",
                            "Measured on images the model never trains on, after each epoch.")
         return
-    if current is not None and current.kind == "training" and current.state == "failed" and current.view.get("steps"):
+    if failed_run is not None and current is failed_run:
         st.error(f"The training failed: {current.error} The curves below show how it went.", icon=":material/error:")
         view = current.view
         curves_and_metrics(view["steps"], view.get("epochs", []), None, "Energy", "n/a",
@@ -146,12 +170,14 @@ def live_panel() -> None:
         return
     if s.trained is not None:
         outcome = s.trained.outcome
+        # lab.outcome's words are built from the run's own numbers (its tests check them): stated as such.
         if outcome is not None and not outcome.ok:   # say what went wrong before the numbers that show it
             show = st.error if outcome.level == "error" else st.warning
-            show(f"**{outcome.title}.** {outcome.explanation} **What to try:** {outcome.advice}",
+            show(f"**{outcome.title}.** {claims.statement(outcome.explanation)} **What to try:** "
+                 f"{claims.statement(outcome.advice)}",
                  icon=":material/error:" if outcome.level == "error" else ":material/warning:")
         elif outcome is not None and outcome.advice:
-            st.info(outcome.advice, icon=":material/lightbulb:")
+            st.info(claims.statement(outcome.advice), icon=":material/lightbulb:")
         diverged = outcome is not None and outcome.kind == "diverged"
         curves_and_metrics(s.steps, s.trained.history, s.training_energy_now(), "Training energy",
                            fmt.pct(s.trained.test_accuracy),
@@ -162,6 +188,15 @@ def live_panel() -> None:
 
 
 live_panel()
+
+code = st.expander("The code of one training step, and of one inference", icon=":material/code:",
+                   key="train_code", on_change="rerun")   # drawn only while open
+if code.open:
+    code.caption("Read from the lab's own files as this page is drawn: the code that runs when you press Train, "
+                 "and when a model answers. `self.loss_fn` is the cross-entropy loss.")
+    for title, source in code_view.training_and_inference():
+        code.markdown(f"**{title}**")
+        code.code(source, language="python")
 
 if s.trained is not None and live is None:
     t = s.trained
@@ -190,8 +225,8 @@ if s.trained is not None and live is None:
         extra = wrong / max(len(insp.samples), 1) > (1 - t.test_accuracy) + 0.05
         st.caption(f"{len(insp.samples)} test images: {wrong} mistakes (✗) and {len(insp.samples) - wrong} right (✓). "
                    f"Overall the model gets {fmt.pct(1 - t.test_accuracy)} of the test images wrong"
-                   + ("; the gallery picks more mistakes than that (at least a quarter of its tiles), so there is "
-                      "something to look at" if extra else "") +
+                   + ("; the gallery is picked to hold at least a quarter of mistakes, so there is something to "
+                      "look at" if extra else "") +
                    ". Caption: ✓ right or ✗ true→predicted, and how sure the model was.")
         per_row = 8
         for r in range(0, len(insp.samples), per_row):
@@ -202,12 +237,12 @@ if s.trained is not None and live is None:
     with tabs[1]:
         confused = insp.confusion.most_confused(3)
         st.caption("Rows: the true class; columns: what the model said. The diagonal is right; everything else "
-                   "is a mistake." + (" Most confused: " + "; ".join(f"{a} taken for {b} ({n}×)" for a, b, n in confused)
-                                      if confused else ""))
+                   "is a mistake." + (" Most confused: " + "; ".join(f"{a} taken for {b} ({n} image{'s' if n != 1 else ''})"
+                                                                     for a, b, n in confused) if confused else ""))
         st.plotly_chart(charts.confusion_heatmap(insp.confusion.counts, insp.confusion.classes), key="train_confusion")
     with tabs[2]:
         st.caption("How each layer's weights are spread. Training starts from small random values; what you see "
-                   "is where learning moved them. Pruning will later set many of them to exactly zero.")
+                   "is where learning moved them. Pruning, on Compress & benchmark, sets many of them to exactly zero.")
         st.plotly_chart(charts.weight_histograms(insp.histograms), key="train_hist")
     with tabs[3]:
         fl = insp.first_layer

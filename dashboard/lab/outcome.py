@@ -177,18 +177,19 @@ def judge(e: Evidence) -> Outcome:
              else f"guessing gives {_pct(chance)} for {n} classes")
     answers = (f"the model answers '{top_class}' for {100 * share:.0f} % of the test images"
                if share is not None else "")
+    # A student does not know "ln 10": the loss of a blind guess is named for what it is, with its value.
     loss_line = ""
     if loss_known:
         same = f"{loss:.2f}" == f"{ln_c:.2f}"
-        loss_line = (f"the test loss sits at {_loss(loss)} {'=' if same else '≈'} ln {n}"
-                     + ("" if same else f" = {ln_c:.2f}") + ", the loss of a model that gives every class the same "
-                     "chance" if abs(loss - ln_c) <= 0.1 * ln_c
-                     else f"the test loss is {_loss(loss)} (a guess scores ln {n} = {ln_c:.2f})")
+        loss_line = (f"the test loss sits at {_loss(loss)}, {'exactly' if same else 'about'} the {ln_c:.2f} of a "
+                     f"blind guess (a model that gives all {n} classes the same chance)"
+                     if abs(loss - ln_c) <= 0.1 * ln_c
+                     else f"the test loss is {_loss(loss)} (a blind guess scores {ln_c:.2f})")
     rise = ""
     if rose:
         rise = f"During training the loss rose from {_loss(e.first_loss)} to {_loss(e.peak_loss)}: the updates were too large"
     elif exploded:
-        rise = (f"The training loss shot up to {_loss(e.peak_loss)} at once (a guess scores {ln_c:.2f}): the updates "
+        rise = (f"The training loss shot up to {_loss(e.peak_loss)} at once (a blind guess scores {ln_c:.2f}): the updates "
                 "were too large")
     spike = f"{rise}. " if rise else ""
 
@@ -213,7 +214,7 @@ def judge(e: Evidence) -> Outcome:
                            f"{_pct(acc)} test accuracy ({guess}).")
         else:
             summary = f"the loss rose to {_loss(e.peak_loss)}; {_pct(acc)} test accuracy"
-            explanation = (f"The training loss climbed as high as {_loss(e.peak_loss)} (a guess scores ln {n} = "
+            explanation = (f"The training loss climbed as high as {_loss(e.peak_loss)} (a blind guess scores "
                            f"{ln_c:.2f}) and the test loss ends at {_loss(loss)}: the model is confidently wrong. "
                            f"{_pct(acc)} test accuracy ({guess})" + (f"; {answers}." if answers else "."))
         advice = lower

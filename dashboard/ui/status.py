@@ -10,6 +10,7 @@ from dashboard.service.sessions import Session
 
 POLL_S = 1.0          # how often an open page redraws a running job
 POLL_QUEUED_S = 2.0   # ... and a waiting one (many waiting pages must stay cheap for the server)
+POLL_SERVER_S = 10.0  # ... and the sidebar's line about other sessions' jobs, while there are any
 
 
 def poll_every(s: Session) -> float | None:
@@ -44,19 +45,21 @@ def wait_text(job: Job) -> str | None:
 
 
 def job_progress(job: Job, *, stop_label: str = "Stop", key: str = "job_stop") -> None:
-    """A job's line in the queue or its progress bar, with the button that stops it."""
+    """A job's line in the queue or its progress bar, with the button that stops it beside it (one row:
+    what the job makes, drawn under it, stays in the first screen)."""
+    line, press = st.columns([5, 1], vertical_alignment="bottom")
     waiting = wait_text(job)
     if waiting:
-        st.info(waiting, icon=":material/hourglass_top:")
+        line.info(waiting, icon=":material/hourglass_top:")
     else:
-        st.progress(job.progress, text=job.message[:1].upper() + job.message[1:])
+        line.progress(job.progress, text=job.message[:1].upper() + job.message[1:])
     if job.active:
         label = "Cancel" if job.state == QUEUED and job.following is None else stop_label
-        if st.button(label, icon=":material/stop:", key=key, disabled=job.stopping):
+        if press.button(label, icon=":material/stop:", key=key, disabled=job.stopping, width="stretch"):
             job.stop("you")
             st.rerun()  # (not scope="fragment": the click may arrive in a full run of the page)
         if job.stopping:
-            st.caption("Stopping at the next step...")
+            line.caption("Stopping at the next step...")
 
 
 def job_panel(s: Session, kinds: tuple[str, ...], *, stop_label: str = "Stop", key: str = "job") -> None:
@@ -111,6 +114,17 @@ def energy_badge(reading: energy.EnergyReading | None, *, label: str = "Energy")
                      hide_index=True, hide_header=True)
 
 
+def server_text() -> str | None:
+    """What the server is doing for every session ("Server: running a training, 2 waiting"); None when idle."""
+    queue = RUNNER.queue()
+    if not queue:
+        return None
+    running = next((j for j in queue if j.state == "running"), None)
+    waiting = sum(1 for j in queue if j.state == QUEUED and j.following is None)
+    return ("Server: " + (f"running a {running.kind}" if running else "starting a job")
+            + (f", {waiting} waiting" if waiting else ""))
+
+
 def sidebar(s: Session) -> None:
     """What this session has, on every page, and its job's state (redrawn while it runs)."""
     with st.sidebar:
@@ -145,11 +159,15 @@ def sidebar(s: Session) -> None:
         if s.results:
             st.markdown(f":material/speed: {len(s.results)} model version{'s' if len(s.results) != 1 else ''} measured")
         st.markdown(f":material/history: {len(s.runs)} run{'s' if len(s.runs) != 1 else ''} in Results")
-        queue = RUNNER.queue()
-        if queue:
-            running = next((j for j in queue if j.state == "running"), None)
-            waiting = sum(1 for j in queue if j.state == QUEUED and j.following is None)
-            st.caption("Server: " + (f"running a {running.kind}" if running else "starting a job")
-                       + (f", {waiting} waiting" if waiting else ""))
+
+        # Redrawn on its own while the server has jobs: drawn once, it stayed after they ended, on a page
+        # that nothing else redraws (another session's job ended while this one was idle). It draws
+        # nothing once the queue is empty, and stops asking at the page's next full run.
+        @st.fragment(run_every=POLL_SERVER_S if RUNNER.queue() else None)
+        def server_line() -> None:
+            if text := server_text():
+                st.caption(text)
+
+        server_line()
         for problem in settings.errors():
             st.warning(f"Server setting ignored: {problem}", icon=":material/settings_alert:")
