@@ -45,7 +45,10 @@ else:
                       + (": measure them on **Compress & benchmark**." if per_version else ".")
                       if unmeasured else ""))
         st.subheader("Every run")
-    st.dataframe(runs.table(s), hide_index=True, width="stretch")
+    # Start times in the student's own time zone (their browser's), small figures with enough decimals.
+    rows, formats = results_charts.readable_table(runs.table(s), st.context.timezone)
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format=f) for c, f in formats.items()})
     assumptions.assumptions_summary(s, link_to=None)
     st.caption("Every energy, CO₂e, cost and break-even figure here and in the downloads is recomputed with the "
                "assumptions above (change them, and the table follows; nothing is run again). 'energy method' says "

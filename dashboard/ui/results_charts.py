@@ -1,5 +1,6 @@
 """The Results page's chart: the session's runs side by side, accuracy against a cost of the student's
 choice, each compressed version joined to its model's fp32. Pure functions: runs in, plotly Figure out.
+(And the table under it as a student reads it: readable_table.)
 
 A run is drawn at its model's fp32 (or, unmeasured, its training's test accuracy). Against model size or
 batch-1 latency, each measured version of that model is a smaller marker joined to it by a thin line, so
@@ -10,8 +11,11 @@ measured (the same trained model) is drawn once, as that later run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import plotly.graph_objects as go
@@ -173,9 +177,13 @@ def accuracy_chart(points: Sequence[RunPoint], x: str, *, x_title: str | None = 
         at = np.log10(vx) if log else vx
         return (at - x_lo) / (x_hi - x_lo) * plot_w, (vy - y_lo) / (y_hi - y_lo) * plot_h
 
-    # Names: the runs' first, then the versions' where room is left; none on a line or a marker.
+    # Names: the runs' first, then the versions' where room is left; none on a line or a marker. Where
+    # several runs have versions, each version's name says its run: two "int8-static" told apart by
+    # colour alone read as one.
     marks = [px(p.x, p.accuracy) for p in points] + [px(v.x, v.accuracy) for p in points for v in p.versions]
-    names = [p.label for p in points] + [v.name for p in points for v in p.versions]
+    several = sum(1 for p in points if p.versions) > 1
+    version_names = [f"{v.name} (run {p.number})" if several else v.name for p in points for v in p.versions]
+    names = [p.label for p in points] + version_names
     segments = [(px(p.x, p.accuracy), px(v.x, v.accuracy)) for p in points for v in p.versions]
     spots = place_labels(marks, names, (plot_w, plot_h), lines=segments)
     run_spots, version_spots = spots[:len(points)], iter(spots[len(points):])
@@ -197,12 +205,13 @@ def accuracy_chart(points: Sequence[RunPoint], x: str, *, x_title: str | None = 
             hovertemplate=(f"<b>run {p.number}</b>: {p.label}<br>%{{x:.3g}} {unit}"
                            "<br>%{y:.2f} % test accuracy (fp32)<extra></extra>")))
     # The versions over the runs' markers: one as accurate and as large as its fp32 stays in sight.
+    shown_names = iter(version_names)
     for i, p in enumerate(points):
         for v in p.versions:
-            vspot = next(version_spots)
+            vspot, vname = next(version_spots), next(shown_names)
             fig.add_trace(go.Scatter(
                 x=[v.x], y=[v.accuracy], mode="markers+text" if vspot else "markers",
-                text=[v.name] if vspot else None, textposition=vspot, cliponaxis=False, showlegend=False,
+                text=[vname] if vspot else None, textposition=vspot, cliponaxis=False, showlegend=False,
                 textfont=dict(size=11, color=colour(i)), legendgroup=str(p.number), name=v.name,
                 marker=dict(size=MARKER_PX + 3, color=colour(i), symbol=symbol(order[v.name]), opacity=0.85,
                             line=dict(width=1, color=GREY)),
@@ -220,3 +229,49 @@ def accuracy_chart(points: Sequence[RunPoint], x: str, *, x_title: str | None = 
         fig.update_layout(legend_title=dict(text="large dot: a run's model (fp32); small: its compressed versions, "
                                                  "each joined to it", side="top", font=dict(size=11)))
     return _layout(fig, height=height, title=f"Accuracy vs {axis.label}: up and left is better", width=width)
+
+
+# --- the table ---------------------------------------------------------------------------------------
+
+STARTED = "started"   # service.runs' column: when the run started, as an ISO 8601 string
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _local(text: str, zone: ZoneInfo) -> str:
+    """'2026-12-06T20:47:34+0000' as '6 Dec, 21:47:34' in `zone`; anything else as it is."""
+    try:
+        t = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").astimezone(zone)
+    except (TypeError, ValueError):
+        return text
+    return f"{t.day} {t:%b}, {t:%H:%M:%S}"
+
+
+def decimals(values: Sequence) -> int | None:
+    """Decimals that show 3 significant digits of the smallest non-zero number in `values`, where that
+    is more than a table shows by itself (below 0.01); None otherwise. A cost of 1.34e-05 EUR read as
+    '0.00001' (the table's own rounding) or, formatted elsewhere, in scientific notation."""
+    small = [abs(v) for v in values if isinstance(v, float) and v and math.isfinite(v)]
+    if not small or min(small) >= 0.01:
+        return None
+    return min(2 - math.floor(math.log10(min(small))), 12)
+
+
+def readable_table(rows: list[dict], zone: str | None) -> tuple[list[dict], dict[str, str]]:
+    """The Results table as a student reads it: when each run started in their own time zone (the
+    column says which), and for each number column whose small values need it, a printf format with
+    enough decimals (column -> '%.7f'). `zone`: an IANA name such as the browser's; None: UTC."""
+    tz = _zone(zone)
+    started = f"{STARTED} ({tz.key})"
+    out = [{(started if k == STARTED else k): (_local(v, tz) if k == STARTED else v) for k, v in row.items()}
+           for row in rows]
+    formats = {}
+    for column in (out[0] if out else {}):
+        if (d := decimals([row[column] for row in out])) is not None:
+            formats[column] = f"%.{d}f"
+    return out, formats
