@@ -33,6 +33,12 @@ def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_t
     assert a.digest == b.digest, "same config and seed must give the same weights"
     job = work.start_compress(a, QUICK, NO_FINETUNE)
     assert job is not None and job.wait(120) and job.state == DONE, job.error
+    for _ in range(3):   # only quiet figures are shared (lab.quiet): on a busy machine, measure again first
+        if all(r.clean for r in a.results):
+            break
+        again = work.start_compress(a, QUICK, NO_FINETUNE, fresh=True)
+        assert again.wait(120) and again.state == DONE, again.error
+    assert all(r.clean for r in a.results), "the machine stayed too busy to measure quietly"
     assert a.results_note == "" and a.runs[-1].source == "measured here"
 
     with COMPUTE.hold("someone else's long measurement"):   # the slot is busy: a hit must not wait for it
@@ -73,10 +79,13 @@ def test_an_identical_request_while_one_runs_follows_it_instead_of_computing_aga
     quitter.stop()                                    # one of them gives up waiting: only it ends
     assert quitter.wait(30) and quitter.state == CANCELLED and c.results == []
     assert leader.active or leader.state == DONE
-    assert follower.wait(120) and leader.wait(1)
-    assert follower.state == DONE and follower.interference is None   # it never ran anything itself
-    assert [r.name for r in b.results] == ["fp32", "pruned-unstructured-50", "int8-dynamic"]
-    assert b.results_note.startswith("measured on this server")
+    assert follower.wait(120) and leader.wait(30)
+    assert follower.state == DONE and [r.name for r in b.results] == ["fp32", "pruned-unstructured-50", "int8-dynamic"]
+    if all(r.clean for r in a.results):
+        assert follower.interference is None   # it never ran anything itself: it got the leader's figures
+        assert b.results_note.startswith("measured on this server")
+    else:   # the leader's figures stayed disturbed (a busy machine): never shared, so the follower measured its own
+        assert follower.interference is not None and b.results_note == ""
 
 
 def test_closed_tabs_stop_the_job_and_idle_sessions_free_their_model(monkeypatch):
