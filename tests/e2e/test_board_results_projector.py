@@ -35,6 +35,13 @@ def post(page: Page, nickname: str, version: str) -> None:
     no_exception(page)
 
 
+def tables_cut_off(page: Page) -> list[str]:
+    """Every table of the page whose columns run past its right edge (a projected table is not scrolled)."""
+    widths = page.get_by_test_id("stDataFrame").evaluate_all(
+        "ds => ds.map(d => { const s = d.querySelector('.dvn-scroller'); return [s.scrollWidth, s.clientWidth]; })")
+    return [f"table {i}: {w} px of columns in {c} px" for i, (w, c) in enumerate(widths) if w > c]
+
+
 def presenter_mode(page: Page, on: bool) -> None:
     toggle = (page.get_by_test_id("stSidebar").get_by_test_id("stCheckbox").filter(has_text="Presenter mode")
               .locator('input[type="checkbox"]'))
@@ -62,6 +69,7 @@ def test_board_and_results_read_at_1280x720(app_url, projector_page, tmp_path, s
     expect(main.locator("b", has_text=re.compile(r"^x$"))).to_have_count(0)
     expect(page.get_by_test_id("stDataFrame")).not_to_have_count(0)
     no_exception(page)
+    assert not tables_cut_off(page), tables_cut_off(page)
     screen(page, tmp_path, "board-1")
     screen(page, tmp_path, "board-2", "Challenges")
     screen(page, tmp_path, "board-3", "Everyone in ROOM-E2E")
@@ -71,6 +79,7 @@ def test_board_and_results_read_at_1280x720(app_url, projector_page, tmp_path, s
     # What the room sees: presenter mode (larger type), with the room's link and the clear behind a confirmation.
     presenter_mode(page, True)
     expect(page.get_by_role("button", name="Clear the board")).to_be_visible()
+    assert not tables_cut_off(page), tables_cut_off(page)   # larger type, and still every column in sight
     screen(page, tmp_path, "board-presenter-1", "Challenges")
     screen(page, tmp_path, "board-presenter-2", "Everyone in ROOM-E2E")
     page.get_by_text("Link to ROOM-E2E's board for the room").click()

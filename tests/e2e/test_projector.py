@@ -8,7 +8,9 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-from test_app_flow import TRAIN_S, go, no_exception, open_app, server_log_clean, settle  # noqa: F401
+from test_app_flow import TRAIN_S, go, no_exception, open_app, server_log_clean, settle, sidebar  # noqa: F401
+
+from dashboard.ui.status import POLL_SERVER_S
 
 pytestmark = pytest.mark.e2e
 
@@ -21,6 +23,8 @@ def chart_text_problems(page: Page) -> list[str]:
     """Text that leaves its chart, in-plot names that overlap, a legend over a title: as drawn."""
     problems = []
     for i, chart in enumerate(page.get_by_test_id("stPlotlyChart").all()):
+        if not chart.is_visible():   # in a closed tab or expander: nothing drawn to check
+            continue
         chart.scroll_into_view_if_needed()
         box = chart.locator(".main-svg").first.bounding_box()
         title = chart.locator(".gtitle").first
@@ -39,6 +43,14 @@ def chart_text_problems(page: Page) -> list[str]:
         if (title.count() and legend.count() and legend.bounding_box()
                 and _overlap(title.bounding_box(), legend.bounding_box())):
             problems.append(f"{name}: the legend covers the title")
+        # Plotly's tool bar, shown while the pointer is over the chart, keeps to its strip.
+        chart.hover()
+        bar = chart.locator(".modebar").first
+        bar_box = bar.bounding_box() if bar.count() else None
+        if bar_box and bar_box["width"] > 0:
+            for t in chart.locator(".gtitle, .legend, .annotation").all():
+                if (b := t.bounding_box()) and _overlap(bar_box, b):
+                    problems.append(f"{name}: the tool bar covers {t.text_content()[:40]!r}")
     return problems
 
 
@@ -68,7 +80,25 @@ def chart_shots(page: Page, folder, prefix: str) -> None:
         print(f"screenshot: {path}")
 
 
-def test_pages_read_at_1280x720(app_url, projector_page, tmp_path, server_log_clean):  # noqa: F811
+def live_curves_in_first_screen(page: Page, watcher: Page, app_url: str, tmp_path) -> None:
+    """Press Train on a page that has a model: the live curves are in the first 720 px, under the folded
+    settings, without scrolling. Meanwhile another student opens the app: their sidebar says the server
+    is training, and stops saying so once it has ended (it used to stay, drawn once)."""
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_role("button", name="Stop training")).to_be_visible(timeout=TRAIN_S)
+    curves = page.get_by_test_id("stPlotlyChart").first
+    expect(curves.locator(".legendtext", has_text="training batches")).to_be_visible(timeout=TRAIN_S)
+    box = curves.bounding_box()
+    screen(page, tmp_path, "train-live")
+    assert box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"], box
+    open_app(watcher, app_url)
+    expect(sidebar(watcher)).to_contain_text("Server: running a training")
+    expect(page.get_by_role("heading", name="Inside the trained model")).to_be_visible(timeout=TRAIN_S)
+    settle(page)
+    expect(sidebar(watcher)).not_to_contain_text("Server:", timeout=3 * POLL_SERVER_S * 1000)
+
+
+def test_pages_read_at_1280x720(app_url, projector_page, browser, tmp_path, server_log_clean):  # noqa: F811
     page = projector_page
     open_app(page, app_url)
     charts_drawn(page)
@@ -121,6 +151,15 @@ def test_pages_read_at_1280x720(app_url, projector_page, tmp_path, server_log_cl
     go(page, "Train", "Train a model")
     charts_drawn(page)
     screen(page, tmp_path, "train-1", "Inside the trained model")   # (its other charts sit in closed tabs)
+    watcher = browser.new_context(viewport=page.viewport_size, color_scheme="light").new_page()
+    try:
+        go(page, "Results", "Results")
+        go(page, "Train", "Train a model")   # drawn afresh, at the top
+        live_curves_in_first_screen(page, watcher, app_url, tmp_path)
+    finally:
+        watcher.context.close()
+    problems = chart_text_problems(page)
+    assert not problems, problems
     go(page, "Results", "Results")
     screen(page, tmp_path, "results-1")
     no_exception(page)
