@@ -132,7 +132,9 @@ def curves_and_metrics(steps, epochs, reading, energy_label: str, accuracy: str,
     m = st.columns(4)
     m[0].metric("Speed (images/s)", f"{last.images_per_second:,.0f}" if last else "starting...",
                 help="Training images per second of engine time.")
-    m[1].metric("Elapsed (engine time)", fmt.seconds(last.elapsed_s) if last else "0 s")
+    m[1].metric("Elapsed (engine time)", fmt.seconds(last.elapsed_s) if last else "0 s",
+                help="Time inside the training loop: its steps and the test after each epoch; not the wait "
+                     "for a free slot, loading the data or drawing this page.")
     m[2].metric("Test accuracy", accuracy, help=accuracy_help)
     with m[3]:
         status.energy_badge(reading, label=energy_label)
