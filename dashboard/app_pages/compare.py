@@ -262,18 +262,18 @@ proj = footprint.project_lifetime(tvi.training_joules, chosen.joules, requests_p
                                   settings=cfg)
 kind = chosen.energy_kind
 m = st.columns(4)
-m[0].metric(f"Total energy ({kind})", f"{proj.total.kwh:.3g} kWh")
-m[1].metric(f"Total CO₂e ({kind})", f"{proj.total.co2_kg:.3g} kg",
+m[0].metric(f"Total energy ({kind})", f"{fmt.number(proj.total.kwh)} kWh")
+m[1].metric(f"Total CO₂e ({kind})", f"{fmt.number(proj.total.co2_kg)} kg",
             help=f"Grid: {proj.country_iso}, {proj.grid_gco2_per_kwh:.0f} gCO₂e/kWh")
-m[2].metric("Electricity cost", f"{proj.total.cost:.3g} {proj.total.currency}",
+m[2].metric("Electricity cost", fmt.money(proj.total.cost, proj.total.currency),
             help=f"The {kind} energy at {cfg.price_per_kwh:g} {cfg.currency} per kWh.")
 m[3].metric("Share spent on inference", fmt.pct(proj.inference_share),
-            help=f"Inference overtakes training after {proj.breakeven_days:.3g} days.")
+            help=f"Inference overtakes training after {fmt.number(proj.breakeven_days)} days.")
 st.plotly_chart(charts.lifetime(days, proj.training.kwh, proj.inference.kwh, f"kWh, {kind}"), key="cmp_lifetime")
 with st.expander(f"What is that in everyday terms? ({kind} energy)"):
     eq = footprint.equivalents(proj.total.joules, cfg)
     # A published equivalent's source shows its own arithmetic ("4.186 kJ/(kg K) x 80 K = 335 kJ"): published.
-    st.dataframe([{"about as much as": f"{e['count']:.3g} {e['unit']}", "source": claims.statement(e["source"]),
+    st.dataframe([{"about as much as": f"{fmt.number(e['count'])} {e['unit']}", "source": claims.statement(e["source"]),
                    "link": e["url"]}
                   for e in eq], hide_index=True, width="stretch",
                  column_config={"link": st.column_config.LinkColumn("link")})
@@ -287,7 +287,7 @@ for f in published.FIGURES:
     head = f"- **{f.what}: {f.value_text}** ([source]({f.url}): {f.source}). "
     if f.joules is not None:
         n, d = in_your_terms(f.joules, chosen.joules, per_day)
-        days_text = "n/a" if d is None else f"{d:.3g}" if d < 1000 else fmt.count(d)
+        days_text = "n/a" if d is None else fmt.number(d) if d < 1000 else fmt.count(d)
         lines.append(head + f"That is as much energy as **{fmt.count(n)}** of your inferences, or **{days_text} days** "
                             f"of your projection. _{f.note}_")
     else:

@@ -223,7 +223,7 @@ cur = s.settings.currency
 
 def per_million(value: float | None) -> str:
     """Money per request, written per million requests (a single request costs a few billionths)."""
-    return "n/a" if value is None else f"{value * 1e6:.3g} {cur}".strip()
+    return "n/a" if value is None else fmt.money(value * 1e6, cur)
 
 
 energy_kind = "measured" if cmp.energy_measured else "estimated (CPU time × assumed watts)"

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .fmt import plural
 from .train import Training, cpu_precision
 from .variant import Variant, with_stats
 
@@ -43,9 +44,9 @@ def student(b, *, distill: bool) -> Variant:
         if b.should_stop():
             run.stop()
     module = run.result().module
-    how = (f"{settings.student_model} trained {epochs} epoch(s) on the teacher's softened outputs "
+    how = (f"{settings.student_model} trained {plural(epochs, 'epoch')} on the teacher's softened outputs "
            f"(T={settings.distill_temperature:g}, alpha={settings.distill_alpha:g}) and the labels"
-           if distill else f"{settings.student_model} trained {epochs} epoch(s) on the labels only "
+           if distill else f"{settings.student_model} trained {plural(epochs, 'epoch')} on the labels only "
                            "(same seed and schedule as distilled)")
     v = Variant(name, module.eval(), how,
                 note="compare distilled with student-baseline: the teacher is the only difference",

@@ -3,6 +3,8 @@ benchmarks (plain Python, no Streamlit)."""
 
 from __future__ import annotations
 
+import math
+
 from . import claims
 
 
@@ -64,6 +66,40 @@ def rate(per_s: float | None, what: str = "images") -> str:
 def times(ratio: float | None) -> str:
     """A ratio such as a speed-up: 0.83×, 3.10×, 14.7×, 120× (one rule for every ratio: lab.claims.times)."""
     return claims.times(ratio)
+
+
+def plural(n: int, word: str) -> str:
+    """'1 epoch', '3 epochs'."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def money(value: float | None, currency: str = "") -> str:
+    """An amount of money as people read it, never with an exponent: 1,234 EUR, 12.3 EUR, 0.0167 EUR,
+    0.0000167 EUR (three significant digits, however small)."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    a = abs(value)
+    if a >= 100:
+        text = f"{value:,.0f}"
+    elif a == 0:
+        text = "0"
+    else:
+        decimals = max(2, 2 - math.floor(math.log10(a)))
+        text = f"{value:,.{decimals}f}"
+    return f"{text} {currency}".strip()
+
+
+def number(value: float | None, digits: int = 3) -> str:
+    """A plain number with `digits` significant digits and no exponent: 1,390,000; 12.3; 0.00456."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    rounded = float(f"{value:.{digits}g}")
+    if rounded == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(rounded))))
+    return f"{rounded:,.{decimals}f}"
 
 
 def points(delta: float | None, digits: int = 1) -> str:

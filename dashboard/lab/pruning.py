@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from . import fmt
 from .train import TrainedModel, Training, cpu_precision, evaluate
 from .variant import Variant, prunable_layers, weight_sparsity, with_stats
 
@@ -46,7 +47,7 @@ def unstructured(b, percent: int) -> Variant:
     sparsity = weight_sparsity(module)
     v = Variant(name, module.eval(),
                 f"global magnitude pruning of {percent}% of conv/linear weights (torch.nn.utils.prune)"
-                + (f", fine-tuned {epochs} epoch(s) with the mask held" if epochs else ""),
+                + (f", fine-tuned {fmt.plural(epochs, 'epoch')} with the mask held" if epochs else ""),
                 note=f"real sparsity {sparsity:.1%}; zeros are stored and multiplied like any weight",
                 sparsity=round(sparsity, 5), accuracy_before_finetune=before,
                 details={"requested_sparsity": percent / 100, "finetune_epochs": epochs})
@@ -77,7 +78,7 @@ def channels(b, percent: int) -> Variant:
     widths = [getattr(m, "out_channels", getattr(m, "out_features", None)) for _, m in prunable_layers(module)]
     v = Variant(name, module.eval(),
                 f"{percent}% of channels/neurons per layer removed by L2 magnitude (Torch-Pruning)"
-                + (f", fine-tuned {epochs} epoch(s)" if epochs else ""),
+                + (f", fine-tuned {fmt.plural(epochs, 'epoch')}" if epochs else ""),
                 note=f"layer widths now {widths}; the file holds the smaller tensors (rebuilding "
                      "it needs the pruned shapes, e.g. torch_pruning.state_dict)",
                 accuracy_before_finetune=before,

@@ -203,7 +203,7 @@ def start_training(s: Session, config: TrainConfig) -> Job:
                                  "compressed." + (f" {o.title}: {o.summary}." if kind != "ok" else ""))
             elif kind == "ok":
                 s.notify("success", f"Training finished: {100 * t.test_accuracy:.1f} % test accuracy "
-                                    f"after {len(t.history)} epoch(s).")
+                                    f"after {len(t.history)} epoch{'s' if len(t.history) != 1 else ''}.")
             else:
                 s.notify("warning", f"{o.title}: {o.summary}. {o.advice}")
         elif job.state == FAILED:

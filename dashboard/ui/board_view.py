@@ -104,10 +104,13 @@ def post_form(s: Session, board: Board | None, code: str | None, nickname: str) 
     """Pick one of this session's measured versions and post it under the nickname."""
     t = s.trained
     versions = postable(s.results) if t is not None else []
-    for name, why in unpostable(s.results) if t is not None else []:
+    refused = unpostable(s.results) if t is not None else []
+    for name, why in refused:
         st.caption(f":material/block: {name} cannot be posted: {why}.")
     if not versions:
-        st.info("Measure your model first: train it, then press **Compress & measure**, and its measured versions "
+        st.info("None of your measured versions can be posted yet: the server was busy while they were measured. "
+                "Press **Measure again** on Compress & benchmark when the room is quieter." if refused else
+                "Measure your model first: train it, then press **Compress & measure**, and its measured versions "
                 "can be posted here.", icon=":material/speed:")
         st.page_link("app_pages/compress.py", label="Go to Compress & benchmark", icon=":material/compress:")
         return

@@ -239,7 +239,10 @@ def test_train_stop_compress_compare_download(app_url, new_page, tmp_path, serve
     expect(sidebar(page)).to_contain_text("1 run in Results")
     shot(page, "trained")
 
-    # 2. A second, long run (10 epochs), stopped mid-way: the partial model is kept.
+    # 2. A second, long run (10 epochs), stopped mid-way: the partial model is kept. With a model on the page
+    # its settings are folded beside the Train button (the curves stay in the first screen): open them.
+    page.get_by_text(re.compile(r"^Settings \(this model")).click()
+    settle(page)
     set_slider(page, "Epochs (passes over the training images)", "End", "10")
     page.get_by_role("button", name="Train", exact=True).click()
     stop = page.get_by_role("button", name="Stop training", exact=True)

@@ -226,3 +226,14 @@ def test_a_loss_that_overflowed_is_marked_where_it_happened():
     assert len(marked) == 1 and list(marked[0].x) == [192]
     steps[-1].overflowed = False
     assert not [t for t in charts.training_curves(steps, []).data if t.text and "NaN" in t.text[0]]
+
+
+def test_money_and_plain_numbers_never_read_with_an_exponent():
+    from dashboard.lab import fmt
+
+    assert fmt.money(1.67e-05, "EUR") == "0.0000167 EUR" and fmt.money(1234.5, "EUR") == "1,234 EUR"
+    assert fmt.money(12.345, "") == "12.35" and fmt.money(0, "EUR") == "0 EUR"
+    assert fmt.number(1.39e6) == "1,390,000" and fmt.number(1234.5) == "1,230" and fmt.number(0.00456) == "0.00456"
+    assert fmt.number(float("inf")) == "∞" and fmt.energy(1.39e6) == "1.39 MJ"
+    assert [fmt.plural(n, "epoch") for n in (1, 3)] == ["1 epoch", "3 epochs"]
+    assert not any("e+" in t or "e-" in t for t in (fmt.money(3e-9, "EUR"), fmt.number(2.5e7), fmt.number(4e-7)))

@@ -161,7 +161,7 @@ def test_the_student_sees_their_numbers():
                        optimizer="sgd", lr=1.0, predicted_counts=(1960,) + (5,) * 8 + (0,)))
     assert o.kind == "collapsed"
     assert o.explanation.startswith("10.0 % test accuracy — what guessing gives for 10 classes; "
-                                    "the test loss sits at 2.30 = ln 10")
+                                    "the test loss sits at 2.30, exactly the 2.30 of a blind guess")
     assert "the model answers '0' for 98 % of the test images" in o.explanation
     assert "rose from 2.05 to 7.90" in o.explanation
 
