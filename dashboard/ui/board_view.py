@@ -146,8 +146,9 @@ def post_form(s: Session, board: Board | None, code: str | None, nickname: str) 
 # a 1280x720 projector, whose main column is 818 px and a challenge's third of it 261 px (left to size
 # themselves, the columns ran off the right edge, where nobody scrolls a projected table). A longer
 # nickname or version name ends in "…" inside its column; columns narrower than the table are widened
-# evenly. Presenter mode draws the tables' text 1.25x larger (presenter.CSS: a 20 px root font for 16 px)
-# in a main column of 880 px there: every width grows with it, and the model column gives way.
+# evenly. Presenter mode draws the tables' text 1.25x larger (presenter.CSS: a 20 px root font for 16 px):
+# the widths grow with it as far as the column still fits (810 px in all, 255 px for a challenge), and the
+# model column gives way.
 ENTRY_WIDTHS = {"nickname": 110, "version": 130, "model": 110, "accuracy (%)": 88, "size (KiB)": 75,
                 "latency (ms)": 85, "J/1,000 images": 100, "energy": 78}
 ENTRY_COLUMNS = list(ENTRY_WIDTHS)
@@ -168,16 +169,21 @@ def _columns(rows: list[dict], columns: list[str]) -> dict[str, list]:
     return {c: [row[c] for row in rows] for c in columns}
 
 
-def widths(base: dict[str, int]) -> dict[str, int]:
-    """The columns shown and their widths in px on this page: `base`, or in presenter mode scaled up,
-    less the columns that give way."""
+MAIN_PX, THIRD_PX = 810, 255   # the room a table has at 1280x720: the main column, a challenge's third of it
+
+
+def widths(base: dict[str, int], room_px: int = MAIN_PX) -> dict[str, int]:
+    """The columns shown and their widths in px on this page: `base`, or in presenter mode scaled up (up to
+    PRESENTER_SCALE, no wider than `room_px` in all), less the columns that give way."""
     if not presenter.is_on():
         return base
-    return {c: round(PRESENTER_SCALE * w) for c, w in base.items() if c not in PRESENTER_DROPS}
+    kept = {c: w for c, w in base.items() if c not in PRESENTER_DROPS}
+    scale = min(PRESENTER_SCALE, room_px / sum(kept.values()))
+    return {c: int(scale * w) for c, w in kept.items()}
 
 
 def leader_widths(challenge: Challenge) -> dict[str, int]:
-    return widths({"#": 30, "nickname": 86, METRIC_COLUMNS[challenge.metric]: 100})
+    return widths({"#": 30, "nickname": 86, METRIC_COLUMNS[challenge.metric]: 100}, THIRD_PX)
 
 
 def table(data: dict[str, list], shown_widths: dict[str, int]) -> None:
