@@ -4,9 +4,10 @@
 
 Each repeat starts the app's own training job (service.work.start_training: the default cnn, 10
 epochs on the bundled digits, at the server's thread count), waits until it has trained its first
-piece, presses Stop (job.stop(), what the Train page's button calls) and times until the slot is
-free (COMPUTE.busy turns false): the partial model is still evaluated and inspected inside the slot,
-so this is what the next student in line waits after a Stop. Target: under 1 s every time.
+piece and a next student is waiting in line for the compute slot, presses Stop (job.stop(), what the
+Train page's button calls) and times until the waiting student's turn begins: the training ends at
+its next step, and the partial model is still evaluated and inspected inside the slot. Target: under
+1 s every time.
 
 (Moved here from the fast test tier, where a time assertion failed on a loaded machine: the test
 keeps what a Stop must do, this script how fast it does it.) Prints a table, writes
@@ -20,6 +21,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -58,16 +60,27 @@ def main() -> None:
         s = REGISTRY.create()
         job = work.start_training(s, TrainConfig(model="cnn", epochs=10, seed=i + 1))
         wait_until(lambda: job.state == "running" and len(job.view.get("steps", [])) >= 1, 300)
+        turn = threading.Event()
+
+        def next_in_line() -> None:
+            with COMPUTE.hold("the next student's job", poll_s=0.01):
+                turn.set()
+
+        waiter = threading.Thread(target=next_in_line)
+        waiter.start()
+        wait_until(lambda: "the next student's job" in COMPUTE.queue_labels(), 60)
         t0 = time.monotonic()
         job.stop()
-        wait_until(lambda: not COMPUTE.busy, 120)
+        turn.wait(120)
         took = time.monotonic() - t0
+        waiter.join()
         job.wait(60)
         freed.append(took)
         rows.append([i + 1, f"{took * 1e3:,.0f} ms", job.state, f"{s.trained.samples_seen:,}",
                      "yes" if took < TARGET_S else "**no**"])
         assert job.state == STOPPED, job.state
-    print(markdown_table(["repeat", "slot free after Stop", "job", "images trained", f"< {TARGET_S:g} s"], rows))
+    print(markdown_table(["repeat", "next in line runs after Stop", "job", "images trained", f"< {TARGET_S:g} s"],
+                         rows))
     ok = all(t < TARGET_S for t in freed)
     print(f"\nmedian {statistics.median(freed) * 1e3:,.0f} ms, max {max(freed) * 1e3:,.0f} ms: "
           f"target {'met' if ok else 'NOT met'}")

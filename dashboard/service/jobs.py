@@ -66,6 +66,7 @@ class Job:
     result: Any = None
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _on_stop: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def active(self) -> bool:
@@ -82,7 +83,15 @@ class Job:
         if not self._stop.is_set():
             self.stop_reason = reason
             self._stop.set()
+            for tell in self._on_stop:
+                tell()
             COMPUTE.wake()
+
+    def on_stop(self, tell: Callable[[], None]) -> None:
+        """Call `tell()` the moment the job is stopped (a training stops at its next step, not its next piece)."""
+        self._on_stop.append(tell)
+        if self._stop.is_set():
+            tell()
 
     def report(self, fraction: float, message: str) -> None:
         """Progress of the heavy part, from inside the body (0..1, what it is doing)."""
@@ -206,7 +215,9 @@ class JobRunner:
                 if job in self._jobs:
                     self._jobs.remove(job)
             job._done.set()
-            if job.elapsed_s >= RELEASE_AFTER_S:
+            # Not while others wait: the collection holds the GIL for a few hundred ms, which the next job
+            # in line would wait through. The last job of a busy spell hands the memory back.
+            if job.elapsed_s >= RELEASE_AFTER_S and not COMPUTE.queue_labels():
                 hardware.release_memory()
 
 

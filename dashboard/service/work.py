@@ -131,6 +131,7 @@ def _train(job: Job, s: Session, config: TrainConfig, choice: DataChoice, datase
     """Run the training in ~1 s pieces, each metered; publish curves to job.view as it goes."""
     lo, hi = span
     run = Training(config, dataset)
+    job.on_stop(run.stop)   # a Stop ends the training at its next step, not at the end of its logging window
     view = job.view
     view.update(steps=[], epochs=[], total_steps=run.total_steps, config=config, threads=torch.get_num_threads())
 

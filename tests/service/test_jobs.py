@@ -139,3 +139,23 @@ def test_only_jobs_that_ran_a_while_pay_for_handing_memory_back(monkeypatch):
     assert slow.wait(10) and slow.state == DONE
     time.sleep(0.05)
     assert calls == ["released"]
+
+
+def test_memory_is_handed_back_by_the_last_job_of_a_busy_spell_not_while_others_wait(monkeypatch):
+    # Handing memory back holds Python's GIL for a few hundred ms: the next student in line would wait it out.
+    from dashboard.lab import hardware
+    from dashboard.service import jobs
+
+    calls: list[str] = []
+    monkeypatch.setattr(hardware, "release_memory", lambda: calls.append("released") or "")
+    monkeypatch.setattr(jobs, "RELEASE_AFTER_S", 0.2)
+    a, b = REGISTRY.create(), REGISTRY.create()
+    release = threading.Event()
+    first = RUNNER.submit(a.token, Job("training", "first"), lambda job: (time.sleep(0.3), release.wait(30)))
+    second = RUNNER.submit(b.token, Job("training", "second"), lambda job: time.sleep(0.3))
+    wait_until(lambda: second.ahead == 1)
+    release.set()
+    assert first.wait(30) and second.wait(30) and (first.state, second.state) == (DONE, DONE)
+    wait_until(lambda: calls == ["released"])   # once: by the second, whom nobody waited behind
+    time.sleep(0.05)
+    assert calls == ["released"]
