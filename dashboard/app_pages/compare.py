@@ -130,6 +130,22 @@ def _time_sentence() -> str:
     return out
 
 
+def _energy_sentence() -> str:
+    """Whether estimated energy ranks the regimes as their time per image does, said from the figures above."""
+    pairs = [(a, b) for a, b in ((tr, rt), (tr, sv), (rt, sv))
+             if a.seconds and b.seconds and a.joules and b.joules and not (a.disturbed or b.disturbed)]
+    apart = [(a, b) for a, b in pairs if (a.seconds > b.seconds) != (a.joules > b.joules)]
+    how = "CPU time × assumed watts, plus RAM × wall time: see below"
+    if not apart:
+        return f"Estimated energy ranks them as time does ({how})."
+    named = " or ".join(f"{a.title} and {b.title}" for a, b in apart)
+    why = ("it counts the processor time of every thread over all the metered calls (the slow calls too, and "
+           "threads kept spinning between single images), while real-time's time is its median call"
+           if any(rt in pair for pair in apart) else
+           "it counts the processor time of every thread over the metered windows, not the time per image alone")
+    return f"Estimated energy does not rank {named} as their time per image does: {why} ({how})."
+
+
 if tr.flops and sv.flops and tr.seconds and rt.seconds and sv.seconds:
     flops_words = claims.compare(tr.flops, sv.flops, more="more FLOPs than", less="fewer FLOPs than",
                                  same="about as many FLOPs as")
@@ -147,8 +163,8 @@ if tr.flops and sv.flops and tr.seconds and rt.seconds and sv.seconds:
                f"a single image, where a batch spreads it over {sv.batch} images." if batching_paid else
                ": here batching did not pay off. A big batch can outgrow the processor's caches, and another "
                "program busy during the measurement slows it too: measure again to see."))
-    lines.append("Estimated energy follows time (CPU time × assumed watts, plus RAM × wall time: see below)."
-                 if tr.energy_kind == "estimated" else "Energy here was measured by hardware counters.")
+    lines.append(_energy_sentence() if tr.energy_kind == "estimated" else
+                 "Energy here was measured by hardware counters.")
     st.markdown(" ".join(lines))
 
 with st.expander("Latency or throughput: which one matters?"):

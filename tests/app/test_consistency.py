@@ -459,3 +459,22 @@ def test_the_check_fails_when_one_thing_shows_two_figures():
         claims.figure(f"fp32 | batch 1, median call | {r.threads} thread", 399e-6, "399 µs")
     assert figure_problems({"a": recorded[:1]}, [r]) == []
     assert len(figure_problems({"a": recorded[:1], "b": recorded[1:]}, [r])) == 2   # two texts, one not the result
+
+
+def test_energy_is_said_to_follow_time_only_when_it_ranks_the_regimes_as_time_does(tiny_trained):
+    # A sentence with no comparing word can still contradict the chart beside it: this one is decided by the
+    # figures (the page once said "estimated energy follows time" beside a regime that took less time and more
+    # energy per image).
+    at = measured_session("awkward", tiny_trained)
+    at.switch_page("app_pages/compare.py")
+    at.run()
+    assert any("Estimated energy ranks them as time does" in m.value for m in at.markdown)
+    s = session(at)
+    fp32 = s.results[0]
+    settings = EnergySettings(country_iso=energy.WORLD)
+    # Real-time takes a little more time per image than serving here; now make its energy per image far less.
+    fp32.energy_batch1 = energy.per_image_from("inference:fp32:batch1", [_reading("fp32", 0.002, 200, settings)], [200])
+    at.run()
+    said = next(m.value for m in at.markdown if m.value.startswith("**Reading it.**"))
+    assert "Estimated energy does not rank " in said and "real-time inference and serving inference" in said
+    assert "as their time per image does" in said and "median call" in said
