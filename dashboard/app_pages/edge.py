@@ -148,27 +148,35 @@ else:
     rows = []
     for f in run.fits:
         if not f.runnable:
-            rows.append({"version": f.name, "fits": "cannot run", "memory needed": "", "weights": "",
-                         "peak activations": "", "time per call": "", "headroom": "", "accuracy": "",
-                         "threads × images": "", "why": f.why_not})
+            rows.append({"version": f.name, "fits": f"cannot run: {f.why_not}", "memory needed": "",
+                         "time per call": "", "headroom": "", "accuracy": "", "timed": ""})
             continue
-        rows.append({"version": f.name, "fits": fits(f),
-                     "memory needed": fmt.size(f.memory_bytes), "weights": fmt.size(f.weights_bytes),
-                     "peak activations": fmt.size(f.activation_bytes), "time per call": time_per_call(f),
-                     "headroom": headroom(f), "accuracy": fmt.pct(f.accuracy),
-                     "threads × images": f"{f.threads} × {f.batch}", "timed": f.source or "under this profile",
-                     "why": "; ".join(f.misses + ([f.disturbed] if f.disturbed else []))})
-    st.dataframe(rows, hide_index=True, width="stretch")
+        why = f.misses + ([f"time disturbed: {f.disturbed}"] if f.disturbed else [])
+        memory = (claims.total([(f.weights_bytes, fmt.size(f.weights_bytes)),
+                                (f.activation_bytes, fmt.size(f.activation_bytes))],
+                               f.memory_bytes, fmt.size(f.memory_bytes)) if f.memory_bytes is not None else "")
+        rows.append({"version": f.name, "fits": fits(f) + (f": {'; '.join(why)}" if why else ""),
+                     "memory needed": memory, "time per call": time_per_call(f), "headroom": headroom(f),
+                     "accuracy": fmt.pct(f.accuracy), "timed": "Compress" if f.source else "this profile"})
+    # Widths that fit a 1280x720 projector's 818 px: left to size themselves, the columns ran past the right edge.
+    widths = {"version": 140, "fits": 160, "memory needed": 190, "time per call": 95, "headroom": 70,
+              "accuracy": 65, "timed": 90}
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.Column(width=w) for c, w in widths.items()})
+    ran = sorted({(f.threads, f.batch) for f in run.fits if f.runnable and f.threads})
     st.caption((f"Measured here on {run.machine}, {fmt.seconds(run.seconds)}." if not run.source else
-                f"These figures are {run.source}.") + " **Weights**: the file the version is "
-               f"deployed as. **Peak {glossary.term('activations', 'activation')}**: the largest input + output of one "
+                f"These figures are {run.source}.")
+               + (" Every version ran with " + " or ".join(f"{t} thread{'s' if t != 1 else ''} × {b} image"
+                                                           f"{'s' if b != 1 else ''} per call" for t, b in ran)
+                  + ", read back from the timed calls." if ran else "")
+               + " **Memory needed**: the file the version is deployed as (its weights) + its peak "
+               f"{glossary.term('activations', 'activation')}: the largest input + output of one "
                "layer in a real forward pass at this batch (what a runtime that frees each activation after use must "
                f"hold at once). **Time per call**: the {glossary.term('p95')} of single calls at 1 image per call, "
                "else the mean time of one batch, measured with the profile's threads and images per call; where those "
-               "are the ones Compress & benchmark measured with, its figure is used, not timed again (**timed** says "
-               "which). **Threads × images**: read back from the timed calls. **Headroom**: latency budget ÷ time per "
-               "call. A time that stayed *disturbed* (the server was busy while it was measured) decides no fit and "
-               "gives no headroom.")
+               "are the ones Compress & benchmark measured with, its figure is used, not timed again (**timed**: "
+               "*Compress*). **Headroom**: latency budget ÷ time per call. A time that stayed *disturbed* (the server "
+               "was busy while it was measured) decides no fit and gives no headroom.")
 
 # --- cloud vs edge --------------------------------------------------------------------------------------
 st.subheader("Cloud or device: one request")

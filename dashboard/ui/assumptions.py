@@ -174,7 +174,11 @@ def energy_parts(s: Session, items: Mapping[str, EnergyReading | PerImageEnergy 
     if not rows:
         st.caption("No energy figure yet: energy is metered while the work runs.")
         return
-    st.dataframe(rows, hide_index=True, width="stretch")
+    # Widths that leave the arithmetic its room at 1280x720 (818 px): left to size themselves, the columns
+    # pushed "how it is obtained" past the right edge, cutting its result off.
+    widths = {"figure": 120, "part": 45, "energy": 112, "share of the figure (%)": 70, "how it is obtained": 460}
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.Column(width=w) for c, w in widths.items()})
     estimated = any(energy.parts(i).estimated for i in items.values() if i is not None)
     # What any estimate can and cannot show: fixed, decided by no measurement.
     st.caption(claims.statement(ESTIMATE_LIMITS) if estimated else MEASURED_NOTE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from dashboard.lab import fmt
 from dashboard.lab.edge import KiB
 from tests.app.test_pages import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
 
@@ -43,7 +44,10 @@ def test_profiles_measured_fits_read_and_cloud_compared_with_the_device():
     assert f"{n_fit} of {len(mcu.fits)} versions fit microcontroller-class" in " ".join(h.value for h in at.subheader)
     table = at.dataframe[0].value
     assert list(table["version"]) == [f.name for f in mcu.fits]
-    assert table.loc[table["version"] == "fp32", "fits"].item() == "cannot run"
+    assert table.loc[table["version"] == "fp32", "fits"].item() == f"cannot run: {mcu.fit('fp32').why_not}"
+    int8 = mcu.fit("int8-static")   # its memory is the sum it is made of, every operand shown
+    assert table.loc[table["version"] == "int8-static", "memory needed"].item() == (
+        f"{fmt.size(int8.weights_bytes)} + {fmt.size(int8.activation_bytes)} = {fmt.size(int8.memory_bytes)}")
     text = " ".join(m.value for m in at.markdown)
     assert "never leaves the device" in text and "works offline" in text
     assert re.search(r"\*\*The (device|cloud) answers [\d.,]+× sooner than the (cloud|device)\*\*", text)
