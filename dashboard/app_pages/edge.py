@@ -159,7 +159,7 @@ else:
                      "memory needed": memory, "time per call": time_per_call(f), "headroom": headroom(f),
                      "accuracy": fmt.pct(f.accuracy), "timed": "Compress" if f.source else "this profile"})
     # Widths that fit a 1280x720 projector's 818 px: left to size themselves, the columns ran past the right edge.
-    widths = {"version": 140, "fits": 160, "memory needed": 190, "time per call": 95, "headroom": 70,
+    widths = {"version": 165, "fits": 135, "memory needed": 190, "time per call": 95, "headroom": 70,
               "accuracy": 65, "timed": 90}
     st.dataframe(rows, hide_index=True, width="stretch",
                  column_config={c: st.column_config.Column(width=w) for c, w in widths.items()})
