@@ -45,14 +45,6 @@ OTHERS_SHARE = 0.25
 QUIET_SHARE = 0.25       # of one core: others below this count as a quiet moment to measure again
 TASKS = "/proc/self/task"
 
-_measuring = threading.Event()
-
-
-def measuring() -> bool:
-    """Whether a timed window is running now in this process: self-refreshing pages do less meanwhile."""
-    return _measuring.is_set()
-
-
 @dataclass(frozen=True)
 class Quality:
     """What one timed window's own threads went through."""
@@ -151,13 +143,11 @@ def window() -> Iterator[Window]:
         process0, machine0 = _busy()
     except (psutil.Error, OSError):
         process0 = machine0 = None
-    _measuring.set()
     cpu0, t0 = time.thread_time(), time.perf_counter()
     try:
         yield seen
     finally:
         wall, cpu = time.perf_counter() - t0, time.thread_time() - cpu0
-        _measuring.clear()
         # Python threads started meanwhile (another session's page rerun) are not workers either.
         sched1 = _sched(python | _python_threads())
         worker_run = worker_wait = 0.0
@@ -198,4 +188,4 @@ def wait_for_quiet(max_s: float = 2.0, slice_s: float = 0.1, should_stop: Callab
     return time.perf_counter() - start
 
 
-__all__ = ["DISTURBED_SHARE", "OTHERS_SHARE", "Quality", "measuring", "wait_for_quiet", "window"]
+__all__ = ["DISTURBED_SHARE", "OTHERS_SHARE", "Quality", "wait_for_quiet", "window"]

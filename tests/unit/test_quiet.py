@@ -24,13 +24,6 @@ def test_a_window_whose_thread_sleeps_is_disturbed_and_says_how_long_it_waited()
     assert q.to_dict()["disturbed"] is True
 
 
-def test_measuring_is_set_only_inside_a_window():
-    assert not quiet.measuring()
-    with quiet.window():
-        assert quiet.measuring()
-    assert not quiet.measuring()
-
-
 def test_windows_disturbed_by_another_thread_are_measured_again_and_the_figure_says_so(tiny_trained, tiny_digits,
                                                                                        gil_held_alongside):
     variants = make_variants(tiny_trained, tiny_digits, ["fp32"])
