@@ -7,7 +7,6 @@ import each); one test runs the real `python -m dashboard.lab` to check the exit
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -91,12 +90,10 @@ def test_an_unwritable_output_fails_before_any_training(tmp_path, capsys, option
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     target = blocker / "out.json"          # a path under a regular file cannot exist
-    started = time.monotonic()
     rc, stdout, stderr = run_main(capsys, "train", "--model", "cnn", "--epochs", "10", option, str(target))
     assert rc == 1
     assert stderr.strip().splitlines()[-1].startswith(f"error: cannot write {option} {target}")
-    assert "test accuracy" not in stdout            # nothing was trained
-    assert time.monotonic() - started < 5           # 10 cnn epochs would take a minute
+    assert "test accuracy" not in stdout and "epoch" not in stdout   # nothing was trained
 
 
 @pytest.fixture

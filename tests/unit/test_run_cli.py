@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -64,11 +63,10 @@ def test_run_meters_training_and_each_variant_and_reports_the_breakeven(tiny_pip
 
 
 def test_unknown_variant_exits_1_with_one_line_before_training(capsys):
-    started = time.monotonic()
     rc = main(["run", "--variants", "fp32,bogus", "--epochs", "50"])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert rc == 1 and err.startswith("error:")
-    assert time.monotonic() - started < 5  # 50 epochs of training would take minutes
+    assert "epoch" not in out and "epoch" not in err   # refused before any training, not after 50 epochs
     assert len(err.strip().splitlines()) == 1 and "bogus" in err
 
 
