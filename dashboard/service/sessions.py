@@ -205,7 +205,8 @@ class Session:
                 module = build_model(t.spec)
                 module.load_state_dict(torch.load(io.BytesIO(self.weights), weights_only=True))
                 module.eval()
-                t.module = module
+                # A new record, not the old one changed in place: whoever else holds it keeps what they hold.
+                self.trained = dataclasses.replace(t, module=module)
             return dataclasses.replace(t, module=copy.deepcopy(module))
 
     def free_models(self) -> bool:
@@ -215,7 +216,8 @@ class Session:
                 return False
             if self.weights is None:
                 self.weights = state_bytes(self.trained.module)
-            self.trained.module = None
+            # A new record without the module, not the old one changed in place (a caller may hold it).
+            self.trained = dataclasses.replace(self.trained, module=None)
             return True
 
     def clear(self) -> None:

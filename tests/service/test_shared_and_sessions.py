@@ -162,3 +162,14 @@ def test_a_measurement_that_stayed_disturbed_is_labelled_kept_out_of_the_shared_
     assert board.postable(a.results) == [] and board.unpostable(a.results)[0][0] == "fp32"
     with pytest.raises(ValueError, match="stayed disturbed"):
         board.board_result(r, "mlp", "digits")
+
+
+def test_freeing_a_sessions_model_changes_no_record_anyone_else_holds(tiny_trained):
+    from dashboard.service.sessions import Session, state_bytes
+
+    s = Session()
+    s.trained, s.weights = tiny_trained, state_bytes(tiny_trained.module)
+    assert s.free_models()
+    assert s.trained.module is None and tiny_trained.module is not None   # the caller's record is untouched
+    again = s.trained_model()
+    assert again.module is not None and s.trained.module is not None and again.module is not s.trained.module
