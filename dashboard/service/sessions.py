@@ -77,7 +77,11 @@ class KeptModel:
 
 @dataclass
 class Session:
-    token: str = field(default_factory=new_token)
+    token: str = field(default_factory=new_token)   # the credential: kept in the browser's cookie, never shown
+    # Names this session where others may see or store it (the class board's nickname owner, the server
+    # log): a second random value, so nothing that stores or shows it can act as the session.
+    public_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    presenter: bool = False   # the presenter key was given in this session (service.authority)
     created_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)       # a page of it ran
     last_connected: float = field(default_factory=time.time)  # a tab of it was open
