@@ -340,7 +340,7 @@ def prefill_board(data_dir: Path, n: int) -> None:
     for i in range(n):
         board.post(CLASS, f"student {i:04d}", Result(0.95 + (i % 40) / 1000, 400_000 + 97 * i, 0.1 + (i % 50) / 100,
                                                      0.3 + (i % 30) / 10, False, "estimated: CPU time x 45 W",
-                                                     "int8-static", "cnn", "digits"))
+                                                     "int8-static", "cnn", "digits"), owner=f"prefill-{i}")
 
 
 def main() -> None:

@@ -17,8 +17,10 @@ c1.text_input("Class code", key=board_view.CLASS_KEY, placeholder="e.g. ROOM-12"
               help="Your presenter tells the room the code (or gives a link with it). Everyone with the same code "
                    "sees the same board.")
 c2.text_input("Your nickname", key=board_view.NICK_KEY, placeholder="up to 24 characters",
-              help="Shown to the whole room beside your result. No account: a later post under the same nickname "
-                   "replaces yours.")
+              help="Shown to the whole room beside your result. No account: the first session to post under a "
+                   "nickname in a class keeps it, and your later post under it replaces yours. A nickname that "
+                   "looks like a taken one (other case, letters of another alphabet, invisible characters) is "
+                   "refused.")
 f = widgets.save(s, "board", FORM)
 
 board = board_view.open_board()

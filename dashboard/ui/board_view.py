@@ -3,7 +3,9 @@ own measured versions, as service.board.board_result prices them), the room's ta
 the challenges, refreshed while the page is open, and the presenter's clear.
 
 Nicknames are what other students typed: they appear only in st.dataframe cells (drawn as text),
-never in markdown, st.table (whose cells are markdown) or a notice.
+never in markdown, st.table (whose cells are markdown) or a notice. A post is made as this session (its
+public_id owns the nickname in the class); the board's refusals (too often, a taken or look-alike nickname,
+a full class, not the presenter) show as one plain line and the session keeps everything it had.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from collections.abc import Sequence
 import streamlit as st
 
 from dashboard.lab import fmt
+from dashboard.service import authority
 from dashboard.service.board import (
     CHALLENGES,
     Board,
     BoardUnavailable,
     Challenge,
+    MAX_ENTRIES,
+    POST_WINDOWS,
     Entry,
     Result,
     board_result,
@@ -130,14 +135,21 @@ def post_form(s: Session, board: Board | None, code: str | None, nickname: str) 
     st.caption(f"Posts {describe(result)}, energy {plain(result.energy_note)}.")
     if pressed:
         try:
-            board.post(code, nickname, result)
-        except ValueError as e:
-            st.warning(str(e), icon=":material/warning:")
+            board.post(code, nickname, result, owner=s.public_id)
+        except ValueError as e:   # unusable input, or a limit of the board (service.board.Refused)
+            st.warning(plain(str(e)), icon=":material/warning:")
         except BoardUnavailable as e:
             unavailable(e)
         else:
-            st.success(f"Posted to {code}: {describe(result)}. A later post under the same nickname replaces it.",
-                       icon=":material/check_circle:")
+            st.success(f"Posted to {code}: {describe(result)}. The nickname is yours in {code}: your later post "
+                       "under it replaces this one.", icon=":material/check_circle:")
+    st.caption(f"A session may post {_rate_words()}; a class holds {board.max_entries if board else MAX_ENTRIES:,} "
+               "entries until the presenter clears it.")
+
+
+def _rate_words() -> str:
+    """POST_WINDOWS in words: "3 times in 30 s and 20 times an hour"."""
+    return " and ".join(f"{n} times " + ("an hour" if secs == 3600 else f"in {secs:g} s") for n, secs in POST_WINDOWS)
 
 
 # --- the board -------------------------------------------------------------------------------------
@@ -284,8 +296,8 @@ def presenter_tools(s: Session, board: Board, code: str) -> None:
 
     def clear() -> None:
         try:
-            n = board.clear(code)
-        except BoardUnavailable as e:
+            n = board.clear(code, by=s)   # checks the presenter key itself (service.authority)
+        except (BoardUnavailable, authority.NotPresenter) as e:
             s.notify("error", plain(str(e)))
         else:
             s.notify("success", f"Cleared the board of {code}: {n} {'entry' if n == 1 else 'entries'} removed.")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import hashlib
 import os
 import pwd
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -31,11 +33,14 @@ from dashboard.service.board import (
     Result,
     energy_note,
 )
+from dashboard.service.sessions import Session
 
 RESULT = Result(accuracy=0.985, size_bytes=400_000, latency_ms=0.25, energy_j_per_1000_images=2.0,
                 energy_measured=False, energy_note="estimated: CPU time x 45 W",
                 variant="pruned-channels-50+int8-static", model="cnn", dataset="digits")
 SMALLEST, GREENEST, FASTEST = CHALLENGES
+PRESENTER = Session(presenter=True)
+TABLES = "class_board, board_nicknames, board_classes"
 
 
 def _initdb() -> str | None:
@@ -99,24 +104,33 @@ def url(request, tmp_path):
     Board(url)  # its table exists from here on
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE class_board"))
+        conn.execute(text(f"TRUNCATE {TABLES}"))
     engine.dispose()
     return url
 
 
 @pytest.fixture
 def board(url):
-    return Board(url)
+    return Board(url, rate=None)   # these tests post many times a second; the rate's own are in test_hostile_board
 
 
 def result(**change) -> Result:
     return dataclasses.replace(RESULT, **change)
 
 
+def owner_of(nickname: str) -> str:
+    """A session id per nickname as typed: each nickname here is posted by a session of its own."""
+    return hashlib.sha256(nickname.encode()).hexdigest()[:16]
+
+
+def post(board: Board, class_code: str, nickname: str, r: Result = RESULT):
+    return board.post(class_code, nickname, r, owner=owner_of(nickname))
+
+
 # Posting, listing, replacing
 
 def test_a_post_is_listed_with_everything_it_said(board):
-    entry = board.post("room-1", "  Ana  ", RESULT)
+    entry = post(board, "room-1", "  Ana  ", RESULT)
     assert (entry.class_code, entry.nickname, entry.result) == ("ROOM-1", "Ana", RESULT)
     assert board.entries("ROOM-1") == [entry]
     assert entry.posted_at.tzinfo is not None
@@ -124,14 +138,14 @@ def test_a_post_is_listed_with_everything_it_said(board):
 
 def test_entries_are_newest_first(board):
     for name in ("first", "second", "third"):
-        board.post("room-1", name, RESULT)
+        post(board, "room-1", name, RESULT)
     assert [e.nickname for e in board.entries("room-1")] == ["third", "second", "first"]
 
 
 def test_a_later_post_by_the_same_nickname_replaces_theirs(board):
-    first = board.post("room-1", "Ana", RESULT)
-    board.post("room-1", "Bo", RESULT)
-    better = board.post("room-1", "Ana", result(size_bytes=100_000, variant="int8-static"))
+    first = post(board, "room-1", "Ana", RESULT)
+    post(board, "room-1", "Bo", RESULT)
+    better = post(board, "room-1", "Ana", result(size_bytes=100_000, variant="int8-static"))
     entries = board.entries("room-1")
     assert [e.nickname for e in entries] == ["Ana", "Bo"]
     assert entries[0] == better and entries[0].result.size_bytes == 100_000
@@ -141,17 +155,17 @@ def test_a_later_post_by_the_same_nickname_replaces_theirs(board):
 # Challenges
 
 def test_a_challenge_ranks_by_its_metric_among_entries_meeting_its_threshold(board):
-    board.post("room-1", "small-but-wrong", result(accuracy=0.979, size_bytes=10))
-    board.post("room-1", "big", result(accuracy=0.99, size_bytes=900_000))
-    board.post("room-1", "small", result(accuracy=0.98, size_bytes=50_000))
-    board.post("room-1", "medium", result(accuracy=0.985, size_bytes=200_000))
+    post(board, "room-1", "small-but-wrong", result(accuracy=0.979, size_bytes=10))
+    post(board, "room-1", "big", result(accuracy=0.99, size_bytes=900_000))
+    post(board, "room-1", "small", result(accuracy=0.98, size_bytes=50_000))
+    post(board, "room-1", "medium", result(accuracy=0.985, size_bytes=200_000))
     assert SMALLEST.min_accuracy == 0.98 and SMALLEST.title == "Smallest model at ≥ 98 % accuracy"
     assert [e.nickname for e in board.leaders("room-1", SMALLEST)] == ["small", "medium", "big"]
 
 
 def test_each_challenge_uses_its_own_metric_and_threshold(board):
-    board.post("room-1", "green", result(accuracy=0.975, energy_j_per_1000_images=0.5, latency_ms=0.9))
-    board.post("room-1", "fast", result(accuracy=0.99, energy_j_per_1000_images=3.0, latency_ms=0.1))
+    post(board, "room-1", "green", result(accuracy=0.975, energy_j_per_1000_images=0.5, latency_ms=0.9))
+    post(board, "room-1", "fast", result(accuracy=0.99, energy_j_per_1000_images=3.0, latency_ms=0.1))
     assert [e.nickname for e in board.leaders("room-1", GREENEST)] == ["green", "fast"]
     assert [e.nickname for e in board.leaders("room-1", FASTEST)] == ["fast"]  # green is under 98 %
     stricter = dataclasses.replace(GREENEST, min_accuracy=0.99)
@@ -160,7 +174,7 @@ def test_each_challenge_uses_its_own_metric_and_threshold(board):
 
 def test_a_tie_goes_to_the_earlier_post(board):
     for name in ("zed", "amy", "kim"):
-        board.post("room-1", name, result(size_bytes=123_456))
+        post(board, "room-1", name, result(size_bytes=123_456))
     assert [e.nickname for e in board.leaders("room-1", SMALLEST)] == ["zed", "amy", "kim"]
 
 
@@ -171,8 +185,8 @@ def test_a_tie_goes_to_the_earlier_post(board):
     "🦊" * 24, "Zoë & <b>Ünal</b>",
 ])
 def test_hostile_looking_nicknames_are_stored_and_returned_verbatim(board, nickname):
-    board.post("room-1", nickname, RESULT)
-    board.post("room-1", "next", RESULT)  # the table still works after it
+    post(board, "room-1", nickname, RESULT)
+    post(board, "room-1", "next", RESULT)  # the table still works after it
     assert {e.nickname for e in board.entries("room-1")} == {nickname, "next"}
 
 
@@ -184,22 +198,62 @@ def test_hostile_looking_nicknames_are_stored_and_returned_verbatim(board, nickn
 ])
 def test_unusable_nicknames_are_refused_with_one_line(board, nickname, message):
     with pytest.raises(ValueError, match=message) as refused:
-        board.post("room-1", nickname, RESULT)
+        post(board, "room-1", nickname, RESULT)
     assert "\n" not in str(refused.value)
     assert board.entries("room-1") == []
 
 
 def test_control_characters_are_removed_from_a_nickname(board):
-    assert board.post("room-1", "\tA\x00n\u202ea\x07\u200b \n", RESULT).nickname == "Ana"
+    assert post(board, "room-1", "\tA\x00n\u202ea\x07\u200b \n", RESULT).nickname == "Ana"
+    assert [e.nickname for e in board.entries("room-1")] == ["Ana"]
+
+
+def test_every_read_is_bounded(board, monkeypatch):
+    from dashboard.service import board as service_board
+
+    monkeypatch.setattr(service_board, "READ_LIMIT", 3)
+    for i in range(5):
+        post(board, "room-1", f"n{i}", result(accuracy=0.99))
+    assert len(board.entries("room-1")) == 3 and len(board.entries("room-1", limit=50)) == 3
+    assert len(board.leaders("room-1", SMALLEST)) == 3 and board.count("room-1") == 5
+
+
+# A board file from before nicknames had owners (class_board alone, no indexes)
+
+OLD_SCHEMA = """CREATE TABLE class_board (class_code VARCHAR(16) NOT NULL, nickname VARCHAR(24) NOT NULL,
+    accuracy FLOAT NOT NULL, size_bytes BIGINT NOT NULL, latency_ms FLOAT NOT NULL,
+    energy_j_per_1000_images FLOAT NOT NULL, energy_measured BOOLEAN NOT NULL, energy_note VARCHAR(80) NOT NULL,
+    variant VARCHAR(80) NOT NULL, model VARCHAR(40) NOT NULL, dataset VARCHAR(40) NOT NULL,
+    posted_at DATETIME NOT NULL, PRIMARY KEY (class_code, nickname))"""
+
+
+def test_a_board_file_from_before_nickname_owners_opens_with_its_entries(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(OLD_SCHEMA)
+        db.execute("INSERT INTO class_board VALUES ('ROOM-1', 'Ana', 0.985, 400000, 0.25, 2.0, 0, 'estimated', "
+                   "'int8-static', 'cnn', 'digits', '2026-11-01 10:00:00.000000')")
+    db.close()
+    board = Board(f"sqlite:///{path}", rate=None)
+    [old] = board.entries("room-1")
+    assert (old.nickname, old.result.variant, old.posted_at.year) == ("Ana", "int8-static", 2026)
+    with sqlite3.connect(path) as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    db.close()
+    assert {"board_nicknames", "board_classes", "class_board_newest", "class_board_size"} <= names
+    # An entry from before has no owner: the first session to post under its nickname takes it (replacing it).
+    assert board.post("room-1", "Ana", result(size_bytes=1), owner="a1").result.size_bytes == 1
+    with pytest.raises(ValueError, match="already taken"):
+        board.post("room-1", "ana", RESULT, owner="b2")
     assert [e.nickname for e in board.entries("room-1")] == ["Ana"]
 
 
 # Class codes
 
 def test_class_codes_are_case_insensitive_and_isolated(board):
-    board.post("room-a", "Ana", RESULT)
-    board.post("ROOM-B", "Bo", RESULT)
-    board.post("Room-A", "Cy", result(size_bytes=1_000))
+    post(board, "room-a", "Ana", RESULT)
+    post(board, "ROOM-B", "Bo", RESULT)
+    post(board, "Room-A", "Cy", result(size_bytes=1_000))
     assert [e.nickname for e in board.entries("ROOM-A")] == ["Cy", "Ana"]
     assert [e.nickname for e in board.entries("room-b")] == ["Bo"]
     assert [e.nickname for e in board.leaders("room-b", SMALLEST)] == ["Bo"]
@@ -209,16 +263,16 @@ def test_class_codes_are_case_insensitive_and_isolated(board):
 @pytest.mark.parametrize("code", ["", "room 1", "x" * 17, "ÄBC", "room_1", "r;--"])
 def test_bad_class_codes_are_refused(board, code):
     with pytest.raises(ValueError, match="class code is 1 to 16 letters, digits or '-'"):
-        board.post(code, "Ana", RESULT)
+        post(board, code, "Ana", RESULT)
 
 
 def test_clear_removes_only_that_class(board):
-    board.post("room-a", "Ana", RESULT)
-    board.post("room-a", "Bo", RESULT)
-    board.post("room-b", "Cy", RESULT)
-    assert board.clear("Room-A") == 2
+    post(board, "room-a", "Ana", RESULT)
+    post(board, "room-a", "Bo", RESULT)
+    post(board, "room-b", "Cy", RESULT)
+    assert board.clear("Room-A", by=PRESENTER) == 2
     assert board.entries("room-a") == [] and len(board.entries("room-b")) == 1
-    assert board.clear("room-a") == 0
+    assert board.clear("room-a", by=PRESENTER) == 0
 
 
 # Numbers and texts out of range
@@ -232,12 +286,12 @@ def test_clear_removes_only_that_class(board):
 ])
 def test_numbers_and_texts_out_of_range_are_refused(board, change, message):
     with pytest.raises(ValueError, match=message):
-        board.post("room-1", "Ana", result(**change))
+        post(board, "room-1", "Ana", result(**change))
     assert board.entries("room-1") == []
 
 
 def test_zero_energy_and_texts_are_cleaned_into_one_line(board):
-    entry = board.post("room-1", "Ana", result(energy_j_per_1000_images=0, energy_note="measured:\nRAPL\x00",
+    entry = post(board, "room-1", "Ana", result(energy_j_per_1000_images=0, energy_note="measured:\nRAPL\x00",
                                                energy_measured=True))
     assert entry.result.energy_note == "measured: RAPL" and entry.result.energy_j_per_1000_images == 0
     assert board.entries("room-1")[0].result == entry.result
@@ -252,10 +306,10 @@ def test_eight_threads_posting_at_once_all_land(url):
     def student(n: int) -> None:
         try:
             start.wait()
-            board = Board(url)  # each session opens its own Board: they share one engine
+            board = Board(url, rate=None)  # each session opens its own Board: they share one engine
             for attempt in range(10):
-                board.post("room-1", f"student-{n}", result(size_bytes=1_000 * (n + 1) + attempt))
-                board.post("room-2", f"student-{n}-{attempt}", RESULT)
+                post(board, "room-1", f"student-{n}", result(size_bytes=1_000 * (n + 1) + attempt))
+                post(board, "room-2", f"student-{n}-{attempt}", RESULT)
         except Exception as e:  # noqa: BLE001  every failure is reported below
             failures.append(repr(e))
 
@@ -281,7 +335,7 @@ def data_dir(tmp_path):
 
 
 def test_without_a_url_the_board_is_a_sqlite_file_in_the_data_folder(data_dir):
-    Board().post("room-1", "Ana", RESULT)
+    post(Board(), "room-1", "Ana", RESULT)
     assert (data_dir / "board.sqlite3").is_file()
     assert [e.nickname for e in Board.configured().entries("room-1")] == ["Ana"]
 
@@ -336,14 +390,14 @@ def test_every_open_tab_of_a_class_shares_one_bounded_read_and_a_post_shows_at_o
 
     monkeypatch.setattr(service_board, "SHOWN_ENTRIES", 5)
     for i in range(8):
-        board.post("room-s", f"nick{i}", result(accuracy=0.99, latency_ms=1.0 + i))
+        post(board, "room-s", f"nick{i}", result(accuracy=0.99, latency_ms=1.0 + i))
     first = service_board.snapshot(board, "room-s")
     assert first.total == 8 and [e.nickname for e in first.entries] == [f"nick{i}" for i in range(7, 2, -1)]
     assert all(len(v) <= service_board.TOP for v in first.leaders.values())
     assert [e.nickname for e in first.leaders["fastest"]] == ["nick0", "nick1", "nick2"]
     assert service_board.snapshot(board, "ROOM-S") is first          # another tab, within the refresh: no read
-    board.post("room-s", "late", result(accuracy=0.99, latency_ms=0.5))
+    post(board, "room-s", "late", result(accuracy=0.99, latency_ms=0.5))
     after = service_board.snapshot(board, "room-s")                  # a post is seen at once by everyone
     assert after is not first and after.total == 9 and after.leaders["fastest"][0].nickname == "late"
-    board.clear("room-s")
+    board.clear("room-s", by=PRESENTER)
     assert service_board.snapshot(board, "room-s").total == 0
