@@ -26,6 +26,7 @@ CONFIG_FLAGS: dict[str, str] = {
     "browser.gatherUsageStats": "false",
     "client.toolbarMode": "viewer",
     "client.showErrorDetails": "none",
+    "client.showErrorLinks": "false",
     "runner.fastReruns": "true",
     "runner.postScriptGC": "false",
     "theme.light.primaryColor": "#0072B2",

@@ -5,7 +5,7 @@ import hashlib
 import streamlit as st
 
 from dashboard.lab import data, preprocess, uploads
-from dashboard.service import work
+from dashboard.service import incidents, work
 from dashboard.service.jobs import DONE, Busy
 from dashboard.ui import glossary, session, status, widgets
 from dashboard.ui import try_it_widgets as tw
@@ -33,8 +33,9 @@ def canvas_image():
     try:   # imported here: importing it outside a running app raises
         from streamlit_drawable_canvas import st_canvas
     except Exception as exc:  # noqa: BLE001  not installed, or made for another Streamlit
-        st.info(f"Drawing needs the streamlit-drawable-canvas package, which does not load here "
-                f"({type(exc).__name__}). Upload an image or take a photo instead.", icon=":material/draw:")
+        incidents.record(exc, "Try it's drawing canvas", once=True)   # why: the server log's, once
+        st.info("Drawing needs the streamlit-drawable-canvas package, which does not load on this server. "
+                "Upload an image or take a photo instead.", icon=":material/draw:")
         return None
     st.space(28)   # the canvas's toolbar floats above its top edge: keep it off the radio buttons
     result = st_canvas(stroke_width=22, stroke_color="#FFFFFF", background_color="#000000", width=280,
@@ -65,7 +66,8 @@ def prepared_from(raw: bytes | None, image=None):
         except preprocess.NoInk as exc:
             outcome = ("info", str(exc))
         except Exception as exc:  # noqa: BLE001  whatever else: one line, and the session keeps everything
-            outcome = ("error", f"This image could not be used ({type(exc).__name__}). Try another one.")
+            outcome = ("error", f"This image could not be used (incident {incidents.record(exc, 'Try it')}: the "
+                                f"server log has why). Try another one.")
         memo = ((digest, info.name), outcome)
         st.session_state["try_memo"] = memo
     outcome = memo[1]

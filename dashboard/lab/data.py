@@ -6,7 +6,7 @@ container) and are converted per batch by a torchvision.transforms.v2 pipeline.
 
 from __future__ import annotations
 
-import os
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +19,8 @@ import torch
 from torchvision import datasets as tv_datasets
 from torchvision.transforms import v2
 
+from dashboard.lab import settings
+
 # Inside the package (top-level assets/ installed as dashboard.assets, see pyproject): an
 # installed copy without the checkout (Community Cloud, `pip install`) carries the file too.
 ASSETS = resources.files("dashboard.assets")
@@ -30,14 +32,23 @@ DEFAULT_DATASET = "digits"
 EVAL_BATCH = 250
 
 
+log = logging.getLogger("train_infer_lab.data")
+
+
 def default_cache_dir() -> Path:
-    """Where torchvision downloads go: $TRAIN_INFER_LAB_DATA, else ~/.cache/train-infer-lab."""
-    env = os.environ.get("TRAIN_INFER_LAB_DATA")
-    return Path(env) if env else Path.home() / ".cache" / "train-infer-lab"
+    """Where torchvision downloads go: the settings' dataset_dir ($TRAIN_INFER_LAB_DATA, checked), else
+    ~/.cache/train-infer-lab."""
+    configured = settings.current().dataset_dir
+    return Path(configured) if configured else Path.home() / ".cache" / "train-infer-lab"
 
 
 class DatasetUnavailable(RuntimeError):
-    """A dataset could not be loaded (offline, unknown name); the message says what to do."""
+    """A dataset could not be loaded (offline, unknown name); the message says what to do, in words a student
+    may read: no path or server detail. `detail` has those for the server log."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -210,8 +221,10 @@ def load_dataset(name: str = DEFAULT_DATASET, *, root: Path | None = None,
 
 def _load_bundled(info: DatasetInfo, augment: bool) -> Dataset:
     if not BUNDLED_DIGITS.is_file():
-        raise DatasetUnavailable(f"The bundled digits file is missing: {BUNDLED_DIGITS}. "
-                                 "Reinstall the app or rebuild it with assets/build_digits.py.")
+        log.error("The bundled digits file is missing: %s. Reinstall the app or rebuild it with "
+                  "assets/build_digits.py.", BUNDLED_DIGITS)
+        raise DatasetUnavailable("The bundled digits are missing from this installation: whoever runs this server "
+                                 "can reinstall the app.", f"missing: {BUNDLED_DIGITS}")
     with BUNDLED_DIGITS.open("rb") as fh, np.load(fh) as f:
         arrays = {k: torch.from_numpy(f[k]) for k in f.files}
     return Dataset(info,
@@ -241,14 +254,21 @@ def _load_torchvision(info: DatasetInfo, root: Path, download: bool, augment: bo
     except Exception as exc:  # torchvision raises RuntimeError, URLError, AssertionError (damaged files) ...
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         network = isinstance(exc, OSError) or "download" in reason.lower()
+        # Where and why go to the server log only: a student reads the message, and a path or a mirror's
+        # address says nothing to them (and something about the server to anyone).
         if not network and folder.is_dir() and any(p.is_file() for p in folder.rglob("*")):
+            detail = (f"the {name} files cached in {folder} are damaged ({reason}): delete that folder to download "
+                      "them afresh")
+            log.warning("%s", detail)
             raise DatasetUnavailable(
-                f"The {name} files cached in {folder} are damaged ({reason}). Delete that folder to download "
-                "them afresh, or use the bundled 'digits', which work offline.") from exc
+                f"The {name} files downloaded to this server are damaged: whoever runs it can delete them to "
+                "download them afresh (the server log says where). The bundled 'digits' work offline: choose "
+                "them instead.", detail) from exc
+        detail = f"could not get {name} into {root}: {reason}"
+        log.warning("%s", detail)
         raise DatasetUnavailable(
-            f"Could not get {name} into {root} "
-            f"({'download failed: no internet?' if download else 'not downloaded yet'}; {reason}). "
-            "The bundled 'digits' dataset works offline: choose it instead.") from exc
+            f"Could not get {name} here ({'download failed: no internet?' if download else 'not downloaded yet'}). "
+            "The bundled 'digits' dataset works offline: choose it instead.", detail) from exc
     return Dataset(info, *_as_tensors(train), *_as_tensors(test), augment)
 
 

@@ -135,7 +135,9 @@ def load_lessons(root: Traversable | Path | str | None = None) -> tuple[list[Les
         except LessonError as e:
             errors.append(e)
         except (OSError, UnicodeDecodeError) as e:
-            errors.append(LessonError(slug, f"{slug}.md: cannot be read ({' '.join(str(e).split())})"))
+            # The reason without the path: an OSError's text names the server's folders.
+            reason = "not UTF-8 text" if isinstance(e, UnicodeDecodeError) else (e.strerror or "unreadable")
+            errors.append(LessonError(slug, f"{slug}.md: cannot be read ({reason})"))
     lessons: list[Lesson] = []
     owner: dict[int, str] = {}
     for lesson in parsed:   # in file-name order: the first file keeps an order, a later one is the error

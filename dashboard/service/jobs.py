@@ -200,8 +200,7 @@ class JobRunner:
         except Cancelled:
             job.state = CANCELLED
         except Exception as exc:  # any failure ends this job only; the session keeps what it had
-            job.state, job.error = FAILED, user_message(exc)
-            log.error("job %s failed:\n%s", job.label, traceback.format_exc())
+            job.state, job.error = FAILED, user_message(exc, f"job {job.label}")
         finally:
             job.finished_at = time.time()
             if job.state == DONE:
@@ -221,15 +220,15 @@ class JobRunner:
                 hardware.release_memory()
 
 
-def user_message(exc: BaseException) -> str:
-    """One line for the page: the message of errors a user can cause, else the error's type too."""
-    from dashboard.lab.data import DatasetUnavailable
-    from dashboard.lab.train import TrainingDiverged
+def user_message(exc: BaseException, where: str = "a job") -> str:
+    """One line for the page: the message of errors a user can cause; anything else is an incident, its
+    traceback in the server log and only its id on the page (service.incidents)."""
+    from . import incidents
 
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, (DatasetUnavailable, TrainingDiverged, ValueError)):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    line = incidents.student_line(exc, where)
+    if incidents.is_user_error(exc):
+        log.warning("%s failed: %s", where, line)
+    return line
 
 
 RUNNER = JobRunner()

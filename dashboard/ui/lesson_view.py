@@ -17,6 +17,7 @@ names a folder, from there: a teacher tries a course of their own, a test a malf
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.lab import claims, fmt, lesson_checks, lessons, replay, run_of_show, shareable
+from dashboard.lab import claims, fmt, lesson_checks, lessons, replay, run_of_show, settings, shareable
 from dashboard.lab.compress import resolve_names
 from dashboard.lab.lessons import Lesson, LessonError
 from dashboard.service.sessions import Session
@@ -61,9 +62,11 @@ def app_page(url: str) -> run_of_show.AppPage:
 
 
 def root() -> Path | None:
-    """The lessons folder $TRAIN_INFER_LAB_LESSONS_DIR names, or None for the bundled course."""
-    value = os.environ.get(ROOT_ENV, "").strip()
-    return Path(value).expanduser() if value else None
+    """The lessons folder $TRAIN_INFER_LAB_LESSONS_DIR names, or None for the bundled course. Read when the
+    page runs (a teacher may point it elsewhere), checked as at the server's start (lab.settings): a value the
+    settings refused is the bundled course, as the server log said."""
+    checked = settings.load({ROOT_ENV: os.environ.get(ROOT_ENV, "")})[0].lessons_dir
+    return Path(checked) if checked else None
 
 
 def load() -> tuple[list[Lesson], list[LessonError], dict[str, str]]:
@@ -73,7 +76,10 @@ def load() -> tuple[list[Lesson], list[LessonError], dict[str, str]]:
     try:
         found, errors = lessons.load_lessons(folder)
     except OSError as exc:
-        return [], [LessonError("", f"The lessons folder {folder} cannot be read ({exc.strerror or exc}).")], {}
+        # Which folder is the server's business (its log), not a student's.
+        logging.getLogger("train_infer_lab.lessons").warning("the lessons folder %s cannot be read: %s", folder, exc)
+        return [], [LessonError("", f"The lessons folder of this server cannot be read "
+                                    f"({exc.strerror or 'unreadable'}).")], {}
     try:
         terms = lessons.load_glossary(folder)
     except (OSError, UnicodeDecodeError):

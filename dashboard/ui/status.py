@@ -1,10 +1,14 @@
-"""Small shared widgets: a job's progress and place in line, the sidebar, the energy badge."""
+"""Small shared widgets: a job's progress and place in line, the sidebar, the energy badge.
+
+The sidebar shows a student what they need (their session, their job's place in line, the server's one-line
+state) and nothing of the server itself: its settings, their errors and its counts are the presenter's
+(ui.diagnostics)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.lab import energy, fmt, settings
+from dashboard.lab import energy, fmt
 from dashboard.service.jobs import QUEUED, RUNNER, Job
 from dashboard.service.sessions import Session
 
@@ -176,5 +180,3 @@ def sidebar(s: Session) -> None:
                 st.caption(text)
 
         server_line()
-        for problem in settings.errors():
-            st.warning(f"Server setting ignored: {problem}", icon=":material/settings_alert:")

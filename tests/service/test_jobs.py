@@ -102,7 +102,8 @@ def test_a_failing_job_ends_alone_and_the_next_one_runs():
 
     failed = RUNNER.submit(a.token, Job("demo", "broken"), boom)
     assert failed.wait(10) and failed.state == FAILED
-    assert failed.error == "RuntimeError: the engine broke"
+    # Not the user's doing: the page gets an incident id, the server log the error itself (tests/unit/test_incidents.py).
+    assert failed.error.startswith("Something went wrong on the server (incident ") and "engine broke" not in failed.error
     assert not COMPUTE.busy
     ok = RUNNER.submit(b.token, Job("demo", "fine"), lambda job: 42)
     assert ok.wait(10) and ok.state == DONE and ok.result == 42
