@@ -1,4 +1,4 @@
-"""The real app as a subprocess: `streamlit run dashboard/app.py` on a free localhost port.
+"""The real app as a subprocess: `streamlit run dashboard/entry.py` on a free localhost port.
 
 Shared by the browser tests (tests/e2e/conftest.py) and the browser benchmarks (app.py, load.py):
 a throwaway HOME and data folder, its own process group (stopping it stops only what it started),
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "dashboard" / "app.py"
+APP = ROOT / "dashboard" / "entry.py"   # the app behind its session cookie (dashboard/entry.py)
 ACCESS_LINE = re.compile(r'"(GET|POST|HEAD) \S+ HTTP/[\d.]+" \d{3}')
 
 
@@ -45,7 +45,7 @@ class Server:
 
 
 def start_server(home: Path, extra_env: dict[str, str] | None = None) -> Server:
-    """`streamlit run dashboard/app.py` in its own process group, HOME and data folder in `home`."""
+    """`streamlit run dashboard/entry.py` in its own process group, HOME and data folder in `home`."""
     port = free_port()
     cache = home / ".cache"
     cache.mkdir(parents=True, exist_ok=True)

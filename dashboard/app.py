@@ -1,11 +1,16 @@
-"""Train & Infer Lab: the Streamlit entry point. Page config, navigation, the shared sidebar."""
+"""Train & Infer Lab: the Streamlit script. Page config, navigation, the shared sidebar.
+
+Served through dashboard/entry.py (`streamlit run dashboard/entry.py`), which adds the session cookie
+and closes Streamlit's internal metrics; `streamlit run dashboard/app.py` still works, with the
+session kept in the browser's storage instead (ui.session)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from dashboard.lab import energy
-from dashboard.ui import presenter, session, status, widgets
+from dashboard.service import authority
+from dashboard.ui import incident, presenter, session, status, widgets
 
 st.set_page_config(page_title="Train & Infer Lab", page_icon=":material/model_training:", layout="wide")
 
@@ -20,8 +25,10 @@ PAGES = [
     st.Page("app_pages/edge.py", title="Edge & cloud", icon=":material/devices:", url_path="edge"),
     st.Page("app_pages/results.py", title="Results", icon=":material/table_chart:", url_path="results"),
     st.Page("app_pages/board.py", title="Class board", icon=":material/leaderboard:", url_path="board"),
-    st.Page("app_pages/present.py", title="Run of show", icon=":material/co_present:", url_path="present"),
 ]
+# The presenter's script for the workshop: in the navigation of the session that gave the presenter key only
+# (the page checks it too).
+PRESENT = st.Page("app_pages/present.py", title="Run of show", icon=":material/co_present:", url_path="present")
 
 
 @st.cache_resource(show_spinner="Starting the lab...")
@@ -34,9 +41,9 @@ def _warm_up_once() -> bool:
 
 
 _warm_up_once()
-page = st.navigation(PAGES)
 s = session.get()
+page = st.navigation(PAGES + ([PRESENT] if authority.is_presenter(s) else []))
 widgets.save_all(s)
 status.sidebar(s)
 presenter.setup(s)
-page.run()
+incident.run_page(page)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-APP = Path(__file__).with_name("app.py")
+APP = Path(__file__).with_name("entry.py")   # the app behind its session cookie
 
 # What .streamlit/config.toml holds, as command-line options: an installed copy started from any
 # directory has no .streamlit/config.toml beside it, so the launcher passes the same settings

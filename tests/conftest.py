@@ -180,3 +180,16 @@ def gil_held_alongside():
             thread.join()
 
     return alongside
+
+
+PRESENTER_KEY = "test-presenter-key"   # the presenter key of every test process (service.authority)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _known_presenter_key():
+    """A known presenter key for the whole run, so no test process prints a generated one and tests can type it."""
+    from dashboard.service import authority
+
+    authority.reset_for_tests()
+    authority.configure(PRESENTER_KEY)
+    yield

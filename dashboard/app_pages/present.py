@@ -11,12 +11,17 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from dashboard.lab import replay, run_of_show, settings, shareable
-from dashboard.service import work
+from dashboard.service import authority, work
 from dashboard.service.jobs import Busy
 from dashboard.ui import lesson_view, presenter, session, status, widgets
 
 s = session.page("Run of show", "The workshop one step at a time: the notes are for your eyes, the link and "
                                 "QR code for the room.")
+if not authority.is_presenter(s):
+    # Reached by its address without the key: the page is the presenter's (app.py lists it only for them).
+    st.info("Run of show is the presenter's page. Type the presenter key in the sidebar's **Presenter** box "
+            "to open it; the room follows along on the pages it opens.", icon=":material/lock:")
+    st.stop()
 for problem in run_of_show.step_errors():
     st.warning(problem, icon=":material/warning:")
 steps = run_of_show.steps()

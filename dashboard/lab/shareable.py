@@ -40,7 +40,8 @@ CALIBRATION_IMAGES = (64, 256, 1024, 4096)
 
 PAGES = ("train", "compress", "edge")   # the pages' url paths (dashboard/app.py)
 PRESET_PARAM = "preset"         # ?preset=lesson-train: a named preset's settings
-# Parameters that are not settings and are left alone: this tab's session token (ui.session.PARAM)
+# Parameters that are not settings and are left alone: an old bookmark's session token (ui.session.OLD_PARAM,
+# removed from the address there, never read)
 # and Streamlit's own.
 IGNORED = frozenset({"s", "embed", "embed_options"})
 MAX_LENGTH = 64                 # longer values are refused unread

@@ -124,10 +124,11 @@ def is_presenter(s) -> bool:
     return bool(getattr(s, "presenter", False))
 
 
-def require(s, what: str = "this") -> None:
-    """Raise NotPresenter unless session `s` gave the presenter key."""
+def require(s, what: str = "do this") -> None:
+    """Raise NotPresenter unless session `s` gave the presenter key. `what` is a verb phrase: "clear a
+    class's board"."""
     if not is_presenter(s):
-        raise NotPresenter(f"Only the presenter can do {what}: it affects everyone in the room.")
+        raise NotPresenter(f"Only the presenter can {what}: it affects everyone in the room.")
 
 
 def reset_for_tests() -> None:

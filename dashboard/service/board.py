@@ -363,7 +363,7 @@ class Board:
     def clear(self, class_code: str, *, by) -> int:
         """Remove every entry of the class and free its nicknames; returns how many entries there were.
         A presenter action: raises authority.NotPresenter (nothing removed) unless session `by` gave the key."""
-        authority.require(by, "the clearing of a class's board")
+        authority.require(by, "clear a class's board")
         code = clean_class_code(class_code)
         with self._transaction() as conn:
             # The lock row first, as a post takes it: a post running meanwhile lands wholly before or after.

@@ -137,16 +137,22 @@ class JobRunner:
 
     def submit(self, owner: str, job: Job, body: Body, *, prepare: Prepare | None = None,
                finish: Finish | None = None) -> Job:
-        """Queue `job` for session `owner`; raises Busy if that session already has one."""
+        """Queue `job` for session `owner`; raises Busy if that session already has one, or if the server
+        already holds settings' max_queued_jobs (running and waiting, every session together)."""
+        cap = getattr(settings.current(), "max_queued_jobs", None)
         with self._lock:
             current = self._by_owner.get(owner)
             if current is not None and current.active:
-                raise Busy(f"You already have a {current.kind} {current.state}: stop it or let it finish first.")
+                raise Busy(f"You already have a {current.kind} {current.state}: one job per session at a time. "
+                           "Stop it or let it finish first.")
+            if cap is not None and len(self._jobs) >= cap:
+                raise Busy(f"The server's queue is full ({cap} jobs running or waiting, its limit): try again in "
+                           "a few minutes, when some have finished.")
             job.owner = owner
             self._jobs.append(job)
             self._by_owner[owner] = job
         thread = threading.Thread(target=self._run, args=(job, body, prepare, finish),
-                                  name=f"job {job.kind} {owner[:6]}", daemon=True)
+                                  name=f"job {job.kind}", daemon=True)
         thread.start()
         return job
 

@@ -1,9 +1,9 @@
 """Each user's state on the server, kept across refreshes, freed when idle.
 
 A Session is one user: their current model, what was measured on it, their runs, their
-settings. The app finds it by a random token in the page's URL (`?s=...`), so a refresh or a
-second tab of the same link reattaches to the same Session: a running job keeps running and
-nothing is lost. Closing every tab of a session cancels its job after a grace period (the
+settings. The app finds it by a random token in the browser's session cookie (dashboard.entry,
+ui.session), never in an address, so a refresh or a second tab of the same browser reattaches to
+the same Session (a running job keeps running and nothing is lost), and a shared link does not. Closing every tab of a session cancels its job after a grace period (the
 compute slot is freed for the others) and, later, forgets the session. An idle session
 frees its live model and keeps its weights as bytes, rebuilt on the next use.
 
@@ -37,6 +37,10 @@ from dashboard.lab.train import StepEvent, TrainedModel
 from .jobs import RUNNER, Job
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+class RoomFull(RuntimeError):
+    """The server keeps as many sessions as its settings allow; the message says so in one line."""
 
 
 def new_token() -> str:
@@ -82,6 +86,7 @@ class Session:
     # log): a second random value, so nothing that stores or shows it can act as the session.
     public_id: str = field(default_factory=lambda: secrets.token_hex(8))
     presenter: bool = False   # the presenter key was given in this session (service.authority)
+    kept_by: str = "this tab"   # how the browser keeps the token: "cookie", "browser storage" (ui.session)
     created_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)       # a page of it ran
     last_connected: float = field(default_factory=time.time)  # a tab of it was open
@@ -228,8 +233,8 @@ class Session:
         """Forget the model, measurements and runs (Results' 'clear all'); settings and the course's
         progress stay."""
         with self.lock:
-            keep = {"token", "created_at", "last_seen", "last_connected", "tabs", "energy_settings",
-                    "forms", "lessons", "lock"}
+            keep = {"token", "public_id", "presenter", "kept_by", "created_at", "last_seen", "last_connected",
+                    "tabs", "energy_settings", "forms", "lessons", "lock"}
             fresh = Session()
             for f in dataclasses.fields(self):
                 if f.name not in keep:
@@ -257,9 +262,16 @@ class Registry:
         with self._lock:
             return self._sessions.get(token)
 
-    def create(self) -> Session:
-        s = Session()
+    def create(self, token: str | None = None) -> Session:
+        """A new session, under `token` when it has the right form (the browser's cookie names it; after a
+        server restart the same browser gets a new, empty session under its old cookie); else a new token.
+        Raises RoomFull when the server already keeps settings' max_sessions."""
+        cap = getattr(settings.current(), "max_sessions", None)
         with self._lock:
+            if cap is not None and len(self._sessions) >= cap:
+                raise RoomFull(f"The server already holds {cap} sessions, its limit: try again when someone "
+                               "has left (sessions with no open tab are let go after a while).")
+            s = Session(token=token) if token and TOKEN.match(token) and token not in self._sessions else Session()
             self._sessions[s.token] = s
         self._start_janitor()
         return s

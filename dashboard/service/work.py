@@ -36,7 +36,7 @@ from dashboard.lab.train import (
 )
 from dashboard.service.slot import Cancelled
 
-from . import runs
+from . import authority, runs
 from .jobs import CANCELLED, DONE, FAILED, RUNNER, STOPPED, Job
 from .sessions import DataChoice, Session, copy_results, state_bytes
 from .shared import SHARED, Flight, key, weights_digest
@@ -298,8 +298,9 @@ def _submit_shared(s: Session, job: Job, k: str, fresh: bool, compute, adopt, de
                     SHARED.abandon(flight)
             elif flight is not None:
                 SHARED.finish(flight, job.result, s.token)
-            else:
-                SHARED.put(k, job.result, s.token)
+            elif authority.is_presenter(s):
+                SHARED.put(k, job.result, s.token)   # the presenter measured afresh: it replaces it for everyone
+            # else a student measured afresh for themselves: theirs alone, the room's figure stays
             adopt(job.result, "", job.interference)
             return
         if flight is not None:
@@ -392,6 +393,8 @@ def demo_key() -> str:
 def start_demo(s: Session, *, fresh: bool = False) -> Job | None:
     """Train the default CNN, make 4 compressed versions, measure all 5. An identical demo
     already measured on this server is served at once (returns None) unless `fresh`."""
+    if fresh:
+        authority.require(s, "measure the demo afresh for everyone")
     config = dataclasses.replace(DEMO_CONFIG)
     k = demo_key()
     if not fresh and (entry := SHARED.get(k)) is not None:

@@ -15,7 +15,8 @@ import segno
 import streamlit as st
 
 from dashboard.lab import settings
-from dashboard.service.sessions import Session
+from dashboard.service import authority
+from dashboard.service.sessions import REGISTRY, Session
 from dashboard.ui import widgets
 
 KEY = "presenter_mode"       # the toggle's widget key
@@ -37,17 +38,69 @@ html { font-size: 20px !important; }
 MODEL_RUNS = ("training", "demo", "replay")   # the runs that give a session its model (service.runs)
 
 
+def secret_key() -> str | None:
+    """st.secrets["presenter_key"] where a secrets file gives one, else None (no file: Streamlit raises)."""
+    try:
+        value = st.secrets.get("presenter_key")
+    except Exception:  # noqa: BLE001 - StreamlitSecretNotFoundError, a malformed file: no key from there
+        return None
+    return str(value) if value else None
+
+
+KEY_INPUT, ASKED = "presenter_key_typed", "presenter_key_asked"
+
+
+def _unlock(s: Session) -> None:
+    ok, line = authority.unlock(s, st.session_state.get(KEY_INPUT, ""))
+    st.session_state[KEY_INPUT] = ""   # the key does not stay in the widget
+    if ok:
+        st.session_state[KEY] = True    # a presenter who unlocks wants presenter mode
+        s.forms.setdefault("presenter", {})[KEY] = True
+    s.notify("success" if ok else "error", line)
+
+
+def _lock(s: Session) -> None:
+    authority.lock(s)
+    st.session_state[KEY] = False
+    s.forms.setdefault("presenter", {})[KEY] = False
+
+
 def setup(s: Session) -> None:
-    """Called by app.py on every run, before the page: presenter mode's toggle and styling, where the model
-    comes from, and the way back to a lesson (lesson_view.trail)."""
+    """Called by app.py on every run, before the page: the presenter's key box or controls, presenter mode's
+    styling, where the model comes from, and the way back to a lesson (lesson_view.trail)."""
+    authority.configure(secret_key())
     widgets.restore(s, "presenter", FORM)
-    if st.query_params.get(PARAM) == ON:
-        st.session_state[KEY] = True
-        s.forms["presenter"][KEY] = True
+    if PARAM in st.query_params:
+        asked = str(st.query_params.get(PARAM, "")).strip().lower() == ON
         del st.query_params[PARAM]
-    st.sidebar.toggle("Presenter mode", key=KEY,
-                      help="Larger type for a projector, and the Run of show page's notes. Only this browser tab "
-                           "changes; `?mode=present` in the address turns it on.")
+        if not asked:
+            pass
+        elif authority.is_presenter(s):
+            st.session_state[KEY] = True
+            s.forms["presenter"][KEY] = True
+        else:
+            st.session_state[ASKED] = True
+    if not authority.is_presenter(s):
+        st.session_state[KEY] = False
+        with st.sidebar.expander("Presenter", icon=":material/key:", expanded=bool(st.session_state.get(ASKED))):
+            with st.form("presenter_unlock", border=False, enter_to_submit=True):
+                st.text_input("Presenter key", type="password", key=KEY_INPUT, max_chars=128,
+                              help="Whoever runs the room has it (the server's log prints it at start when none "
+                                   "was set). It gives this session the presenter's controls.")
+                st.form_submit_button("Unlock", icon=":material/lock_open:", on_click=_unlock, args=(s,),
+                                      key="presenter_unlock")
+    else:
+        st.sidebar.toggle("Presenter mode", key=KEY,
+                          help="Larger type for a projector, and the Run of show page's notes. Only this browser "
+                               "tab changes; `?mode=present` in the address turns it on.")
+        st.sidebar.button("Give up the presenter's controls", icon=":material/lock:", key="presenter_lock",
+                          on_click=_lock, args=(s,))
+        try:
+            from dashboard.ui import diagnostics   # the server's state, for the presenter only
+        except ImportError:
+            diagnostics = None
+        if diagnostics is not None:
+            diagnostics.panel(s)
     widgets.save(s, "presenter", FORM)
     if (note := replay_note(s)) is not None:
         # On every page, in or out of presenter mode: the Train and comparison pages draw the model's
@@ -70,8 +123,10 @@ def replay_note(s: Session) -> str | None:
 
 
 def is_on() -> bool:
-    """Whether this tab is in presenter mode."""
-    return bool(st.session_state.get(KEY))
+    """Whether this tab is in presenter mode: only ever for a session that gave the presenter key."""
+    from dashboard.ui.session import KEY as SESSION_KEY
+    s = REGISTRY.get(st.session_state.get(SESSION_KEY))
+    return bool(st.session_state.get(KEY)) and s is not None and authority.is_presenter(s)
 
 
 # The room's address, typed on the Run of show page and kept in the Session's saved forms (ui.widgets).

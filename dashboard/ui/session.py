@@ -1,10 +1,13 @@
-"""This browser tab's Session (service.sessions), found through the page's URL.
+"""This browser's Session (service.sessions), found through its session cookie.
 
-The Session lives on the server under a random token; the URL carries it (`?s=...`), so a
-refresh, or the same link in a second tab, finds the same Session: a job keeps running and
-nothing is lost. A new tab without the token is a new user. The app tells the service layer
-which Streamlit sessions (tabs) are still connected, so a session whose tabs all closed has its
-job cancelled and, later, is forgotten.
+The Session lives on the server under a random token. The browser holds the token in an HttpOnly
+cookie that dashboard/entry.py sets on the page (read here with st.context.cookies), so a refresh,
+or a second tab of the same browser, finds the same Session: a job keeps running and nothing is
+lost. Another browser, or the same address pasted in a chat, has no cookie: a new, empty session.
+No address carries the token. Where the cookie does not arrive (a host that serves app.py without
+the entry file, or strips cookies), the token is kept in this browser's localStorage instead
+(ui.browser_storage). The app tells the service layer which Streamlit sessions (tabs) are still
+connected, so a session whose tabs all closed has its job cancelled and, later, is forgotten.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from dashboard.service.sessions import REGISTRY, Session
+from dashboard.service.room_guard import COOKIE, valid_token
+from dashboard.service.sessions import REGISTRY, RoomFull, Session
+from dashboard.ui import browser_storage
 
-KEY = "train_infer_lab"   # st.session_state[KEY]: this tab's session token
-PARAM = "s"               # the URL's query parameter with the same token
+KEY = "train_infer_lab"   # st.session_state[KEY]: this tab's session token, while its websocket lives
+OLD_PARAM = "s"           # earlier versions put the token in the address: removed from it on sight
 
 
 def _tab_connected(tab_id: str) -> bool:
@@ -28,19 +33,53 @@ def _tab_connected(tab_id: str) -> bool:
     return Runtime.instance().is_active_session(tab_id)
 
 
+def cookie_token() -> str | None:
+    """The session token in this browser's cookie, when it has one of the right form."""
+    try:
+        value = st.context.cookies.get(COOKIE)
+    except Exception:  # noqa: BLE001 - no request context (AppTest, a script): no cookie
+        return None
+    return value if valid_token(value) else None
+
+
+def _from_a_browser() -> bool:
+    """Whether this run came from a browser's websocket (which always sends a Host header), not AppTest or a
+    script: only a browser can answer the browser-storage fallback."""
+    try:
+        return bool(st.context.headers.get("host"))
+    except Exception:  # noqa: BLE001 - no request context at all
+        return False
+
+
+def kept_by(s: Session) -> str:
+    """How this browser keeps its session: "cookie", "browser storage" or "this tab" (AppTest, scripts)."""
+    return getattr(s, "kept_by", "this tab")
+
+
 def get() -> Session:
-    """This tab's Session: the one its URL names if the server still has it, else a new one."""
-    token = st.session_state.get(KEY) or st.query_params.get(PARAM)
-    s = REGISTRY.get(token)
+    """This browser's Session: the one its cookie (or browser storage) names, else a new one."""
+    if OLD_PARAM in st.query_params:
+        del st.query_params[OLD_PARAM]   # an old bookmark's token: never read, gone from the address bar
+    s = REGISTRY.get(st.session_state.get(KEY))
     if s is None:
-        s = REGISTRY.create()
-        if token:
-            s.notify("info", "The session in this link is no longer on the server (it restarted, or the session "
-                             "was closed for a long time): you start afresh.")
+        how, token = "cookie", cookie_token()
+        if token is None and _from_a_browser():
+            how, token = "browser storage", browser_storage.token()
+            if token is None:   # its first run: the browser answers with the token and the page runs again
+                st.caption("Opening your session...")
+                st.stop()
+        elif token is None:
+            how = "this tab"
+        s = REGISTRY.get(token)
+        if s is None:
+            try:
+                s = REGISTRY.create(token)
+            except RoomFull as exc:
+                st.error(str(exc), icon=":material/group_off:")
+                st.stop()
+        s.kept_by = how
     REGISTRY.tab_connected = _tab_connected
     st.session_state[KEY] = s.token
-    if st.query_params.get(PARAM) != s.token:
-        st.query_params[PARAM] = s.token
     ctx = get_script_run_ctx()
     if ctx is not None:
         s.tabs.add(ctx.session_id)
@@ -62,4 +101,4 @@ def page(title: str, caption: str | None = None) -> Session:
     return s
 
 
-__all__ = ["KEY", "PARAM", "Session", "get", "page"]
+__all__ = ["COOKIE", "KEY", "Session", "cookie_token", "get", "kept_by", "page"]

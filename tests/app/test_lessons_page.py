@@ -14,7 +14,6 @@ from test_pages import button, finish_job, fresh, measure_tiny, open_page, sessi
 
 from dashboard.lab import claims, fmt, lesson_checks, lessons, replay, shareable
 from dashboard.ui import glossary, lesson_view
-from dashboard.ui.session import PARAM
 
 PAGE = "app_pages/lessons.py"
 APP_PY = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -113,7 +112,7 @@ def test_try_it_waits_for_a_prediction_then_opens_compress_with_the_lesson_prese
     assert preset.page == "compress"
     assert s.forms["compress"] | preset.values == s.forms["compress"]   # every setting of the preset applied
     assert s.forms["compress"]["c_onnx"] is True and s.forms["compress"]["c_int8_dynamic"] is False
-    assert set(at.query_params) == {PARAM}   # applied, then gone from the address
+    assert set(at.query_params) == set()   # applied, then gone from the address
     assert button(at, "Back to lesson 4: Smaller, faster models")   # the way back, above the page
     # Back on Lessons (here by the sidebar): the same lesson, the prediction kept, and no bar any more.
     open_page(at, PAGE)

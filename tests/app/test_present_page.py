@@ -10,6 +10,7 @@ from dashboard.lab import claims, fmt, replay, run_of_show, settings
 from dashboard.ui import board_view, presenter
 from tests.app.test_board_page import data_dir  # noqa: F401 - the board in a temporary folder (a fixture)
 from tests.app.test_pages import APP, button, fresh, open_page, session
+from tests.conftest import PRESENTER_KEY
 
 PRESENT = "app_pages/present.py"
 
@@ -23,8 +24,22 @@ def heading(at: AppTest) -> str:
     return h
 
 
+def presenter_tab() -> AppTest:
+    """A tab whose session typed the presenter key (tests/conftest.py's), as the sidebar's box takes it."""
+    at = fresh()
+    at.text_input(key="presenter_key_typed").input(PRESENTER_KEY)
+    at.button(key="presenter_unlock").click().run()
+    assert session(at).presenter, [e.value for e in at.error]
+    return at
+
+
+def notes_expander(at: AppTest):
+    (notes,) = [e for e in at.expander if e.label == "Presenter notes"]
+    return notes
+
+
 def with_query(**params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = presenter_tab()
     for name, value in params.items():
         at.query_params[name] = value
     at.run()
@@ -47,21 +62,26 @@ def test_mode_present_turns_presenter_mode_on_for_the_tab_and_leaves_the_address
     assert any(f"Threads are the server's setting: {threads} for everyone" in c.value for c in at.caption)
 
 
-def test_presenter_mode_is_off_by_default_and_the_toggle_turns_it_on_and_off():
+def test_presenter_mode_needs_the_key_then_the_toggle_turns_it_off_and_on_and_the_lock_ends_it():
     at = fresh()
-    assert not presenter_css(at) and at.toggle(key="presenter_mode").value is False
-    at.toggle(key="presenter_mode").set_value(True).run()
-    assert presenter_css(at)
-    open_page(at, PRESENT)
-    assert presenter_css(at)
+    assert not presenter_css(at) and not [t for t in at.toggle if t.key == "presenter_mode"]
+    at = presenter_tab()
+    assert presenter_css(at) and at.toggle(key="presenter_mode").value is True   # unlocking turns it on
     at.toggle(key="presenter_mode").set_value(False).run()
     assert not presenter_css(at)
+    open_page(at, PRESENT)
+    assert not presenter_css(at)
     assert not any("Threads are the server's setting" in c.value for c in at.caption)
+    at.toggle(key="presenter_mode").set_value(True).run()
+    assert presenter_css(at)
+    at.button(key="presenter_lock").click().run()
+    assert not presenter_css(at) and not session(at).presenter
+    assert not [t for t in at.toggle if t.key == "presenter_mode"]
 
 
 def test_next_and_previous_walk_every_step_and_the_address_follows():
     steps = run_of_show.steps()
-    at = open_page(fresh(), PRESENT)
+    at = open_page(presenter_tab(), PRESENT)
     assert not at.warning   # the run of show loads whole
     seen = [heading(at)]
     assert button(at, "Previous").disabled
@@ -76,14 +96,14 @@ def test_next_and_previous_walk_every_step_and_the_address_follows():
         assert heading(at).endswith(s.title)
     assert button(at, "Previous").disabled and at.query_params["step"] == "1"
     # Each step shows its notes and its page's button.
-    expander = at.expander[0]
+    expander = notes_expander(at)
     assert expander.label == "Presenter notes"
     assert steps[0].notes[0] in expander.markdown[0].value
     assert button(at, "Open Home for the room")
 
 
 def test_the_students_link_follows_the_address_the_presenter_types_and_keeps_it():
-    at = open_page(fresh(), PRESENT)
+    at = open_page(presenter_tab(), PRESENT)
     # AppTest has no browser address: a relative link and no QR code until one is typed.
     assert [c.value for c in at.code] == ["./"] and not at.get("image")
     at.text_input(key="ros_base").input("http://192.168.1.20:8501").run()
@@ -113,7 +133,7 @@ def test_step_in_the_address_opens_that_step_and_a_bad_one_says_so():
 
 
 def test_load_the_replay_fills_the_results_with_its_label():
-    at = open_page(fresh(), PRESENT)
+    at = open_page(presenter_tab(), PRESENT)
     button(at, "Load the replay").click().run()
     assert not at.exception, [e.value for e in at.exception]
     s = session(at)
@@ -133,7 +153,7 @@ def test_load_the_replay_fills_the_results_with_its_label():
 
 
 def test_open_switches_to_the_steps_page_with_its_preset():
-    at = open_page(fresh(), PRESENT)
+    at = open_page(presenter_tab(), PRESENT)
     button(at, "Next").click().run()
     button(at, "Next").click().run()
     button(at, "Open Compress & benchmark for the room").click().run()
@@ -146,10 +166,10 @@ def test_open_switches_to_the_steps_page_with_its_preset():
 
 
 def test_the_notes_quote_figures_from_the_replay_and_say_so_then_from_the_session():
-    at = open_page(fresh(), PRESENT)
+    at = open_page(presenter_tab(), PRESENT)
     for _ in range(2):
         button(at, "Next").click().run()
-    notes = at.expander[0].markdown[0].value
+    notes = notes_expander(at).markdown[0].value
     peeked = replay.peek("lesson")
     sizes = {r.name: r.size_bytes for r in peeked.record.results}
     assert f"fp32's file is {fmt.size(sizes['fp32'])}:" in notes and "int8-static 3.89× smaller" in notes
@@ -159,7 +179,7 @@ def test_the_notes_quote_figures_from_the_replay_and_say_so_then_from_the_sessio
     button(at, "Load the replay").click().run()
     s = session(at)
     assert s.trained is not None
-    notes = at.expander[0].markdown[0].value
+    notes = notes_expander(at).markdown[0].value
     fp32 = next(r for r in s.results if r.name == "fp32")
     assert f"fp32 answers {fmt.pct(fp32.accuracy)} of the test images right" in notes
     assert any(c.value.startswith(f"Figures in these notes: from this session's model ({s.results_note})")
@@ -167,7 +187,7 @@ def test_the_notes_quote_figures_from_the_replay_and_say_so_then_from_the_sessio
 
 
 def test_the_room_address_typed_on_run_of_show_is_the_boards_and_the_share_links(data_dir):
-    at = fresh()
+    at = presenter_tab()
     at.context["url"] = "http://localhost:8501/present"
     at.toggle(key=presenter.KEY).set_value(True).run()
     open_page(at, PRESENT)
@@ -200,6 +220,8 @@ def test_every_steps_notes_say_only_what_their_numbers_say(tiny_trained):
     from tests.app.test_consistency import claim_problems, measured_session, page_texts, text_problems
 
     at = measured_session("awkward", tiny_trained)
+    session(at).presenter = True   # as if the key was typed: the run of show is the presenter's page
+    at.run()
     open_page(at, PRESENT)
     for i, step in enumerate(run_of_show.steps()):
         if i:

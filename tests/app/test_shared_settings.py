@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 from test_pages import fresh, open_page, session, train_tiny
 
 from dashboard.lab import shareable
-from dashboard.ui.session import PARAM
 
 TRAIN, COMPRESS = "app_pages/train.py", "app_pages/compress.py"
 
@@ -48,18 +47,17 @@ def test_the_train_page_takes_its_settings_from_the_link_once():
     assert at.radio(key="train_optimizer").value == "sgd"
     assert at.number_input(key="train_seed").value == 42
     assert at.radio(key="train_schedule").value == "constant"
-    # Applied, then gone from the address: only the session token stays.
-    assert set(at.query_params) == {PARAM}
+    # Applied, then gone from the address (which never holds a session token).
+    assert set(at.query_params) == set()
     assert session(at).forms["train"]["train_epochs"] == 5
     # The student's later change is not undone by a rerun.
     at.slider(key="train_epochs").set_value(2).run()
     at.run()
     assert at.slider(key="train_epochs").value == 2
-    # The link gives these settings back, without the session token.
+    # The link gives these settings back, and nothing else.
     params = link_params(share_link(at))
     assert params == {"model": "mlp", "epochs": "2", "lr": "1", "batch": "128", "augment": "on", "images": "1000",
                       "opt": "sgd", "seed": "42", "schedule": "constant"}
-    assert PARAM not in params
     # What the page got from the link is what a training would use.
     assert session(at).forms["train"]["train_lr"] == 1.0
 
@@ -142,7 +140,7 @@ def test_compress_settings_from_a_link_opened_before_training_wait_for_the_model
 
 def test_edge_opens_on_the_profile_a_lesson_names_kept_until_there_is_a_model():
     at = open_with(fresh(), "app_pages/edge.py", preset="lesson-edge")
-    assert not at.warning and set(at.query_params) == {PARAM}
+    assert not at.warning and set(at.query_params) == set()
     assert session(at).forms["edge"]["edge_profile"] == "microcontroller"   # no model yet: kept for later
     train_tiny(at)
     open_page(at, "app_pages/edge.py")

@@ -25,6 +25,7 @@ BROWSER_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 SERVER_START_TIMEOUT_S = 90  # torch imports slowly on a busy 2-core box
+PRESENTER_KEY = "e2e-presenter-key"   # the test server's presenter key (TRAIN_INFER_LAB_PRESENTER_KEY)
 
 
 def find_chromium() -> str | None:
@@ -53,7 +54,8 @@ def app_server() -> Iterator[Server]:
     """The real app on a free localhost port, with a temporary HOME; always terminated."""
     with tempfile.TemporaryDirectory(prefix="til-e2e-home-") as home:
         # A closed tab's job is stopped 5 s after (30 s by default): the test need not wait long.
-        server = start_server(Path(home), {"TRAIN_INFER_LAB_DISCONNECT_GRACE_S": "5"})
+        server = start_server(Path(home), {"TRAIN_INFER_LAB_DISCONNECT_GRACE_S": "5",
+                                           "TRAIN_INFER_LAB_PRESENTER_KEY": PRESENTER_KEY})
         try:
             wait_healthy(server, SERVER_START_TIMEOUT_S)
             yield server
@@ -65,6 +67,25 @@ def app_server() -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def app_url(app_server: Server) -> str:
     return app_server.url
+
+
+def unlock_presenter(page, key: str = PRESENTER_KEY) -> None:
+    """Type the presenter key in the sidebar's Presenter box, as the presenter does (the page is open)."""
+    from playwright.sync_api import expect
+
+    sidebar = page.get_by_test_id("stSidebar")
+    box = sidebar.get_by_label("Presenter key", exact=True)
+    if not box.is_visible():
+        sidebar.get_by_text("Presenter", exact=True).click()
+    box.fill(key)
+    sidebar.get_by_role("button", name="Unlock").click()
+    expect(sidebar.get_by_text("Presenter mode")).to_be_visible(timeout=30_000)
+
+
+@pytest.fixture
+def presenter_unlock() -> Callable:
+    """unlock_presenter, for tests: gives the page's session the presenter's controls."""
+    return unlock_presenter
 
 
 @pytest.fixture(scope="session")

@@ -169,13 +169,17 @@ def test_two_browser_contexts_are_two_users(app_url, new_page, tmp_path, server_
 
 
 def test_a_refresh_mid_training_keeps_the_session_and_the_job(app_url, new_page, tmp_path, server_log_clean):
-    """The session lives on the server under the token in the URL: a refresh reattaches to it, the
-    training goes on meanwhile, and Stop still works from the refreshed page."""
+    """The session lives on the server under the browser's HttpOnly cookie, never in the address: a refresh
+    reattaches to it, the training goes on meanwhile, and Stop still works from the refreshed page; the
+    same address opened in another browser is a new, empty session."""
     shot = Shots(tmp_path)
     page = new_page()
     open_app(page, app_url)
     go(page, "Train", "Train a model")
-    assert re.search(r"[?&]s=[0-9a-f]{32}", page.url), page.url
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "til_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]   # http on localhost
+    assert re.fullmatch(r"[0-9a-f]{32}", cookie["value"])
+    assert cookie["value"] not in page.url and "s=" not in page.url, page.url
     set_slider(page, "Epochs (passes over the training images)", "End", "10")
     page.get_by_role("button", name="Train", exact=True).click()
     progress = page.get_by_text(re.compile(r"Training cnn: step ([\d,]+) of"))
@@ -190,6 +194,18 @@ def test_a_refresh_mid_training_keeps_the_session_and_the_job(app_url, new_page,
     expect(page.get_by_text(re.compile(r"Training cnn: step ([\d,]+) of"))).not_to_have_text(
         re.compile(rf"step {before:,} of"), timeout=SETTLE_S)
     shot(page, "reloaded-still-training")
+    assert cookie["value"] not in page.url
+
+    # The very address, in another browser (a link pasted in the chat): a session of its own.
+    other = new_page()
+    other.goto(page.url)
+    expect(other.get_by_role("heading", name="Train a model", level=1)).to_be_visible(timeout=SETTLE_S)
+    expect(sidebar(other)).to_contain_text("No model trained yet")
+    expect(sidebar(other)).not_to_contain_text("Training running")
+    expect(other.get_by_role("button", name="Stop training", exact=True)).to_have_count(0)
+    (theirs,) = [c for c in other.context.cookies() if c["name"] == "til_session"]
+    assert theirs["value"] != cookie["value"]
+
     page.get_by_role("button", name="Stop training", exact=True).click()
     expect(page.get_by_text(re.compile(r"Training stopped after [\d,]+ images")).first).to_be_visible(timeout=SETTLE_S)
     settle(page)

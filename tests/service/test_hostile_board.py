@@ -318,7 +318,7 @@ def test_a_student_clearing_the_board_is_refused_and_the_rows_stay(board, ana):
     before = rows(board)
     student = Session()
     assert student.presenter is False
-    with pytest.raises(authority.NotPresenter, match="Only the presenter can do the clearing of a class's board"):
+    with pytest.raises(authority.NotPresenter, match="Only the presenter can clear a class's board"):
         board.clear(CODE, by=student)
     assert rows(board) == before
     refused(lambda: board.post(CODE, "ana", RESULT, owner=second.public_id), TAKEN)   # nicknames kept too

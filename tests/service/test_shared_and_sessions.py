@@ -33,6 +33,7 @@ def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_t
     assert a.digest == b.digest, "same config and seed must give the same weights"
     job = work.start_compress(a, QUICK, NO_FINETUNE)
     assert job is not None and job.wait(120) and job.state == DONE, job.error
+    a.presenter = True   # its measurements afresh replace the shared ones (a student's stay theirs)
     for _ in range(3):   # only quiet figures are shared (lab.quiet): on a busy machine, measure again first
         if all(r.clean for r in a.results):
             break
@@ -51,16 +52,37 @@ def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_t
     assert b.results_note.endswith("for another session with identical settings")
     assert b.runs[-1].source == "shared: " + b.results_note
 
-    # Measure afresh: computed now, and it replaces the shared figures.
+    # A student measures afresh: computed now, for them alone; the room keeps the shared figures.
     before = SHARED.stats()["entries"]
     fresh = work.start_compress(b, QUICK, NO_FINETUNE, fresh=True)
     assert fresh is not None and fresh.wait(120) and fresh.state == DONE, fresh.error
     assert b.results_note == "" and b.runs[-1].source == "measured here"
-    assert SHARED.stats()["entries"] == before
     c = trained_session()
     assert work.start_compress(c, QUICK, NO_FINETUNE) is None
-    assert c.results_note.endswith("for another session with identical settings")
-    assert c.results[0].throughput_batch256_ips == b.results[0].throughput_batch256_ips
+    assert c.results[0].throughput_batch256_ips == a.results[0].throughput_batch256_ips
+    assert c.results[0].throughput_batch256_ips != b.results[0].throughput_batch256_ips
+
+    # The presenter measures afresh: it replaces the shared figures for everyone.
+    b.presenter = True
+    fresh = work.start_compress(b, QUICK, NO_FINETUNE, fresh=True)
+    assert fresh is not None and fresh.wait(120) and fresh.state == DONE, fresh.error
+    if all(r.clean for r in b.results):   # a disturbed figure is never shared (lab.quiet)
+        assert SHARED.stats()["entries"] == before
+        d = trained_session()
+        assert work.start_compress(d, QUICK, NO_FINETUNE) is None
+        assert d.results_note.endswith("for another session with identical settings")
+        assert d.results[0].throughput_batch256_ips == b.results[0].throughput_batch256_ips
+
+
+def test_a_students_demo_afresh_is_refused_where_it_runs_not_only_at_its_button():
+    from dashboard.service import authority
+
+    s = REGISTRY.create()
+    with pytest.raises(authority.NotPresenter, match="Only the presenter"):
+        work.start_demo(s, fresh=True)
+    assert s.job is None and s.runs == []   # nothing queued, nothing recorded
+
+
 
 
 def test_an_identical_request_while_one_runs_follows_it_instead_of_computing_again():
