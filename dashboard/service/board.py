@@ -19,6 +19,7 @@ Clearing a class is the presenter's (service.authority, checked here where it ru
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import re
@@ -63,6 +64,7 @@ from dashboard.lab.energy import EnergySettings, PerImageEnergy
 from dashboard.service import authority
 from dashboard.service.runs import per_image_now
 
+log = logging.getLogger("train_infer_lab.board")
 MAX_NICKNAME = 24
 MAX_VARIANT = 80
 MAX_NAME = 40      # model and dataset names
@@ -606,6 +608,13 @@ def _data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "train-infer-lab"
 
 
+def _unavailable(student: str, detail: str) -> BoardUnavailable:
+    """The one line a student reads (no folder, host or driver text); the detail goes to the server log for the
+    presenter, password masked."""
+    log.error("class board unavailable: %s", settings.mask_url(detail))
+    return BoardUnavailable(student + " (The presenter finds why in the server log.)")
+
+
 def _resolve(url: str | None) -> URL:
     """The URL to connect to, with psycopg 3 as the PostgreSQL driver; BoardUnavailable if unusable."""
     if url is None:
@@ -613,19 +622,21 @@ def _resolve(url: str | None) -> URL:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise BoardUnavailable(f"The class board cannot create its folder {folder}: {e.strerror}.") from e
+            raise _unavailable("The class board cannot store entries on this server (its folder cannot be made).",
+                               f"cannot create its folder {folder}: {e.strerror}") from e
         return URL.create("sqlite", database=str(folder / "board.sqlite3"))
     try:
         parsed = make_url(url)
     except (exc.ArgumentError, ValueError) as e:
-        raise BoardUnavailable(f"The class board's database URL {settings.mask_url(url)!r} is not a URL.") from e
+        raise _unavailable("The class board's database setting is not usable.",
+                           f"database URL {settings.mask_url(url)!r} is not a URL") from e
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     # An in-memory SQLite would be one board per pooled connection, not one per server.
     sqlite_file = parsed.drivername == "sqlite" and parsed.database not in (None, "", ":memory:")
     if not (sqlite_file or parsed.drivername == "postgresql+psycopg"):
-        raise BoardUnavailable(f"The class board needs a postgresql:// or sqlite:///file URL, "
-                               f"not {parsed.render_as_string(hide_password=True)!r}.")
+        raise _unavailable("The class board's database setting is not usable.",
+                           f"needs a postgresql:// or sqlite:///file URL, not {parsed.render_as_string(hide_password=True)!r}")
     return parsed
 
 
@@ -673,5 +684,5 @@ def _transaction(engine: Engine, url: URL) -> Iterator[Connection]:
     except exc.DBAPIError as e:
         reason = (str(e.orig).strip().splitlines() or [type(e.orig).__name__])[0]
         where = url.render_as_string(hide_password=True)
-        raise BoardUnavailable(settings.mask_url(f"The class board cannot be reached ({where}): {reason}. "
-                                                 "Your results stay in this session; try again in a minute.")) from e
+        raise _unavailable("The class board's database cannot be reached right now. Your results stay in this "
+                           "session; try again in a minute.", f"cannot reach {where}: {reason}") from e

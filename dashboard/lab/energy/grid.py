@@ -7,6 +7,7 @@ nothing of CodeCarbon's internals is called, so its private functions can change
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -97,9 +98,11 @@ def _grid_table() -> dict[str, Country]:
                                  mix.get("year"), f"CodeCarbon {cc_version} global_energy_mix.json{how}")
         return table
     except Exception as e:  # noqa: BLE001  no codecarbon: the world average is all we can honestly offer
+        # Why goes to the server log: the reason may hold a file path, which a student has no use for.
+        logging.getLogger("train_infer_lab.energy").warning("CodeCarbon's grid data could not be read: %s", e)
         return {WORLD: Country(WORLD, "World average", WORLD_FALLBACK_GCO2_PER_KWH, WORLD_YEAR,
                                "IEA Global Energy & CO2 Status Report (published 2019, figures for 2018), as "
-                               f"CodeCarbon quotes it; CodeCarbon's data could not be read here ({e})")}
+                               "CodeCarbon quotes it; CodeCarbon's data could not be read here")}
 
 
 def known(iso: str) -> bool:
