@@ -61,6 +61,11 @@ def prepared_from(raw: bytes | None, image=None):
                 image, notes = checked.image, checked.notes
             outcome = preprocess.for_dataset(image, info)
             outcome.notes = notes + outcome.notes
+        except uploads.DecoderBusy as exc:
+            # Not remembered: the same file is read again on the next run, when a decode slot may be free.
+            st.info(str(exc), icon=":material/hourglass_top:")
+            st.button("Read my image again", icon=":material/replay:", key="try_read_again")
+            return None
         except uploads.UploadRejected as exc:
             outcome = ("warning", str(exc))
         except preprocess.NoInk as exc:

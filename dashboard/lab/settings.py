@@ -47,10 +47,11 @@ class Limits:
     # 240,000 is about 40 s of the default CNN on 2 cores: long enough for every lesson, short
     # enough that a room of 30 waits minutes, not an hour.
     max_job_images: int = 240_000
-    # Try it yourself: one uploaded image. A phone photo is 2-4 MB; 25 megapixels is more than any
-    # phone camera and at most 100 MB decoded as RGBA.
+    # Try it yourself: one uploaded image of a digit: a phone photo, not a poster. A 12-megapixel phone
+    # photo (4032 x 3024, 4080 x 3060) is 2-5 MB as a JPEG; 13 megapixels takes it with room, and sets the
+    # memory of one decode (lab.uploads: 4 B a pixel, 52 MB; formats that cost more get fewer pixels).
     max_upload_bytes: int = 5_000_000
-    max_upload_pixels: int = 25_000_000
+    max_upload_pixels: int = 13_000_000
 
 
 @dataclass(frozen=True)

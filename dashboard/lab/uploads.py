@@ -1,26 +1,36 @@
-"""An uploaded image, checked by its content (never its name) before anything uses it.
+"""An uploaded image, checked by its content (never its name) before anything uses it, in bounded memory.
 
     checked = read_image(raw_bytes)          # UploadRejected with a one-line message, or:
     checked.image                            # a PIL image, mode "L" or "RGB", at most WORK_SIDE px a side
 
 What is refused, each with one sentence the page shows: an empty file, one over the byte limit,
-anything that is not a PNG, JPEG or WebP (a text file renamed .png, a GIF), more pixels than the
-pixel limit (decompression bombs: a few KB that would decode to gigabytes), truncated or corrupt
-files. What is converted: 16-bit greyscale (scaled, not clipped), CMYK, palette, transparency
-(composited on white, as it shows in a browser), EXIF rotation; an animated PNG or WebP gives
-its first frame, and says so.
+anything that is not a PNG, JPEG or WebP (a text file renamed .png, a GIF), more pixels than this
+server decodes (decompression bombs: a few KB that would decode to gigabytes), PNG text chunks that
+inflate to megabytes, truncated or corrupt files, and, while other students' images take every decode
+slot for DECODE_WAIT_S, a new one (DecoderBusy: a moment later it works). What is converted: 16-bit
+greyscale (scaled, not clipped), CMYK, palette, transparency (composited on white, as it shows in a
+browser), EXIF rotation; an animated PNG or WebP gives its first frame, and says so.
 
-The limits are the server's: `max_upload_bytes` and `max_upload_pixels` in lab.settings' Limits
-where it has them, else the defaults below.
+Memory. A hosted copy has 0.7-2.7 GB for everything, so one decode may hold at most what a PNG at the
+pixel cap holds (DECODE_BYTES_PER_CAP_PIXEL bytes a pixel), and at most DECODES_AT_ONCE decode at once
+across the server. Nothing goes through float64 or through a full-size copy: JPEG is decoded at 1/2 to
+1/8 scale (draft); PNG and WebP cannot be, so their whole image is decoded once, then converted,
+composited and reduced a strip at a time.
+
+The limits are the server's: `max_upload_bytes` and `max_upload_pixels` in lab.settings' Limits.
 """
 
 from __future__ import annotations
 
+import ctypes
 import io
+import platform
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from . import settings
 
@@ -35,9 +45,60 @@ _OTHER_KINDS = (
     (b"\x00\x00\x00\x0cjP", "a JPEG 2000"), (b"PK\x03\x04", "a ZIP archive"),
 )
 
+# --- memory bounds ---------------------------------------------------------------------------------
+# The budget of one decode: a PNG at the pixel cap, which Pillow holds whole at 4 bytes a pixel (RGB is
+# padded to 4). At the default cap (settings: 13 megapixels, a 12-megapixel phone photo with room) that
+# is 52 MB; the other formats get the pixels that fit the same bytes. What a decode holds at its peak, per
+# pixel of the file, measured with Pillow 13 (peak RSS, 4032 x 3024 files):
+#   PNG   the whole image in Pillow's mode: 1 B (L, P, 1), 2 B (16-bit grey), 4 B (the rest)
+#   WebP  ~16 B: libwebp's canvas and Pillow's copy, all at full size (Pillow cannot decode it smaller):
+#         3.3 megapixels at the default cap, more than a picture saved from a web page
+#   JPEG  decoded at 1/2-1/8 scale (draft), but libjpeg keeps every DCT coefficient of a progressive or
+#         multi-scan file (2 B a sample; a header does not say which it is, so every JPEG is costed so):
+#         3 B a pixel for a phone's 4:2:0 photo (13 megapixels fit), 6 B at 4:4:4 (8.7), 8 B for CMYK
+DECODE_BYTES_PER_CAP_PIXEL = 4
+_PNG_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}   # else 4
+_WEBP_BYTES_PER_PIXEL = 16
+# One decode at a time across the server: two would double the peak on a 2-core host for no gain in a room
+# (a 13-megapixel PNG decodes in ~0.4 s, so the 8th of 8 students at once waits ~3 s).
+DECODES_AT_ONCE = 1
+DECODE_WAIT_S = 10.0
+_DECODES = threading.BoundedSemaphore(DECODES_AT_ONCE)
+BUSY = "The server is reading other students' images: try again in a few seconds."
+# Conversions run on strips of about this many source pixels, never on a full-size copy.
+STRIP_PIXELS = 1 << 18
+# Pillow keeps up to 64 MB of a PNG's text chunks in memory, and a 64 KB file of compressed text reaches it
+# (a text bomb, measured: +63 MB per open). Nothing here reads PNG text: 1 MB is plenty for any real
+# file's metadata. (Process-wide: this is the server's Pillow; nothing else in the app reads PNG text.)
+PngImagePlugin.MAX_TEXT_MEMORY = min(PngImagePlugin.MAX_TEXT_MEMORY, 1_000_000)
+
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}   # EXIF orientation -> the turn that makes it upright
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L")
+_ALPHA_MODES = ("RGBA", "LA", "RGBa", "La", "PA")
+WHITE = (255, 255, 255, 255)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    if platform.system() != "Linux":
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:                  # musl and other C libraries: no malloc_trim
+        return None
+
+
+_LIBC = _glibc()
+
 
 class UploadRejected(ValueError):
     """The upload cannot be used; str() is the one line the page shows."""
+
+
+class DecoderBusy(UploadRejected):
+    """Every decode slot stayed taken by other uploads: the same file may work a moment later."""
 
 
 @dataclass
@@ -60,8 +121,9 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
-def _megapixels(n: int) -> str:
-    return f"{n / 1e6:.0f} megapixels" if n >= 10e6 else f"{n / 1e6:.1f} megapixels"
+def _megapixels(n: float) -> str:
+    text = f"{n / 1e6:.0f}" if n >= 10e6 else f"{n / 1e6:.1f}"
+    return f"{text.removesuffix('.0')} megapixels"
 
 
 def read_image(raw: bytes, *, max_bytes: int | None = None, max_pixels: int | None = None) -> CheckedImage:
@@ -74,11 +136,11 @@ def read_image(raw: bytes, *, max_bytes: int | None = None, max_pixels: int | No
     if len(raw) > max_bytes:
         raise UploadRejected(f"The file is {_mb(len(raw))}; this server takes images up to {_mb(max_bytes)}.")
 
-    # 1. What is it? Only the PNG, JPEG and WebP decoders may look at it.
+    # 1. What is it, and what would decoding it cost? Only the header is read here (no pixels).
     try:
         with Image.open(io.BytesIO(raw), formats=FORMATS) as probe:
             fmt, size = probe.format or "?", probe.size
-            _check_pixels(size, max_pixels)
+            _check_pixels(size, max_pixels, _pixel_cap(probe, max_pixels), fmt)
             probe.verify()       # PNG: every chunk's checksum; the others check their headers here
     except UploadRejected:
         raise
@@ -90,32 +152,85 @@ def read_image(raw: bytes, *, max_bytes: int | None = None, max_pixels: int | No
     except Exception as exc:  # noqa: BLE001  Pillow raises many types for damaged files; each is one message
         raise UploadRejected(_damaged(exc)) from None
 
-    # 2. Decode it for real (verify() leaves the image unusable: open it again).
-    try:
-        with Image.open(io.BytesIO(raw), formats=FORMATS) as im:
-            frames = getattr(im, "n_frames", 1)
-            im.seek(0)
-            if im.format == "JPEG":
-                im.draft(im.mode, (WORK_SIDE, WORK_SIDE))  # decode at 1/2, 1/4, 1/8 scale where that suffices
-            im.load()
-            image, notes = _convert(im)
-    except UploadRejected:
-        raise
-    except Exception as exc:  # noqa: BLE001  truncated data, a decoder error, a bad palette ...
-        raise UploadRejected(_damaged(exc)) from None
-
-    if frames > 1:
+    # 2. Decode it for real, one upload at a time (verify() leaves the image unusable: open it again).
+    with _decode_slot():
+        image, notes, frames = _decode(raw)
+    if frames > 1 and fmt != "MPO":     # (an MPO's second picture is the camera's preview, not an animation)
         notes.insert(0, f"An animated image ({frames} frames): the first frame is used.")
     return CheckedImage(image, fmt, size, notes)
 
 
-def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+def _decode(raw: bytes) -> tuple[Image.Image, list[str], int]:
+    """The first frame, converted and reduced; its frame count. The full-size decode is freed on return."""
+    try:
+        with Image.open(io.BytesIO(raw), formats=FORMATS) as im:
+            frames = getattr(im, "n_frames", 1)
+            im.seek(0)
+            if im.format in ("JPEG", "MPO"):
+                # Decode at 1/2, 1/4 or 1/8 scale where the result still fills WORK_SIDE on its long side.
+                im.draft(im.mode, _fitted(im.size, WORK_SIDE))
+            im.load()
+            image, notes = _convert(im)
+            return image, notes, frames
+    except MemoryError:
+        message = "The server ran short of memory reading this image: try a smaller one."
+    except Exception as exc:  # noqa: BLE001  truncated data, a decoder error, a bad palette ...
+        message = _damaged(exc)
+    # Raised out here, not inside `except`: the decoder's exception (and through its traceback the full-size
+    # image) is already gone, so its memory is free before the slot trims the heap.
+    raise UploadRejected(message)
+
+
+@contextmanager
+def _decode_slot():
+    """Hold one of the server's DECODES_AT_ONCE slots; DecoderBusy after DECODE_WAIT_S without one. On the
+    way out the freed decode goes back to the system, before the next one starts."""
+    if not _DECODES.acquire(timeout=DECODE_WAIT_S):
+        raise DecoderBusy(BUSY)
+    try:
+        yield
+    finally:
+        _hand_back_memory()
+        _DECODES.release()
+
+
+def _hand_back_memory() -> None:
+    """glibc keeps freed blocks in the arena of the thread that freed them, and every Streamlit script run is a
+    new thread (and lab.hardware.tune_allocator keeps blocks under 32 MiB in the heap): without this, each
+    decode's tens of MB stayed in the server (measured: 8 decodes in 8 threads, +133 MB where one decode
+    peaks at +65 MB). malloc_trim(0) returns them; it costs a few ms. (lab.hardware.release_memory does the
+    same after a job, with a full garbage collection this does not need: no cycles hold an image.)"""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _pixel_cap(probe: Image.Image, max_pixels: int) -> int:
+    """The most pixels this file may have: the server's cap, or fewer where its format needs more bytes a
+    pixel to decode than a PNG at the cap (see DECODE_BYTES_PER_CAP_PIXEL)."""
+    if probe.format == "WEBP":
+        per_pixel = _WEBP_BYTES_PER_PIXEL
+    elif probe.format in ("JPEG", "MPO"):
+        layers = getattr(probe, "layer", None) or [("", 1, 1, 0)]     # (id, h, v, table) per component
+        h_max, v_max = max(h for _, h, _, _ in layers), max(v for _, _, v, _ in layers)
+        per_pixel = 2 * sum(h * v for _, h, v, _ in layers) / (h_max * v_max)
+    else:
+        per_pixel = _PNG_BYTES_PER_PIXEL.get(probe.mode, 4)
+    return min(max_pixels, int(max_pixels * DECODE_BYTES_PER_CAP_PIXEL / per_pixel))
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int, cap: int, fmt: str) -> None:
     w, h = size
     if w < 1 or h < 1:
         raise UploadRejected("The image has no pixels (0 wide or 0 high).")
-    if w * h > max_pixels:
-        raise UploadRejected(f"The image is {w:,} x {h:,} pixels ({_megapixels(w * h)}); this server decodes up "
-                             f"to {_megapixels(max_pixels)}.")
+    if w * h > cap:
+        if cap == max_pixels:
+            what = f"this server decodes up to {_megapixels(max_pixels)}"
+        elif fmt in ("JPEG", "MPO"):
+            what = f"a JPEG stored like this one is read whole, up to {_megapixels(cap)}: make it smaller"
+        else:
+            what = (f"a {'WebP' if fmt == 'WEBP' else fmt} is read whole, up to {_megapixels(cap)}: save it as "
+                    "a JPEG or make it smaller")
+        raise UploadRejected(f"The image is {w:,} x {h:,} pixels ({_megapixels(w * h)}); {what}.")
 
 
 def _not_an_image(raw: bytes) -> str:
@@ -130,49 +245,71 @@ def _not_an_image(raw: bytes) -> str:
 
 
 def _damaged(exc: Exception) -> str:
-    what = "cut short (truncated)" if "truncated" in str(exc).lower() else "damaged"
-    return f"The image is {what} and cannot be decoded ({_reason(exc)})."
+    """One plain line; the decoder's own words (class names, offsets) stay out of the page."""
+    text = str(exc).lower()
+    if "text chunk" in text:      # Pillow's words when MAX_TEXT_MEMORY is reached
+        return "The image carries more hidden text (metadata) than this server reads: save it again without it."
+    what = "cut short (truncated)" if "truncated" in text else "damaged"
+    return f"The image is {what} and cannot be decoded: save it again, or choose another file."
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:120]}" if text else type(exc).__name__
+def _fitted(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """`size` scaled so its longer side is `side` (never below 1 px)."""
+    w, h = size
+    scale = side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def _convert(im: Image.Image) -> tuple[Image.Image, list[str]]:
-    """Any mode these formats decode to -> "L" or "RGB", upright, at most WORK_SIDE a side."""
+    """Any mode these formats decode to -> "L" or "RGB", upright, at most WORK_SIDE a side.
+
+    Reduced first, by a whole factor, a strip at a time: every conversion (16 bits to 8, palette, CMYK,
+    transparency onto white) happens on one strip of the source, never on a full-size copy. Compositing on
+    white before the reduction, strip by strip, is what a browser shows, averaged: no premultiplied-alpha
+    question arises, and the result is the same as compositing the whole image and then reducing it."""
     notes: list[str] = []
-    if im.getexif().get(EXIF_ORIENTATION, 1) not in (0, 1):   # phones store photos sideways and say so
-        im = ImageOps.exif_transpose(im)
+    orientation = im.getexif().get(EXIF_ORIENTATION, 1)
+    if orientation in _TRANSPOSE:   # phones store photos sideways and say so
         notes.append("Turned upright, as its EXIF orientation says.")
-    mode = im.mode
-    if mode.startswith("I;16") or mode == "I":
-        # 16-bit grey: convert("L") would clip every value above 255 to white. Scale 0..65535 to 0..255.
-        values = np.asarray(im, dtype=np.float64)
-        im = Image.fromarray(np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8), "L")
+    if im.mode.startswith("I"):
         notes.append("16-bit greyscale, scaled to 8 bits.")
-    elif mode == "F":
-        values = np.nan_to_num(np.asarray(im, dtype=np.float64))
-        span = values.max() - values.min()
-        scaled = (values - values.min()) / span * 255 if span > 0 else np.zeros_like(values)
-        im = Image.fromarray(np.rint(scaled).astype(np.uint8), "L")
-    elif mode == "CMYK":
-        im = im.convert("RGB")
+    elif im.mode == "CMYK":
         notes.append("CMYK (print colours), converted to RGB.")
-    if im.mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif im.mode == "PA":
-        im = im.convert("RGBA")
-    if im.mode in ("RGBA", "LA", "RGBa", "La"):
-        grey = im.mode in ("LA", "La")
-        rgba = im.convert("RGBA")
-        if rgba.getchannel("A").getextrema()[0] < 255:
+
+    out_mode = "L" if im.mode in _GREY_MODES else "RGB"
+    w, h = im.size
+    factor = max(1, max(w, h) // WORK_SIDE)          # leaves the long side in [WORK_SIDE, 2 x WORK_SIDE)
+    if im.mode == out_mode:                          # nothing to convert (most photos): no copy at all
+        out = im.reduce(factor) if factor > 1 else im
+    else:
+        rows = max(factor, STRIP_PIXELS // w // factor * factor)   # whole blocks of `factor` rows a strip
+        out = Image.new(out_mode, (-(-w // factor), -(-h // factor)))
+        transparent = False
+        for top in range(0, h, rows):
+            strip, see_through = _flatten(im.crop((0, top, w, min(h, top + rows))), out_mode)
+            transparent = transparent or see_through
+            out.paste(strip.reduce(factor), (0, top // factor))
+        if transparent:
             notes.append("Transparent parts shown on white, as a browser shows them.")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, rgba).convert("L" if grey else "RGB")
-    if im.mode not in ("L", "RGB"):
-        im = im.convert("L" if im.mode == "1" else "RGB")
-    if max(im.size) > WORK_SIDE:
-        im = im.copy()
-        im.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    return im, notes
+    if max(out.size) > WORK_SIDE:
+        out = out.resize(_fitted(out.size, WORK_SIDE), Image.Resampling.LANCZOS)
+    if orientation in _TRANSPOSE:
+        out = out.transpose(_TRANSPOSE[orientation])
+    return out, notes
+
+
+def _flatten(strip: Image.Image, out_mode: str) -> tuple[Image.Image, bool]:
+    """One strip of the source in `out_mode` ("L" or "RGB"), on white; and whether any of it was see-through."""
+    if strip.mode.startswith("I"):
+        # 16-bit grey: convert("L") would clip every value above 255 to white. Scale 0..65535 to 0..255 in
+        # integers: (v + 128) // 257 is round(v / 257) for every 16-bit v (no v / 257 ends in exactly .5).
+        values = np.clip(np.asarray(strip), 0, 65535).astype(np.uint32)
+        return Image.fromarray(((values + 128) // 257).astype(np.uint8), "L"), False
+    if strip.mode == "P":
+        strip = strip.convert("RGBA" if "transparency" in strip.info else "RGB")
+    see_through = False
+    if strip.mode in _ALPHA_MODES:
+        rgba = strip.convert("RGBA")
+        see_through = rgba.getchannel("A").getextrema()[0] < 255
+        strip = Image.alpha_composite(Image.new("RGBA", rgba.size, WHITE), rgba)
+    return (strip if strip.mode == out_mode else strip.convert(out_mode)), see_through

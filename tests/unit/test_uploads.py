@@ -100,7 +100,7 @@ def test_limits_come_from_the_server_settings(monkeypatch):
     from dashboard.lab import settings
 
     settings.override(None)
-    assert uploads.limits() == (5_000_000, 25_000_000)          # the defaults
+    assert uploads.limits() == (5_000_000, 13_000_000)          # the defaults
     monkeypatch.setenv("TRAIN_INFER_LAB_MAX_UPLOAD_BYTES", "1000")
     monkeypatch.setenv("TRAIN_INFER_LAB_MAX_UPLOAD_PIXELS", "2000")
     settings.override(None)
