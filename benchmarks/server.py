@@ -44,8 +44,8 @@ class Server:
         return "\n".join([line for line in lines if not ACCESS_LINE.search(line)][-n:])
 
 
-def start_server(home: Path, extra_env: dict[str, str] | None = None) -> Server:
-    """`streamlit run dashboard/entry.py` in its own process group, HOME and data folder in `home`."""
+def start_server(home: Path, extra_env: dict[str, str] | None = None, *, script: Path = APP) -> Server:
+    """`streamlit run dashboard/entry.py` (or `script`) in its own process group, HOME and data folder in `home`."""
     port = free_port()
     cache = home / ".cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,7 @@ def start_server(home: Path, extra_env: dict[str, str] | None = None) -> Server:
     log = home / "streamlit.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1",
              "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

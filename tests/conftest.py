@@ -9,10 +9,15 @@ pipeline) is marked `slow`; so is every e2e test (tests/e2e/conftest.py) and the
 
 from __future__ import annotations
 
+import os
 import socket
 from urllib.error import URLError
 
 import pytest
+
+# One test process makes hundreds of sessions in the one registry, each held by its test: the server's cap
+# (120) is for a room. Tests of the cap set their own (tests/service/test_authority.py).
+os.environ.setdefault("TRAIN_INFER_LAB_MAX_SESSIONS", "2000")
 
 import dashboard  # noqa: F401, I001  first: its OpenMP default must precede torch
 import torch

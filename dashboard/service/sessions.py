@@ -267,6 +267,8 @@ class Registry:
         server restart the same browser gets a new, empty session under its old cookie); else a new token.
         Raises RoomFull when the server already keeps settings' max_sessions."""
         cap = getattr(settings.current(), "max_sessions", None)
+        if cap is not None and len(self.sessions()) >= cap:
+            self._make_room(len(self.sessions()) - cap + 1)
         with self._lock:
             if cap is not None and len(self._sessions) >= cap:
                 raise RoomFull(f"The server already holds {cap} sessions, its limit: try again when someone "
@@ -275,6 +277,16 @@ class Registry:
             self._sessions[s.token] = s
         self._start_janitor()
         return s
+
+    def _make_room(self, n: int) -> None:
+        """Forget up to `n` sessions that no open tab holds and no job runs for, longest gone first: the
+        janitor would forget them later anyway, and a full server should not turn away a student for them."""
+        idle = sorted((s for s in self.sessions() if not self.connected(s) and not s.busy),
+                      key=lambda s: s.last_connected)
+        for s in idle[:n]:
+            with self._lock:
+                self._sessions.pop(s.token, None)
+            RUNNER.forget(s.token)
 
     def sessions(self) -> list[Session]:
         with self._lock:

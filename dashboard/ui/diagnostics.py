@@ -40,8 +40,11 @@ def rows(s: Session) -> list[tuple[str, str]]:
     queue = RUNNER.queue()
     running = sum(1 for j in queue if j.state == RUNNING)
     waiting = sum(1 for j in queue if j.state == QUEUED)
+    kept = sorted({x.kept_by for x in REGISTRY.sessions()})
     return [
         ("Presenter key", KEY_SOURCES.get(authority.source(), authority.source())),
+        # "cookie" where dashboard/entry.py's middleware runs; "browser storage" where the cookie never arrives.
+        ("Sessions kept by", f"{s.kept_by} (this session)" + (f"; all: {', '.join(kept)}" if len(kept) > 1 else "")),
         ("Threads per job", f"{cfg.threads} of {settings.effective_cpus()} CPUs this process may use"),
         ("Sessions", f"{len(REGISTRY.sessions())} of at most {cfg.max_sessions}"),
         ("Jobs", f"{running} running, {waiting} waiting (at most {cfg.max_queued_jobs} together)"),

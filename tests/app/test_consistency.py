@@ -292,6 +292,8 @@ def measured_session(case: str, tiny_trained) -> AppTest:
     s.hardware_probe = probe_for(s.results)
     s.hardware_probe.digest = s.digest
     s.edge_runs = edge_runs(s, s.results)
+    s.presenter = True   # every page, the presenter's Run of show and diagnostics too
+    at.run()
     return at
 
 

@@ -114,3 +114,35 @@ def test_streamlits_internal_metrics_answer_404_and_health_still_answers(app_url
     assert caught.value.code == 404
     with urllib.request.urlopen(f"{app_url}/_stcore/health", timeout=10) as answer:
         assert answer.status == 200
+
+
+def test_without_the_entry_file_the_session_is_kept_in_browser_storage_and_still_never_in_the_address(
+        new_page, tmp_path):
+    """A host that runs dashboard/app.py directly sends no cookie: the token lives in the browser's localStorage
+    (ui.browser_storage). A refresh still finds the session; another browser still gets its own."""
+    from benchmarks.server import ROOT, start_server, stop_server, wait_healthy
+
+    server = start_server(tmp_path, {"TRAIN_INFER_LAB_PRESENTER_KEY": PRESENTER_KEY},
+                          script=ROOT / "dashboard" / "app.py")
+    try:
+        wait_healthy(server, 90)
+        page = new_page()
+        page.goto(server.url)
+        expect(page.get_by_role("heading", name="Train & Infer Lab", level=1)).to_be_visible(timeout=90_000)
+        settle(page)
+        assert [c for c in page.context.cookies() if c["name"] == "til_session"] == []   # no middleware here
+        token = page.evaluate("window.localStorage.getItem('til_session')")
+        assert re.fullmatch(r"[0-9a-f]{32}", token or ""), token
+        type_key(page, PRESENTER_KEY)   # something only this session has
+        expect(sidebar(page).get_by_text("Presenter mode")).to_be_visible()
+        page.reload()
+        settle(page)
+        expect(sidebar(page).get_by_text("Presenter mode")).to_be_visible()   # the same session after a refresh
+        assert token not in page.url and not [a for a in addresses(page) if token in a]
+        other = new_page()
+        other.goto(page.url)
+        settle(other)
+        expect(sidebar(other).get_by_text("Presenter mode")).to_have_count(0)
+        assert other.evaluate("window.localStorage.getItem('til_session')") != token
+    finally:
+        stop_server(server)
