@@ -60,7 +60,8 @@ def panel(s: Session) -> None:
     problems = settings.errors()
     label = "Server diagnostics" + (f" ({len(problems)} setting{'s' if len(problems) != 1 else ''} ignored)"
                                     if problems else "")
-    with st.expander(label, icon=":material/monitor_heart:", expanded=bool(problems)):
+    # Folded even with problems (the label counts them): the sidebar is projected with the page.
+    with st.expander(label, icon=":material/monitor_heart:", expanded=False):
         for problem in problems:
             st.warning(f"Server setting ignored: {problem}", icon=":material/settings_alert:")
         for what, value in rows(s):

@@ -100,7 +100,8 @@ def setup(s: Session) -> None:
         except ImportError:
             diagnostics = None
         if diagnostics is not None:
-            diagnostics.panel(s)
+            with st.sidebar:
+                diagnostics.panel(s)
     widgets.save(s, "presenter", FORM)
     if (note := replay_note(s)) is not None:
         # On every page, in or out of presenter mode: the Train and comparison pages draw the model's
