@@ -119,3 +119,14 @@ def test_a_bad_value_in_the_address_gets_one_line_and_the_session_keeps_what_it_
         assert value not in shown or len(value) <= 20, "a long value is never echoed whole"
     for form, values in forms_before.items():   # what the student had set elsewhere is untouched
         assert {k: s.forms[form].get(k) for k in values} == values, form
+
+
+def test_the_demos_measure_afresh_for_everyone_is_the_presenters_button_only(tiny_trained):
+    at = with_model(tiny_trained)
+    s = session(at)
+    s.results_note, s.results_settings = "measured on this server at 09:00 for another session", {"demo": True}
+    visit(at, "app_pages/home.py")
+    assert not [b for b in at.button if b.key == "demo_fresh"]
+    s.presenter = True
+    at.run()
+    assert [b.label for b in at.button if b.key == "demo_fresh"] == ["Measure afresh for everyone"]
