@@ -25,10 +25,8 @@ benchmarks/results/board_flood.json.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
-import shutil
 import statistics
 import sys
 import tempfile
@@ -44,6 +42,7 @@ import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torc
 from benchmarks._table import markdown_table, write_json  # noqa: E402
 from dashboard.service import board as service  # noqa: E402
 from dashboard.service.board import Board, PostRate, Refused, Result  # noqa: E402
+from tests.service.test_board import throwaway_postgres  # noqa: E402  the tests' own throwaway server
 
 GOAL_MS = 50.0
 CLASS = "FLOOD-1"
@@ -163,31 +162,6 @@ def flood_many_sessions(board: Board, code: str, sessions: int, threads: int = 8
     return {"sessions": sessions, "threads": threads, "attempts": 2 * sessions, **counts, "seconds": took,
             "rows": rows, "max_rows_seen": max(seen[0], rows), "cap": board.max_entries,
             "messages": sorted(messages)}
-
-
-@contextlib.contextmanager
-def throwaway_postgres():
-    """A PostgreSQL on a unix socket in a temporary folder (tests/service/test_board.py's way), or None."""
-    from tests.service.test_board import _as_server, _has_user, _initdb
-    initdb = _initdb()
-    if initdb is None or (os.geteuid() == 0 and not _has_user("postgres")):
-        yield None
-        return
-    pg_ctl = str(Path(initdb).with_name("pg_ctl"))
-    folder = Path(tempfile.mkdtemp(prefix="board-flood-pg-"))
-    data = str(folder / "data")
-    options = f"-k {folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-    try:
-        if os.geteuid() == 0:
-            shutil.chown(folder, "postgres", "postgres")
-        _as_server(initdb, "-D", data, "--username=board", "--auth=trust", "--encoding=UTF8", "--locale=C",
-                   "--no-sync")
-        _as_server(pg_ctl, "-D", data, "-o", options, "-l", str(folder / "log"), "-w", "start")
-        yield f"postgresql://board@/postgres?host={folder}"
-    finally:
-        if (folder / "data" / "postmaster.pid").exists():
-            _as_server(pg_ctl, "-D", data, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_database(name: str, url: str, args, folder: Path) -> dict:

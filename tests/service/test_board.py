@@ -7,6 +7,7 @@ Without the binaries its tests are skipped, or fail where TRAIN_INFER_LAB_REQUIR
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import hashlib
@@ -59,16 +60,14 @@ def _as_server(program: str, *args: str) -> None:
         pytest.fail(f"{Path(program).name} failed: {done.stderr.strip()}")
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
+@contextlib.contextmanager
+def throwaway_postgres():
+    """A PostgreSQL on a unix socket in a temporary folder, started from Debian's server binaries, stopped and
+    removed after; yields its URL, or None where the server is not installed. (benchmarks/board_flood.py too.)"""
     initdb = _initdb()
-    missing = initdb is None or (os.geteuid() == 0 and not _has_user("postgres"))
-    if missing:
-        reason = ("PostgreSQL's server is not installed (/usr/lib/postgresql/*/bin/initdb): "
-                  "apt-get install postgresql (Debian's package)")
-        if os.environ.get("TRAIN_INFER_LAB_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason + "; TRAIN_INFER_LAB_REQUIRE_POSTGRES=1 requires it")
-        pytest.skip(reason)
+    if initdb is None or (os.geteuid() == 0 and not _has_user("postgres")):
+        yield None
+        return
     pg_ctl = str(Path(initdb).with_name("pg_ctl"))
     # Not under pytest's tmp folder: that is private to root, and the server runs as postgres.
     folder = Path(tempfile.mkdtemp(prefix="board-pg-"))
@@ -85,6 +84,18 @@ def postgres_url():
         if (folder / "data" / "postmaster.pid").exists():
             _as_server(pg_ctl, "-D", data, "-m", "immediate", "-w", "stop")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    with throwaway_postgres() as url:
+        if url is None:
+            reason = ("PostgreSQL's server is not installed (/usr/lib/postgresql/*/bin/initdb): "
+                      "apt-get install postgresql (Debian's package)")
+            if os.environ.get("TRAIN_INFER_LAB_REQUIRE_POSTGRES") == "1":
+                pytest.fail(reason + "; TRAIN_INFER_LAB_REQUIRE_POSTGRES=1 requires it")
+            pytest.skip(reason)
+        yield url
 
 
 def _has_user(name: str) -> bool:
