@@ -177,8 +177,8 @@ class RssSampler(threading.Thread):
 # --- the browser side ------------------------------------------------------------------------------
 
 
-async def open_try_it(page, url: str) -> None:
-    """Home, the whole demo (a model to ask), then Try it yourself with "Upload a file" picked."""
+async def run_demo(page, url: str) -> None:
+    """Home, then the whole demo: a model for Try it to ask (computed once, then served from shared results)."""
     from playwright.async_api import expect
     await page.goto(url)
     await expect(page.get_by_role("heading", name="Train & Infer Lab", level=1)).to_be_visible(timeout=120_000)
@@ -186,6 +186,11 @@ async def open_try_it(page, url: str) -> None:
     await page.get_by_role("button", name="Run the whole demo", exact=True).click()
     await expect(page.get_by_text(re.compile(r"Demo done"))).to_be_visible(timeout=DEMO_TIMEOUT_S * 1000)
     await page.wait_for_selector(IDLE, state="attached", timeout=60_000)
+
+
+async def open_try_it(page) -> None:
+    """Try it yourself, with "Upload a file" picked."""
+    from playwright.async_api import expect
     await page.get_by_test_id("stSidebarNav").get_by_role("link", name="Try it yourself", exact=True).click()
     await expect(page.get_by_role("heading", name="Try it yourself", level=1)).to_be_visible(timeout=60_000)
     await page.wait_for_selector(IDLE, state="attached", timeout=60_000)
@@ -227,7 +232,7 @@ async def one_round(pages, files: list[Case], sampler: RssSampler, timeout_s: fl
     peak = sampler.kernel_peak() if kernel else None
     sampled = sampler.sampled_peak(start)
     said = [o["said"] for o in outcomes]
-    right = sum(o["said"] == case.says for o, case in zip(outcomes, files))
+    right = sum(case.says in o["said"] for o, case in zip(outcomes, files))    # (after the icon's name)
     return {"files": [c.name for c in files], "baseline_mb": baseline / MB,
             "peak_growth_mb": ((peak if peak else sampled) - baseline) / MB,
             "sampled_peak_growth_mb": (sampled - baseline) / MB, "peak_from": "VmHWM" if peak else "samples",
@@ -243,7 +248,9 @@ async def drive(url: str, cases: list[Case], sessions: int, sampler: RssSampler,
         browser = await pw.chromium.launch(executable_path=chromium(), headless=True, args=CHROMIUM_ARGS)
         contexts = [await browser.new_context(viewport={"width": 1400, "height": 1200}) for _ in range(sessions)]
         pages = [await c.new_page() for c in contexts]
-        await asyncio.gather(*(open_try_it(p, url) for p in pages))
+        await run_demo(pages[0], url)                                 # computes it ...
+        await asyncio.gather(*(run_demo(p, url) for p in pages[1:]))  # ... the others are served its results
+        await asyncio.gather(*(open_try_it(p) for p in pages))
         rounds = []
         for case in cases:
             rounds.append(await one_round(pages, [case] * sessions, sampler, timeout_s))
@@ -370,12 +377,12 @@ def main() -> None:
     for r in rounds:
         what = "mixed: each page a different file" if r.get("mixed") else r["files"][0]
         rows.append([what, f"{r['done']} / {args.sessions}", f"{r['as_expected']} / {args.sessions}", r["busy"],
-                     f"{r['baseline_mb']:,.0f} MB", f"+{r['peak_growth_mb']:.1f} MB",
+                     f"{r['last_line_s']:.1f} s", f"{r['baseline_mb']:,.0f} MB", f"+{r['peak_growth_mb']:.1f} MB",
                      f"+{r['sampled_peak_growth_mb']:.1f} MB", verdict(r["peak_growth_mb"])])
     print(f"\n{args.sessions} sessions upload at the same moment; server peak RSS growth over the RSS just before "
           f"(kernel high-water mark; psutil every {SAMPLE_S * 1e3:.0f} ms beside it). Goal: under {GOAL_MB:.0f} MB.\n")
     print(markdown_table(["upload (each of the N pages)", "pages with a line", "the expected line",
-                          "told busy", "server RSS before", "peak growth", "sampled peak", f"< {GOAL_MB:.0f} MB"],
+                          "told busy", "last line after", "server RSS before", "peak growth", "sampled peak", f"< {GOAL_MB:.0f} MB"],
                          rows))
     worst = max(r["peak_growth_mb"] for r in rounds)
     print(f"\nworst round: +{worst:.1f} MB: goal {'met' if worst < GOAL_MB else 'NOT met'}; "
