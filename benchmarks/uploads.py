@@ -7,7 +7,7 @@
 1. The files (made here, in a temporary folder): the worst a student can send under the server's default
    limits. At the pixel cap (13 megapixels): a 16-bit RGBA PNG, an RGBA PNG half transparent, a 16-bit grey
    PNG, a phone-like JPEG; at their own, lower caps: a progressive full-colour (4:4:4) JPEG and a WebP; a PNG
-   at the byte limit; a PNG bomb (10 gigapixels in 1 KB) and a PNG text bomb (63 MB of text in 64 KB). The
+   at the byte limit and an RGBA PNG at both limits; a PNG bomb (10 gigapixels in 1 KB) and a PNG text bomb (63 MB of text in 64 KB). The
    valid ones are flat (a white page), so each page ends at "Nothing to recognise" right after decoding:
    what is measured is the upload path, not a prediction. Each file is checked first, in this process, to
    give the line the page should show.
@@ -99,7 +99,9 @@ def make_files(folder: Path) -> list[Case]:
     jpeg_444 = (3_400, 2_548)                                    # 8.66 megapixels: 4:4:4's cap is 8.67
     webp = (2_080, 1_560)                                        # 3.24 megapixels: WebP's cap is 3.25
     rng = np.random.default_rng(0)
-    grain = (250 + rng.integers(0, 6, (3_000, 3_900), np.uint8)).astype(np.uint8)   # paper grain: ~4.8 MB
+    grain = (250 + rng.integers(0, 6, (3_000, 3_900), np.uint8)).astype(np.uint8)   # paper grain: ~4.9 MB
+    heavy = np.full((h, w, 4), 255, np.uint8)                    # both limits at once: 13 MP RGBA and ~4.9 MB
+    heavy[:740, :, :3] = 250 + rng.integers(0, 6, (740, w, 3), np.uint8)
     text = b"".join(chunk(b"zTXt", b"k%d\x00\x00" % i + zlib.compress(b"a" * 1_000_000, 9)) for i in range(63))
     files = {
         "16-bit RGBA PNG, 13 MP": png_by_hand(w, h, 16, 6, struct.pack(">HHHH", 65535, 65535, 65535, 32768) * w),
@@ -110,6 +112,7 @@ def make_files(folder: Path) -> list[Case]:
                                                progressive=True, subsampling=0),
         "WebP, 3.2 MP": save(Image.new("RGB", webp, (236, 236, 236)), "WEBP", lossless=True),
         "PNG at the byte limit, 11.7 MP": save(Image.fromarray(grain, "L"), "PNG"),
+        "RGBA PNG at both limits, 13 MP": save(Image.fromarray(heavy, "RGBA"), "PNG"),
         "PNG bomb, 10 gigapixels": png_by_hand(100_000, 100_000, 8, 0, bytes(100_000), rows=10),
         "PNG text bomb, 63 MB of text": png_by_hand(8, 8, 8, 0, bytes(8), extra=text),
     }

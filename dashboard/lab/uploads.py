@@ -6,14 +6,14 @@
 What is refused, each with one sentence the page shows: an empty file, one over the byte limit,
 anything that is not a PNG, JPEG or WebP (a text file renamed .png, a GIF), more pixels than this
 server decodes (decompression bombs: a few KB that would decode to gigabytes), PNG text chunks that
-inflate to megabytes, truncated or corrupt files, and, while other students' images take every decode
-slot for DECODE_WAIT_S, a new one (DecoderBusy: a moment later it works). What is converted: 16-bit
+inflate to megabytes, truncated or corrupt files, and, while other students' images keep the decoder
+busy for DECODE_WAIT_S, a new one (DecoderBusy: a moment later it works). What is converted: 16-bit
 greyscale (scaled, not clipped), CMYK, palette, transparency (composited on white, as it shows in a
 browser), EXIF rotation; an animated PNG or WebP gives its first frame, and says so.
 
 Memory. A hosted copy has 0.7-2.7 GB for everything, so one decode may hold at most what a PNG at the
-pixel cap holds (DECODE_BYTES_PER_CAP_PIXEL bytes a pixel), and at most DECODES_AT_ONCE decode at once
-across the server. Nothing goes through float64 or through a full-size copy: JPEG is decoded at 1/2 to
+pixel cap holds (DECODE_BYTES_PER_CAP_PIXEL bytes a pixel), and DECODES_AT_ONCE decode at once across
+the server, on a decoder thread of their own. Nothing goes through float64 or through a full-size copy: JPEG is decoded at 1/2 to
 1/8 scale (draft); PNG and WebP cannot be, so their whole image is decoded once, then converted,
 composited and reduced a strip at a time.
 
@@ -25,8 +25,8 @@ from __future__ import annotations
 import ctypes
 import io
 import platform
-import threading
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,11 +62,15 @@ _OTHER_KINDS = (
 DECODE_BYTES_PER_CAP_PIXEL = 4
 _PNG_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}   # else 4
 _WEBP_BYTES_PER_PIXEL = 16
-# One decode at a time across the server: two would double the peak on a 2-core host for no gain in a room
-# (a 13-megapixel PNG decodes in ~0.4 s, so the 8th of 8 students at once waits ~3 s).
+# One decode at a time across the server, on a thread of its own: two would double the peak on a 2-core host
+# for no gain in a room (a 13-megapixel PNG decodes in ~0.4 s: the 8th of 8 students at once waits ~3 s).
+# Its own thread, not a lock around the student's: glibc gives each thread a heap arena of its own and, with
+# lab.hardware.tune_allocator's thresholds, never hands back the top of one (malloc_trim cannot either).
+# Decoded on 8 students' threads, 8 progressive JPEGs took +375 MB on a real server and kept most of it;
+# decoded on one thread, each decode reuses the memory of the one before.
 DECODES_AT_ONCE = 1
-DECODE_WAIT_S = 10.0
-_DECODES = threading.BoundedSemaphore(DECODES_AT_ONCE)
+DECODE_WAIT_S = 10.0                 # a student's upload waits this long for the decoder, then hears BUSY
+_DECODER = ThreadPoolExecutor(max_workers=DECODES_AT_ONCE, thread_name_prefix="upload-decoder")
 BUSY = "The server is reading other students' images: try again in a few seconds."
 # Conversions run on strips of about this many source pixels, never on a full-size copy.
 STRIP_PIXELS = 1 << 18
@@ -139,19 +143,48 @@ def read_image(raw: bytes, *, max_bytes: int | None = None, max_pixels: int | No
     if len(raw) > max_bytes:
         raise UploadRejected(f"The file is {_mb(len(raw))}; this server takes images up to {_mb(max_bytes)}.")
 
-    # One upload at a time from here: even a header can cost memory (Pillow's WebP probe allocates the canvas).
-    with _decode_slot():
+    # Everything from the header on runs on the decoder thread: even a header can cost memory (Pillow's WebP
+    # probe allocates the whole canvas).
+    job = _DECODER.submit(_read_and_hand_back, raw, max_pixels)
+    try:
+        error = job.exception(timeout=DECODE_WAIT_S)
+    except FutureTimeout:
+        job.cancel()          # not started: dropped; started: it ends soon and nobody reads it
+        raise DecoderBusy(BUSY) from None
+    if isinstance(error, UploadRejected):
+        # A new one: re-raising the future's own would tie it, this frame and the upload's bytes in a cycle
+        # that only a garbage collection frees.
+        raise UploadRejected(str(error))
+    checked, frames = job.result()      # (anything else, a bug, is raised here as it is)
+    if frames > 1 and checked.format != "MPO":   # (an MPO's second picture is the camera's preview)
+        checked.notes.insert(0, f"An animated image ({frames} frames): the first frame is used.")
+    return checked
+
+
+def _read_and_hand_back(raw: bytes, max_pixels: int) -> tuple[CheckedImage, int]:
+    """On the decoder thread: the checked image and its frame count; then the freed decode goes back to the
+    system before the next one starts."""
+    try:
+        return _read(raw, max_pixels)
+    finally:
+        _hand_back_memory()
+
+
+def _read(raw: bytes, max_pixels: int) -> tuple[CheckedImage, int]:
+    try:
         fmt, size = _probe(raw, max_pixels)
-        image, notes, frames = _decode(raw)     # opened again: verify() leaves the probe unusable
-    if frames > 1 and fmt != "MPO":     # (an MPO's second picture is the camera's preview, not an animation)
-        notes.insert(0, f"An animated image ({frames} frames): the first frame is used.")
-    return CheckedImage(image, fmt, size, notes)
+        image, notes, frames = _decode(raw)
+        return CheckedImage(image, fmt, size, notes), frames
+    except UploadRejected as exc:
+        message = str(exc)
+    # A fresh exception, raised once the old one is gone: its traceback held the decoder's frames, and through
+    # them the full-size image, for as long as the student's page kept the exception.
+    raise UploadRejected(message)
 
 
 def _probe(raw: bytes, max_pixels: int) -> tuple[str, tuple[int, int]]:
     """What is it, and what would decoding it cost? Only the header is read (no pixels); (format, size).
-    A function of its own so the probe is gone before the decode: Pillow's WebP probe holds a full-size
-    canvas (measured: 8 students' WebP probes held while they waited for the slot, +207 MB)."""
+    (Pillow's WebP probe holds a full-size canvas: it is gone when this returns.)"""
     try:
         with Image.open(io.BytesIO(raw), formats=FORMATS) as probe:
             fmt, size = probe.format or "?", probe.size
@@ -161,19 +194,18 @@ def _probe(raw: bytes, max_pixels: int) -> tuple[str, tuple[int, int]]:
     except UploadRejected:
         raise
     except UnidentifiedImageError:
-        message = _not_an_image(raw)
+        raise UploadRejected(_not_an_image(raw)) from None
     except Image.DecompressionBombError:
-        message = (f"The image has far more pixels than the {_megapixels(max_pixels)} this server decodes "
-                   "(a decompression bomb?).")
+        raise UploadRejected(f"The image has far more pixels than the {_megapixels(max_pixels)} this server "
+                             "decodes (a decompression bomb?).") from None
     except Exception as exc:  # noqa: BLE001  Pillow raises many types for damaged files; each is one message
-        message = _damaged(exc)
-    raise UploadRejected(message)     # out here: the probe and the decoder's exception are already freed
+        raise UploadRejected(_damaged(exc)) from None
 
 
 def _decode(raw: bytes) -> tuple[Image.Image, list[str], int]:
     """The first frame, converted and reduced; its frame count. The full-size decode is freed on return."""
     try:
-        with Image.open(io.BytesIO(raw), formats=FORMATS) as im:
+        with Image.open(io.BytesIO(raw), formats=FORMATS) as im:   # again: verify() left the probe unusable
             frames = getattr(im, "n_frames", 1)
             im.seek(0)
             if im.format in ("JPEG", "MPO"):
@@ -183,33 +215,16 @@ def _decode(raw: bytes) -> tuple[Image.Image, list[str], int]:
             image, notes = _convert(im)
             return image, notes, frames
     except MemoryError:
-        message = "The server ran short of memory reading this image: try a smaller one."
+        raise UploadRejected("The server ran short of memory reading this image: try a smaller one.") from None
     except Exception as exc:  # noqa: BLE001  truncated data, a decoder error, a bad palette ...
-        message = _damaged(exc)
-    # Raised out here, not inside `except`: the decoder's exception (and through its traceback the full-size
-    # image) is already gone, so its memory is free before the slot trims the heap.
-    raise UploadRejected(message)
-
-
-@contextmanager
-def _decode_slot():
-    """Hold one of the server's DECODES_AT_ONCE slots; DecoderBusy after DECODE_WAIT_S without one. On the
-    way out the freed decode goes back to the system, before the next one starts."""
-    if not _DECODES.acquire(timeout=DECODE_WAIT_S):
-        raise DecoderBusy(BUSY)
-    try:
-        yield
-    finally:
-        _hand_back_memory()
-        _DECODES.release()
+        raise UploadRejected(_damaged(exc)) from None
 
 
 def _hand_back_memory() -> None:
-    """glibc keeps freed blocks in the arena of the thread that freed them, and every Streamlit script run is a
-    new thread (and lab.hardware.tune_allocator keeps blocks under 32 MiB in the heap): without this, each
-    decode's tens of MB stayed in the server (measured: 8 decodes in 8 threads, +133 MB where one decode
-    peaks at +65 MB). malloc_trim(0) returns them; it costs a few ms. (lab.hardware.release_memory does the
-    same after a job, with a full garbage collection this does not need: no cycles hold an image.)"""
+    """Return the freed decode's pages to the system (glibc: malloc_trim(0), a few ms). It frees what lies in
+    the arenas' free lists; the decoder thread's own arena top stays for the next decode to reuse.
+    (lab.hardware.release_memory does the same after a job, with a full garbage collection this does not
+    need: no cycles hold an image.)"""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
 

@@ -1,9 +1,10 @@
 """Hostile and worst-case uploads: each gives one plain line (or the right image), in bounded memory, and the
-server's decode slot is always given back. (Odd but ordinary files: test_uploads.py. The Try it page keeping
+server's one decoder keeps working. (Odd but ordinary files: test_uploads.py. The Try it page keeping
 the session intact: tests/app/test_try_it_hostile_uploads.py.)"""
 
 from __future__ import annotations
 
+import gc
 import io
 import re
 import struct
@@ -13,6 +14,7 @@ import threading
 import time
 import zipfile
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -250,27 +252,35 @@ def test_a_line_one_pixel_high_at_the_cap():
     assert checked.image.size == (uploads.WORK_SIDE, 1)
 
 
-# --- the server's decode slots -------------------------------------------------------------------------
+# --- the server's decoder -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def every_slot_taken():
-    held = [uploads._DECODES.acquire(blocking=False) for _ in range(uploads.DECODES_AT_ONCE)]
-    assert all(held)
-    yield
-    for _ in held:
-        uploads._DECODES.release()
+@contextmanager
+def decoder_busy():
+    """Every decoder thread held by another student's upload (a task that waits to be let go)."""
+    let_go = threading.Event()
+    started = [threading.Event() for _ in range(uploads.DECODES_AT_ONCE)]
+    held = [uploads._DECODER.submit(lambda e=e: (e.set(), let_go.wait(30))) for e in started]
+    assert all(e.wait(10) for e in started)
+    try:
+        yield
+    finally:
+        let_go.set()
+        for job in held:
+            job.result(10)
 
 
-def test_a_busy_decoder_says_try_again(monkeypatch, every_slot_taken):
+def test_a_busy_decoder_says_try_again(monkeypatch):
     monkeypatch.setattr(uploads, "DECODE_WAIT_S", 0.05)
-    with pytest.raises(DecoderBusy) as exc:
-        read_image(encode(Image.new("L", (20, 20))))
+    raw = encode(Image.new("L", (20, 20)))
+    with decoder_busy(), pytest.raises(DecoderBusy) as exc:
+        read_image(raw)
     assert one_line(exc) == "The server is reading other students' images: try again in a few seconds."
+    assert read_image(raw).image.size == (20, 20)                    # free again: the same file is read
 
 
-def test_decodes_take_turns_across_threads(monkeypatch):
-    at_once, most = 0, 0
+def test_decodes_take_turns_on_one_thread(monkeypatch):
+    at_once, most, threads_seen = 0, 0, set()
     lock = threading.Lock()
     convert = uploads._convert
 
@@ -279,7 +289,8 @@ def test_decodes_take_turns_across_threads(monkeypatch):
         with lock:
             at_once += 1
             most = max(most, at_once)
-        time.sleep(0.02)                  # long enough for the other threads to arrive (nothing is timed)
+            threads_seen.add(threading.get_ident())
+        time.sleep(0.02)                  # long enough for the other students to arrive (nothing is timed)
         with lock:
             at_once -= 1
         return convert(im)
@@ -287,24 +298,57 @@ def test_decodes_take_turns_across_threads(monkeypatch):
     monkeypatch.setattr(uploads, "_convert", counting)
     raw = encode(Image.new("RGB", (64, 64)))
     results: list = []
-    threads = [threading.Thread(target=lambda: results.append(read_image(raw))) for _ in range(6)]
-    for t in threads:
+    students = [threading.Thread(target=lambda: results.append(read_image(raw))) for _ in range(6)]
+    for t in students:
         t.start()
-    for t in threads:
+    for t in students:
         t.join()
     assert len(results) == 6 and most == uploads.DECODES_AT_ONCE == 1
+    assert len(threads_seen) == 1 and threading.get_ident() not in threads_seen   # the decoder's own thread
 
 
-def test_the_slot_is_given_back_after_a_failed_decode(monkeypatch):
+def test_the_decoder_keeps_working_after_failures(monkeypatch):
     def short_of_memory(im):
         raise MemoryError
 
     monkeypatch.setattr(uploads, "_convert", short_of_memory)
     assert "short of memory" in refused(encode(Image.new("L", (20, 20))))
     monkeypatch.undo()
-    refused(encode(noise((300, 200)))[:-2_000])                      # a decoder error inside the slot
-    assert uploads._DECODES.acquire(blocking=False)                  # free again
-    uploads._DECODES.release()
+    refused(encode(noise((300, 200)))[:-2_000])                      # a decoder error on its thread
+    assert read_image(encode(Image.new("L", (20, 20)))).image.size == (20, 20)
+
+
+def test_a_refusal_holds_no_decoded_image():
+    """The exception a page keeps must not keep the decoder's frames, nor the full-size image in them."""
+    with pytest.raises(UploadRejected) as exc:
+        read_image(encode(noise((300, 200)))[:-2_000])
+    tb, frames = exc.value.__traceback__, []
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert not {"_probe", "_decode", "_convert"} & set(frames), frames
+    assert exc.value.__context__ is None and exc.value.__cause__ is None
+
+
+@pytest.mark.parametrize("raw", [encode(noise((300, 200)))[:-2_000], b"not an image", encode(Image.new("L", (20, 20)))],
+                         ids=["truncated", "not-an-image", "fine"])
+def test_an_upload_leaves_nothing_for_the_garbage_collector(raw):
+    """The server runs no collection after a page (runner.postScriptGC = false): whatever an upload leaves in a
+    reference cycle (the future, its exception, the bytes) would stay until the next automatic one."""
+    def page():
+        try:
+            read_image(raw)
+        except UploadRejected as exc:
+            str(exc)
+
+    page()
+    gc.collect()
+    gc.disable()
+    try:
+        page()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
 
 
 # --- memory: measured in a fresh process, so nothing else in it hides or adds to the peak ----------------
