@@ -12,6 +12,8 @@ from playwright.sync_api import Page, expect
 from test_app_flow import TRAIN_S, go, no_exception, open_app, server_log_clean, settle  # noqa: F401
 from test_projector import chart_shots, chart_text_problems, charts_drawn, screen
 
+from tests.e2e.conftest import unlock_presenter
+
 pytestmark = pytest.mark.e2e
 
 HOSTILE = "<b>x</b>"
@@ -45,6 +47,9 @@ def tables_cut_off(page: Page) -> list[str]:
 def presenter_mode(page: Page, on: bool) -> None:
     toggle = (page.get_by_test_id("stSidebar").get_by_test_id("stCheckbox").filter(has_text="Presenter mode")
               .locator('input[type="checkbox"]'))
+    if on and toggle.count() == 0:
+        unlock_presenter(page)   # the presenter key first (it turns presenter mode on)
+        settle(page)
     if toggle.is_checked() != on:
         page.get_by_test_id("stSidebar").get_by_text("Presenter mode", exact=True).click()
         settle(page)

@@ -13,6 +13,8 @@ from playwright.sync_api import Page, expect
 from test_app_flow import SETTLE_S, no_exception, server_log_clean, settle  # noqa: F401
 from test_projector import screen
 
+from tests.e2e.conftest import unlock_presenter
+
 pytestmark = pytest.mark.e2e
 
 
@@ -41,6 +43,9 @@ def click(page: Page, name: str) -> None:
 
 def test_run_of_show_on_a_projector(app_url, projector_page, tmp_path, server_log_clean):  # noqa: F811
     page = projector_page
+    page.goto(app_url)
+    expect(page.get_by_role("heading", name="Train & Infer Lab", level=1)).to_be_visible(timeout=SETTLE_S)
+    unlock_presenter(page)   # the presenter key first: Run of show and presenter mode are the presenter's
     page.goto(f"{app_url}/present?mode=present")
     expect(page.get_by_role("heading", name="Run of show", level=1)).to_be_visible(timeout=SETTLE_S)
     settle(page)

@@ -5,6 +5,7 @@ cookie is kept; Streamlit's internal metrics answer 404 before the app sees the 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from dashboard.service.room_guard import COOKIE, RoomGuard
 
@@ -28,7 +29,9 @@ def call(path: str = "/", *, headers: dict[str, str] | None = None, scheme: str 
 
     scope = {"type": "http", "path": path, "scheme": scheme,
              "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
-    asyncio.run(RoomGuard(app)(scope, receive, send))
+    # On a thread of its own: the browser tests' Playwright may hold an event loop on this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, RoomGuard(app)(scope, receive, send)).result()
     start = sent[0]
     cookies = [v.decode() for k, v in start.get("headers", ()) if k == b"set-cookie"]
     return start["status"], cookies, seen
