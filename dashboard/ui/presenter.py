@@ -17,7 +17,7 @@ import streamlit as st
 from dashboard.lab import settings
 from dashboard.service import authority
 from dashboard.service.sessions import REGISTRY, Session
-from dashboard.ui import widgets
+from dashboard.ui import diagnostics, widgets
 
 KEY = "presenter_mode"       # the toggle's widget key
 FORM = {KEY: False}          # kept in the Session under "presenter" (ui.widgets)
@@ -72,13 +72,11 @@ def setup(s: Session) -> None:
     widgets.restore(s, "presenter", FORM)
     if PARAM in st.query_params:
         asked = str(st.query_params.get(PARAM, "")).strip().lower() == ON
-        del st.query_params[PARAM]
-        if not asked:
-            pass
-        elif authority.is_presenter(s):
+        del st.query_params[PARAM]   # any value leaves the address; only "present" asks for something
+        if asked and authority.is_presenter(s):
             st.session_state[KEY] = True
             s.forms["presenter"][KEY] = True
-        else:
+        elif asked:
             st.session_state[ASKED] = True
     if not authority.is_presenter(s):
         st.session_state[KEY] = False
@@ -95,13 +93,8 @@ def setup(s: Session) -> None:
                                "tab changes; `?mode=present` in the address turns it on.")
         st.sidebar.button("Give up the presenter's controls", icon=":material/lock:", key="presenter_lock",
                           on_click=_lock, args=(s,))
-        try:
-            from dashboard.ui import diagnostics   # the server's state, for the presenter only
-        except ImportError:
-            diagnostics = None
-        if diagnostics is not None:
-            with st.sidebar:
-                diagnostics.panel(s)
+        with st.sidebar:
+            diagnostics.panel(s)   # the server's state, for the presenter only
     widgets.save(s, "presenter", FORM)
     if (note := replay_note(s)) is not None:
         # On every page, in or out of presenter mode: the Train and comparison pages draw the model's
