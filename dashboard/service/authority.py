@@ -28,6 +28,7 @@ FREE_TRIES = 3            # wrong keys a session may type before it has to wait
 FIRST_WAIT_S = 30.0       # then 30 s, doubling with every further wrong key ...
 MAX_WAIT_S = 15 * 60.0    # ... up to 15 minutes
 ROOM_WRONG_PER_MIN = 20   # wrong keys from all sessions together in a minute: then everyone waits
+MAX_TRACKED = 5000        # sessions whose wrong keys are remembered before the long-past ones are forgotten
 
 
 class NotPresenter(PermissionError):
@@ -44,6 +45,7 @@ class Key:
 class _Tries:
     wrong: int = 0
     until: float = 0.0     # time.monotonic() before which this session's tries are refused
+    last: float = 0.0      # time.monotonic() of its latest wrong key
 
 
 _lock = threading.Lock()
@@ -106,8 +108,11 @@ def unlock(s, typed: str, now: float | None = None) -> tuple[bool, str]:
             _tries.pop(s.public_id, None)
             s.presenter = True
             return True, "Presenter controls are on for this session."
-        tries.wrong += 1
+        tries.wrong, tries.last = tries.wrong + 1, now
         _room_wrong.append(now)
+        if len(_tries) > MAX_TRACKED:   # bounded: forget sessions with no wrong key for the longest wait
+            for key in [k for k, t in _tries.items() if now - t.last > MAX_WAIT_S and now >= t.until]:
+                del _tries[key]
         if tries.wrong >= FREE_TRIES:
             tries.until = now + min(MAX_WAIT_S, FIRST_WAIT_S * 2 ** (tries.wrong - FREE_TRIES))
             return False, f"That is not the presenter key. Wait {_wait_text(tries.until - now)} before the next try."

@@ -17,7 +17,7 @@ import streamlit as st
 from dashboard.lab import settings
 from dashboard.service import authority
 from dashboard.service.sessions import REGISTRY, Session
-from dashboard.ui import diagnostics, widgets
+from dashboard.ui import diagnostics, session, widgets
 
 KEY = "presenter_mode"       # the toggle's widget key
 FORM = {KEY: False}          # kept in the Session under "presenter" (ui.widgets)
@@ -118,8 +118,7 @@ def replay_note(s: Session) -> str | None:
 
 def is_on() -> bool:
     """Whether this tab is in presenter mode: only ever for a session that gave the presenter key."""
-    from dashboard.ui.session import KEY as SESSION_KEY
-    s = REGISTRY.get(st.session_state.get(SESSION_KEY))
+    s = REGISTRY.get(st.session_state.get(session.KEY))
     return bool(st.session_state.get(KEY)) and s is not None and authority.is_presenter(s)
 
 

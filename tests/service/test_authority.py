@@ -5,6 +5,8 @@ room's caps: sessions held by the server, jobs queued."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections import deque
 
 import pytest
 
@@ -110,7 +112,7 @@ def test_a_cookie_names_the_new_session_once_and_a_malformed_one_is_ignored(monk
 def test_one_job_per_session_and_a_bounded_queue_for_the_room():
     settings.override(dataclasses.replace(settings.current(), max_queued_jobs=2))
     runner = JobRunner()
-    release = __import__("threading").Event()
+    release = threading.Event()
 
     def body(job):
         release.wait(30)
@@ -127,3 +129,17 @@ def test_one_job_per_session_and_a_bounded_queue_for_the_room():
         release.set()
         first.wait(30)
         settings.override(None)
+
+
+def test_the_wrong_key_counts_stay_bounded_and_forget_only_long_quiet_sessions(monkeypatch):
+    monkeypatch.setattr(authority, "MAX_TRACKED", 2)
+    monkeypatch.setattr(authority, "_tries", {})   # none of the other tests' sessions
+    monkeypatch.setattr(authority, "_room_wrong", deque())
+    old = [Session() for _ in range(3)]
+    for s in old:
+        authority.unlock(s, "guess", now=20_000.0)
+    later = 20_000.0 + authority.MAX_WAIT_S + 1
+    recent = Session()
+    authority.unlock(recent, "guess", now=later)
+    assert len(authority._tries) == 1 and recent.public_id in authority._tries   # the three quiet ones went
+    assert "1 more try" in authority.unlock(recent, "guess again", now=later + 1)[1]   # its own count kept
