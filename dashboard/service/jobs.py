@@ -182,6 +182,7 @@ class JobRunner:
         return sum(j.remaining_s() for j in ahead)
 
     def _run(self, job: Job, body: Body, prepare: Prepare | None, finish: Finish | None) -> None:
+        last_of_spell = False   # a job that never held the slot hands nothing back
         try:
             if prepare is not None and not job.stopping:
                 needed = prepare(job)
@@ -196,12 +197,15 @@ class JobRunner:
                 job.message = f"waiting for its turn ({w.ahead} ahead)"
 
             with COMPUTE.hold(job.label, on_wait=on_wait, cancelled=lambda: job.stopping, poll_s=0.25):
-                job.state, job.started_at, job.ahead = RUNNING, time.time(), 0
-                job.message = "starting"
-                torch.set_num_threads(settings.current().threads)  # the server's, whatever ran before
-                with activity.watch() as seen:
-                    job.result = body(job)
-                job.interference = seen.result
+                try:
+                    job.state, job.started_at, job.ahead = RUNNING, time.time(), 0
+                    job.message = "starting"
+                    torch.set_num_threads(settings.current().threads)  # the server's, whatever ran before
+                    with activity.watch() as seen:
+                        job.result = body(job)
+                    job.interference = seen.result
+                finally:   # read while still holding the slot: the queue's head is this job
+                    last_of_spell = len(COMPUTE.queue_labels()) <= 1
             job.state = STOPPED if job.stopping else DONE
         except Cancelled:
             job.state = CANCELLED
@@ -221,8 +225,9 @@ class JobRunner:
                     self._jobs.remove(job)
             job._done.set()
             # Not while others wait: the collection holds the GIL for a few hundred ms, which the next job
-            # in line would wait through. The last job of a busy spell hands the memory back.
-            if job.elapsed_s >= RELEASE_AFTER_S and not COMPUTE.queue_labels():
+            # in line would wait through. The last job of a busy spell hands the memory back; whether
+            # others waited is read as the slot is handed on, not after (by then the next may be done too).
+            if last_of_spell and job.elapsed_s >= RELEASE_AFTER_S:
                 hardware.release_memory()
 
 
