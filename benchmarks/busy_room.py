@@ -23,7 +23,7 @@ What it does (issue 20, "what it must show"):
    from the shared results only if none of the figures was disturbed.
 5. The quiet reference, in the same run: the room leaves, and this process trains the same demo model
    (same settings and seed) and measures the same versions with the app's own settings (APP_BENCH)
-   until each figure has --quiet-repeats measurements that lab.quiet found quiet (at most 3x as many
+   until each figure has --quiet-repeats measurements that lab.measure.quiet found quiet (at most 3x as many
    tries); the reference is their median, and their spread is the host's own noise.
 
 Verdict per figure shown (batch-1 median latency, images/s at batch 256, the two speed-ups, for each
@@ -211,10 +211,11 @@ def quiet_reference(repeats: int) -> tuple[list[dict], dict]:
     import dashboard  # noqa: F401  first: its OpenMP default must precede torch
     import torch
 
-    from dashboard.lab import bench, hardware, settings
-    from dashboard.lab.compress import make_variants
-    from dashboard.lab.data import load_dataset
-    from dashboard.lab.train import train
+    from dashboard.lab import hardware, settings
+    from dashboard.lab.measure import bench
+    from dashboard.lab.compression.compress import make_variants
+    from dashboard.lab.inputs.data import load_dataset
+    from dashboard.lab.training.train import train
     from dashboard.service import work
 
     threads = settings.current().threads
@@ -223,7 +224,7 @@ def quiet_reference(repeats: int) -> tuple[list[dict], dict]:
     trained = train(dataclasses.replace(work.DEMO_CONFIG, threads=threads), dataset)
     cs = dataclasses.replace(work.DEMO_COMPRESS, layout_seconds=work.APP_LAYOUT_SECONDS)
     variants = make_variants(trained, dataset, work.DEMO_VARIANTS, cs)
-    # Repeats until each figure has `repeats` quiet measurements (lab.quiet), at most 3 x repeats: a reference
+    # Repeats until each figure has `repeats` quiet measurements (lab.measure.quiet), at most 3 x repeats: a reference
     # that is itself disturbed would judge nothing.
     runs = []
     while len(runs) < 3 * repeats:

@@ -4,7 +4,7 @@
 
 Trains the default cnn (the app's default settings), makes every variant with the default
 compression settings (3 fine-tune epochs after channel pruning), then measures all variants
-with dashboard.lab.bench.measure (interleaved rounds, medians with min/max) TWICE in this
+with dashboard.lab.measure.bench.measure (interleaved rounds, medians with min/max) TWICE in this
 process: pass A and pass B, each with its own warm-up and rounds. The headline numbers are
 pass A's; the repeatability target compares A and B variant by variant. When an earlier
 results/compress.json exists from the same CPU and thread count, each variant's throughput is
@@ -55,12 +55,13 @@ import torch  # noqa: E402
 
 from benchmarks import placement  # noqa: E402
 from benchmarks._table import RESULTS, markdown_table, write_json  # noqa: E402
-from dashboard.lab import hardware, runtimes  # noqa: E402
-from dashboard.lab.bench import BenchSettings, markdown, measure  # noqa: E402
-from dashboard.lab.compress import CompressSettings, make_variants  # noqa: E402
-from dashboard.lab.data import load_dataset  # noqa: E402
+from dashboard.lab import hardware  # noqa: E402
+from dashboard.lab.serving import runtimes
+from dashboard.lab.measure.bench import BenchSettings, markdown, measure  # noqa: E402
+from dashboard.lab.compression.compress import CompressSettings, make_variants  # noqa: E402
+from dashboard.lab.inputs.data import load_dataset  # noqa: E402
 from dashboard.lab.progress import progress_bar  # noqa: E402
-from dashboard.lab.train import TrainConfig, train  # noqa: E402
+from dashboard.lab.training.train import TrainConfig, train  # noqa: E402
 
 
 def _rel(x: float, y: float) -> float:

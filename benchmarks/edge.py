@@ -3,8 +3,8 @@
     python benchmarks/edge.py [--threads 2] [--epochs 3] [--model cnn]
 
 Trains the model on the bundled digits, makes the versions a small device needs (pruning, int8,
-channel pruning + int8, distillation, ONNX Runtime), then runs lab.edge.run_profile under each of
-lab.edge.default_profiles (threads and batch applied for real, memory measured at the profile's
+channel pruning + int8, distillation, ONNX Runtime), then runs lab.deploy.edge.run_profile under each of
+lab.deploy.edge.default_profiles (threads and batch applied for real, memory measured at the profile's
 batch, the app's timing windows) and one cloud-vs-device comparison per network preset.
 
 Prints markdown tables and writes benchmarks/results/edge.json. No targets: these are the figures
@@ -23,10 +23,11 @@ import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torc
 import torch  # noqa: E402
 
 from benchmarks._table import markdown_table, write_json  # noqa: E402
-from dashboard.lab import cloud_edge, edge, fmt, hardware  # noqa: E402
-from dashboard.lab.compress import CompressSettings, make_variants  # noqa: E402
-from dashboard.lab.data import load_dataset  # noqa: E402
-from dashboard.lab.train import TrainConfig, train  # noqa: E402
+from dashboard.lab import fmt, hardware  # noqa: E402
+from dashboard.lab.deploy import cloud_edge, edge
+from dashboard.lab.compression.compress import CompressSettings, make_variants  # noqa: E402
+from dashboard.lab.inputs.data import load_dataset  # noqa: E402
+from dashboard.lab.training.train import TrainConfig, train  # noqa: E402
 
 VERSIONS = ["fp32", "pruned-unstructured-90", "pruned-channels-50", "int8-dynamic", "int8-static",
             "pruned-channels-50+int8-static", "distilled", "onnxruntime-fp32", "onnxruntime-int8",

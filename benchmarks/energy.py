@@ -3,7 +3,7 @@
     python benchmarks/energy.py [--threads 2] [--repeats 5] [--min-seconds 2] [--country WORLD]
 
 1. Training. The default cnn on the bundled digits (TrainConfig(threads=2) otherwise default),
-   metered as the app meters it (lab.metered_training): the training steps, with the per-epoch
+   metered as the app meters it (lab.training.metered_training): the training steps, with the per-epoch
    test evaluation metered apart and reported beside them.
 2. Inference. The fp32 baseline (the trained model in its faster memory layout, as in
    compress.make_variants) at batch 256 on the test images: per-image energy from
@@ -27,9 +27,12 @@ import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torc
 import torch  # noqa: E402
 
 from benchmarks._table import markdown_table, write_json  # noqa: E402
-from dashboard.lab import compress, energy, footprint, hardware, metered_training  # noqa: E402
-from dashboard.lab.data import load_dataset  # noqa: E402
-from dashboard.lab.train import TrainConfig, Training  # noqa: E402
+from dashboard.lab import energy, hardware  # noqa: E402
+from dashboard.lab.compression import compress
+from dashboard.lab.energy import footprint
+from dashboard.lab.training import metered_training
+from dashboard.lab.inputs.data import load_dataset  # noqa: E402
+from dashboard.lab.training.train import TrainConfig, Training  # noqa: E402
 
 BATCH = 256
 TARGET_SPREAD = 1.25

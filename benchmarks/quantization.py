@@ -204,8 +204,8 @@ def build(name: str, float_module: nn.Module, images: torch.Tensor) -> tuple[Cal
         cl = float_module.to(memory_format=torch.channels_last)
         run = _inference(lambda x: cl(x.contiguous(memory_format=torch.channels_last)))
     elif name == "fx-static":
-        # Today's recipe, as dashboard/lab/compress.py's static_int8_module had it before the move to
-        # lab.quantize (kept here, not imported, so this comparison does not change with the path chosen).
+        # Today's recipe, as dashboard/lab/compression/compress.py's static_int8_module had it before the move to
+        # lab.compression.quantize (kept here, not imported, so this comparison does not change with the path chosen).
         from torch.ao.quantization import get_default_qconfig_mapping
         from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
@@ -374,7 +374,7 @@ def _child(state_path: str, names: list[str]) -> None:
     torch.set_num_threads(2)
     torch._inductor.config.freezing = True  # as in the parent
     saved = torch.load(state_path)
-    from dashboard.lab.models import ModelSpec, build_model
+    from dashboard.lab.training.models import ModelSpec, build_model
 
     module = build_model(ModelSpec(saved["model"], tuple(saved["in_shape"]), 10))
     module.load_state_dict(saved["state_dict"])
@@ -450,8 +450,8 @@ def main() -> None:
         return
 
     from dashboard.lab import hardware
-    from dashboard.lab.data import load_dataset
-    from dashboard.lab.train import TrainConfig, train
+    from dashboard.lab.inputs.data import load_dataset
+    from dashboard.lab.training.train import TrainConfig, train
 
     torch.set_num_threads(args.threads)
     hardware.tune_allocator()  # before any timing (its docstring: a 2.4x batch-256 slowdown otherwise)

@@ -30,7 +30,7 @@ import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torc
 
 from benchmarks._table import markdown_table, write_json  # noqa: E402
 from dashboard.lab import hardware, settings  # noqa: E402
-from dashboard.lab.train import TrainConfig  # noqa: E402
+from dashboard.lab.training.train import TrainConfig  # noqa: E402
 
 TARGET_S = 1.0
 

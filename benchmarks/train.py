@@ -5,7 +5,7 @@
 1. Throughput, per training mode of the default cnn: (contiguous, fp32), (channels_last,
    fp32) and, where the CPU runs bf16 natively, (channels_last, bf16 autocast). In each mode
    the same model, initial weights, batches, optimizer, schedule and threads are trained for
-   `--epochs` epochs by the engine (dashboard.lab.train.Training, events and metrics included)
+   `--epochs` epochs by the engine (dashboard.lab.training.train.Training, events and metrics included)
    and by the bare loop below in the same layout and precision, interleaved mode by mode and
    round by round so machine drift hits all alike. Each run is timed from outside with a wall
    clock and includes the same fp32 test-set evaluation after every epoch. Target: engine >=
@@ -36,9 +36,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from benchmarks._table import markdown_table, write_json  # noqa: E402
 from dashboard.lab import hardware  # noqa: E402
-from dashboard.lab.data import EVAL_BATCH, load_dataset  # noqa: E402
-from dashboard.lab.models import ModelSpec, build_model  # noqa: E402
-from dashboard.lab.train import EpochEvent, TrainConfig, Training, precision_choices  # noqa: E402
+from dashboard.lab.inputs.data import EVAL_BATCH, load_dataset  # noqa: E402
+from dashboard.lab.training.models import ModelSpec, build_model  # noqa: E402
+from dashboard.lab.training.train import EpochEvent, TrainConfig, Training, precision_choices  # noqa: E402
 
 
 def bare_run(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor,

@@ -3,14 +3,14 @@
     python benchmarks/training_vs_inference.py [--threads 2] [--epochs 3] [--model cnn]
 
 1. Training. The model on the bundled digits at the Train page's defaults (batch 64, Adam),
-   metered as the app meters it (lab.metered_training: the training steps apart from the
+   metered as the app meters it (lab.training.metered_training: the training steps apart from the
    per-epoch test evaluation, so time and energy have one scope).
 2. Inference. fp32 and int8-static measured with the app's protocol (service.work.APP_BENCH:
    interleaved rounds; energy metered over the same batch-1 calls and batch-256 windows that
    give the latency and the throughput).
 3. The per-image table in three regimes (training at its batch, real-time at batch 1, serving
    at batch 256), a break-even per inference regime, peak memory of one training step against
-   one inference at batch 1, 64 and 256 (lab.memory), and FLOPs per layer (lab.layer_flops).
+   one inference at batch 1, 64 and 256 (lab.measure.memory), and FLOPs per layer (lab.measure.layer_flops).
 
 Prints markdown tables and writes benchmarks/results/training_vs_inference.json. No targets:
 these are the figures a student reads, measured here, in this run.
@@ -28,12 +28,14 @@ import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torc
 import torch  # noqa: E402
 
 from benchmarks._table import markdown_table, write_json  # noqa: E402
-from dashboard.lab import fmt, hardware, layer_flops, memory, metered_training  # noqa: E402
-from dashboard.lab.bench import measure  # noqa: E402
-from dashboard.lab.compress import make_variants  # noqa: E402
-from dashboard.lab.data import load_dataset  # noqa: E402
-from dashboard.lab.train import TrainConfig, Training  # noqa: E402
-from dashboard.lab.training_vs_inference import REALTIME, SERVING, compare  # noqa: E402
+from dashboard.lab import fmt, hardware  # noqa: E402
+from dashboard.lab.measure import layer_flops, memory
+from dashboard.lab.training import metered_training
+from dashboard.lab.measure.bench import measure  # noqa: E402
+from dashboard.lab.compression.compress import make_variants  # noqa: E402
+from dashboard.lab.inputs.data import load_dataset  # noqa: E402
+from dashboard.lab.training.train import TrainConfig, Training  # noqa: E402
+from dashboard.lab.measure.training_vs_inference import REALTIME, SERVING, compare  # noqa: E402
 from dashboard.service.work import APP_BENCH  # noqa: E402
 
 

@@ -52,7 +52,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._table import markdown_table, write_json  # noqa: E402
 from benchmarks.app import CHROMIUM_ARGS, IDLE, chromium  # noqa: E402
 from benchmarks.server import start_server, stop_server, wait_healthy  # noqa: E402
-from dashboard.lab import data, hardware, preprocess, uploads  # noqa: E402
+from dashboard.lab import hardware  # noqa: E402
+from dashboard.lab.inputs import data, uploads
+from dashboard.lab.serving import preprocess
 
 MB = 1e6
 GOAL_MB = 100.0
@@ -307,13 +309,13 @@ def decoder_before(rev: str | None, folder: Path) -> tuple[str, Path] | None:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     try:
         if rev is None:
-            introduced = git("log", "--format=%H", "-S", "DECODES_AT_ONCE", "--", "dashboard/lab/uploads.py")
+            introduced = git("log", "--format=%H", "-S", "DECODES_AT_ONCE", "--", "dashboard/lab/inputs/uploads.py")
             if not introduced:
                 return None
             rev = introduced.splitlines()[-1] + "^"
         rev = git("rev-parse", "--short", rev)
         path = folder / "uploads_before.py"
-        path.write_text(git("show", f"{rev}:dashboard/lab/uploads.py"))
+        path.write_text(git("show", f"{rev}:dashboard/lab/inputs/uploads.py"))
         return rev, path
     except (OSError, subprocess.CalledProcessError):
         return None

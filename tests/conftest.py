@@ -22,7 +22,7 @@ os.environ.setdefault("TRAIN_INFER_LAB_MAX_SESSIONS", "2000")
 import dashboard  # noqa: F401, I001  first: its OpenMP default must precede torch
 import torch
 from torchvision import datasets as tv_datasets
-from dashboard.lab.data import load_dataset
+from dashboard.lab.inputs.data import load_dataset
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +40,7 @@ def tiny_digits(digits):
 def tiny_trained(tiny_digits):
     """An mlp after one epoch on `tiny_digits` (well above chance, far from good). Shared by the
     whole session: use it read-only."""
-    from dashboard.lab.train import TrainConfig, train
+    from dashboard.lab.training.train import TrainConfig, train
 
     return train(TrainConfig(model="mlp", epochs=1, batch_size=64, threads=1), tiny_digits)
 
@@ -57,10 +57,11 @@ def quick_app_jobs(monkeypatch):
     import dataclasses
     import os
 
-    from dashboard.lab import edge, settings
+    from dashboard.lab import settings
+    from dashboard.lab.deploy import edge
     from dashboard.service import work
 
-    # A disturbed window is still measured again (lab.quiet), within a second or two per measurement.
+    # A disturbed window is still measured again (lab.measure.quiet), within a second or two per measurement.
     monkeypatch.setattr(work, "APP_BENCH", dataclasses.replace(
         work.APP_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.05,
         warmup_seconds=0.01, quiet_wait_s=0.2, retry_budget_s=2.0))
@@ -126,7 +127,7 @@ def training_alongside():
 
     import torch.nn.functional as F
 
-    from dashboard.lab.models import ModelSpec, build_model
+    from dashboard.lab.training.models import ModelSpec, build_model
 
     @contextmanager
     def alongside(model: str = "mlp", batch: int = 16):

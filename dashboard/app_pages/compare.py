@@ -2,10 +2,13 @@
 
 import streamlit as st
 
-from dashboard.lab import claims, figures, fmt, footprint, published
-from dashboard.lab.compress import CompressSettings
-from dashboard.lab.metered_training import SCOPE
-from dashboard.lab.training_vs_inference import (
+from dashboard.lab import claims, fmt
+from dashboard.lab.deploy import published
+from dashboard.lab.energy import footprint
+from dashboard.lab.measure import figures
+from dashboard.lab.compression.compress import CompressSettings
+from dashboard.lab.training.metered_training import SCOPE
+from dashboard.lab.measure.training_vs_inference import (
     REALTIME,
     SERVING,
     compare,

@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from dashboard.lab import claims, energy, figures, fmt, hardware, settings, shareable
-from dashboard.lab.compress import CompressSettings, technique
+from dashboard.course import shareable
+from dashboard.lab import claims, energy, fmt, hardware, settings
+from dashboard.lab.measure import figures
+from dashboard.lab.compression.compress import CompressSettings, technique
 from dashboard.service import work
 from dashboard.service.jobs import Busy
 from dashboard.ui import charts, explain, session, share, status, widgets
@@ -20,7 +22,7 @@ t = s.trained
 st.markdown(f"Compressing **{t.spec.name}** trained on **{t.dataset}** "
             f"({fmt.pct(t.test_accuracy)} test accuracy{fmt.ended(t)}).")
 if t.outcome is not None and not t.outcome.ok:
-    # lab.outcome's words (its tests check them against the run's numbers): "ln 10 = 2.30", "train longer".
+    # lab.training.outcome's words (its tests check them against the run's numbers): "ln 10 = 2.30", "train longer".
     st.warning(claims.statement(f"{t.outcome.title}: {t.outcome.summary}.") + " Compressing a model that did not "
                "learn measures speed and size honestly, but its accuracy figures say little. Train it again first. "
                + claims.statement(t.outcome.advice), icon=":material/warning:")
@@ -290,8 +292,8 @@ if s.sensitivity is not None:
     st.plotly_chart(charts.sensitivity([f"{x.layer} ({x.kind}, {x.params:,} weights)" for x in sc.layers],
                                        sc.sparsities, sc.accuracy_table(), sc.baseline_accuracy), key="c_sens")
 
-# ---- Download your model (lab.export): files are made when a button is clicked, not on every rerun.
-from dashboard.lab import export as model_export  # noqa: E402
+# ---- Download your model (lab.deploy.export): files are made when a button is clicked, not on every rerun.
+from dashboard.lab.deploy import export as model_export  # noqa: E402
 from dashboard.service import exports  # noqa: E402
 
 st.divider()

@@ -6,8 +6,10 @@ import time
 
 import streamlit as st
 
-from dashboard.lab import claims, cloud_edge, edge, figures, fmt, settings
-from dashboard.lab.edge import KiB, MiB
+from dashboard.lab import claims, fmt, settings
+from dashboard.lab.deploy import cloud_edge, edge
+from dashboard.lab.measure import figures
+from dashboard.lab.deploy.edge import KiB, MiB
 from dashboard.service import work
 from dashboard.service.jobs import Busy
 from dashboard.ui import glossary, session, share, status, widgets
@@ -125,7 +127,7 @@ else:
 
     def time_per_call(f: edge.Fit) -> str:
         """The time shown for a fit: where it is Compress's own figure (same threads and batch), that figure, as
-        every page shows it (lab.figures); else this profile's timing. Labelled when disturbed."""
+        every page shows it (lab.measure.figures); else this profile's timing. Labelled when disturbed."""
         r = measured.get(f.name)
         if f.source and f.batch == 1 and r is not None:
             return figures.batch1(r, p95=True)

@@ -6,8 +6,9 @@ import time
 import streamlit as st
 import torch
 
-from dashboard.lab import accelerators, claims, figures, fmt, hardware, roofline, settings
-from dashboard.lab.peak import NO_GPU, unit
+from dashboard.lab import claims, fmt, hardware, settings
+from dashboard.lab.measure import accelerators, figures, roofline
+from dashboard.lab.measure.peak import NO_GPU, unit
 from dashboard.service import work
 from dashboard.service.jobs import Busy
 from dashboard.ui import glossary, session, status

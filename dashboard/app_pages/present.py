@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from dashboard.lab import replay, run_of_show, settings, shareable
+from dashboard.course import replay, run_of_show, shareable
+from dashboard.lab import settings
 from dashboard.service import authority, work
 from dashboard.service.jobs import Busy
 from dashboard.ui import lesson_view, presenter, session, status, widgets

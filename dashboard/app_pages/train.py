@@ -4,10 +4,12 @@ import time
 
 import streamlit as st
 
-from dashboard.lab import claims, code_view, data, fmt, settings, shareable
-from dashboard.lab.models import MODEL_NAMES, REGISTRY
-from dashboard.lab.outcome import OPTIMIZER_NAMES
-from dashboard.lab.train import OPTIMIZERS, TrainConfig, precision_choices
+from dashboard.course import code_view, shareable
+from dashboard.lab import claims, fmt, settings
+from dashboard.lab.inputs import data
+from dashboard.lab.training.models import MODEL_NAMES, REGISTRY
+from dashboard.lab.training.outcome import OPTIMIZER_NAMES
+from dashboard.lab.training.train import OPTIMIZERS, TrainConfig, precision_choices
 from dashboard.service import work
 from dashboard.service.jobs import Busy
 from dashboard.ui import charts, session, share, status, widgets
@@ -172,7 +174,7 @@ def live_panel() -> None:
         return
     if s.trained is not None:
         outcome = s.trained.outcome
-        # lab.outcome's words are built from the run's own numbers (its tests check them): stated as such.
+        # lab.training.outcome's words are built from the run's own numbers (its tests check them): stated as such.
         if outcome is not None and not outcome.ok:   # say what went wrong before the numbers that show it
             show = st.error if outcome.level == "error" else st.warning
             show(f"**{outcome.title}.** {claims.statement(outcome.explanation)} **What to try:** "

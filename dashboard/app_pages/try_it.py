@@ -4,7 +4,8 @@ import hashlib
 
 import streamlit as st
 
-from dashboard.lab import data, preprocess, uploads
+from dashboard.lab.inputs import data, uploads
+from dashboard.lab.serving import preprocess
 from dashboard.service import incidents, work
 from dashboard.service.jobs import DONE, Busy
 from dashboard.ui import glossary, session, status, widgets

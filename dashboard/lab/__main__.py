@@ -2,7 +2,7 @@
 
     python -m dashboard.lab train --model cnn --dataset digits --epochs 2 --json out.json
     python -m dashboard.lab run --model cnn --dataset digits --epochs 2 --variants all --json out.json
-    python -m dashboard.lab replay --demo --out assets/presets/demo.json   # a replay for presenters (lab.replay)
+    python -m dashboard.lab replay --demo --out assets/presets/demo.json   # a replay for presenters (course.replay)
     python -m dashboard.lab replay ... --edge --out assets/presets/lesson.json   # with the device profiles too
 """
 
@@ -15,11 +15,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import energy, hardware, settings
-from .data import DATASET_NAMES, DEFAULT_DATASET, DatasetUnavailable
-from .models import DEFAULT_MODEL, MODEL_NAMES
-from .progress import progress_bar
-from .train import OPTIMIZERS, SCHEDULES, EpochEvent, TrainConfig, Training, TrainingDiverged
+from dashboard.lab import energy, hardware, settings
+from dashboard.lab.inputs.data import DATASET_NAMES, DEFAULT_DATASET, DatasetUnavailable
+from dashboard.lab.training.models import DEFAULT_MODEL, MODEL_NAMES
+from dashboard.lab.progress import progress_bar
+from dashboard.lab.training.train import OPTIMIZERS, SCHEDULES, EpochEvent, TrainConfig, Training, TrainingDiverged
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
-    from .compress import ALL_VARIANTS, CompressSettings, name_help
+    from dashboard.lab.compression.compress import ALL_VARIANTS, CompressSettings, name_help
 
     c = CompressSettings()
     p.add_argument("--variants", default="all", metavar="LIST",
@@ -136,8 +136,8 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
 
 def run_settings_from_args(args: argparse.Namespace):
     """The compress and benchmark settings of `run` and `replay` (add_run_args)."""
-    from .bench import BenchSettings
-    from .compress import CompressSettings
+    from dashboard.lab.measure.bench import BenchSettings
+    from dashboard.lab.compression.compress import CompressSettings
 
     cs = CompressSettings(finetune_epochs_channels=args.finetune_epochs,
                           finetune_epochs_unstructured=args.finetune_epochs_unstructured,
@@ -190,9 +190,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import pipeline
-    from .bench import markdown
-    from .compress import resolve_names
+    from dashboard.lab import pipeline
+    from dashboard.lab.measure.bench import markdown
+    from dashboard.lab.compression.compress import resolve_names
 
     names = resolve_names(args.variants)  # unknown names: one line, before any training
     config = config_from_args(args)
@@ -229,10 +229,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from . import pipeline, replay
-    from .bench import markdown
-    from .compress import resolve_names
-    from .train import StepEvent
+    from dashboard.course import replay
+    from dashboard.lab import pipeline
+    from dashboard.lab.measure.bench import markdown
+    from dashboard.lab.compression.compress import resolve_names
+    from dashboard.lab.training.train import StepEvent
 
     if args.demo:
         # The service layer owns the demo's settings (the Home page's button); a lazy import keeps the
@@ -294,11 +295,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def _edge_runs(record, threads: int, metered: bool, quick: bool, bar) -> list:
     """Every version of a finished run under each default device profile, as the Edge & cloud page measures
-    them (lab.edge.run_profile), for a replay; `quick`: one short round each. Empty when the run did not finish."""
+    them (lab.deploy.edge.run_profile), for a replay; `quick`: one short round each. Empty when the run did not finish."""
     import dataclasses
 
-    from . import edge
-    from .data import load_dataset
+    from dashboard.lab.deploy import edge
+    from dashboard.lab.inputs.data import load_dataset
 
     if record.stopped or record.trained is None:
         return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from . import claims
+from dashboard.lab import claims
 
 
 def _si(value: float, unit: str, steps: list[tuple[float, str]], digits: int = 3) -> str:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from . import energy, hardware, metered_training, settings
-from .bench import BenchSettings, measure
-from .compress import CompressSettings, make_variants, resolve_names
-from .data import TRAIN_SIZES, Dataset, load_dataset
-from .footprint import breakeven_inferences
-from .record import RunRecord
-from .train import TrainConfig, TrainedModel, Training, TrainingDiverged
+from dashboard.lab import energy, hardware, settings
+from dashboard.lab.training import metered_training
+from dashboard.lab.measure.bench import BenchSettings, measure
+from dashboard.lab.compression.compress import CompressSettings, make_variants, resolve_names
+from dashboard.lab.inputs.data import TRAIN_SIZES, Dataset, load_dataset
+from dashboard.lab.energy.footprint import breakeven_inferences
+from dashboard.lab.measure.record import RunRecord
+from dashboard.lab.training.train import TrainConfig, TrainedModel, Training, TrainingDiverged
 
 ProgressFn = Callable[[float, str], None]
 
@@ -90,7 +91,7 @@ def run(config: TrainConfig, variants: str | list[str] = "all", *,
 
     # 3. Sensitivity scan (optional).
     if sensitivity:
-        from .sensitivity import scan
+        from dashboard.lab.compression.sensitivity import scan
         t0 = time.perf_counter()
         record.sensitivity = scan(trained.module, dataset, on_progress=_stage(progress, "sensitivity"),
                                   should_stop=stop).to_dict()
@@ -134,7 +135,7 @@ def check_budget(config: TrainConfig, n_train: int, names: list[str] | None = No
 def _train(config: TrainConfig, dataset: Dataset, progress: ProgressFn,
            on_event: Callable[[object], None] | None, stop: Callable[[], bool], metered: bool,
            settings: energy.EnergySettings | None = None) -> tuple[TrainedModel, energy.EnergyReading | None]:
-    """Train; when `metered`, the energy of the training steps (lab.metered_training.SCOPE)."""
+    """Train; when `metered`, the energy of the training steps (lab.training.metered_training.SCOPE)."""
     def each(event) -> None:
         progress(event.progress, f"training: epoch {event.epoch}, step {event.step}/{event.total_steps}")
         if on_event is not None:

@@ -49,7 +49,7 @@ class Limits:
     max_job_images: int = 240_000
     # Try it yourself: one uploaded image of a digit: a phone photo, not a poster. A 12-megapixel phone
     # photo (4032 x 3024, 4080 x 3060) is 2-5 MB as a JPEG; 13 megapixels takes it with room, and sets the
-    # memory of one decode (lab.uploads: 4 B a pixel, 52 MB; formats that cost more get fewer pixels).
+    # memory of one decode (lab.inputs.uploads: 4 B a pixel, 52 MB; formats that cost more get fewer pixels).
     max_upload_bytes: int = 5_000_000
     max_upload_pixels: int = 13_000_000
 
@@ -68,7 +68,7 @@ class ServerSettings:
     price_per_kwh: float | None = None  # None = the published default in lab.energy
     currency: str = ""
     data_dir: str = ""                 # the class board's SQLite file; "" = a per-user folder (service.board)
-    dataset_dir: str = ""              # torchvision's downloads; "" = ~/.cache/train-infer-lab (lab.data)
+    dataset_dir: str = ""              # torchvision's downloads; "" = ~/.cache/train-infer-lab (lab.inputs.data)
     lessons_dir: str = ""              # a lessons folder read instead of the bundled course; "" = bundled
     # PostgreSQL shared by replicas; "" = SQLite in data_dir. Out of repr: it may hold a password.
     database_url: str = field(default="", repr=False)

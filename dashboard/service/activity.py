@@ -2,7 +2,7 @@
 
 This is the job's account, kept in its RunRecord (`interference`) so a downloaded run says how busy the
 server was. It decides nothing: whether a figure may be shown is decided per timed window by
-lab.quiet (how long the measurement's own threads waited for a processor), since how much other work
+lab.measure.quiet (how long the measurement's own threads waited for a processor), since how much other work
 slows a measurement is not proportional to how much of a core it took (from nothing to 290x).
 
 The job reads, at its start and end (psutil): the process's CPU time, its own threads' (its Python

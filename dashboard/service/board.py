@@ -59,7 +59,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from dashboard.lab import settings
-from dashboard.lab.bench import BenchResult
+from dashboard.lab.measure.bench import BenchResult
 from dashboard.lab.energy import EnergySettings, PerImageEnergy
 from dashboard.service import authority
 from dashboard.service.runs import per_image_now
@@ -527,7 +527,7 @@ def check_result(result: Result) -> Result:
 
 # ---------------------------------------------------------------- what a student may post
 
-# The figures the board ranks: batch-1 latency and energy per image at the benchmark's batch (lab.bench regimes).
+# The figures the board ranks: batch-1 latency and energy per image at the benchmark's batch (lab.measure.bench regimes).
 RANKED_REGIMES = ("batch1", "batch")
 
 

@@ -3,10 +3,10 @@ waits for the compute slot like every job and never lands inside another user's 
 
 from __future__ import annotations
 
-from dashboard.lab import export as model_export
+from dashboard.lab.deploy import export as model_export
 
-from .sessions import Session
-from .slot import COMPUTE
+from dashboard.service.sessions import Session
+from dashboard.service.slot import COMPUTE
 
 
 def onnx_in_turn(s: Session) -> bytes:

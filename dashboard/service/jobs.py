@@ -29,7 +29,7 @@ import torch
 from dashboard.lab import hardware, settings
 from dashboard.service.slot import COMPUTE, Cancelled, Waiting
 
-from . import activity
+from dashboard.service import activity
 
 log = logging.getLogger("train_infer_lab.jobs")
 
@@ -234,7 +234,7 @@ class JobRunner:
 def user_message(exc: BaseException, where: str = "a job") -> str:
     """One line for the page: the message of errors a user can cause; anything else is an incident, its
     traceback in the server log and only its id on the page (service.incidents)."""
-    from . import incidents
+    from dashboard.service import incidents
 
     line = incidents.student_line(exc, where)
     if incidents.is_user_error(exc):

@@ -22,12 +22,12 @@ import time
 from dataclasses import dataclass, field
 
 from dashboard.lab import energy, hardware
-from dashboard.lab.bench import BenchResult
+from dashboard.lab.measure.bench import BenchResult
 from dashboard.lab.energy import EnergyReading, EnergySettings, PerImageEnergy
 from dashboard.lab.pipeline import add_breakeven
-from dashboard.lab.record import RunRecord
+from dashboard.lab.measure.record import RunRecord
 
-from .sessions import Session
+from dashboard.service.sessions import Session
 
 NOW = "your current assumptions"
 OF_THEIR_TIME = "the assumptions of their time (too old to recompute)"

@@ -26,15 +26,16 @@ from typing import Any
 
 import torch
 
-from dashboard.lab import data, settings
-from dashboard.lab.bench import BenchResult
+from dashboard.lab import settings
+from dashboard.lab.inputs import data
+from dashboard.lab.measure.bench import BenchResult
 from dashboard.lab.energy import EnergyReading, EnergySettings, PerImageEnergy
-from dashboard.lab.inspect import Inspection
-from dashboard.lab.models import build_model
-from dashboard.lab.sensitivity import SensitivityScan
-from dashboard.lab.train import StepEvent, TrainedModel
+from dashboard.lab.training.inspect import Inspection
+from dashboard.lab.training.models import build_model
+from dashboard.lab.compression.sensitivity import SensitivityScan
+from dashboard.lab.training.train import StepEvent, TrainedModel
 
-from .jobs import RUNNER, Job
+from dashboard.service.jobs import RUNNER, Job
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -49,7 +50,7 @@ def new_token() -> str:
 
 @dataclass(frozen=True)
 class DataChoice:
-    """Which data a model was trained on, by name: the arrays live once per server (lab.data)."""
+    """Which data a model was trained on, by name: the arrays live once per server (lab.inputs.data)."""
 
     name: str
     train_images: int | None = None
@@ -97,12 +98,12 @@ class Session:
     digest: str = ""                           # hash of the weights: equal models share results
     data: DataChoice | None = None
     steps: list[StepEvent] = field(default_factory=list)
-    training_energy: EnergyReading | None = None      # the training steps (lab.metered_training.SCOPE)
+    training_energy: EnergyReading | None = None      # the training steps (lab.training.metered_training.SCOPE)
     evaluation_energy: EnergyReading | None = None    # the test evaluations after each epoch, apart
-    memory: Any = None        # lab.memory.MemoryComparison of the current model (training step vs inference)
-    layer_flops: Any = None   # lab.layer_flops.FlopsByLayer of the current model
-    hardware_probe: Any = None   # lab.peak.HardwareProbe: this machine's peaks, the model's share of them
-    edge_runs: dict[str, Any] = field(default_factory=dict)  # profile key -> lab.edge.EdgeRun of the current model
+    memory: Any = None        # lab.measure.memory.MemoryComparison of the current model (training step vs inference)
+    layer_flops: Any = None   # lab.measure.layer_flops.FlopsByLayer of the current model
+    hardware_probe: Any = None   # lab.measure.peak.HardwareProbe: this machine's peaks, the model's share of them
+    edge_runs: dict[str, Any] = field(default_factory=dict)  # profile key -> lab.deploy.edge.EdgeRun of the current model
     inspection: Inspection | None = None
     results: list[BenchResult] = field(default_factory=list)
     results_note: str = ""                     # where the results come from when not measured now

@@ -18,16 +18,19 @@ from dataclasses import dataclass, field
 
 import torch
 
-from dashboard.lab import data, layer_flops, memory, metered_training, pipeline
-from dashboard.lab.bench import BenchResult, BenchSettings
-from dashboard.lab.compress import CompressSettings, resolve_names
+from dashboard.lab import pipeline
+from dashboard.lab.inputs import data
+from dashboard.lab.measure import layer_flops, memory
+from dashboard.lab.training import metered_training
+from dashboard.lab.measure.bench import BenchResult, BenchSettings
+from dashboard.lab.compression.compress import CompressSettings, resolve_names
 from dashboard.lab.energy import EnergyReading
-from dashboard.lab.inspect import Inspection, inspect_model
-from dashboard.lab.layer_flops import FlopsByLayer
-from dashboard.lab.memory import MemoryComparison
-from dashboard.lab.record import RunRecord
-from dashboard.lab.sensitivity import SensitivityScan, scan
-from dashboard.lab.train import (
+from dashboard.lab.training.inspect import Inspection, inspect_model
+from dashboard.lab.measure.layer_flops import FlopsByLayer
+from dashboard.lab.measure.memory import MemoryComparison
+from dashboard.lab.measure.record import RunRecord
+from dashboard.lab.compression.sensitivity import SensitivityScan, scan
+from dashboard.lab.training.train import (
     EpochEvent,
     StepEvent,
     TrainConfig,
@@ -36,10 +39,10 @@ from dashboard.lab.train import (
 )
 from dashboard.service.slot import Cancelled
 
-from . import authority, runs
-from .jobs import CANCELLED, DONE, FAILED, RUNNER, STOPPED, Job
-from .sessions import DataChoice, Session, copy_results, state_bytes
-from .shared import SHARED, Flight, key, weights_digest
+from dashboard.service import authority, runs
+from dashboard.service.jobs import CANCELLED, DONE, FAILED, RUNNER, STOPPED, Job
+from dashboard.service.sessions import DataChoice, Session, copy_results, state_bytes
+from dashboard.service.shared import SHARED, Flight, key, weights_digest
 
 CHUNK_S = 1.0  # training work per piece: the live curves and the energy-so-far move this often
 
@@ -94,7 +97,7 @@ class TrainingOutcome:
     digest: str                    # service.shared.weights_digest
     choice: DataChoice
     steps: list[StepEvent]
-    energy: EnergyReading | None             # the training steps (lab.metered_training.SCOPE)
+    energy: EnergyReading | None             # the training steps (lab.training.metered_training.SCOPE)
     inspection: Inspection
     evaluation_energy: EnergyReading | None = None   # the test evaluations after each epoch
     memory: MemoryComparison | None = None          # one training step vs one inference
@@ -187,7 +190,7 @@ def start_training(s: Session, config: TrainConfig) -> Job:
     def finish(job: Job) -> None:
         out = job.result
         if job.state in (DONE, STOPPED) and out is not None:
-            # Whatever became of it (lab.outcome), the run is the session's model now: the Train page
+            # Whatever became of it (lab.training.outcome), the run is the session's model now: the Train page
             # shows its curves and says what happened; a diverged run keeps its last finite weights.
             _adopt_training(s, out)
             t, o = out.trained, out.trained.outcome
@@ -428,7 +431,7 @@ def _module_from(t: TrainingOutcome):
 
     import torch
 
-    from dashboard.lab.models import build_model
+    from dashboard.lab.training.models import build_model
     module = build_model(t.trained.spec)
     module.load_state_dict(torch.load(io.BytesIO(t.weights), weights_only=True))
     return module.eval()
@@ -481,8 +484,9 @@ def start_sensitivity(s: Session, *, fresh: bool = False) -> Job | None:
 def start_hardware(s: Session) -> Job:
     """Measure this machine's peak rate per number format and, with a model, how its inference scales
     with threads and batch (and CPU vs GPU where there is one): one job holding the compute slot.
-    When it ends, the lab.peak.HardwareProbe is the session's `hardware_probe`."""
-    from dashboard.lab import peak, settings
+    When it ends, the lab.measure.peak.HardwareProbe is the session's `hardware_probe`."""
+    from dashboard.lab import settings
+    from dashboard.lab.measure import peak
 
     trained = s.trained_model() if s.trained is not None else None
     digest, probe_settings = s.digest if trained is not None else "", peak.APP_PROBE
@@ -560,7 +564,7 @@ def _make_versions(job: Job, trained: TrainedModel, dataset: data.Dataset, v: Ve
     """Make the versions (progress up to `share`), each in the layout it was measured in; None if stopped."""
     import copy
 
-    from dashboard.lab.compress import make_variants
+    from dashboard.lab.compression.compress import make_variants
 
     once = " (once for this model; later uses take milliseconds)"
     made = make_variants(trained, dataset, v.names, v.settings, should_stop=lambda: job.stopping,
@@ -592,11 +596,11 @@ def _versions_estimate(s: Session, v: Versions) -> float:
 
 
 def start_prediction(s: Session, prepared, kept: dict) -> Job:
-    """One prepared image (lab.preprocess.Prepared) through every version of the session's model, as a
+    """One prepared image (lab.serving.preprocess.Prepared) through every version of the session's model, as a
     light job in the compute slot; every image after the first costs one call per version,
     milliseconds. job.result: [preprocess.Answer]; job.view["wanted"]: the (model digest, image
     digest) it answers."""
-    from dashboard.lab import preprocess
+    from dashboard.lab.serving import preprocess
 
     v = versions(s, kept)
     info = data.CATALOG[s.trained.dataset]
@@ -626,9 +630,10 @@ def start_prediction(s: Session, prepared, kept: dict) -> Job:
 
 
 def start_edge(s: Session, profiles: list, kept: dict) -> Job:
-    """Every version of the session's model under each lab.edge.DeviceProfile in `profiles`, one job
+    """Every version of the session's model under each lab.deploy.edge.DeviceProfile in `profiles`, one job
     in the compute slot; each EdgeRun lands in s.edge_runs under its profile's key as it is done."""
-    from dashboard.lab import edge, settings
+    from dashboard.lab import settings
+    from dashboard.lab.deploy import edge
 
     limits, threads = settings.current().limits, settings.current().threads
     for p in profiles:
@@ -692,17 +697,17 @@ def start_edge(s: Session, profiles: list, kept: dict) -> Job:
 # --- a replay: a run measured earlier, loaded at once (the Run of show page) -----------------------
 
 def load_replay(s: Session, name: str) -> Job:
-    """The bundled replay `name` (assets/presets/NAME.json, lab.replay) as the session's model and
+    """The bundled replay `name` (assets/presets/NAME.json, course.replay) as the session's model and
     results, labelled with where and when they were measured, never as measured now. ValueError (one
     line) for a missing or broken replay, Busy while a job runs: the session then keeps what it had.
 
     A light job in the compute slot: nothing is timed, but the model's inspection, memory and FLOPs
     per layer (predictions and counts, the same on any machine) take about a second of CPU for the
     cnn, which must not land inside another user's measurement."""
-    from dashboard.lab import replay
-    from dashboard.lab.data import DatasetUnavailable
+    from dashboard.course import replay
+    from dashboard.lab.inputs.data import DatasetUnavailable
 
-    from .jobs import Busy
+    from dashboard.service.jobs import Busy
 
     if s.busy:
         raise Busy(f"Your {s.job.kind} is under way; load the replay when it has ended.")

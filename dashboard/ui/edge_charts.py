@@ -1,4 +1,4 @@
-"""Charts of the Edge & cloud page: pure functions from lab.edge / lab.cloud_edge to plotly Figures."""
+"""Charts of the Edge & cloud page: pure functions from lab.deploy.edge / lab.deploy.cloud_edge to plotly Figures."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from math import log10
 import plotly.graph_objects as go
 
 from dashboard.lab import fmt
-from dashboard.lab.cloud_edge import CloudVsEdge
-from dashboard.lab.edge import EdgeRun, KiB
+from dashboard.lab.deploy.cloud_edge import CloudVsEdge
+from dashboard.lab.deploy.edge import EdgeRun, KiB
 from dashboard.ui.charts import GREY, NARROW_PX, _layout, _log_axis, colour, empty, num
 
 FITS, MISSES = colour(2), colour(3)
@@ -22,7 +22,7 @@ def fit_map(run: EdgeRun, *, width: float = 700) -> go.Figure:
         return empty("No version this device can run was measured")
     p = run.profile
     fig = go.Figure()
-    # A disturbed time decides no fit (lab.edge.Fit.fits_latency): its own mark, not "misses a budget".
+    # A disturbed time decides no fit (lab.deploy.edge.Fit.fits_latency): its own mark, not "misses a budget".
     groups = (("fits both budgets", FITS, "circle", [f for f in shown if f.fits]),
               ("misses a budget", MISSES, "x", [f for f in shown if not f.fits and not f.disturbed]),
               ("time disturbed: no fit decided", GREY, "circle-open", [f for f in shown if not f.fits and f.disturbed]))

@@ -1,7 +1,7 @@
 """The short explanations pages show ("why did it come out so"), kept as markdown in lessons/explain/,
 each followed by the student's own measured numbers; and what each model version is, in plain words.
 
-Which explanation fits a variant, and its title, come from the variant registry (lab.compress).
+Which explanation fits a variant, and its title, come from the variant registry (lab.compression.compress).
 The teaching text lives in the markdown; the sentences here only put measured figures into words.
 A figure that was not measured is said to be not measured: nothing is made up.
 """
@@ -12,8 +12,10 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from importlib import resources
 
-from dashboard.lab import claims, compress, figures, fmt
-from dashboard.lab.bench import BenchResult
+from dashboard.lab import claims, fmt
+from dashboard.lab.compression import compress
+from dashboard.lab.measure import figures
+from dashboard.lab.measure.bench import BenchResult
 
 # Inside the package (top-level lessons/ installed as dashboard.lessons, see pyproject), so an
 # installed copy without the checkout (Community Cloud, `pip install`) has them too.
@@ -79,7 +81,7 @@ def _kib(n_bytes: float) -> str:
 
 def _speeds(r: BenchResult, fp32: BenchResult | None) -> str:
     """'**1.20× slower than fp32** at batch 1 and **3.10× faster than fp32** at batch 256': each regime one
-    comparison of the two medians shown in the table (lab.figures), its direction word following the value;
+    comparison of the two medians shown in the table (lab.measure.figures), its direction word following the value;
     a regime not measured, or disturbed, is said so and not compared."""
     said, unsaid = [], []
     for regime, batch in ((figures.BATCH1, 1), (figures.BATCH, r.batch_size or 256)):

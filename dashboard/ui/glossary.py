@@ -12,7 +12,7 @@ opens, and Streamlit rewrites the address without the fragment before the headin
 
 from __future__ import annotations
 
-from dashboard.lab.lessons import glossary_anchor
+from dashboard.course.lessons import glossary_anchor
 
 PAGE = "lessons"   # the Lessons page's url path (dashboard/app.py)
 QUERY = "term"     # lessons?term=p95: the term shown first

@@ -1,4 +1,4 @@
-"""Charts of the Hardware page: pure functions from lab.peak / lab.roofline / lab.accelerators to plotly Figures.
+"""Charts of the Hardware page: pure functions from lab.measure.peak / lab.measure.roofline / lab.measure.accelerators to plotly Figures.
 
 Wide ranges (a batch-1 call does a millionth of a big matmul's work) go on log axes as dots and
 lines with labelled ticks; bars only ever stand on a linear axis from zero (charts.bars).
@@ -12,9 +12,9 @@ from math import log10
 import plotly.graph_objects as go
 
 from dashboard.lab import claims, fmt
-from dashboard.lab.accelerators import ScaleUp
-from dashboard.lab.peak import DeviceComparison, Parallelism, Peaks, unit
-from dashboard.lab.roofline import Achieved
+from dashboard.lab.measure.accelerators import ScaleUp
+from dashboard.lab.measure.peak import DeviceComparison, Parallelism, Peaks, unit
+from dashboard.lab.measure.roofline import Achieved
 from dashboard.ui.charts import (
     GREY,
     NARROW_PX,

@@ -2,12 +2,12 @@
 
 The reader follows a lesson file's order: the lesson, its figure, a prediction the student makes
 before the experiment (the Try it button waits for it), what the experiment should show held
-against the student's own results (lab.lesson_checks; a replay's, labelled, while they have none),
+against the student's own results (course.lesson_checks; a replay's, labelled, while they have none),
 with whether the prediction was right, what it means for four kinds of reader, the sources, then
 the quiz. Try it opens what the lesson names and leaves a trail: the page it opened (and every page
 after it, until the student is back on Lessons) shows "Back to lesson N" and, once the model was
 replaced there, "Restore your earlier model" (Session.restore_previous). The lessons are content that
-lab.lessons parses and checks; here only Streamlit and the student's progress, kept in the Session:
+course.lessons parses and checks; here only Streamlit and the student's progress, kept in the Session:
 
     s.lessons[slug] = {"read": True, "prediction": "No, about the same speed", "quiz": {0: 1, 1: 1}}
 
@@ -25,9 +25,10 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.lab import claims, fmt, lesson_checks, lessons, replay, run_of_show, settings, shareable
-from dashboard.lab.compress import resolve_names
-from dashboard.lab.lessons import Lesson, LessonError
+from dashboard.course import lesson_checks, lessons, replay, run_of_show, shareable
+from dashboard.lab import claims, fmt, settings
+from dashboard.lab.compression.compress import resolve_names
+from dashboard.course.lessons import Lesson, LessonError
 from dashboard.service.sessions import Session
 from dashboard.ui import charts, glossary, share
 

@@ -21,12 +21,12 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.lab import energy
-from dashboard.lab.bench import BenchResult
+from dashboard.lab.measure.bench import BenchResult
 from dashboard.lab.energy import EnergySettings
-from dashboard.lab.record import RunRecord
+from dashboard.lab.measure.record import RunRecord
 from dashboard.service.runs import Run, priced
 
-from .charts import (
+from dashboard.ui.charts import (
     GREY,
     MARKER_PX,
     TITLE_PX,

@@ -1,7 +1,7 @@
 """Settings in the page's link: a shared link (or a preset) fills in the widgets, and a
 "Link to these settings" element gives the link of what the student set.
 
-The checking is lab.shareable's; here only Streamlit: the query, the widgets' state, the notices.
+The checking is course.shareable's; here only Streamlit: the query, the widgets' state, the notices.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.lab import shareable
+from dashboard.course import shareable
 from dashboard.service.sessions import REGISTRY, Session
 from dashboard.ui import presenter, session
 

@@ -7,8 +7,8 @@ import streamlit as st
 from PIL import Image
 
 from dashboard.lab import fmt
-from dashboard.lab.bench import BenchResult
-from dashboard.lab.preprocess import Answer, Prepared
+from dashboard.lab.measure.bench import BenchResult
+from dashboard.lab.serving.preprocess import Answer, Prepared
 
 STEP_PX = 112   # every step is shown in a square this big: small images enlarged pixel by pixel, not blurred
 NBSP = "\u00a0"

@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from dashboard.lab import fmt
 
-from .charts import GREY, INFER_COLOUR, ORANGE, PURPLE, TRAIN_COLOUR, _layout, empty, log_ticks
+from dashboard.ui.charts import GREY, INFER_COLOUR, ORANGE, PURPLE, TRAIN_COLOUR, _layout, empty, log_ticks
 
 REGIME_COLOURS = (TRAIN_COLOUR, ORANGE, INFER_COLOUR)   # training, real-time, serving
 

@@ -8,7 +8,7 @@ import pytest
 from test_pages import button, finish_job, fresh, open_page, session, train_tiny
 
 from dashboard.lab import energy, fmt
-from dashboard.lab.bench import BenchResult
+from dashboard.lab.measure.bench import BenchResult
 from dashboard.lab.energy import EnergyReading, EnergySettings
 from dashboard.ui import explain
 
@@ -75,7 +75,7 @@ def test_the_compact_table_puts_the_name_first_and_keeps_to_nine_columns(tiny_tr
     assert any(c.startswith("energy per 1,000 images (J, estimated") for c in table.columns)
     int8 = table[table["version"] == "int8-static"].iloc[0]
     assert (int8["speed-up, batch 1"], int8["speed-up, batch 256"], int8["size (KiB)"]) == ("0.83×", "3.10×", "27")
-    # Every speed figure carries its unit, read from the result as every page reads it (lab.figures).
+    # Every speed figure carries its unit, read from the result as every page reads it (lab.measure.figures).
     assert (int8["time per image, batch 1 (median call)"], int8["throughput, batch 256"]) == ("145 µs",
                                                                                              "27,900 images/s")
     # Internals are one click away, not in the compact table or the plain words.
@@ -195,7 +195,7 @@ def test_energy_assumptions_read_as_words_with_units():
 
 
 def test_every_version_the_lab_offers_has_plain_words():
-    from dashboard.lab.compress import ALL_VARIANTS
+    from dashboard.lab.compression.compress import ALL_VARIANTS
 
     for name in ALL_VARIANTS:
         r = result(name, accuracy=0.97, size_kib=27, b1=1.0, b256=1.0, how_made="TECHNICAL NOTE")

@@ -44,14 +44,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_pages import fresh, session
 
-from dashboard.lab import claims, energy, outcome
-from dashboard.lab.bench import BenchResult
-from dashboard.lab.data import load_dataset
-from dashboard.lab.edge import EdgeRun, Fit, default_profiles
+from dashboard.lab import claims, energy
+from dashboard.lab.training import outcome
+from dashboard.lab.measure.bench import BenchResult
+from dashboard.lab.inputs.data import load_dataset
+from dashboard.lab.deploy.edge import EdgeRun, Fit, default_profiles
 from dashboard.lab.energy import EnergyReading, EnergySettings
-from dashboard.lab.inspect import inspect_model
-from dashboard.lab.memory import compare_memory
-from dashboard.lab.peak import HardwareProbe, Parallelism, PeakRate, Peaks, ThreadPoint
+from dashboard.lab.training.inspect import inspect_model
+from dashboard.lab.measure.memory import compare_memory
+from dashboard.lab.measure.peak import HardwareProbe, Parallelism, PeakRate, Peaks, ThreadPoint
 from dashboard.service import work
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -206,7 +207,7 @@ def _reading(name: str, cpu_s: float, images: int, settings: EnergySettings) -> 
 
 def result(name: str, p50_ms: float, ips: float, *, accuracy: float = 0.9, size_kib: float = 100,
            disturbed: dict | None = None, fp32: tuple[float, float] = (0.126, 8000.0), **extra) -> BenchResult:
-    """A made-up measured version; its speed-ups are the ratios of the medians, as lab.bench makes them."""
+    """A made-up measured version; its speed-ups are the ratios of the medians, as lab.measure.bench makes them."""
     settings = EnergySettings(country_iso=energy.WORLD)
     e = energy.per_image_from(f"inference:{name}", [_reading(name, 256 * 5 / ips, 256 * 5, settings)], [256 * 5])
     e1 = energy.per_image_from(f"inference:{name}:batch1",
@@ -252,7 +253,7 @@ def edge_runs(s, results: list[BenchResult]) -> dict[str, EdgeRun]:
         fits = []
         for r in results:
             ms = r.latency_ms_batch1_p95 if p.batch == 1 else 1000 * p.batch / r.throughput_batch256_ips
-            # At Compress's threads and batch 1 the profile reads Compress's figures, as lab.edge does.
+            # At Compress's threads and batch 1 the profile reads Compress's figures, as lab.deploy.edge does.
             same = p.batch == 1 and p.threads == r.threads
             fits.append(Fit(r.name, runnable=not (p.int8_only and "int8" not in r.name), accuracy=r.accuracy,
                             weights_bytes=r.size_bytes, activation_bytes=4 * 1024 * p.batch, latency_ms=ms,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dashboard.lab import fmt
-from dashboard.lab.edge import KiB
+from dashboard.lab.deploy.edge import KiB
 from tests.app.test_pages import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
 
 PAGE = "app_pages/edge.py"

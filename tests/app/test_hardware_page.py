@@ -12,9 +12,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lab import peak, roofline
-from dashboard.lab.compress import CompressSettings
-from dashboard.lab.train import TrainConfig
+from dashboard.lab.measure import peak, roofline
+from dashboard.lab.compression.compress import CompressSettings
+from dashboard.lab.training.train import TrainConfig
 from dashboard.service import work
 from dashboard.service.sessions import REGISTRY
 from dashboard.ui.session import KEY

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lab.inspect import inspect_model
+from dashboard.lab.training.inspect import inspect_model
 from dashboard.service.sessions import REGISTRY, DataChoice
 from tests.app.test_pages import APP, session
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from test_pages import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
 
-from dashboard.lab import claims, fmt, lesson_checks, lessons, replay, shareable
+from dashboard.course import lesson_checks, lessons, replay, shareable
+from dashboard.lab import claims, fmt
 from dashboard.ui import glossary, lesson_view
 
 PAGE = "app_pages/lessons.py"
@@ -304,7 +305,7 @@ def test_the_train_page_shows_the_real_code_of_a_step_and_an_inference():
     codes = [c for c in at.code]
     assert [c.language for c in codes] == ["python"] * 3
     assert "loss.backward()" in codes[0].value and "inference_mode" in codes[1].value
-    assert any("dashboard/lab/train.py, lines" in m for m in texts(at.markdown))
+    assert any("dashboard/lab/training/train.py, lines" in m for m in texts(at.markdown))
 
 
 

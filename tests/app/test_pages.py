@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lab import figures, fmt
+from dashboard.lab import fmt
+from dashboard.lab.measure import figures
 from dashboard.service.sessions import REGISTRY
 from dashboard.ui.session import KEY
 
@@ -172,7 +173,7 @@ def test_train_through_widgets_then_results_and_comparison_show_it():
     # Real-time time per image is the version's batch-1 figure, as Compress shows it (labelled if disturbed).
     assert cells["time"][1].startswith(fmt.ms(session(at).results[0].latency_ms_batch1_p50))
     assert all(c.endswith("FLOP") for c in cells["FLOPs"][:3])
-    # ... and how it was got; on a loaded machine a regime measured in a disturbed window says so (lab.figures).
+    # ... and how it was got; on a loaded machine a regime measured in a disturbed window says so (lab.measure.figures).
     assert all(re.search(r"J \((measured|estimated)\)( \(disturbed\))?$", c) for c in cells["energy"][:3])
     assert cells["FLOPs"][1] == cells["FLOPs"][2]          # inference FLOPs per image do not depend on the batch
     assert all(c.endswith("×") or c == figures.NOT_SHOWN for row in cells.values() for c in row[3:])
@@ -255,7 +256,8 @@ def test_offline_dataset_is_a_clear_error_and_keeps_the_session(monkeypatch, tmp
     # An empty cache folder, and torchvision's download fails as it does offline (the conftest's
     # no_downloads stub: no real download even on a connected machine).
     monkeypatch.setenv("TRAIN_INFER_LAB_DATA", str(tmp_path))
-    from dashboard.lab import data, settings
+    from dashboard.lab import settings
+    from dashboard.lab.inputs import data
     settings.override(None)   # read again: the dataset folder is a server setting (quick_app_jobs re-reads at its end)
     data.forget_shared()
     at.selectbox(key="train_dataset").set_value("mnist")
@@ -283,7 +285,7 @@ def test_an_error_inside_a_training_is_reported_and_the_session_keeps_what_it_ha
     train_tiny(at, seed=2)
     s = session(at)
     kept = s.trained
-    from dashboard.lab import train as lab_train
+    from dashboard.lab.training import train as lab_train
     original, calls = lab_train.Training.__next__, {"n": 0}
 
     def crashing(self):

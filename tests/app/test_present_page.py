@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lab import claims, fmt, replay, run_of_show, settings
+from dashboard.course import replay, run_of_show
+from dashboard.lab import claims, fmt, settings
 from dashboard.ui import board_view, presenter
 from tests.app.test_board_page import data_dir  # noqa: F401 - the board in a temporary folder (a fixture)
 from tests.app.test_pages import APP, button, fresh, open_page, session

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from test_pages import fresh, open_page, session, train_tiny
 
-from dashboard.lab import shareable
+from dashboard.course import shareable
 
 TRAIN, COMPRESS = "app_pages/train.py", "app_pages/compress.py"
 

@@ -2,7 +2,7 @@
 run keeps its curves and says so in red, and the sample gallery says when one answer dominates.
 
 Real trainings through the page's widgets, each about a second of work (settings from
-dashboard/lab/outcome.py's measurements, cut to one epoch on 1,000-2,000 images)."""
+dashboard/lab/training/outcome.py's measurements, cut to one epoch on 1,000-2,000 images)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from PIL import Image
 from test_pages import finish_job
 from test_try_it_page import digit_png, give_model, open_try_it, session
 
-from dashboard.lab import uploads
+from dashboard.lab.inputs import uploads
 from dashboard.service.sessions import DataChoice
 
 

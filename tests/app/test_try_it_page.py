@@ -16,8 +16,8 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 from test_pages import finish_job, fresh, open_page, session
 
-from dashboard.lab import data
-from dashboard.lab.compress import CompressSettings
+from dashboard.lab.inputs import data
+from dashboard.lab.compression.compress import CompressSettings
 from dashboard.service import work
 from dashboard.service.sessions import DataChoice, state_bytes
 from dashboard.service.shared import weights_digest
@@ -124,7 +124,7 @@ def test_a_hostile_upload_gives_one_line_and_keeps_the_session(tiny_trained, nam
 
 def test_a_cifar_model_takes_photos_not_drawings(monkeypatch):
     """CIFAR-10 cannot be downloaded here: a small stand-in of its shape plays the dataset."""
-    from dashboard.lab.train import TrainConfig, train
+    from dashboard.lab.training.train import TrainConfig, train
 
     info = data.CATALOG["cifar10"]
     gen = torch.Generator().manual_seed(0)

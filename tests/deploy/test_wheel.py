@@ -83,7 +83,7 @@ def test_the_installed_course_presets_run_of_show_and_replays_load(site, tmp_pat
     """What the Lessons, Run of show and Train/Compress links read, from the installed package alone."""
     code = """
 import json
-from dashboard.lab import lessons, replay, run_of_show, shareable
+from dashboard.course import lessons, replay, run_of_show, shareable
 found, errors = lessons.load_lessons()
 r = replay.load("demo")
 print(json.dumps({"lessons": [x.slug for x in found], "errors": [str(e) for e in errors],
@@ -107,7 +107,7 @@ def test_community_cloud_layout(site, tmp_path):
 import json, sys
 sys.path.insert(0, {str(app.parent)!r})  # what `streamlit run dashboard/app.py` puts first
 import dashboard
-from dashboard.lab import data
+from dashboard.lab.inputs import data
 from dashboard.ui import explain
 ds = data.load_dataset("digits")
 from streamlit.testing.v1 import AppTest
@@ -132,7 +132,7 @@ def test_cli_trains_on_the_bundled_digits_without_a_checkout(site, tmp_path):
     """(b) `pip install` of the wheel alone: the engine's CLI on the bundled digits, from an empty folder."""
     cwd = tmp_path / "empty"
     cwd.mkdir()
-    where = _python("import json, dashboard.lab.__main__ as m, dashboard.lab.data as d\n"
+    where = _python("import json, dashboard.lab.__main__ as m, dashboard.lab.inputs.data as d\n"
                     "print(json.dumps({'cli': m.__file__, 'digits': str(d.BUNDLED_DIGITS)}))",
                     site=site, cwd=cwd, home=tmp_path)
     assert _is_under(where["cli"], site) and _is_under(where["digits"], site), where

@@ -21,7 +21,7 @@ from test_app_flow import (  # noqa: F401
 )
 from test_projector import screen
 
-from dashboard.lab import lessons
+from dashboard.course import lessons
 from dashboard.ui import glossary
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import time
 
 import onnx
 
-from dashboard.lab import data
+from dashboard.lab.inputs import data
 from dashboard.service import exports
 from dashboard.service.sessions import DataChoice, Session, state_bytes
 from dashboard.service.slot import COMPUTE

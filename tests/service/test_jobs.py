@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from dashboard.lab import settings
-from dashboard.lab.train import TrainConfig
+from dashboard.lab.training.train import TrainConfig
 from dashboard.service import work
 from dashboard.service.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNER, RUNNING, STOPPED, Busy, Job
 from dashboard.service.sessions import REGISTRY

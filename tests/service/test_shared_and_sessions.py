@@ -8,8 +8,8 @@ import time
 import pytest
 
 from dashboard.lab import settings
-from dashboard.lab.compress import CompressSettings
-from dashboard.lab.train import TrainConfig
+from dashboard.lab.compression.compress import CompressSettings
+from dashboard.lab.training.train import TrainConfig
 from dashboard.service import work
 from dashboard.service.jobs import CANCELLED, DONE, RUNNING, STOPPED
 from dashboard.service.sessions import REGISTRY, Registry
@@ -34,7 +34,7 @@ def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_t
     job = work.start_compress(a, QUICK, NO_FINETUNE)
     assert job is not None and job.wait(120) and job.state == DONE, job.error
     a.presenter = True   # its measurements afresh replace the shared ones (a student's stay theirs)
-    for _ in range(3):   # only quiet figures are shared (lab.quiet): on a busy machine, measure again first
+    for _ in range(3):   # only quiet figures are shared (lab.measure.quiet): on a busy machine, measure again first
         if all(r.clean for r in a.results):
             break
         again = work.start_compress(a, QUICK, NO_FINETUNE, fresh=True)
@@ -66,7 +66,7 @@ def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_t
     b.presenter = True
     fresh = work.start_compress(b, QUICK, NO_FINETUNE, fresh=True)
     assert fresh is not None and fresh.wait(120) and fresh.state == DONE, fresh.error
-    if all(r.clean for r in b.results):   # a disturbed figure is never shared (lab.quiet)
+    if all(r.clean for r in b.results):   # a disturbed figure is never shared (lab.measure.quiet)
         assert SHARED.stats()["entries"] == before
         d = trained_session()
         assert work.start_compress(d, QUICK, NO_FINETUNE) is None

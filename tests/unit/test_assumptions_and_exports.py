@@ -11,9 +11,9 @@ import re
 import pytest
 
 from dashboard.lab import energy
-from dashboard.lab.bench import BenchResult
+from dashboard.lab.measure.bench import BenchResult
 from dashboard.lab.energy import EnergyReading, EnergySettings
-from dashboard.lab.record import RunRecord
+from dashboard.lab.measure.record import RunRecord
 from dashboard.service import runs
 from dashboard.service.sessions import Session
 

@@ -9,12 +9,12 @@ import statistics
 import pytest
 import torch
 
-from dashboard.lab import quiet
-from dashboard.lab.bench import BenchSettings, markdown, measure
-from dashboard.lab.compress import CompressSettings, make_variants
+from dashboard.lab.measure import quiet
+from dashboard.lab.measure.bench import BenchSettings, markdown, measure
+from dashboard.lab.compression.compress import CompressSettings, make_variants
 from dashboard.lab.energy import EnergySettings
-from dashboard.lab.train import TrainConfig, train
-from dashboard.lab.variant import Variant
+from dashboard.lab.training.train import TrainConfig, train
+from dashboard.lab.training.variant import Variant
 
 NAMES = ["fp32", "int8-dynamic", "pruned-unstructured-50", "fp16"]
 
@@ -56,7 +56,7 @@ def test_every_figure_is_the_median_of_its_quiet_rounds_and_the_spread_their_ran
                             ("throughput_batch256_ips", "batch")):
             per_round = r.per_round[key]
             assert len(per_round) == 3 and all(x > 0 for x in per_round), (r.name, key)
-            # The rounds whose window lab.quiet found quiet; all three when most were not (then labelled).
+            # The rounds whose window lab.measure.quiet found quiet; all three when most were not (then labelled).
             shares = r.quality[regime]["shares"]
             quiet_rounds = [i for i, share in enumerate(shares) if share <= quiet.DISTURBED_SHARE]
             used = [per_round[i] for i in (quiet_rounds if len(quiet_rounds) >= 2 else range(3))]

@@ -6,7 +6,9 @@ import inspect
 import re
 from pathlib import Path
 
-from dashboard.lab import bench, code_view, variant
+from dashboard.course import code_view
+from dashboard.lab.measure import bench
+from dashboard.lab.training import variant
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,13 +18,13 @@ def test_the_training_step_is_forward_loss_backward_update_from_the_one_training
     assert "backward(" in source and "opt.step()" in source and "zero_grad" in source
     assert "self.loss_fn(out, y, x)" in source          # the forward pass and the loss
     assert source.startswith("for x, y in") and not source.startswith(" ")   # dedented, whole lines
-    assert "Training._run" in title and "dashboard/lab/train.py" in title
+    assert "Training._run" in title and "dashboard/lab/training/train.py" in title
 
 
 def test_the_line_numbers_in_the_title_point_at_the_code_in_its_file():
     title, source = code_view.training_step()
     first, last = map(int, re.search(r"lines (\d+)–(\d+)", title).groups())
-    lines = (ROOT / "dashboard" / "lab" / "train.py").read_text(encoding="utf-8").splitlines()[first - 1:last]
+    lines = (ROOT / "dashboard" / "lab" / "training" / "train.py").read_text(encoding="utf-8").splitlines()[first - 1:last]
     assert [line.strip() for line in lines] == [line.strip() for line in source.splitlines()]
 
 
@@ -32,7 +34,7 @@ def test_inference_runs_without_gradients_and_calls_the_model_version():
     assert "inference_mode" in joined and "backward(" not in joined
     assert snippets[0].source == inspect.getsource(bench.predictions).rstrip()
     assert "def __call__" in snippets[1].source and "self.module(self.prepare(x))" in snippets[1].source
-    assert "dashboard/lab/bench.py" in snippets[0].title and "dashboard/lab/variant.py" in snippets[1].title
+    assert "dashboard/lab/measure/bench.py" in snippets[0].title and "dashboard/lab/training/variant.py" in snippets[1].title
     assert variant.Variant.__call__.__qualname__ in snippets[1].title
 
 

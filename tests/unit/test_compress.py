@@ -7,12 +7,13 @@ import importlib.util
 import pytest
 import torch
 
-from dashboard.lab import compress, hardware, quantize
-from dashboard.lab.bench import predictions
-from dashboard.lab.compress import TECHNIQUES, CompressSettings, make_variants, parse, resolve_names, technique
-from dashboard.lab.sensitivity import scan
-from dashboard.lab.train import TrainConfig, train
-from dashboard.lab.variant import Variant, weight_sparsity
+from dashboard.lab import hardware
+from dashboard.lab.compression import compress, quantize
+from dashboard.lab.measure.bench import predictions
+from dashboard.lab.compression.compress import TECHNIQUES, CompressSettings, make_variants, parse, resolve_names, technique
+from dashboard.lab.compression.sensitivity import scan
+from dashboard.lab.training.train import TrainConfig, train
+from dashboard.lab.training.variant import Variant, weight_sparsity
 
 NAMES = ["fp32", "pruned-unstructured-90", "pruned-channels-50", "int8-dynamic", "int8-static", "bf16", "fp16",
          "student-baseline", "distilled", "pruned-channels-50+int8-static", "onnxruntime-fp32"]

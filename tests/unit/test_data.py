@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dashboard.lab import data
-from dashboard.lab.data import DatasetUnavailable, load_dataset
+from dashboard.lab.inputs import data
+from dashboard.lab.inputs.data import DatasetUnavailable, load_dataset
 
 DIGITS_SHA256 = "09585fc0d03bf8f94b7110fc4677df381402b7c6271550410e10a5243f073970"
 
@@ -124,7 +124,7 @@ def test_a_damaged_download_cache_is_named_with_what_to_do(tmp_path):
 
 
 def test_every_session_shares_one_copy_of_a_dataset():
-    from dashboard.lab import data
+    from dashboard.lab.inputs import data
     first, second = data.shared("digits"), data.shared("digits")
     assert first is second
     assert first.subset(500).train_images.untyped_storage().data_ptr() == \

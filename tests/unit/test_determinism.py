@@ -16,8 +16,8 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 import dashboard.lab
-from dashboard.lab.models import ModelSpec, build_model, init_weights
-from dashboard.lab.train import TrainConfig, train
+from dashboard.lab.training.models import ModelSpec, build_model, init_weights
+from dashboard.lab.training.train import TrainConfig, train
 
 LAB = Path(dashboard.lab.__file__).parent
 

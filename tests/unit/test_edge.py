@@ -8,10 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from dashboard.lab import cloud_edge, edge, energy, runtimes
-from dashboard.lab.compress import CompressSettings, make_variants
-from dashboard.lab.edge import KiB, DeviceProfile, Fit
-from dashboard.lab.variant import Variant
+from dashboard.lab import energy
+from dashboard.lab.deploy import cloud_edge, edge
+from dashboard.lab.serving import runtimes
+from dashboard.lab.compression.compress import CompressSettings, make_variants
+from dashboard.lab.deploy.edge import KiB, DeviceProfile, Fit
+from dashboard.lab.training.variant import Variant
 
 QUICK = edge.PROFILE_BENCH.__class__(rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.02,
                                      warmup_seconds=0.01, energy=True, energy_mode="rounds")
@@ -137,7 +139,7 @@ def test_network_floors_follow_from_physics():
 
 
 def test_the_fit_map_draws_each_measured_version_against_both_budgets():
-    from dashboard.lab.edge import EdgeRun
+    from dashboard.lab.deploy.edge import EdgeRun
     from dashboard.ui import edge_charts
 
     p = profile(memory_budget=256 * KiB, latency_budget_ms=33.0)
@@ -157,7 +159,7 @@ def test_a_profile_at_the_benchmarks_threads_and_batch_reads_its_figures_instead
                                                                                                  tiny_digits):
     """One measured thing, one figure: at 1 thread and batch 1 the Compress figures of the same versions are
     the profile's; a disturbed one is timed again; another batch is timed in the profile's own run."""
-    from dashboard.lab import bench
+    from dashboard.lab.measure import bench
 
     known = bench.measure(versions, tiny_digits, dataclasses.replace(QUICK, threads=1))
     fp32, int8, ort = known

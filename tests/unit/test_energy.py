@@ -16,7 +16,7 @@ import torch
 
 from dashboard.lab import energy
 from dashboard.lab.energy import EnergyReading, EnergySettings, counters, tracker
-from dashboard.lab.record import RunRecord
+from dashboard.lab.measure.record import RunRecord
 from dashboard.service import slot
 
 PACKAGE = Path(energy.__file__).parent

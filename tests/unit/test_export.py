@@ -1,4 +1,4 @@
-"""lab.export: the downloads round-trip (the .pt loads into a fresh model with identical outputs, the
+"""lab.deploy.export: the downloads round-trip (the .pt loads into a fresh model with identical outputs, the
 ONNX file runs in ONNX Runtime and agrees), the script runs as written, and a variant without a
 file in some format says why."""
 
@@ -14,10 +14,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from dashboard.lab import export
-from dashboard.lab.compress import CompressSettings, make_variants
-from dashboard.lab.models import ModelSpec, build_model
-from dashboard.lab.train import TrainConfig, train
+from dashboard.lab.deploy import export
+from dashboard.lab.compression.compress import CompressSettings, make_variants
+from dashboard.lab.training.models import ModelSpec, build_model
+from dashboard.lab.training.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[2]
 

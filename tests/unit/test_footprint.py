@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from dashboard.lab import energy, footprint
+from dashboard.lab import energy
+from dashboard.lab.energy import footprint
 from dashboard.lab.energy import EnergySettings
 
 

@@ -118,7 +118,7 @@ def test_the_dataset_folder_has_a_bounded_length():
 
 
 def test_a_good_dataset_folder_is_taken_and_read_by_the_engine(tmp_path, monkeypatch):
-    from dashboard.lab import data
+    from dashboard.lab.inputs import data
 
     s, errors = settings.load({PREFIX + "DATA": f" {tmp_path / 'new' / 'cache'} "})
     assert errors == [] and s.dataset_dir == str(tmp_path / "new" / "cache")

@@ -22,8 +22,8 @@ import pytest
 from PIL import Image
 from test_uploads import encode, one_line, png_chunk, raw_png
 
-from dashboard.lab import uploads
-from dashboard.lab.uploads import DecoderBusy, UploadRejected, read_image
+from dashboard.lab.inputs import uploads
+from dashboard.lab.inputs.uploads import DecoderBusy, UploadRejected, read_image
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a message to a student must not carry: exception class names, paths, decoder internals.
@@ -355,7 +355,7 @@ def test_an_upload_leaves_nothing_for_the_garbage_collector(raw):
 
 PEAK = """
 import sys
-from dashboard.lab import uploads
+from dashboard.lab.inputs import uploads
 from PIL import Image
 import io
 

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from dashboard.lab.data import DatasetUnavailable
+from dashboard.lab.inputs.data import DatasetUnavailable
 from dashboard.lab.settings import LimitExceeded
-from dashboard.lab.train import TrainingDiverged
+from dashboard.lab.training.train import TrainingDiverged
 from dashboard.service import authority, incidents
 from dashboard.service.jobs import Busy
 
@@ -72,7 +72,7 @@ def test_an_error_a_user_can_cause_keeps_its_own_message(exc, caplog):
 
 
 def test_a_plain_value_error_is_the_users_when_the_lab_raised_it_and_an_incident_when_a_library_did():
-    from dashboard.lab.train import TrainConfig
+    from dashboard.lab.training.train import TrainConfig
 
     with pytest.raises(ValueError) as ours:
         TrainConfig(epochs=0).validate()

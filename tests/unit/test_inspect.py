@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from dashboard.lab.inspect import (
+from dashboard.lab.training.inspect import (
     Predictions,
     confusion_matrix,
     first_layer,
@@ -12,7 +12,7 @@ from dashboard.lab.inspect import (
     sample_predictions,
     weight_histograms,
 )
-from dashboard.lab.models import ModelSpec, build_model
+from dashboard.lab.training.models import ModelSpec, build_model
 
 
 # The session's 512-digit set and the mlp trained on it once (tests/conftest.py).

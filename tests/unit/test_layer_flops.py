@@ -1,4 +1,4 @@
-"""FLOPs per layer, forward and backward (lab.layer_flops)."""
+"""FLOPs per layer, forward and backward (lab.measure.layer_flops)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import functools
 import pytest
 import torch
 
-from dashboard.lab.layer_flops import OPTIMIZER_FLOPS_PER_PARAM, flops_by_layer
-from dashboard.lab.models import MODEL_NAMES, ModelSpec, build_model, count_params, model_cost
+from dashboard.lab.measure.layer_flops import OPTIMIZER_FLOPS_PER_PARAM, flops_by_layer
+from dashboard.lab.training.models import MODEL_NAMES, ModelSpec, build_model, count_params, model_cost
 
 SHAPE = (1, 28, 28)
 

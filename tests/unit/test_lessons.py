@@ -16,12 +16,13 @@ from importlib import resources
 
 import pytest
 
-from dashboard.lab import claims, energy, fmt, lesson_checks, lessons, shareable
-from dashboard.lab.bench import BenchResult
-from dashboard.lab.edge import EdgeRun, Fit, default_profiles
+from dashboard.course import lesson_checks, lessons, shareable
+from dashboard.lab import claims, energy, fmt
+from dashboard.lab.measure.bench import BenchResult
+from dashboard.lab.deploy.edge import EdgeRun, Fit, default_profiles
 from dashboard.lab.energy import EnergyReading, EnergySettings
-from dashboard.lab.lesson_checks import DIFFERS, MATCHES, NO_RESULT, check
-from dashboard.lab.lessons import (
+from dashboard.course.lesson_checks import DIFFERS, MATCHES, NO_RESULT, check
+from dashboard.course.lessons import (
     PAGES,
     LessonError,
     glossary_anchor,
@@ -30,8 +31,8 @@ from dashboard.lab.lessons import (
     parse_lesson,
     score,
 )
-from dashboard.lab.models import ModelSpec, build_model, model_cost
-from dashboard.lab.train import TrainConfig, TrainedModel
+from dashboard.lab.training.models import ModelSpec, build_model, model_cost
+from dashboard.lab.training.train import TrainConfig, TrainedModel
 
 GLOSSARY_TERMS = ("latency", "throughput", "p50", "p95", "FLOP", "MAC", "batch", "epoch", "parameter", "activation",
                   "inference", "training", "quantization", "int8", "bf16", "pruning", "distillation", "PUE",
@@ -136,7 +137,7 @@ def test_lesson_four_asks_whether_zeros_are_faster(shipped):
 
 
 def test_loading_the_lessons_loads_neither_torch_nor_streamlit():
-    code = ("import sys, dashboard.lab.lessons as m; m.load_lessons(); "
+    code = ("import sys, dashboard.course.lessons as m; m.load_lessons(); "
             "print('torch' in sys.modules, 'streamlit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == ["False", "False"]

@@ -1,4 +1,4 @@
-"""Memory of one training step vs one inference, measured on the real tensors (lab.memory)."""
+"""Memory of one training step vs one inference, measured on the real tensors (lab.measure.memory)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import functools
 import pytest
 import torch
 
-from dashboard.lab.memory import compare_memory
-from dashboard.lab.models import MODEL_NAMES, ModelSpec, build_model
+from dashboard.lab.measure.memory import compare_memory
+from dashboard.lab.training.models import MODEL_NAMES, ModelSpec, build_model
 
 SHAPE = (1, 28, 28)
 FP32 = 4

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dashboard.lab.models import MODEL_NAMES, ModelSpec, build_model, count_params, flops_per_image, model_cost
+from dashboard.lab.training.models import MODEL_NAMES, ModelSpec, build_model, count_params, flops_per_image, model_cost
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

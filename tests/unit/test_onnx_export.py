@@ -1,4 +1,4 @@
-"""lab.onnx_export: the file runs in ONNX Runtime at any batch size and gives PyTorch's logits."""
+"""lab.serving.onnx_export: the file runs in ONNX Runtime at any batch size and gives PyTorch's logits."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from dashboard.lab import onnx_export
-from dashboard.lab.models import MODEL_NAMES, ModelSpec, build_model
+from dashboard.lab.serving import onnx_export
+from dashboard.lab.training.models import MODEL_NAMES, ModelSpec, build_model
 
 
 def _tiny() -> nn.Module:

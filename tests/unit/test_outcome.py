@@ -1,7 +1,7 @@
 """A training's outcome is named from its real history: ok, diverged, collapsed, barely learned.
 
 Real runs on the bundled digits, each under a second on one thread (the settings measured in
-dashboard/lab/outcome.py's docstring, cut to 2,000 images and one epoch).
+dashboard/lab/training/outcome.py's docstring, cut to 2,000 images and one epoch).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dashboard.lab.inspect import inspect_model, predict, sample_predictions
-from dashboard.lab.outcome import Evidence, Outcome, judge
-from dashboard.lab.train import StepEvent, TrainConfig, TrainedModel, Training, train
+from dashboard.lab.training.inspect import inspect_model, predict, sample_predictions
+from dashboard.lab.training.outcome import Evidence, Outcome, judge
+from dashboard.lab.training.train import StepEvent, TrainConfig, TrainedModel, Training, train
 
 CLASSES = tuple(str(i) for i in range(10))
 

@@ -11,8 +11,9 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from dashboard.lab import accelerators, bench, hardware, peak, roofline
-from dashboard.lab.compress import make_variants
+from dashboard.lab import hardware
+from dashboard.lab.measure import accelerators, bench, peak, roofline
+from dashboard.lab.compression.compress import make_variants
 from dashboard.ui import hardware_charts
 
 # (A disturbed timing is still measured again, within a second or two: these tests check labels, not speed.)

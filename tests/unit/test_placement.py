@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from benchmarks import placement
-from dashboard.lab.bench import BenchResult, BenchSettings, measure
-from dashboard.lab.compress import make_variants
-from dashboard.lab.train import TrainConfig, train
+from dashboard.lab.measure.bench import BenchResult, BenchSettings, measure
+from dashboard.lab.compression.compress import make_variants
+from dashboard.lab.training.train import TrainConfig, train
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from dashboard.lab import data, preprocess
-from dashboard.lab.preprocess import (
+from dashboard.lab.inputs import data
+from dashboard.lab.serving import preprocess
+from dashboard.lab.serving.preprocess import (
     NoInk,
     centre_of_mass,
     for_dataset,
@@ -17,7 +18,7 @@ from dashboard.lab.preprocess import (
     like_cifar,
     like_mnist,
 )
-from dashboard.lab.variant import Variant, unavailable
+from dashboard.lab.training.variant import Variant, unavailable
 
 DIGITS = data.CATALOG["digits"]
 # Strokes of a hand-drawn digit on a 280 x 280 canvas, as a student would draw them.
@@ -165,7 +166,7 @@ def test_predict_gives_top3_and_latency_per_version(tiny_trained):
 @pytest.fixture(scope="module")
 def digit_cnn(digits):
     """A CNN after one epoch on all 8,000 bundled digits (about 4 s on one thread): ~96 % test accuracy."""
-    from dashboard.lab.train import TrainConfig, train
+    from dashboard.lab.training.train import TrainConfig, train
 
     return train(TrainConfig(model="cnn", epochs=1, batch_size=64, threads=1), digits)
 

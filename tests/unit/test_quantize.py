@@ -1,4 +1,4 @@
-"""lab.quantize: int8 that really is int8 and still agrees with fp32, and warnings filtered precisely."""
+"""lab.compression.quantize: int8 that really is int8 and still agrees with fp32, and warnings filtered precisely."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from dashboard.lab import quantize
+from dashboard.lab.compression import quantize
 
 
 class Tiny(nn.Module):

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from dashboard.lab import bench, quiet
-from dashboard.lab.compress import make_variants
+from dashboard.lab.measure import bench, quiet
+from dashboard.lab.compression.compress import make_variants
 
 
 def test_a_window_whose_thread_sleeps_is_disturbed_and_says_how_long_it_waited():

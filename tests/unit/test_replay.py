@@ -1,4 +1,4 @@
-"""Replays (lab.replay, work.load_replay, `python -m dashboard.lab replay`): a replay's JSON loaded into a
+"""Replays (course.replay, work.load_replay, `python -m dashboard.lab replay`): a replay's JSON loaded into a
 fresh session shows the same table as the JSON, labelled as measured then, never now; its weights make
 a real model; a broken file is one line and the session keeps what it had. And the room's QR code."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dashboard.lab import replay
+from dashboard.course import replay
 from dashboard.lab.__main__ import main
 from dashboard.service import runs, work
 from dashboard.service.jobs import Busy
@@ -169,10 +169,11 @@ def test_the_cli_writes_a_replay_the_app_reads_back(tiny_digits, monkeypatch, tm
 
 def test_a_replay_made_with_edge_carries_every_profile_and_a_session_shows_them(tiny_digits, monkeypatch, tmp_path,
                                                                                capsys):
-    from dashboard.lab import edge, lesson_checks
+    from dashboard.course import lesson_checks
+    from dashboard.lab.deploy import edge
 
     monkeypatch.setattr("dashboard.lab.pipeline.load_dataset", lambda *a, **k: tiny_digits)
-    monkeypatch.setattr("dashboard.lab.data.load_dataset", lambda *a, **k: tiny_digits)
+    monkeypatch.setattr("dashboard.lab.inputs.data.load_dataset", lambda *a, **k: tiny_digits)
     out = tmp_path / "presets" / "tiny-edge.json"
     rc = main(["replay", "--model", "mlp", "--epochs", "1", "--threads", "1", "--quiet", "--quick", "--no-energy",
                "--variants", "fp32,int8-static", "--edge", "--out", str(out)])
@@ -208,7 +209,7 @@ def test_a_replay_made_with_edge_carries_every_profile_and_a_session_shows_them(
 
 
 def test_a_replay_refuses_device_runs_of_other_versions(tiny_digits, monkeypatch, tmp_path):
-    from dashboard.lab import edge
+    from dashboard.lab.deploy import edge
 
     doc = json.loads((PRESETS / "demo.json").read_text())
     record = replay.read(json.dumps(doc).encode(), "demo")

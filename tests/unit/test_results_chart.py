@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.lab.bench import BenchResult
+from dashboard.lab.measure.bench import BenchResult
 from dashboard.lab.energy import EnergyReading, EnergySettings
-from dashboard.lab.record import RunRecord
-from dashboard.lab.train import TrainConfig
+from dashboard.lab.measure.record import RunRecord
+from dashboard.lab.training.train import TrainConfig
 from dashboard.service.runs import Run, differing_settings
 from dashboard.ui.results_charts import X_AXES, accuracy_chart, axis_title, run_points, shown_runs
 

@@ -8,9 +8,9 @@ import pytest
 
 from dashboard.lab import pipeline
 from dashboard.lab.__main__ import main
-from dashboard.lab.bench import BenchSettings
-from dashboard.lab.compress import CompressSettings
-from dashboard.lab.train import TrainConfig
+from dashboard.lab.measure.bench import BenchSettings
+from dashboard.lab.compression.compress import CompressSettings
+from dashboard.lab.training.train import TrainConfig
 
 VARIANT_KEYS = {"name", "accuracy", "agreement", "size_bytes", "params", "nonzero_params", "flops",
                 "latency_ms_batch1_p50", "latency_ms_batch1_p95", "throughput_batch256_ips",

@@ -1,4 +1,4 @@
-"""The run of show (lessons/run_of_show.toml, lab.run_of_show): it loads whole, every step opens a page
+"""The run of show (lessons/run_of_show.toml, course.run_of_show): it loads whole, every step opens a page
 the app has with a preset and a replay that exist, a bad step is isolated with its reason, links."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.lab import claims, fmt, lesson_checks, lessons, replay, run_of_show, shareable
+from dashboard.course import lesson_checks, lessons, replay, run_of_show, shareable
+from dashboard.lab import claims, fmt
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_TEXT = (ROOT / "dashboard" / "app.py").read_text(encoding="utf-8")

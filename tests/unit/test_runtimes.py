@@ -1,4 +1,4 @@
-"""lab.runtimes: ONNX Runtime fp32 and int8 and compiled PyTorch agree with eager PyTorch, or say why they are not there."""
+"""lab.serving.runtimes: ONNX Runtime fp32 and int8 and compiled PyTorch agree with eager PyTorch, or say why they are not there."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import onnx
 import pytest
 import torch
 
-from dashboard.lab import onnx_export, runtimes
-from dashboard.lab.bench import predictions
-from dashboard.lab.compress import CompressSettings, make_variants
-from dashboard.lab.models import ModelSpec, build_model
-from dashboard.lab.train import TrainConfig, train
+from dashboard.lab.serving import onnx_export, runtimes
+from dashboard.lab.measure.bench import predictions
+from dashboard.lab.compression.compress import CompressSettings, make_variants
+from dashboard.lab.training.models import ModelSpec, build_model
+from dashboard.lab.training.train import TrainConfig, train
 
 # No layout timing (seconds per variant), a small calibration set, no fine-tune: this is about agreement.
 QUICK = CompressSettings(try_channels_last=False, calibration_images=256, finetune_epochs_channels=0)

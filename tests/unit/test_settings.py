@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 
 from dashboard.lab import pipeline, settings
-from dashboard.lab.compress import CompressSettings
+from dashboard.lab.compression.compress import CompressSettings
 from dashboard.lab.settings import LimitExceeded, Limits, ServerSettings
-from dashboard.lab.train import TrainConfig
+from dashboard.lab.training.train import TrainConfig
 
 
 def test_defaults_fit_a_hosted_copy():

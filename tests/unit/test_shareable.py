@@ -8,8 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from dashboard.lab import settings, shareable
-from dashboard.lab.shareable import parse
+from dashboard.course import shareable
+from dashboard.lab import settings
+from dashboard.course.shareable import parse
 
 BAD_TEXT = ["<script>alert(1)</script>", "../../etc/passwd", "..\\..\\windows", "%3Cscript%3E", "", " ",
             "nan", "NaN", "inf", "-inf", "1e999", "x" * 65, "a" * 10_000, "🙂", "\x00", "1;rm -rf /",
@@ -273,7 +274,7 @@ def test_the_learning_rate_goes_past_1_for_the_lesson_on_divergence():
 
 
 def test_edge_opens_on_a_named_device_profile_and_refuses_others():
-    from dashboard.lab import edge
+    from dashboard.lab.deploy import edge
     assert set(shareable.EDGE_PROFILES) == set(edge.default_profiles(2))   # the page's profiles, written out
     assert parse({"profile": "microcontroller"}, "edge") == ({"edge_profile": "microcontroller"}, [])
     values, notices = parse({"profile": "<b>toaster</b>"}, "edge")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dashboard.lab import hardware
-from dashboard.lab.train import (
+from dashboard.lab.training.train import (
     EpochEvent,
     StepEvent,
     TrainConfig,

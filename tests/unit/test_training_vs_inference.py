@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.lab import metered_training, published
-from dashboard.lab.bench import BenchResult, BenchSettings, measure
-from dashboard.lab.compress import make_variants
+from dashboard.lab.deploy import published
+from dashboard.lab.training import metered_training
+from dashboard.lab.measure.bench import BenchResult, BenchSettings, measure
+from dashboard.lab.compression.compress import make_variants
 from dashboard.lab.energy import EnergyReading, per_image_from
-from dashboard.lab.train import EpochEvent, Training, TrainConfig
-from dashboard.lab.training_vs_inference import REALTIME, SERVING, compare, in_your_terms
+from dashboard.lab.training.train import EpochEvent, Training, TrainConfig
+from dashboard.lab.measure.training_vs_inference import REALTIME, SERVING, compare, in_your_terms
 
 
 def test_training_energy_and_time_have_one_scope(tiny_digits):

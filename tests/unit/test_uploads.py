@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dashboard.lab import uploads
-from dashboard.lab.uploads import UploadRejected, read_image
+from dashboard.lab.inputs import uploads
+from dashboard.lab.inputs.uploads import UploadRejected, read_image
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:

@@ -26,7 +26,7 @@ A reading carries its EnergySettings and CodeCarbon's own figures, so the user's
     export            CodeCarbon's emissions.csv (its own FileOutput), its companion JSON, and JSON
 """
 
-from .assumptions import (
+from dashboard.lab.energy.assumptions import (
     DEFAULT_CURRENCY,
     DEFAULT_PRICE_PER_KWH,
     DEFAULT_PRICE_SOURCE,
@@ -42,7 +42,7 @@ from .assumptions import (
     default_price,
     pue_reference,
 )
-from .export import (
+from dashboard.lab.energy.export import (
     companion_json,
     emissions_csv_columns,
     emissions_data,
@@ -51,7 +51,7 @@ from .export import (
     to_csv,
     to_json,
 )
-from .grid import (
+from dashboard.lab.energy.grid import (
     J_PER_KWH,
     WORLD,
     WORLD_NAME,
@@ -61,10 +61,10 @@ from .grid import (
     country,
     grid_intensity,
 )
-from .parts import EnergyParts, parts
-from .per_image_energy import PerImageEnergy, per_image, per_image_from
-from .reading import EnergyReading, combine, kind
-from .tracker import FALLBACK_RAM_WATTS, FALLBACK_WATTS_PER_THREAD, meter, warm_up
+from dashboard.lab.energy.parts import EnergyParts, parts
+from dashboard.lab.energy.per_image_energy import PerImageEnergy, per_image, per_image_from
+from dashboard.lab.energy.reading import EnergyReading, combine, kind
+from dashboard.lab.energy.tracker import FALLBACK_RAM_WATTS, FALLBACK_WATTS_PER_THREAD, meter, warm_up
 
 __all__ = [
     "DEFAULT_CURRENCY", "DEFAULT_PRICE_PER_KWH", "DEFAULT_PRICE_SOURCE", "FALLBACK_RAM_WATTS",

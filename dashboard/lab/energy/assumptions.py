@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .. import settings as lab_settings
-from ..serial import from_plain, to_plain
-from .grid import WORLD, country, known
+from dashboard.lab import settings as lab_settings
+from dashboard.lab.serial import from_plain, to_plain
+from dashboard.lab.energy.grid import WORLD, country, known
 
 # Eurostat, household electricity price in the EU, 2nd half of 2024, all taxes included:
 # EUR 28.72 per 100 kWh (dataset nrg_pc_204, released 6 May 2025).

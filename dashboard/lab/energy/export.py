@@ -24,9 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .assumptions import EnergySettings
-from .grid import J_PER_KWH, WORLD, WORLD_NAME, country
-from .reading import EnergyReading
+from dashboard.lab.energy.assumptions import EnergySettings
+from dashboard.lab.energy.grid import J_PER_KWH, WORLD, WORLD_NAME, country
+from dashboard.lab.energy.reading import EnergyReading
 
 CSV_NAME = "emissions.csv"
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .per_image_energy import PerImageEnergy
-from .reading import EnergyReading
+from dashboard.lab.energy.per_image_energy import PerImageEnergy
+from dashboard.lab.energy.reading import EnergyReading
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .assumptions import EnergySettings
-from .grid import J_PER_KWH, co2_grams
-from .reading import EnergyReading
-from .tracker import meter, warm_up
+from dashboard.lab.energy.assumptions import EnergySettings
+from dashboard.lab.energy.grid import J_PER_KWH, co2_grams
+from dashboard.lab.energy.reading import EnergyReading
+from dashboard.lab.energy.tracker import meter, warm_up
 
 
 @dataclass

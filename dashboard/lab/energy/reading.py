@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..serial import from_plain, to_plain
-from .assumptions import EnergySettings
-from .grid import J_PER_KWH, WORLD, co2_grams, country
+from dashboard.lab.serial import from_plain, to_plain
+from dashboard.lab.energy.assumptions import EnergySettings
+from dashboard.lab.energy.grid import J_PER_KWH, WORLD, co2_grams, country
 
 
 @dataclass

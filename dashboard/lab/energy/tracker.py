@@ -26,11 +26,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import fields
 from typing import Any
 
-from ..hardware import cpu_model
-from . import counters
-from .assumptions import EnergySettings
-from .grid import J_PER_KWH, WORLD, grid_intensity, known
-from .reading import EnergyReading
+from dashboard.lab.hardware import cpu_model
+from dashboard.lab.energy import counters
+from dashboard.lab.energy.assumptions import EnergySettings
+from dashboard.lab.energy.grid import J_PER_KWH, WORLD, grid_intensity, known
+from dashboard.lab.energy.reading import EnergyReading
 
 # What CodeCarbon itself assumes when it knows nothing (codecarbon/core/cpu.py DEFAULT_POWER_PER_CORE,
 # external/ram.py: 5 W per DIMM, at least 2 DIMMs on x86). Used only when CodeCarbon fails.

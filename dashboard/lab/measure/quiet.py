@@ -1,0 +1,191 @@
+"""How quiet a timed window was, read from the kernel for that window, and a wait for a quieter moment.
+
+    with quiet.window() as w:          # around one timed loop (no sleeps, nothing else inside)
+        ...
+    w.result.disturbed, w.result.share, w.result.why()
+
+A timing is only the model's speed if the measuring threads had the CPU for the whole window. On a
+shared 2-core host they may not: other sessions' pages run in this process (and hold Python's GIL), a
+browser or another program runs on the same cores, and with 2 torch threads one descheduled OpenMP
+worker stalls every parallel call until it runs again (seen: 290x slower). How much a window suffers
+is not proportional to how busy the machine was (a busy room has also slowed a measurement by only
+1.3x), so each window is checked by what happened to *its own threads*:
+
+- the measuring thread's time off the CPU: wall time minus its CPU time (time.thread_time). A timed
+  loop of model calls computes all the time, so any gap is time it waited: for the GIL, for a core,
+  or stolen by the hypervisor;
+- the run-queue wait of the worker threads (torch's OpenMP, ONNX Runtime's pool: the non-Python
+  threads), from Linux's /proc/self/task/*/schedstat: time they were ready to run but had no core.
+
+Their sum over the wall time is the window's disturbance `share`. A parallel call waits for its
+slowest thread, so a window with share s took at most about 1 / (1 - s) of its quiet time: at the
+threshold, DISTURBED_SHARE = 0.25, at most ~1.33x. Above it the window is disturbed and measured again
+(lab.measure.bench) after `wait_for_quiet`. On a quiet machine windows read 0-3 %; with one busy program
+beside a 2-thread measurement, 50-100 % (benchmarks/busy_room.py measures a whole room).
+
+Where the kernel gives no per-thread run-queue figure (macOS, Windows), only the measuring thread is
+checked; `how` says so.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import psutil
+
+DISTURBED_SHARE = 0.25   # of the window: above it, a window is disturbed (at most ~1 / (1 - 0.25) = 1.33x slow)
+# Of the window: other threads of this process that computed longer than this put their CPU time inside a
+# metered window's energy (CodeCarbon meters the whole process): its energy is then not the model's.
+OTHERS_SHARE = 0.25
+QUIET_SHARE = 0.25       # of one core: others below this count as a quiet moment to measure again
+TASKS = "/proc/self/task"
+
+@dataclass(frozen=True)
+class Quality:
+    """What one timed window's own threads went through."""
+
+    wall_s: float
+    off_cpu_s: float          # the measuring thread: wall minus its CPU time
+    worker_wait_s: float      # the worker threads: time ready to run without a core (0 where not known)
+    others_cpu_s: float       # this process's other threads (other sessions' pages, the web server)
+    machine_other_cpu_s: float  # other programs on the machine (a browser on the same computer)
+    how: str                  # "thread time + schedstat" or "thread time only"
+
+    @property
+    def share(self) -> float:
+        """The window's disturbance: its threads' lost time over its wall time (0 = undisturbed)."""
+        return (self.off_cpu_s + self.worker_wait_s) / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def disturbed(self) -> bool:
+        return self.share > DISTURBED_SHARE
+
+    @property
+    def others_share(self) -> float:
+        """This process's other threads' CPU time over the window's wall time."""
+        return self.others_cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    def disturbed_for(self, metered: bool) -> bool:
+        """Disturbed for a timing, and for a metered window also when other threads of this process computed
+        inside it (their CPU time would be counted in its energy)."""
+        return self.disturbed or (metered and self.others_share > OTHERS_SHARE)
+
+    def why(self) -> str:
+        """One line for a student: how long the window's threads waited for a processor, and who ran."""
+        who = []
+        if self.others_cpu_s >= 0.05 * self.wall_s:
+            who.append(f"other users' pages on this server ({self.others_cpu_s / self.wall_s:.0%} of a core)")
+        if self.machine_other_cpu_s >= 0.05 * self.wall_s:
+            who.append(f"other programs on this computer ({self.machine_other_cpu_s / self.wall_s:.0%} of a core)")
+        lost = self.off_cpu_s + self.worker_wait_s
+        if not self.disturbed and self.others_share > OTHERS_SHARE:
+            return (f"other users' pages on this server computed for {_ms(self.others_cpu_s)} during its "
+                    f"{_ms(self.wall_s)}: their processor time would be counted in its energy")
+        return (f"its threads waited {_ms(lost)} for a processor during {_ms(self.wall_s)} of timing"
+                + (f", while {' and '.join(who)} ran" if who else ""))
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "share": round(self.share, 4), "others_share": round(self.others_share, 4),
+                "disturbed": self.disturbed}
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.0f} ms" if seconds >= 0.01 else f"{seconds * 1e3:.1f} ms"
+
+
+def _python_threads() -> set[int]:
+    return {t.native_id for t in threading.enumerate() if t.native_id is not None}
+
+
+def _sched(skip: set[int]) -> dict[int, tuple[int, int]] | None:
+    """(run ns, run-queue wait ns) of every thread of this process not in `skip`; None without schedstat."""
+    try:
+        tids = os.listdir(TASKS)
+    except OSError:
+        return None
+    out = {}
+    for tid in tids:
+        if int(tid) in skip:
+            continue
+        try:
+            with open(f"{TASKS}/{tid}/schedstat") as f:
+                run, wait = f.read().split()[:2]
+            out[int(tid)] = (int(run), int(wait))
+        except (OSError, ValueError):
+            continue   # a thread that ended meanwhile
+    return out
+
+
+def _busy() -> tuple[float, float]:
+    """(CPU seconds of this process, to the ns; CPU seconds every program on the machine has been busy, in
+    10 ms clock ticks)."""
+    t = psutil.cpu_times()
+    machine = sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+    return time.process_time(), machine
+
+
+class Window:
+    result: Quality | None = None
+
+
+@contextmanager
+def window() -> Iterator[Window]:
+    """Watch one timed window; `.result` (a Quality) is set when the block ends."""
+    seen = Window()
+    python = _python_threads()   # the workers are the other threads: native ones (OpenMP, ONNX Runtime)
+    sched0 = _sched(python)
+    try:
+        process0, machine0 = _busy()
+    except (psutil.Error, OSError):
+        process0 = machine0 = None
+    cpu0, t0 = time.thread_time(), time.perf_counter()
+    try:
+        yield seen
+    finally:
+        wall, cpu = time.perf_counter() - t0, time.thread_time() - cpu0
+        # Python threads started meanwhile (another session's page rerun) are not workers either.
+        sched1 = _sched(python | _python_threads())
+        worker_run = worker_wait = 0.0
+        if sched0 is not None and sched1 is not None:
+            # Per thread: a worker that started meanwhile counts from 0, one that ended drops out.
+            for tid, (run, wait) in sched1.items():
+                run0, wait0 = sched0.get(tid, (0, 0))
+                worker_run += (run - run0) / 1e9
+                worker_wait += (wait - wait0) / 1e9
+        others = machine_other = 0.0
+        if process0 is not None:
+            try:
+                process1, machine1 = _busy()
+                # The process's and threads' clocks are precise; the machine's counts 10 ms ticks (words only).
+                others = max(process1 - process0 - cpu - worker_run, 0.0)
+                machine_other = max((machine1 - machine0) - (process1 - process0), 0.0)
+            except (psutil.Error, OSError):
+                pass
+        seen.result = Quality(wall, max(wall - cpu, 0.0), max(worker_wait, 0.0), others, machine_other,
+                              "thread time + schedstat" if sched1 is not None else "thread time only")
+
+
+def wait_for_quiet(max_s: float = 2.0, slice_s: float = 0.1, should_stop: Callable[[], bool] | None = None) -> float:
+    """Wait (at most max_s) until, over one slice, everything but this thread used under QUIET_SHARE of a
+    core; returns the seconds waited. Between timed windows only: it never runs inside one."""
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < max_s and not (should_stop and should_stop()):
+            _, machine0 = _busy()
+            me0 = time.thread_time()
+            time.sleep(slice_s)
+            _, machine1 = _busy()
+            others = (machine1 - machine0) - (time.thread_time() - me0)
+            if others < QUIET_SHARE * slice_s:
+                break
+    except (psutil.Error, OSError):
+        pass
+    return time.perf_counter() - start
+
+
+__all__ = ["DISTURBED_SHARE", "OTHERS_SHARE", "Quality", "wait_for_quiet", "window"]
