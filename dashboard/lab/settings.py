@@ -185,57 +185,51 @@ class _Var:
     instead: str = ""                          # what is used instead, when not "the default (X)"
 
 
+def _ranged(path: str, parse: Callable[[str], float], low: float, high: float, what: str, extra: str = "") -> _Var:
+    """A number between two bounds; what a good value looks like is said from the same bounds."""
+    return _Var(path, parse, _between(low, high), f"{what} from {low} to {high}{extra}")
+
+
 # env name (without prefix) -> how to read it. The comment above each says why its bounds are where they are.
 _VARS: dict[str, _Var] = {
     # More torch threads than CPUs only take turns (and ruin every timing); fewer than one is no thread.
     "THREADS": _Var("threads", _int, _between(1, effective_cpus),
                     lambda: f"a whole number of threads from 1 to {effective_cpus()} (the CPUs this process may use)"),
     # An epoch of full MNIST is ~20 s of the default CNN on 2 cores: 100 is over half an hour for one student.
-    "MAX_EPOCHS": _Var("limits.max_epochs", _int, _between(1, 100), "a whole number of epochs from 1 to 100"),
+    "MAX_EPOCHS": _ranged("limits.max_epochs", _int, 1, 100, "a whole number of epochs"),
     # No dataset here has more training images than MNIST's 60,000; under 100 nothing is learnt.
-    "MAX_TRAIN_IMAGES": _Var("limits.max_train_images", _int, _between(100, 60_000),
-                             "a whole number of images from 100 to 60000"),
+    "MAX_TRAIN_IMAGES": _ranged("limits.max_train_images", _int, 100, 60_000, "a whole number of images"),
     # A training step of the CNN at batch 2,048 took 0.7-0.9 GB more memory (measured; 1.3-1.8 GB at 4,096),
     # more than a small hosted copy (690 MB) can spare; under 16 the curves are noise.
-    "MAX_BATCH_SIZE": _Var("limits.max_batch_size", _int, _between(16, 2_048),
-                           "a whole number from 16 to 2048"),
+    "MAX_BATCH_SIZE": _ranged("limits.max_batch_size", _int, 16, 2_048, "a whole number"),
     # Fine-tuning after pruning recovers its accuracy in 3 epochs; 20 is room to show that it stops helping.
-    "MAX_FINETUNE_EPOCHS": _Var("limits.max_finetune_epochs", _int, _between(0, 20),
-                                "a whole number of epochs from 0 to 20"),
+    "MAX_FINETUNE_EPOCHS": _ranged("limits.max_finetune_epochs", _int, 0, 20, "a whole number of epochs"),
     # Each epoch trains two students: 50 is already longer than any training a student starts.
-    "MAX_DISTILL_EPOCHS": _Var("limits.max_distill_epochs", _int, _between(1, 50),
-                               "a whole number of epochs from 1 to 50"),
+    "MAX_DISTILL_EPOCHS": _ranged("limits.max_distill_epochs", _int, 1, 50, "a whole number of epochs"),
     # The calibration images are held normalised in float at once: 10,000 CIFAR-10 images are 123 MB.
-    "MAX_CALIBRATION_IMAGES": _Var("limits.max_calibration_images", _int, _between(1, 10_000),
-                                   "a whole number of images from 1 to 10000"),
+    "MAX_CALIBRATION_IMAGES": _ranged("limits.max_calibration_images", _int, 1, 10_000, "a whole number of images"),
     # 3,000,000 images are ~8 minutes of the default CNN on 2 cores: a room of 30 behind it would wait hours.
-    "MAX_JOB_IMAGES": _Var("limits.max_job_images", _int, _between(1_000, 3_000_000),
-                           "a whole number of images from 1000 to 3000000"),
+    "MAX_JOB_IMAGES": _ranged("limits.max_job_images", _int, 1_000, 3_000_000, "a whole number of images"),
     # Streamlit itself refuses uploads over server.maxUploadSize (5 MB here); 20 MB is more than any photo.
-    "MAX_UPLOAD_BYTES": _Var("limits.max_upload_bytes", _int, _between(1_000, 20_000_000),
-                             "a whole number of bytes from 1000 to 20000000 (20 MB)"),
+    "MAX_UPLOAD_BYTES": _ranged("limits.max_upload_bytes", _int, 1_000, 20_000_000, "a whole number of bytes", " (20 MB)"),
     # 50 megapixels decode to 200 MB as RGBA; 784 is one 28x28 digit.
-    "MAX_UPLOAD_PIXELS": _Var("limits.max_upload_pixels", _int, _between(784, 50_000_000),
-                              "a whole number of pixels from 784 to 50000000"),
+    "MAX_UPLOAD_PIXELS": _ranged("limits.max_upload_pixels", _int, 784, 50_000_000, "a whole number of pixels"),
     # A shared result is a record and its weights (~2 MB): 1 GB is more than a hosted copy has in all.
-    "RESULT_CACHE_MB": _Var("result_cache_mb", _int, _between(0, 1_024),
-                            "megabytes from 0 to 1024, 0 to turn sharing off"),
+    "RESULT_CACHE_MB": _ranged("result_cache_mb", _int, 0, 1_024, "megabytes", ", 0 to turn sharing off"),
     # Under a minute frees a model while its student reads the page; over a day is never.
-    "IDLE_FREE_MINUTES": _Var("idle_free_minutes", _float, _between(1, 1_440), "minutes from 1 to 1440 (a day)"),
-    "SESSION_KEEP_MINUTES": _Var("session_keep_minutes", _float, _between(1, 1_440),
-                                 "minutes from 1 to 1440 (a day)"),
+    "IDLE_FREE_MINUTES": _ranged("idle_free_minutes", _float, 1, 1_440, "minutes", " (a day)"),
+    "SESSION_KEEP_MINUTES": _ranged("session_keep_minutes", _float, 1, 1_440, "minutes", " (a day)"),
     # Under 5 s a refresh cancels the job it meant to watch; an hour is the longest a lesson waits.
-    "DISCONNECT_GRACE_S": _Var("disconnect_grace_s", _float, _between(5, 3_600), "seconds from 5 to 3600"),
+    "DISCONNECT_GRACE_S": _ranged("disconnect_grace_s", _float, 5, 3_600, "seconds"),
     # Each session may hold a model and its results (a few MB): 2,000 is the most 2.7 GB can keep.
-    "MAX_SESSIONS": _Var("max_sessions", _int, _between(1, 2_000), "a whole number of sessions from 1 to 2000"),
+    "MAX_SESSIONS": _ranged("max_sessions", _int, 1, 2_000, "a whole number of sessions"),
     # Each job waiting holds a thread; 500 at ~30 s each is four hours of queue, longer than any class.
-    "MAX_QUEUED_JOBS": _Var("max_queued_jobs", _int, _between(1, 500), "a whole number of jobs from 1 to 500"),
+    "MAX_QUEUED_JOBS": _ranged("max_queued_jobs", _int, 1, 500, "a whole number of jobs"),
     "COUNTRY": _Var("country", lambda t: t.strip().upper(), lambda v: v == "WORLD" or re.fullmatch("[A-Z]{3}", v),
                     "a 3-letter ISO country code such as FRA, or WORLD"),
     # 0 to 1000 per kWh covers every currency in use (JPY ~31, EUR ~0.29, IDR ~1,500 is out:
     # raise the cap in code if a class needs it).
-    "PRICE_PER_KWH": _Var("price_per_kwh", _float, _between(0, 1_000),
-                          "a price per kWh from 0 to 1000 in your currency, e.g. 0.2872"),
+    "PRICE_PER_KWH": _ranged("price_per_kwh", _float, 0, 1_000, "a price per kWh", " in your currency, e.g. 0.2872"),
     "CURRENCY": _Var("currency", str.strip, lambda v: 0 < len(v) <= 8 and v.isprintable() and " " not in v,
                      "a short currency name such as EUR (1 to 8 characters, no spaces)"),
     "DATA_DIR": _Var("data_dir", _path, _folder(created_on_use=True),
