@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -121,6 +122,13 @@ class Score:
 
 
 # ------------------------------------------------------------------ loading
+
+@lru_cache(maxsize=8)
+def bundled_text(name: str) -> str:
+    """A content file bundled beside the lessons (the run of show, the presets): its text, "" where this copy has none."""
+    path = LESSONS_DIR / name
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
 
 def load_lessons(root: Traversable | Path | str | None = None) -> tuple[list[Lesson], list[LessonError]]:
     """Every lessons/NN-*.md, sorted by order, and one LessonError per file that cannot be used."""

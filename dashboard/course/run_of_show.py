@@ -26,7 +26,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import PurePosixPath
 
-from dashboard.course import replay, shareable
+from dashboard.course import lessons, replay, shareable
 from dashboard.lab import claims, fmt, settings
 from dashboard.course.lesson_checks import Evidence
 
@@ -277,17 +277,12 @@ def load_steps(text: str, source: str = STEPS_FILE, *, pages: Collection[str] | 
     return steps, errors
 
 
-@lru_cache(maxsize=1)
-def _bundled_text() -> str:
-    path = resources.files("dashboard.lessons") / STEPS_FILE
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
-
-
 @lru_cache(maxsize=4)
 def _checked(limits: settings.Limits) -> tuple[list[Step], list[str]]:
     # The presets a server offers depend on its caps: one answer per caps (the pages and the bundled
     # replays are the package's own), so the presenter's page does not parse the TOML on every rerun.
-    return load_steps(_bundled_text(), pages=bundled_pages(), presets=shareable.presets(), replays=_bundled_replays())
+    return load_steps(lessons.bundled_text(STEPS_FILE), pages=bundled_pages(), presets=shareable.presets(),
+                      replays=_bundled_replays())
 
 
 def _bundled_replays() -> dict[str, replay.Replay]:

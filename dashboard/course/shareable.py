@@ -22,9 +22,9 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from urllib.parse import urlencode
 
+from dashboard.course import lessons
 from dashboard.lab.inputs import data
 from dashboard.lab import settings as lab_settings
 from dashboard.lab.compression.compress import CompressSettings
@@ -407,17 +407,11 @@ def load_presets(text: str, source: str = PRESET_FILE) -> tuple[dict[str, Preset
     return found, errors
 
 
-@lru_cache(maxsize=1)
-def _bundled_text() -> str:
-    path = resources.files("dashboard.lessons") / PRESET_FILE
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
-
-
 @lru_cache(maxsize=4)
 def _checked(limits: lab_settings.Limits) -> tuple[dict[str, Preset], list[str]]:
     # Which presets load depends on the server's caps (settings.override may change them): one answer per caps,
     # so a page's rerun does not parse the TOML again.
-    return load_presets(_bundled_text())
+    return load_presets(lessons.bundled_text(PRESET_FILE))
 
 
 def _bundled() -> tuple[dict[str, Preset], list[str]]:

@@ -51,24 +51,24 @@ def _mlp(c: int, h: int, w: int, n: int) -> Net:
         nn.Linear(128, n)))
 
 
-def _cnn(c: int, h: int, w: int, n: int) -> Net:
+def _lenet(c: int, h: int, w: int, n: int, channels: tuple[int, int], hidden: int) -> Net:
     # LeNet-style: two conv blocks, each halving the image, then two linear layers.
+    first, second = channels
     return Net(nn.Sequential(
-        nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c, first, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(first, second, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
     ), nn.Sequential(
-        nn.Linear(64 * (h // 4) * (w // 4), 128), nn.ReLU(),
-        nn.Linear(128, n)))
+        nn.Linear(second * (h // 4) * (w // 4), hidden), nn.ReLU(),
+        nn.Linear(hidden, n)))
+
+
+def _cnn(c: int, h: int, w: int, n: int) -> Net:
+    return _lenet(c, h, w, n, (32, 64), 128)
 
 
 def _tiny_cnn(c: int, h: int, w: int, n: int) -> Net:
     # A distillation student: a sixth of the cnn's parameters.
-    return Net(nn.Sequential(
-        nn.Conv2d(c, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    ), nn.Sequential(
-        nn.Linear(16 * (h // 4) * (w // 4), 32), nn.ReLU(),
-        nn.Linear(32, n)))
+    return _lenet(c, h, w, n, (8, 16), 32)
 
 
 @dataclass(frozen=True)
