@@ -8,7 +8,7 @@ from dashboard.lab.measure import figures
 from dashboard.lab.compression.compress import CompressSettings, technique
 from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import charts, explain, session, share, status, widgets
+from dashboard.ui import charts, compress_charts, explain, session, share, status, widgets
 
 s = session.page("Compress & benchmark", claims.statement(
                  "Inference is what a model does for the rest of its life, so making it cheaper pays off on every "
@@ -226,12 +226,12 @@ with st.expander("All measurements (every column, the technical notes, the sprea
         column_config={"version": st.column_config.TextColumn("version", pinned=True)})
 
 names_ok = [r.name for r in ok]
-# The chart's legend (ui.charts.accuracy_vs_time) defines its line: a fixed statement, decided by no measurement.
+# The chart's legend (ui.compress_charts.accuracy_vs_time) defines its line: a fixed statement, decided by no measurement.
 claims.statement("nothing else is both faster and more accurate")
 labels_ok = [r.name + (figures.DISTURBED if r.disturbed else "") for r in ok]
-st.plotly_chart(charts.accuracy_vs_time(labels_ok, [r.latency_ms_batch1_p50 for r in ok],
+st.plotly_chart(compress_charts.accuracy_vs_time(labels_ok, [r.latency_ms_batch1_p50 for r in ok],
                                         [r.accuracy for r in ok], batch=1), key="c_pareto1")
-st.plotly_chart(charts.accuracy_vs_time(labels_ok, [1000 / r.throughput_batch256_ips if r.throughput_batch256_ips
+st.plotly_chart(compress_charts.accuracy_vs_time(labels_ok, [1000 / r.throughput_batch256_ips if r.throughput_batch256_ips
                                                    else None for r in ok], [r.accuracy for r in ok], batch=batch),
                 key="c_pareto256")
 st.caption("Each mark is one version of your model (hover for its figures). The time axis is logarithmic: each "
@@ -289,7 +289,7 @@ if st.button("Run sensitivity scan", icon=":material/query_stats:", disabled=s.b
 status.job_panel(s, ("sensitivity",), key="sensitivity")
 if s.sensitivity is not None:
     sc = s.sensitivity
-    st.plotly_chart(charts.sensitivity([f"{x.layer} ({x.kind}, {x.params:,} weights)" for x in sc.layers],
+    st.plotly_chart(compress_charts.sensitivity([f"{x.layer} ({x.kind}, {x.params:,} weights)" for x in sc.layers],
                                        sc.sparsities, sc.accuracy_table(), sc.baseline_accuracy), key="c_sens")
 
 # ---- Download your model (lab.deploy.export): files are made when a button is clicked, not on every rerun.

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard.lab import claims, hardware, settings
-from dashboard.ui import charts, demo, explain, session
+from dashboard.ui import demo, explain, home_charts, session
 
 s = session.page("Train & Infer Lab")
 st.markdown(
@@ -11,7 +11,7 @@ st.markdown(
     "it is, and nudges every weight to be a little less wrong, over and over. It is done once, and it is "
     "expensive. **Inference** uses the trained model: one image in, one answer out, weights untouched. "
     "It is cheap per image, but it happens every time someone uses the model, possibly billions of times.")
-st.plotly_chart(charts.training_vs_inference_diagram(), key="home_diagram",
+st.plotly_chart(home_charts.training_vs_inference_diagram(), key="home_diagram",
                 config={"displayModeBar": False, "staticPlot": True})
 
 st.subheader("The path through the lab")

@@ -12,7 +12,7 @@ from dashboard.lab.training.outcome import OPTIMIZER_NAMES
 from dashboard.lab.training.train import OPTIMIZERS, TrainConfig, precision_choices
 from dashboard.service import work
 from dashboard.service.jobs import Busy
-from dashboard.ui import charts, session, share, status, widgets
+from dashboard.ui import session, share, status, train_charts, widgets
 
 s = session.page("Train a model",
                  "Training shows the model labelled images batch by batch and adjusts its weights to reduce the loss. "
@@ -129,7 +129,7 @@ if job is not None and job.active and live is None:
 
 def curves_and_metrics(steps, epochs, reading, energy_label: str, accuracy: str, accuracy_help: str) -> None:
     """The curves first (what a student watches), then the figures under them."""
-    st.plotly_chart(charts.training_curves(steps, epochs), key="train_curves")
+    st.plotly_chart(train_charts.training_curves(steps, epochs), key="train_curves")
     last = steps[-1] if steps else None
     m = st.columns(4)
     m[0].metric("Speed (images/s)", f"{last.images_per_second:,.0f}" if last else "starting...",
@@ -243,11 +243,11 @@ if s.trained is not None and live is None:
         st.caption("Rows: the true class; columns: what the model said. The diagonal is right; everything else "
                    "is a mistake." + (" Most confused: " + "; ".join(f"{a} taken for {b} ({n} image{'s' if n != 1 else ''})"
                                                                      for a, b, n in confused) if confused else ""))
-        st.plotly_chart(charts.confusion_heatmap(insp.confusion.counts, insp.confusion.classes), key="train_confusion")
+        st.plotly_chart(train_charts.confusion_heatmap(insp.confusion.counts, insp.confusion.classes), key="train_confusion")
     with tabs[2]:
         st.caption("How each layer's weights are spread. Training starts from small random values; what you see "
                    "is where learning moved them. Pruning, on Compress & benchmark, sets many of them to exactly zero.")
-        st.plotly_chart(charts.weight_histograms(insp.histograms), key="train_hist")
+        st.plotly_chart(train_charts.weight_histograms(insp.histograms), key="train_hist")
     with tabs[3]:
         fl = insp.first_layer
         if fl is None:
@@ -257,4 +257,4 @@ if s.trained is not None and live is None:
                     else "what each first-layer neuron responds to, drawn at the image's size")
             st.caption(f"{fl.layer}: {what} (showing {len(fl.images)} of {fl.total}). Purple: positive weight, "
                        "orange: negative, white: near zero.")
-            st.plotly_chart(charts.first_layer_filters(fl.images), key="train_filters")
+            st.plotly_chart(train_charts.first_layer_filters(fl.images), key="train_filters")

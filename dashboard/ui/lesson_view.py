@@ -30,7 +30,7 @@ from dashboard.lab import claims, fmt, settings
 from dashboard.lab.compression.compress import resolve_names
 from dashboard.course.lessons import Lesson, LessonError
 from dashboard.service.sessions import Session
-from dashboard.ui import charts, glossary, share
+from dashboard.ui import glossary, home_charts, share
 
 ROOT_ENV = "TRAIN_INFER_LAB_LESSONS_DIR"
 THIS_PAGE = "app_pages/lessons.py"
@@ -41,7 +41,7 @@ TO_TOP = "lessons_to_top"  # st.session_state: a lesson was opened, the next run
 TRAIL = "lessons_trail"    # st.session_state: the lesson this tab's Try it came from (slug, order, title, model digest)
 
 # ![alt](figure:NAME) in a lesson's Figure section: the charts the page can draw.
-FIGURES = {"training-vs-inference": charts.training_vs_inference_diagram}
+FIGURES = {"training-vs-inference": home_charts.training_vs_inference_diagram}
 CHECK_BOX = {lesson_checks.MATCHES: (st.success, ":material/check_circle:"),
              lesson_checks.DIFFERS: (st.warning, ":material/help:"),
              lesson_checks.NO_RESULT: (st.info, ":material/hourglass_empty:")}

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from dashboard.ui import charts
+from dashboard.ui import charts, compress_charts, train_charts
 
 # A demo's worth of variants, with fp32, int8-dynamic, bf16 and int8-static close together at batch 1
 # (the case whose labels used to run into one word).
@@ -23,25 +23,25 @@ ACC = [0.970, 0.9685, 0.963, 0.9695, 0.9688, 0.9693, 0.935, 0.945]
 
 
 def _sens():
-    return charts.sensitivity(["features.0 (Conv2d, 216 weights)", "classifier.1 (Linear, 20,480 weights)"],
-                              [0, 0.5, 0.9], [[0.97, 0.96, 0.5], [0.97, 0.97, 0.95]], 0.97)
+    return compress_charts.sensitivity(["features.0 (Conv2d, 216 weights)", "classifier.1 (Linear, 20,480 weights)"],
+                                       [0, 0.5, 0.9], [[0.97, 0.96, 0.5], [0.97, 0.97, 0.95]], 0.97)
 
 
 def _histograms():
     edges = np.linspace(-1, 1, 11)
     h = SimpleNamespace(name="fc1", params=100, nonzero=90, edges=edges, counts=np.arange(10))
-    return charts.weight_histograms([h, h])
+    return train_charts.weight_histograms([h, h])
 
 
 def _curves():
     steps = [SimpleNamespace(samples_seen=64 * i, loss=2 / i, running_accuracy=0.5, overflowed=False)
              for i in range(1, 5)]
     epochs = [SimpleNamespace(samples_seen=256, test_loss=0.5, test_accuracy=0.9, epoch=1)]
-    return charts.training_curves(steps, epochs)
+    return train_charts.training_curves(steps, epochs)
 
 
-# Every chart of charts.py this file owns, built from typical data. (per_image_comparison,
-# breakeven and lifetime, the Training vs inference section, are tested with their page.)
+# Every chart of charts.py, train_charts.py and compress_charts.py, built from typical data.
+# (per_image_comparison, breakeven and lifetime, the Training vs inference section, are tested with their page.)
 FIGURES = {
     "bars": lambda: charts.bars(NAMES, [0.12 / t for t in MS_B1], title="Speed-up at batch 1",
                                 axis="times fp32's speed (×)", reference=1.0, suffix="×"),
@@ -52,12 +52,12 @@ FIGURES = {
     "amounts, wide range": lambda: charts.amounts(NAMES, [101, 101, 26, 99, 27, 51, 0.5, 0.5], title="Size",
                                                   axis="saved file", unit="KiB"),
     "dots": lambda: charts.dots(NAMES, [1, 10, 100, 1000, 2, 3, 4, 5], title="Energy", axis="energy (J)", unit="J"),
-    "accuracy_vs_time b1": lambda: charts.accuracy_vs_time(NAMES, MS_B1, ACC, batch=1),
-    "accuracy_vs_time b256": lambda: charts.accuracy_vs_time(NAMES, MS_B256, ACC, batch=256),
+    "accuracy_vs_time b1": lambda: compress_charts.accuracy_vs_time(NAMES, MS_B1, ACC, batch=1),
+    "accuracy_vs_time b256": lambda: compress_charts.accuracy_vs_time(NAMES, MS_B256, ACC, batch=256),
     "sensitivity": _sens,
     "weight_histograms": _histograms,
     "training_curves": _curves,
-    "confusion_heatmap": lambda: charts.confusion_heatmap(np.eye(3, dtype=int) * 5, ["0", "1", "2"]),
+    "confusion_heatmap": lambda: train_charts.confusion_heatmap(np.eye(3, dtype=int) * 5, ["0", "1", "2"]),
 }
 
 
@@ -119,7 +119,7 @@ def test_close_points_keep_their_names_apart():
     points = [t for t in fig.data if t.mode and "markers" in t.mode]
     assert sorted(t.name for t in points) == sorted(NAMES)
     assert all(t.showlegend is not False for t in points)
-    front = {NAMES[i] for i in charts.pareto_front(list(zip(MS_B1, ACC)))}
+    front = {NAMES[i] for i in compress_charts.pareto_front(list(zip(MS_B1, ACC)))}
     assert front == {"distilled", "pruned-channels-50", "pruned-unstructured-90", "fp32"}
     labelled = [t for t in points if t.text]
     assert {t.name for t in labelled} <= front
@@ -167,7 +167,7 @@ def test_the_accuracy_axis_says_when_it_is_zoomed():
     assert lo > 0 and hi > max(100 * a for a in ACC)
     assert "zoomed" in fig.layout.yaxis.title.text and "%" in fig.layout.yaxis.title.text
     # An axis that starts at zero does not claim to be zoomed.
-    low = charts.accuracy_vs_time(["a", "b"], [1.0, 2.0], [0.05, 0.9], batch=1)
+    low = compress_charts.accuracy_vs_time(["a", "b"], [1.0, 2.0], [0.05, 0.9], batch=1)
     assert low.layout.yaxis.range[0] == 0 and "zoomed" not in low.layout.yaxis.title.text
     sens = FIGURES["sensitivity"]()
     assert list(sens.layout.yaxis.range) == [0, 102] and "zoomed" not in sens.layout.yaxis.title.text
@@ -176,7 +176,7 @@ def test_the_accuracy_axis_says_when_it_is_zoomed():
 def test_the_dashed_line_is_named():
     fig = FIGURES["accuracy_vs_time b1"]()
     line = next(t for t in fig.data if t.mode == "lines")
-    assert line.line.dash == "dash" and line.name == charts.PARETO_NAME and line.showlegend is not False
+    assert line.line.dash == "dash" and line.name == compress_charts.PARETO_NAME and line.showlegend is not False
     assert "nothing else is both faster and more accurate" in fig.layout.legend.title.text
 
 
@@ -222,10 +222,10 @@ def test_names_keep_off_the_dashed_line():
 def test_a_loss_that_overflowed_is_marked_where_it_happened():
     steps = [SimpleNamespace(samples_seen=64 * i, loss=2.3, running_accuracy=0.1, overflowed=i == 3)
              for i in range(1, 4)]
-    marked = [t for t in charts.training_curves(steps, []).data if t.text and "NaN" in t.text[0]]
+    marked = [t for t in train_charts.training_curves(steps, []).data if t.text and "NaN" in t.text[0]]
     assert len(marked) == 1 and list(marked[0].x) == [192]
     steps[-1].overflowed = False
-    assert not [t for t in charts.training_curves(steps, []).data if t.text and "NaN" in t.text[0]]
+    assert not [t for t in train_charts.training_curves(steps, []).data if t.text and "NaN" in t.text[0]]
 
 
 def test_money_and_plain_numbers_never_read_with_an_exponent():
