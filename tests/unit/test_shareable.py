@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from dashboard.course import shareable
+from dashboard.course import forms, shareable
 from dashboard.lab import settings
 from dashboard.course.shareable import parse
 
@@ -247,16 +247,6 @@ def test_text_that_is_not_toml_gives_no_presets_and_one_error():
     assert shareable.load_presets("") == ({}, [])
 
 
-def test_the_pages_offer_the_shared_lists():
-    from pathlib import Path
-    pages = Path(shareable.__file__).parents[1] / "app_pages"
-    train, compress = (pages / "train.py").read_text(), (pages / "compress.py").read_text()
-    for name in ("BATCH_SIZES", "LEARNING_RATES", "TRAIN_IMAGES"):
-        assert f"shareable.{name}" in train
-    assert "shareable.CALIBRATION_IMAGES" in compress
-    assert "0.0003" not in train and "4096" not in compress   # no second copy of a list
-
-
 def test_the_presets_file_is_installed_with_the_package():
     import tomllib
     from pathlib import Path
@@ -269,13 +259,13 @@ def test_the_presets_file_is_installed_with_the_package():
 def test_the_learning_rate_goes_past_1_for_the_lesson_on_divergence():
     values, notices = parse({"lr": "10"}, "train")
     assert values == {"train_lr": 10.0} and notices == []
-    assert max(shareable.LEARNING_RATES) == 10.0 and list(shareable.LEARNING_RATES) == sorted(shareable.LEARNING_RATES)
+    assert max(forms.LEARNING_RATES) == 10.0 and list(forms.LEARNING_RATES) == sorted(forms.LEARNING_RATES)
     assert parse({"lr": "30"}, "train")[1]   # still a list: a value it does not offer is refused
 
 
 def test_edge_opens_on_a_named_device_profile_and_refuses_others():
     from dashboard.lab.deploy import edge
-    assert set(shareable.EDGE_PROFILES) == set(edge.default_profiles(2))   # the page's profiles, written out
+    assert set(forms.EDGE_PROFILES) == set(edge.default_profiles(2))   # the page's profiles, written out
     assert parse({"profile": "microcontroller"}, "edge") == ({"edge_profile": "microcontroller"}, [])
     values, notices = parse({"profile": "<b>toaster</b>"}, "edge")
     assert values == {} and "profile" in notices[0] and "<" not in notices[0]
