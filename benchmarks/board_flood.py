@@ -5,7 +5,7 @@
 
 Issue 21 ("a board that holds"): 60 posts in 1.2 s were accepted, 20,000 rows, an unbounded query at
 0.82 s of CPU per refresh. For SQLite (a temporary file) and PostgreSQL (a throwaway server from Debian's
-binaries, as tests/service/test_board.py starts it; skipped where they are not installed):
+binaries, as tests/service/board_kit.py starts it; skipped where they are not installed):
 
 1. Refresh at the row cap: a class filled to service.board.MAX_ENTRIES entries by as many sessions; the
    refresh every open board page does (service.board.snapshot: the newest SHOWN_ENTRIES, the count, the
@@ -42,7 +42,7 @@ import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torc
 from benchmarks._table import markdown_table, write_json  # noqa: E402
 from dashboard.service import board as service  # noqa: E402
 from dashboard.service.board import Board, PostRate, Refused, Result  # noqa: E402
-from tests.service.test_board import throwaway_postgres  # noqa: E402  the tests' own throwaway server
+from tests.service.board_kit import throwaway_postgres  # noqa: E402  the tests' own throwaway server
 
 GOAL_MS = 50.0
 CLASS = "FLOOD-1"

@@ -1,7 +1,8 @@
 """The Class board page: a student posts one of their own measured versions under a nickname to a class
 code (from the link or typed), sees it in the room's table and the challenges; nicknames show as typed,
 as text; another class does not see it, the same class does; the presenter clears it; a board that
-cannot be reached is one error line. The board lives in a temporary data folder, never the user's."""
+cannot be reached is one error line. The board lives in a temporary data folder, never the user's
+(the data_dir fixture, tests/app/conftest.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dashboard.lab.energy import EnergySettings
 from dashboard.service.board import CHALLENGES, Board
 from dashboard.ui import board_view, presenter
 from dashboard.ui.share import plain
-from tests.app.test_pages import button, fresh, measure_tiny, open_page, session
+from tests.app.drive import button, fresh, measure_tiny, open_page, session
 
 PAGE = "app_pages/board.py"
 HOSTILE = "<b>x</b>"
@@ -38,16 +39,6 @@ def _env(name: str, value: str | None):
             os.environ[name] = before
         settings.override(None)
     return restore
-
-
-@pytest.fixture
-def data_dir(tmp_path, quick_app_jobs):
-    """The board's SQLite file in a temporary folder (after quick_app_jobs, which re-reads the settings)."""
-    restore_url = _env("TRAIN_INFER_LAB_DATABASE_URL", None)
-    restore = _env("TRAIN_INFER_LAB_DATA_DIR", str(tmp_path / "lab-data"))
-    yield tmp_path / "lab-data"
-    restore()
-    restore_url()
 
 
 @pytest.fixture

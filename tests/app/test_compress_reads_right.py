@@ -5,7 +5,7 @@ answer with the student's own measured numbers (and say so when a figure was not
 from __future__ import annotations
 
 import pytest
-from test_pages import button, finish_job, fresh, open_page, session, train_tiny
+from tests.app.drive import button, finish_job, fresh, open_page, session, train_tiny
 
 from dashboard.lab import energy, fmt
 from dashboard.lab.measure.bench import BenchResult

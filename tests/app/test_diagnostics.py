@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from streamlit.testing.v1 import AppTest
-from test_pages import fresh
+from tests.app.drive import fresh
 
 from dashboard.lab import settings
 

@@ -6,7 +6,7 @@ import re
 
 from dashboard.lab import fmt
 from dashboard.lab.deploy.edge import KiB
-from tests.app.test_pages import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
+from tests.app.drive import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
 
 PAGE = "app_pages/edge.py"
 

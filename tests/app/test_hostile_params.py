@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.lab.training.inspect import inspect_model
 from dashboard.service.sessions import REGISTRY, DataChoice
-from tests.app.test_pages import APP, session
+from tests.app.drive import APP, session
 
 TRAIN, PRESENT, BOARD, LESSONS = "app_pages/train.py", "app_pages/present.py", "app_pages/board.py", \
     "app_pages/lessons.py"
@@ -79,7 +79,7 @@ def test_the_run_of_show_is_not_among_a_students_pages(tiny_trained):
 
 
 def test_a_typed_key_opens_the_run_of_show_and_presenter_mode(tiny_trained):
-    from tests.conftest import PRESENTER_KEY
+    from tests.keys import PRESENTER_KEY
 
     at = with_model(tiny_trained)
     at.text_input(key="presenter_key_typed").input(PRESENTER_KEY)

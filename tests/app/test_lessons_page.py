@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from test_pages import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
+from tests.app.drive import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
 
 from dashboard.course import lesson_checks, lessons, replay, shareable
 from dashboard.lab import claims, fmt
@@ -377,7 +377,7 @@ def test_every_lessons_reader_says_only_what_its_numbers_say(course, tiny_traine
     """The consistency check (tests/app/test_consistency.py) on each lesson's reader, prediction made and
     quiz answered, for a session with the awkward measurements: every comparing word is a claim of lab.claims
     (the course's own text as claims.statement) and every claim holds against its operands."""
-    from test_consistency import claim_problems, measured_session, page_texts, text_problems
+    from tests.app.consistency_check import claim_problems, measured_session, page_texts, text_problems
 
     at = measured_session("awkward", tiny_trained)
     open_page(at, PAGE)

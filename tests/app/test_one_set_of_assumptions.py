@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_pages import fresh, open_page, session, train_tiny
+from tests.app.drive import fresh, open_page, session, train_tiny
 
 from dashboard.lab import fmt
 from dashboard.lab.energy import EnergySettings

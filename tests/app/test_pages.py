@@ -1,25 +1,20 @@
 """AppTest per page: every page renders on a fresh session; a tiny training runs through the Train
 page's widgets and the other pages then show it; widgets change what is computed.
 
-Heavy work runs as server-side jobs in their own threads (dashboard.service.jobs): a test
-presses the button, then waits for the session's job to end and runs the page again, as the
-page's own polling would."""
+The pages are driven with tests/app/drive.py (press a button, wait for the session's job, as the
+page's own polling would)."""
 
 from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboard.lab import fmt
 from dashboard.lab.measure import figures
-from dashboard.service.sessions import REGISTRY
-from dashboard.ui.session import KEY
+from tests.app.drive import button, finish_job, fresh, open_page, session, train_tiny
 
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PAGES = {
     "app_pages/home.py": "Train & Infer Lab",
     "app_pages/train.py": "Train a model",
@@ -33,68 +28,6 @@ PAGES = {
     "app_pages/board.py": "Class board",
     "app_pages/present.py": "Run of show",
 }
-
-
-def fresh() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    return at
-
-
-def open_page(at: AppTest, page: str) -> AppTest:
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def button(at: AppTest, label: str):
-    matches = [b for b in at.button if b.label == label]
-    assert matches, f"no button {label!r}; have {[b.label for b in at.button]}"
-    return matches[0]
-
-
-def session(at: AppTest):
-    return REGISTRY.get(at.session_state[KEY])
-
-
-def finish_job(at: AppTest, timeout: float = 180) -> None:
-    """Wait for this session's job to end, then draw the page again (the page polls the same way)."""
-    s = session(at)
-    deadline = time.monotonic() + timeout
-    while s.busy:
-        assert time.monotonic() < deadline, f"the {s.job.kind} did not end in {timeout:.0f} s"
-        time.sleep(0.1)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def train_tiny(at: AppTest, *, images: int = 500, epochs: int = 1, model: str = "mlp", seed: int = 0) -> None:
-    """Set the Train page's widgets for a run of a few seconds, start it, wait for its job to end."""
-    open_page(at, "app_pages/train.py")
-    at.selectbox(key="train_model").set_value(model)
-    at.slider(key="train_epochs").set_value(epochs)
-    at.select_slider(key="train_images").set_value(images)
-    at.number_input(key="train_seed").set_value(seed)
-    at.run()
-    button(at, "Train").click()
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    finish_job(at)
-    assert not session(at).busy, "training did not finish"
-
-
-def measure_tiny(at: AppTest, *, int8_static: bool = True) -> None:
-    """train_tiny, then measure its fp32 (and int8-static) version on Compress, waiting for the job."""
-    train_tiny(at)
-    open_page(at, "app_pages/compress.py")
-    for key, on in (("c_unstructured", False), ("c_channels", False), ("c_int8_dynamic", False),
-                    ("c_int8_static", int8_static)):
-        at.checkbox(key=key).set_value(on)
-    at.run()
-    button(at, "Compress & measure").click()
-    at.run()
-    finish_job(at)
 
 
 @pytest.mark.parametrize("page,title", PAGES.items())

@@ -9,9 +9,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard.course import replay, run_of_show
 from dashboard.lab import claims, fmt, settings
 from dashboard.ui import board_view, presenter
-from tests.app.test_board_page import data_dir  # noqa: F401 - the board in a temporary folder (a fixture)
-from tests.app.test_pages import APP, button, fresh, open_page, session
-from tests.conftest import PRESENTER_KEY
+from tests.app.drive import button, fresh, open_page, session
+from tests.keys import PRESENTER_KEY
 
 PRESENT = "app_pages/present.py"
 
@@ -218,7 +217,7 @@ def test_the_room_address_typed_on_run_of_show_is_the_boards_and_the_share_links
 def test_every_steps_notes_say_only_what_their_numbers_say(tiny_trained):
     """The consistency check (tests/app/test_consistency.py) on every step of the run of show, for a session
     with the awkward measurements: the notes' figures are claims of lab.claims that hold."""
-    from tests.app.test_consistency import claim_problems, measured_session, page_texts, text_problems
+    from tests.app.consistency_check import claim_problems, measured_session, page_texts, text_problems
 
     at = measured_session("awkward", tiny_trained)
     session(at).presenter = True   # as if the key was typed: the run of show is the presenter's page

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.app.test_pages import fresh, open_page, train_tiny
+from tests.app.drive import fresh, open_page, train_tiny
 
 
 def _chart(at) -> dict:

@@ -3,7 +3,7 @@ and measures them beside the PyTorch versions."""
 
 from __future__ import annotations
 
-from test_pages import button, finish_job, fresh, open_page, session, train_tiny
+from tests.app.drive import button, finish_job, fresh, open_page, session, train_tiny
 
 
 def test_onnx_runtime_versions_are_offered_and_measured():

@@ -10,11 +10,10 @@ import threading
 import zlib
 
 from PIL import Image
-from test_pages import finish_job
-from test_try_it_page import digit_png, give_model, open_try_it, session
 
 from dashboard.lab.inputs import uploads
 from dashboard.service.sessions import DataChoice
+from tests.app.drive import digit_png, finish_job, give_model, open_try_it, session
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.server import Server, start_server, stop_server, wait_healthy
+from tests.e2e.browse import unlock_presenter
+from tests.keys import E2E_PRESENTER_KEY
 
 HERE = Path(__file__).resolve().parent
 
@@ -25,7 +27,7 @@ BROWSER_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 SERVER_START_TIMEOUT_S = 90  # torch imports slowly on a busy 2-core box
-PRESENTER_KEY = "e2e-presenter-key"   # the test server's presenter key (TRAIN_INFER_LAB_PRESENTER_KEY)
+TRACEBACK = "Traceback (most recent call last)"
 
 
 def find_chromium() -> str | None:
@@ -55,7 +57,7 @@ def app_server() -> Iterator[Server]:
     with tempfile.TemporaryDirectory(prefix="til-e2e-home-") as home:
         # A closed tab's job is stopped 5 s after (30 s by default): the test need not wait long.
         server = start_server(Path(home), {"TRAIN_INFER_LAB_DISCONNECT_GRACE_S": "5",
-                                           "TRAIN_INFER_LAB_PRESENTER_KEY": PRESENTER_KEY})
+                                           "TRAIN_INFER_LAB_PRESENTER_KEY": E2E_PRESENTER_KEY})
         try:
             wait_healthy(server, SERVER_START_TIMEOUT_S)
             yield server
@@ -69,17 +71,15 @@ def app_url(app_server: Server) -> str:
     return app_server.url
 
 
-def unlock_presenter(page, key: str = PRESENTER_KEY) -> None:
-    """Type the presenter key in the sidebar's Presenter box, as the presenter does (the page is open)."""
-    from playwright.sync_api import expect
-
-    sidebar = page.get_by_test_id("stSidebar")
-    box = sidebar.get_by_label("Presenter key", exact=True)
-    if not box.is_visible():
-        sidebar.get_by_text("Presenter", exact=True).click()
-    box.fill(key)
-    sidebar.get_by_role("button", name="Unlock").click()
-    expect(sidebar.get_by_text("Presenter mode")).to_be_visible(timeout=30_000)
+@pytest.fixture
+def server_log_clean(app_server):
+    """After the test: the server logged no traceback while it ran (a page can hide one in a fragment)."""
+    start = app_server.log.stat().st_size
+    yield
+    with app_server.log.open("rb") as f:
+        f.seek(start)
+        new = f.read().decode(errors="replace")
+    assert TRACEBACK not in new, "the server logged a traceback:\n" + new[new.index(TRACEBACK) - 200:][:4000]
 
 
 @pytest.fixture

@@ -17,21 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.browse import TRAIN_S, go, no_exception, open_app, set_slider, settle, sidebar, slider_input, train
+
 pytestmark = pytest.mark.e2e
-
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-EXCEPTION = '[data-testid="stException"]'
-PAGE_HEADINGS = {  # sidebar link -> the page's title (st.title)
-    "Home": "Train & Infer Lab",
-    "Train": "Train a model",
-    "Compress & benchmark": "Compress & benchmark",
-    "Training vs inference": "Training vs inference",
-    "Results": "Results",
-}
-TRACEBACK = "Traceback (most recent call last)"
-TRAIN_S = 180_000      # ms: one epoch of the bundled digits on 2 busy cores, with margin
-SETTLE_S = 60_000
-
 
 class Shots:
     """Numbered screenshots in the test's temporary folder; each path printed."""
@@ -47,51 +35,6 @@ class Shots:
         return path
 
 
-def settle(page: Page, timeout: float = SETTLE_S) -> None:
-    """Wait until the script run the last action caused has finished."""
-    page.wait_for_selector(IDLE, state="attached", timeout=timeout)
-
-
-def no_exception(page: Page) -> None:
-    expect(page.locator(EXCEPTION)).to_have_count(0)
-
-
-def sidebar(page: Page):
-    return page.get_by_test_id("stSidebar")
-
-
-def go(page: Page, link: str, heading: str) -> None:
-    """Change page through the sidebar navigation (a URL change would start a new session)."""
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
-    expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible(timeout=SETTLE_S)
-    settle(page)
-    no_exception(page)
-
-
-def open_app(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.get_by_role("heading", name=PAGE_HEADINGS["Home"], level=1)).to_be_visible(timeout=SETTLE_S)
-    settle(page)
-    no_exception(page)
-
-
-def slider_input(page: Page, label: str):
-    # The accessible name repeats the label (aria-labelledby); the input's aria-label is exact.
-    return page.locator(f'input[type="range"][aria-label="{label}"]')
-
-
-def set_slider(page: Page, label: str, key: str, expected: str, *presses: str) -> None:
-    """Move a slider with the keyboard, as a user can, and wait for the app to take the value."""
-    slider = slider_input(page, label)
-    slider.focus()
-    slider.press(key)
-    for extra in presses:
-        slider.press(extra)
-    expect(slider).to_have_attribute("aria-valuetext", expected)
-    slider.blur()
-    settle(page)
-
-
 def set_checkbox(page: Page, label: str, checked: bool) -> None:
     box = page.get_by_test_id("stCheckbox").filter(has_text=label)
     field = box.get_by_role("checkbox")
@@ -99,28 +42,6 @@ def set_checkbox(page: Page, label: str, checked: bool) -> None:
         box.get_by_text(label, exact=True).click()
     expect(field).to_be_checked(checked=checked)
     settle(page)
-
-
-def train(page: Page, timeout: float = TRAIN_S) -> float:
-    """Press Train, wait for the 'finished' notice; return the test accuracy (%). (A short run may end
-    before the page has drawn its Stop button: the stop flow has a test of its own.)"""
-    page.get_by_role("button", name="Train", exact=True).click()
-    done = page.get_by_text(re.compile(r"Training finished: [\d.]+ % test accuracy"))
-    expect(done).to_be_visible(timeout=timeout)
-    settle(page)
-    no_exception(page)
-    return float(re.search(r"([\d.]+) % test accuracy", done.inner_text()).group(1))
-
-
-@pytest.fixture
-def server_log_clean(app_server):
-    """After the test: the server logged no traceback while it ran (a page can hide one in a fragment)."""
-    start = app_server.log.stat().st_size
-    yield
-    with app_server.log.open("rb") as f:
-        f.seek(start)
-        new = f.read().decode(errors="replace")
-    assert TRACEBACK not in new, "the server logged a traceback:\n" + new[new.index(TRACEBACK) - 200:][:4000]
 
 
 def download_csv(page: Page, button: str, folder: Path) -> list[dict[str, str]]:

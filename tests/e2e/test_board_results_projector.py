@@ -9,10 +9,8 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-from test_app_flow import TRAIN_S, go, no_exception, open_app, server_log_clean, settle  # noqa: F401
-from test_projector import chart_shots, chart_text_problems, charts_drawn, screen
+from tests.e2e.browse import TRAIN_S, chart_shots, chart_text_problems, charts_drawn, go, no_exception, open_app, screen, settle, unlock_presenter
 
-from tests.e2e.conftest import unlock_presenter
 
 pytestmark = pytest.mark.e2e
 

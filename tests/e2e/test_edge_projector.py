@@ -8,8 +8,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from test_app_flow import TRAIN_S, go, no_exception, open_app, server_log_clean, settle  # noqa: F401
-from test_projector import chart_shots, chart_text_problems, charts_drawn, screen
+from tests.e2e.browse import TRAIN_S, chart_shots, chart_text_problems, charts_drawn, go, no_exception, open_app, screen, settle
 
 LINK = "Edge & cloud"
 MEASURE_S = 180_000   # ms: four profiles x the demo's five versions on 2 busy cores, with margin

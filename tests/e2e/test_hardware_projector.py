@@ -8,8 +8,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from test_app_flow import TRAIN_S, go, no_exception, open_app, server_log_clean, settle  # noqa: F401
-from test_projector import chart_shots, chart_text_problems, charts_drawn, screen
+from tests.e2e.browse import TRAIN_S, chart_shots, chart_text_problems, charts_drawn, go, no_exception, open_app, screen, settle
 
 LINK = "Hardware"                                # the sidebar's name for it (st.Page title in app.py)
 HEADING = "Hardware: how close to the limit"     # the page's own title

@@ -10,19 +10,10 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-from test_app_flow import (  # noqa: F401
-    go,
-    no_exception,
-    open_app,
-    server_log_clean,
-    set_slider,
-    settle,
-    train,
-)
-from test_projector import screen
 
 from dashboard.course import lessons
 from dashboard.ui import glossary
+from tests.e2e.browse import go, no_exception, open_app, screen, set_slider, settle, train
 
 pytestmark = pytest.mark.e2e
 

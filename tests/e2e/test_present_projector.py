@@ -10,10 +10,8 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-from test_app_flow import SETTLE_S, no_exception, server_log_clean, settle  # noqa: F401
-from test_projector import screen
+from tests.e2e.browse import SETTLE_S, no_exception, screen, settle, unlock_presenter
 
-from tests.e2e.conftest import unlock_presenter
 
 pytestmark = pytest.mark.e2e
 

@@ -8,77 +8,11 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-from test_app_flow import TRAIN_S, go, no_exception, open_app, server_log_clean, settle, sidebar  # noqa: F401
 
 from dashboard.ui.status import POLL_SERVER_S
+from tests.e2e.browse import TRAIN_S, chart_shots, chart_text_problems, charts_drawn, go, no_exception, open_app, screen, settle, sidebar
 
 pytestmark = pytest.mark.e2e
-
-def _overlap(a: dict, b: dict, slack: float = 1.0) -> bool:
-    return (a["x"] + slack < b["x"] + b["width"] and b["x"] + slack < a["x"] + a["width"]
-            and a["y"] + slack < b["y"] + b["height"] and b["y"] + slack < a["y"] + a["height"])
-
-
-def chart_text_problems(page: Page) -> list[str]:
-    """Text that leaves its chart, in-plot names that overlap, a legend over a title: as drawn."""
-    problems = []
-    for i, chart in enumerate(page.get_by_test_id("stPlotlyChart").all()):
-        if not chart.is_visible():   # in a closed tab or expander: nothing drawn to check
-            continue
-        chart.scroll_into_view_if_needed()
-        box = chart.locator(".main-svg").first.bounding_box()
-        title = chart.locator(".gtitle").first
-        name = title.text_content() if title.count() else f"chart {i}"
-        texts = [t.bounding_box() for t in chart.locator(".gtitle, .xtitle, .ytitle, .legendtext").all()]
-        for t in texts:
-            if t and (t["x"] < box["x"] - 1 or t["x"] + t["width"] > box["x"] + box["width"] + 1
-                      or t["y"] < box["y"] - 1 or t["y"] + t["height"] > box["y"] + box["height"] + 1):
-                problems.append(f"{name}: text cut off at the chart's edge")
-        labels = [t.bounding_box() for t in chart.locator(".textpoint text").all()]
-        labels = [b for b in labels if b and b["width"] > 0]
-        for j, a in enumerate(labels):
-            if any(_overlap(a, b) for b in labels[j + 1:]):
-                problems.append(f"{name}: two in-plot labels overlap")
-        legend = chart.locator(".legend").first
-        if (title.count() and legend.count() and legend.bounding_box()
-                and _overlap(title.bounding_box(), legend.bounding_box())):
-            problems.append(f"{name}: the legend covers the title")
-        # Plotly's tool bar, shown while the pointer is over the chart, keeps to its strip.
-        chart.hover()
-        bar = chart.locator(".modebar").first
-        bar_box = bar.bounding_box() if bar.count() else None
-        if bar_box and bar_box["width"] > 0:
-            for t in chart.locator(".gtitle, .legend, .annotation").all():
-                if (b := t.bounding_box()) and _overlap(bar_box, b):
-                    problems.append(f"{name}: the tool bar covers {t.text_content()[:40]!r}")
-    return problems
-
-
-def charts_drawn(page: Page) -> None:
-    """Wait until every chart on the page has drawn its SVG (plotly draws after the page settles)."""
-    for chart in page.get_by_test_id("stPlotlyChart").all():
-        expect(chart.locator(".main-svg").first).to_be_attached()
-
-
-def screen(page: Page, folder, name: str, heading: str | None = None) -> None:
-    """The 1280x720 screen a projector shows, scrolled to `heading` if given."""
-    if heading:
-        page.get_by_role("heading", name=heading).first.scroll_into_view_if_needed()
-        page.get_by_role("heading", name=heading).first.evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(300)
-    path = folder / f"screen-{name}.png"
-    page.screenshot(path=str(path))
-    print(f"screenshot: {path}")
-
-
-def chart_shots(page: Page, folder, prefix: str) -> None:
-    """Each chart of the page on its own, as drawn: <prefix>-chart-<i>.png."""
-    for i, chart in enumerate(page.get_by_test_id("stPlotlyChart").all()):
-        chart.scroll_into_view_if_needed()
-        path = folder / f"{prefix}-chart-{i}.png"
-        chart.screenshot(path=str(path))
-        print(f"screenshot: {path}")
-
 
 def live_curves_in_first_screen(page: Page, watcher: Page, app_url: str, tmp_path) -> None:
     """Press Train on a page that has a model: the live curves are in the first 720 px, under the folded

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import PRESENTER_KEY
+from tests.keys import E2E_PRESENTER_KEY as PRESENTER_KEY
 
 pytestmark = pytest.mark.e2e
 

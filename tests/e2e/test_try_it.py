@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from test_app_flow import TRAIN_S, go, no_exception, open_app, settle
+from tests.e2e.browse import TRAIN_S, go, no_exception, open_app, settle
 
 
 pytestmark = pytest.mark.e2e

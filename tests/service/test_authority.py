@@ -14,7 +14,7 @@ from dashboard.lab import settings
 from dashboard.service import authority
 from dashboard.service.jobs import Busy, Job, JobRunner
 from dashboard.service.sessions import Registry, RoomFull, Session
-from tests.conftest import PRESENTER_KEY
+from tests.keys import PRESENTER_KEY
 
 
 def test_the_right_key_unlocks_only_the_session_that_typed_it():

@@ -1,29 +1,22 @@
 """The class board's store, each test against SQLite and a real PostgreSQL.
 
-The PostgreSQL is a private throwaway server from Debian's binaries (package `postgresql`), started
-once for this module on a unix socket in a temporary folder, fsync off, and stopped at the end.
+The PostgreSQL is a private throwaway server from Debian's binaries (package `postgresql`; board_kit.py),
+started once for the whole run (the `postgres_url` fixture, tests/service/conftest.py) on a unix socket in a
+temporary folder, fsync off, and stopped at the end.
 Without the binaries its tests are skipped, or fail where TRAIN_INFER_LAB_REQUIRE_POSTGRES=1 (CI).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import glob
 import hashlib
 import os
-import pwd
-import shutil
 import socket
 import sqlite3
-import subprocess
-import tempfile
 import threading
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from dashboard.lab import settings
 from dashboard.lab.settings import ServerSettings
@@ -35,98 +28,15 @@ from dashboard.service.board import (
     energy_note,
 )
 from dashboard.service.sessions import Session
+from tests.service.board_kit import RESULT, result
 
-RESULT = Result(accuracy=0.985, size_bytes=400_000, latency_ms=0.25, energy_j_per_1000_images=2.0,
-                energy_measured=False, energy_note="estimated: CPU time x 45 W",
-                variant="pruned-channels-50+int8-static", model="cnn", dataset="digits")
 SMALLEST, GREENEST, FASTEST = CHALLENGES
 PRESENTER = Session(presenter=True)
-TABLES = "class_board, board_nicknames, board_classes"
-
-
-def _initdb() -> str | None:
-    """The newest Debian PostgreSQL's initdb, if installed."""
-    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
-    return max(found, key=lambda p: int(Path(p).parts[-3].split(".")[0])) if found else None
-
-
-def _as_server(program: str, *args: str) -> None:
-    """Run a PostgreSQL program, as the postgres user when root (the server refuses to run as root)."""
-    command = [program, *args]
-    if os.geteuid() == 0:
-        command = ["runuser", "-u", "postgres", "--", *command]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    if done.returncode != 0:
-        pytest.fail(f"{Path(program).name} failed: {done.stderr.strip()}")
-
-
-@contextlib.contextmanager
-def throwaway_postgres():
-    """A PostgreSQL on a unix socket in a temporary folder, started from Debian's server binaries, stopped and
-    removed after; yields its URL, or None where the server is not installed. (benchmarks/board_flood.py too.)"""
-    initdb = _initdb()
-    if initdb is None or (os.geteuid() == 0 and not _has_user("postgres")):
-        yield None
-        return
-    pg_ctl = str(Path(initdb).with_name("pg_ctl"))
-    # Not under pytest's tmp folder: that is private to root, and the server runs as postgres.
-    folder = Path(tempfile.mkdtemp(prefix="board-pg-"))
-    data = str(folder / "data")
-    options = f"-k {folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-    try:
-        if os.geteuid() == 0:
-            shutil.chown(folder, "postgres", "postgres")
-        _as_server(initdb, "-D", data, "--username=board", "--auth=trust", "--encoding=UTF8", "--locale=C",
-                   "--no-sync")
-        _as_server(pg_ctl, "-D", data, "-o", options, "-l", str(folder / "log"), "-w", "start")
-        yield f"postgresql://board@/postgres?host={folder}"
-    finally:
-        if (folder / "data" / "postmaster.pid").exists():
-            _as_server(pg_ctl, "-D", data, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    with throwaway_postgres() as url:
-        if url is None:
-            reason = ("PostgreSQL's server is not installed (/usr/lib/postgresql/*/bin/initdb): "
-                      "apt-get install postgresql (Debian's package)")
-            if os.environ.get("TRAIN_INFER_LAB_REQUIRE_POSTGRES") == "1":
-                pytest.fail(reason + "; TRAIN_INFER_LAB_REQUIRE_POSTGRES=1 requires it")
-            pytest.skip(reason)
-        yield url
-
-
-def _has_user(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    """A URL to an empty board."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'board.sqlite3'}"
-    url = request.getfixturevalue("postgres_url")
-    Board(url)  # its table exists from here on
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {TABLES}"))
-    engine.dispose()
-    return url
 
 
 @pytest.fixture
 def board(url):
     return Board(url, rate=None)   # these tests post many times a second; the rate's own are in test_hostile_board
-
-
-def result(**change) -> Result:
-    return dataclasses.replace(RESULT, **change)
 
 
 def owner_of(nickname: str) -> str:

@@ -2,7 +2,7 @@
 board's rows stay as they were and the refused session can go on posting what is allowed.
 
 Nickname cases run on SQLite (what they test is the text); ownership, caps, floods and clearing run on
-SQLite and on the throwaway PostgreSQL of test_board.py. The rate uses a clock these tests move by hand:
+SQLite and on the throwaway PostgreSQL (tests/service/conftest.py). The rate uses a clock these tests move by hand:
 no test waits or times anything.
 """
 
@@ -15,7 +15,7 @@ import pytest
 from dashboard.service import authority
 from dashboard.service.board import Board, PostRate, Refused, clean_nickname, look_alike_keys
 from dashboard.service.sessions import Session
-from tests.service.test_board import RESULT, postgres_url, result, url  # noqa: F401  (fixtures)
+from tests.service.board_kit import RESULT, result
 
 CODE = "ROOM-H"
 TAKEN = f"is already taken in {CODE} by another session"

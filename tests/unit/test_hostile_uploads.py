@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_uploads import encode, one_line, png_chunk, raw_png
 
 from dashboard.lab.inputs import uploads
 from dashboard.lab.inputs.uploads import DecoderBusy, UploadRejected, read_image
+from tests.unit.upload_files import encode, one_line, png_chunk, raw_png
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a message to a student must not carry: exception class names, paths, decoder internals.

@@ -3,9 +3,7 @@ valid images (16-bit, CMYK, RGBA, palette, animated, rotated) come out right."""
 
 from __future__ import annotations
 
-import io
 import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -13,23 +11,7 @@ from PIL import Image
 
 from dashboard.lab.inputs import uploads
 from dashboard.lab.inputs.uploads import UploadRejected, read_image
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, fmt, **kwargs)
-    return buf.getvalue()
-
-
-def png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-
-
-def raw_png(width: int, height: int, bit_depth: int, colour_type: int, rows: bytes) -> bytes:
-    """A PNG written by hand: what Pillow cannot write (48-bit RGB) or will not decode (a bomb)."""
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(rows, 9))
-            + png_chunk(b"IEND", b""))
+from tests.unit.upload_files import encode, one_line, raw_png
 
 
 def digit_png() -> bytes:
@@ -37,14 +19,6 @@ def digit_png() -> bytes:
     im.paste(0, (28, 8, 36, 56))
     return encode(im)
 
-
-def one_line(exc: pytest.ExceptionInfo) -> str:
-    text = str(exc.value)
-    assert text and "\n" not in text and len(text) < 200, text
-    return text
-
-
-# --- refused, each with its own line ---------------------------------------------------------------
 
 HOSTILE = {
     "zero bytes": (b"", "empty"),
