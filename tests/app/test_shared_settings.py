@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from test_pages import fresh, open_page, session, train_tiny
-
-from dashboard.course import shareable
+from dashboard.course import forms, shareable
+from dashboard.service.sessions import DataChoice
+from tests.app.drive import fresh, give_model, open_page, session, train_tiny
 
 TRAIN, COMPRESS = "app_pages/train.py", "app_pages/compress.py"
 
@@ -150,3 +150,19 @@ def test_edge_opens_on_the_profile_a_lesson_names_kept_until_there_is_a_model():
     open_with(at, "app_pages/edge.py", profile="toaster")
     assert len(at.warning) == 1 and "profile" in shown(at.warning[0])
     assert at.radio(key="edge_profile").value == "microcontroller"
+
+
+def offered(slider) -> list[float]:
+    """The values a select slider offers, read back from the labels the student sees ("all" is 0)."""
+    return [0 if o == "all" else float(o.replace(",", "")) for o in slider.options]
+
+
+def test_the_pages_offer_exactly_the_values_a_link_can_carry(tiny_trained):
+    # One list per setting: the widget shows what a link may say, so no link value is missing from the
+    # page and the page offers nothing a link would refuse.
+    at = open_page(fresh(), TRAIN)
+    for key in ("train_batch", "train_lr", "train_images"):
+        assert offered(at.select_slider(key=key)) == list(forms.field(key).allowed()), key
+    give_model(at, tiny_trained, DataChoice("digits", train_images=512))
+    open_page(at, COMPRESS)
+    assert offered(at.select_slider(key="c_calibration")) == list(forms.field("c_calibration").allowed())
