@@ -216,20 +216,20 @@ def quiet_reference(repeats: int) -> tuple[list[dict], dict]:
     from dashboard.lab.compression.compress import make_variants
     from dashboard.lab.inputs.data import load_dataset
     from dashboard.lab.training.train import train
-    from dashboard.service import work
+    from dashboard.lab import pipeline
 
     threads = settings.current().threads
     torch.set_num_threads(threads)
     dataset = load_dataset("digits")
-    trained = train(dataclasses.replace(work.DEMO_CONFIG, threads=threads), dataset)
-    cs = dataclasses.replace(work.DEMO_COMPRESS, layout_seconds=work.APP_LAYOUT_SECONDS)
-    variants = make_variants(trained, dataset, work.DEMO_VARIANTS, cs)
+    trained = train(dataclasses.replace(pipeline.DEMO_CONFIG, threads=threads), dataset)
+    cs = dataclasses.replace(pipeline.DEMO_COMPRESS, layout_seconds=pipeline.APP_LAYOUT_SECONDS)
+    variants = make_variants(trained, dataset, pipeline.DEMO_VARIANTS, cs)
     # Repeats until each figure has `repeats` quiet measurements (lab.measure.quiet), at most 3 x repeats: a reference
     # that is itself disturbed would judge nothing.
     runs = []
     while len(runs) < 3 * repeats:
         runs.append(bench.measure(variants, dataset,
-                                  dataclasses.replace(work.APP_BENCH, energy=False, threads=threads)))
+                                  dataclasses.replace(pipeline.APP_BENCH, energy=False, threads=threads)))
         if len(runs) >= repeats and all(sum(1 for run in runs if not run[i].is_disturbed(REGIME[key])) >= repeats
                                         for i in range(len(variants)) for key in FIGURES):
             break
@@ -244,7 +244,7 @@ def quiet_reference(repeats: int) -> tuple[list[dict], dict]:
             row[f"{key}_quiet_repeats"] = len(values)
         out.append(row)
     return out, {"threads": threads, "cpu": hardware.cpu_model(), "repeats": repeats,
-                 "bench": work.APP_BENCH.to_dict()}
+                 "bench": pipeline.APP_BENCH.to_dict()}
 
 
 FIGURES = {"latency_ms_batch1_p50": "batch-1 median (ms)", "throughput_batch256_ips": "images/s, batch 256",

@@ -5,7 +5,7 @@
 1. Training. The model on the bundled digits at the Train page's defaults (batch 64, Adam),
    metered as the app meters it (lab.training.metered_training: the training steps apart from the
    per-epoch test evaluation, so time and energy have one scope).
-2. Inference. fp32 and int8-static measured with the app's protocol (service.work.APP_BENCH:
+2. Inference. fp32 and int8-static measured with the app's protocol (lab.pipeline.APP_BENCH:
    interleaved rounds; energy metered over the same batch-1 calls and batch-256 windows that
    give the latency and the throughput).
 3. The per-image table in three regimes (training at its batch, real-time at batch 1, serving
@@ -36,7 +36,7 @@ from dashboard.lab.compression.compress import make_variants  # noqa: E402
 from dashboard.lab.inputs.data import load_dataset  # noqa: E402
 from dashboard.lab.training.train import TrainConfig, Training  # noqa: E402
 from dashboard.lab.measure.training_vs_inference import REALTIME, SERVING, compare  # noqa: E402
-from dashboard.service.work import APP_BENCH  # noqa: E402
+from dashboard.lab.pipeline import APP_BENCH  # noqa: E402
 
 
 def main() -> None:

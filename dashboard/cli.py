@@ -1,8 +1,10 @@
 """The `train-infer-lab` command: `app` starts the app from wherever the package is installed,
-every other subcommand is the engine's command line (python -m dashboard.lab).
+`replay` is the course's command line (python -m dashboard.course), every other subcommand is the
+engine's (python -m dashboard.lab).
 
     train-infer-lab app [streamlit options, e.g. --server.port 8600]
     train-infer-lab train --model cnn --epochs 2 --json out.json
+    train-infer-lab replay --demo --out demo.json
 
 It lives outside dashboard/lab because the engine never imports Streamlit.
 """
@@ -75,10 +77,14 @@ def run_app(extra: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: `app` starts the app, anything else goes to the engine's CLI."""
+    """Console entry point: `app` starts the app, `replay` goes to the course's CLI, anything else to the engine's."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["app"]:
         return run_app(args[1:])
+    if args[:1] == ["replay"]:
+        from dashboard.course.__main__ import main as course_main
+
+        return course_main(args)
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
     from dashboard.lab.__main__ import main as lab_main

@@ -1,6 +1,6 @@
 """Replays: a whole run measured earlier by the command line, bundled with the app, loaded at once.
 
-    python -m dashboard.lab replay --demo --out assets/presets/demo.json     # make one (see __main__)
+    python -m dashboard.course replay --demo --out assets/presets/demo.json     # make one (see __main__)
     r = replay.load("demo")     # ReplayError (one line) for a missing or broken file
     r.record                    # the RunRecord: config, training summary, BenchResults, energy, hardware, when
     r.trained                   # a TrainedModel with a live module, from the weights the file carries
@@ -228,7 +228,7 @@ def read(raw: bytes | str, name: str) -> Replay:
         raise bad(f"it is not valid JSON ({_one_line(exc)})") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("replay"), dict):
         raise bad("it has no 'replay' block (a `run --json` report is not a replay: make one with "
-                  "`python -m dashboard.lab replay`)")
+                  "`python -m dashboard.course replay`)")
     meta = doc["replay"]
     if meta.get("format") != FORMAT:
         raise bad(f"its format is {meta.get('format')!r}; this lab reads format {FORMAT}")

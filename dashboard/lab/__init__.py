@@ -13,6 +13,6 @@ Its rooms, in the order they build on each other (a room imports only rooms abov
     compression/  pruning, int8 and low precision, distillation, per-layer sensitivity: the versions
     measure/      timing (bench, quiet windows), memory, FLOPs, peak, roofline, records of a run
     deploy/       files to take away, device profiles (edge), cloud vs edge, published figures
-    pipeline      the whole demo as one function: train -> compress -> measure -> RunRecord
+    pipeline      the one demo path (train -> compress -> measure -> RunRecord) and the demo's settings
     __main__      the command line
 """

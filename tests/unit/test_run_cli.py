@@ -95,3 +95,21 @@ def test_pipeline_reuses_a_trained_model_and_reports_monotone_progress(tiny_digi
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert json.loads(json.dumps(record.to_dict()))["variants"][1]["name"] == "int8-dynamic"
+
+
+def test_a_diverged_training_ends_the_run_after_training_and_the_cli_says_why(tiny_pipeline, tiny_digits, tmp_path,
+                                                                              capsys):
+    # One behaviour for every caller: the run ends after training with its curves and last finite weights
+    # (the app keeps them to show), and `run` exits with the reason instead of writing a report.
+    stages: list[pipeline.TrainingStage] = []
+    record = pipeline.run(TrainConfig(model="mlp", epochs=1, threads=1, optimizer="sgd", lr=100000.0), "fp32",
+                          dataset=tiny_digits, training_energy=False, on_trained=stages.append)
+    assert record.stopped == "diverged" and not record.results and not record.variants
+    assert record.trained is not None and record.training["outcome"]["kind"] == "diverged"
+    assert len(stages) == 1 and stages[0].diverged and stages[0].steps
+    assert pipeline.diverged_message(record).startswith("Training diverged")
+    out = tmp_path / "out.json"
+    rc = main(["run", "--model", "mlp", "--epochs", "1", "--threads", "1", "--quiet", "--quick", "--optimizer", "sgd",
+               "--lr", "100000", "--variants", "fp32", "--json", str(out)])
+    assert rc == 1 and not out.exists()
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: Training diverged")

@@ -25,7 +25,7 @@ disturbed says so in its `disturbed`):
   is measured and the result says so.
 
 Each piece is short (about 2 s for the peaks, under 5 s for the parallelism on 2 threads); in the
-app they run as one job holding the compute slot (service.work.start_hardware).
+app they run as one job holding the compute slot (service.machine.start_hardware).
 """
 
 from __future__ import annotations
