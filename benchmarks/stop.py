@@ -2,7 +2,7 @@
 
     python benchmarks/stop.py [--repeats 5] [--threads 2]
 
-Each repeat starts the app's own training job (service.work.start_training: the default cnn, 10
+Each repeat starts the app's own training job (service.training_jobs.start_training: the default cnn, 10
 epochs on the bundled digits, at the server's thread count), waits until it has trained its first
 piece and a next student is waiting in line for the compute slot, presses Stop (job.stop(), what the
 Train page's button calls) and times until the waiting student's turn begins: the training ends at
@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["TRAIN_INFER_LAB_THREADS"] = str(args.threads)
     settings.override(None)
-    from dashboard.service import work
+    from dashboard.service import training_jobs
     from dashboard.service.jobs import STOPPED
     from dashboard.service.sessions import REGISTRY
     from dashboard.service.slot import COMPUTE
@@ -58,7 +58,7 @@ def main() -> None:
     rows, freed = [], []
     for i in range(args.repeats):
         s = REGISTRY.create()
-        job = work.start_training(s, TrainConfig(model="cnn", epochs=10, seed=i + 1))
+        job = training_jobs.start_training(s, TrainConfig(model="cnn", epochs=10, seed=i + 1))
         wait_until(lambda: job.state == "running" and len(job.view.get("steps", [])) >= 1, 300)
         turn = threading.Event()
 

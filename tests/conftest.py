@@ -57,15 +57,14 @@ def quick_app_jobs(monkeypatch):
     import dataclasses
     import os
 
-    from dashboard.lab import settings
+    from dashboard.lab import pipeline, settings
     from dashboard.lab.deploy import edge
-    from dashboard.service import work
 
     # A disturbed window is still measured again (lab.measure.quiet), within a second or two per measurement.
-    monkeypatch.setattr(work, "APP_BENCH", dataclasses.replace(
-        work.APP_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.05,
+    monkeypatch.setattr(pipeline, "APP_BENCH", dataclasses.replace(
+        pipeline.APP_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.05,
         warmup_seconds=0.01, quiet_wait_s=0.2, retry_budget_s=2.0))
-    monkeypatch.setattr(work, "APP_LAYOUT_SECONDS", 0.01)
+    monkeypatch.setattr(pipeline, "APP_LAYOUT_SECONDS", 0.01)
     monkeypatch.setattr(edge, "PROFILE_BENCH", dataclasses.replace(
         edge.PROFILE_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.02,
         warmup_seconds=0.01, quiet_wait_s=0.2, retry_budget_s=2.0))

@@ -14,7 +14,7 @@ from dashboard.lab.measure.training_vs_inference import (
     compare,
     in_your_terms,
 )
-from dashboard.service import work
+from dashboard.service import measuring
 from dashboard.service.jobs import Busy
 from dashboard.ui import assumptions, explain, glossary, session, status
 from dashboard.ui import tvi_charts as charts
@@ -34,7 +34,7 @@ if not measured:
                "or compress and measure several versions on the Compress page.", icon=":material/speed:")
     if st.button("Measure inference", type="primary", icon=":material/speed:", disabled=s.busy):
         try:
-            work.start_compress(s, ["fp32"], CompressSettings(), kind="measure fp32")
+            measuring.start_compress(s, ["fp32"], CompressSettings(), kind="measure fp32")
         except (Busy, ValueError) as exc:
             st.error(str(exc))
         else:

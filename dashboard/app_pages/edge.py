@@ -10,7 +10,7 @@ from dashboard.lab import claims, fmt, settings
 from dashboard.lab.deploy import cloud_edge, edge
 from dashboard.lab.measure import figures
 from dashboard.lab.deploy.edge import KiB, MiB
-from dashboard.service import work
+from dashboard.service import versions
 from dashboard.service.jobs import Busy
 from dashboard.ui import glossary, session, share, status, widgets
 from dashboard.ui import edge_charts as charts
@@ -97,7 +97,7 @@ with right:
     if one or every:
         chosen = [profile] if one else [profile_from_form(k) for k in DEFAULTS]
         try:
-            work.start_edge(s, chosen, st.session_state.setdefault("versions_kept", {}))
+            versions.start_edge(s, chosen, st.session_state.setdefault("versions_kept", {}))
         except (Busy, ValueError) as exc:
             st.error(str(exc))
         else:
@@ -106,7 +106,7 @@ status.job_panel(s, ("edge",), key="edge")
 
 # --- which versions fit ---------------------------------------------------------------------------------
 run = s.edge_runs.get(key)
-if run is not None and run.key[:2] != (s.digest, tuple(work.versions(s, {}).names)):
+if run is not None and run.key[:2] != (s.digest, tuple(versions.versions(s, {}).names)):
     run = None   # measured for another set of versions
 if run is None:
     st.caption(f"Not measured yet under {profile.title}.")

@@ -9,7 +9,7 @@ import torch
 from dashboard.lab import claims, fmt, hardware, settings
 from dashboard.lab.measure import accelerators, figures, roofline
 from dashboard.lab.measure.peak import NO_GPU, unit
-from dashboard.service import work
+from dashboard.service import machine
 from dashboard.service.jobs import Busy
 from dashboard.ui import glossary, session, status
 from dashboard.ui import hardware_charts as charts
@@ -39,7 +39,7 @@ st.markdown("**Measure the top speed:** one large matrix multiply (2048 × 2048)
             f"reaches a processor's peak, {then}; it waits for its turn like every job.")
 if st.button("Measure this machine", type="primary", icon=":material/speed:", disabled=s.busy, key="hw_measure"):
     try:
-        work.start_hardware(s)
+        machine.start_hardware(s)
     except Busy as exc:
         st.error(str(exc))
     else:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard.course import replay, run_of_show, shareable
 from dashboard.lab import settings
-from dashboard.service import authority, work
+from dashboard.service import authority, replays
 from dashboard.service.jobs import Busy
 from dashboard.ui import lesson_view, presenter, session, status, widgets
 
@@ -91,7 +91,7 @@ with main:
                          help="Results measured earlier, loaded at once, so the demo depends neither on the "
                               "room's network nor on this server's CPU. Replaces this session's model and results."):
                 try:
-                    job = work.load_replay(s, step.replay)
+                    job = replays.load_replay(s, step.replay)
                 except (Busy, ValueError) as exc:
                     st.error(str(exc), icon=":material/error:")
                 else:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.lab.inputs import data, uploads
 from dashboard.lab.serving import preprocess
-from dashboard.service import incidents, work
+from dashboard.service import incidents, versions
 from dashboard.service.jobs import DONE, Busy
 from dashboard.ui import glossary, session, status, widgets
 from dashboard.ui import try_it_widgets as tw
@@ -137,7 +137,7 @@ with right:
                             "ended.", icon=":material/hourglass_top:")
             else:
                 try:
-                    job = work.start_prediction(s, prepared, kept)
+                    job = versions.start_prediction(s, prepared, kept)
                 except (Busy, ValueError) as exc:
                     st.warning(str(exc))
                 else:

@@ -170,15 +170,17 @@ class Session:
 
     def set_model(self, trained: TrainedModel, choice: DataChoice, steps: list[StepEvent],
                   training_energy: EnergyReading | None, inspection: Inspection | None, *,
-                  weights: bytes, digest: str) -> None:
-        """A new current model (its module may be None: rebuilt from `weights` when needed).
-        The old measurements are stale; the runs stay. The model it replaces is kept in `previous`."""
+                  weights: bytes, digest: str, evaluation_energy: EnergyReading | None = None,
+                  memory: Any = None, layer_flops: Any = None) -> None:
+        """A new current model (its module may be None: rebuilt from `weights` when needed), with what
+        describes it. The old measurements are stale; the runs stay. The model it replaces is kept in `previous`."""
         with self.lock:
             self.previous = self._keep() if self.trained is not None else self.previous
             self.model_runs_before = len(self.runs)
             self.trained, self.data, self.steps = trained, choice, list(steps)
             self.weights, self.digest = weights, digest
             self.training_energy, self.inspection = training_energy, inspection
+            self.evaluation_energy, self.memory, self.layer_flops = evaluation_energy, memory, layer_flops
             self.results, self.results_note, self.results_settings, self.sensitivity = [], "", {}, None
             self.edge_runs = {}
 

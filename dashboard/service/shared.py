@@ -10,6 +10,9 @@ A request for a result that is being computed right now waits for that computati
 Keys hold everything that decides the result: the request, the code version, the hardware,
 the thread count. Values are records (numbers, curves, the trained weights as bytes), never
 live models, and the cache keeps within a memory budget, dropping the least recently used.
+
+`submit` queues a job whose result is shared this way (following an identical one or computing and
+publishing), and `label` says where a served result comes from.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pickle
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -28,16 +32,25 @@ from typing import Any
 import torch
 
 from dashboard.lab import hardware, settings
+from dashboard.service import authority
+from dashboard.service.jobs import DONE, RUNNER, Job
+from dashboard.service.slot import Cancelled
 
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
     """A hash of the engine's source: a change to how things are computed is a new key."""
     h = hashlib.sha256()
-    lab = resources.files("dashboard.lab")
-    for name in sorted(p.name for p in lab.iterdir() if p.name.endswith(".py")):
-        h.update(name.encode())
-        h.update((lab / name).read_bytes())
+
+    def walk(folder, prefix: str) -> None:   # the engine's rooms are sub-packages: every one counts
+        for p in sorted(folder.iterdir(), key=lambda p: p.name):
+            if p.is_dir() and p.name != "__pycache__":
+                walk(p, f"{prefix}{p.name}/")
+            elif p.name.endswith(".py"):
+                h.update(f"{prefix}{p.name}".encode())
+                h.update(p.read_bytes())
+
+    walk(resources.files("dashboard.lab"), "")
     return h.hexdigest()[:16]
 
 
@@ -147,3 +160,77 @@ def weights_digest(module: torch.nn.Module) -> str:
 
 
 SHARED = SharedResults()
+
+
+def label(entry: Entry, s) -> str:
+    """Where served figures come from: 'measured on this server at 14:05 for another session with identical
+    settings'."""
+    who = "by you earlier" if entry.by == s.token else "for another session"
+    return f"measured on this server at {time.strftime('%H:%M', time.localtime(entry.measured_at))} {who} " \
+           "with identical settings"
+
+
+def follow(job: Job, k: str) -> tuple[Flight | None, Entry | None]:
+    """Wait while another session computes the same thing: (my flight if I must compute, None) or
+    (None, the finished entry). Raises Cancelled when this job is stopped while it waits."""
+    while True:
+        flight, mine = SHARED.begin(k, job)
+        if mine:
+            job.following = None
+            return flight, None
+        job.following = flight.leader
+        while not flight.done.wait(0.25):
+            if job.stopping:
+                job.following = None
+                raise Cancelled()  # it never computed anything: cancelled, not stopped
+            leader = flight.leader
+            job.report(leader.progress, f"an identical request of another session is running: {leader.message}")
+        if flight.entry is not None:
+            job.following = None
+            return None, flight.entry
+        # the leader stopped or failed: try again (this job may now compute it itself)
+
+
+def submit(s, job: Job, k: str, *, fresh: bool, compute: Callable[[Job], Any],
+           adopt: Callable[[Any, str, Any], None], partial: Callable[[Job], None],
+           publishable: Callable[[Any, Any], bool] = lambda result, interference: True) -> Job:
+    """Queue `job` for session `s`, its result shared under `k`: follow an identical computation or
+    compute (`compute(job)`) and publish. `fresh`: computed here whatever is stored; the presenter's then
+    replaces it for everyone, a student's stays theirs. When it ends: `adopt(result, note, interference)`
+    (note: where a served result comes from, "" for one computed here), else `partial(job)` for what a
+    stopped, failed or cancelled job leaves. `publishable(result, interference)`, once it is done, stamps
+    what others will see and says whether they may see it (a disturbed measurement stays this session's)."""
+    state: dict = {}
+
+    def prepare(job: Job) -> bool:
+        if fresh:  # measured afresh by request: computed here, then replaces the shared result
+            return True
+        flight, entry = follow(job, k)
+        if entry is not None:
+            state["entry"] = entry
+            return False
+        state["flight"] = flight
+        return True
+
+    def finish(job: Job) -> None:
+        flight: Flight | None = state.get("flight")
+        if "entry" in state:                      # followed another session's identical run
+            adopt(state["entry"].value, label(state["entry"], s), None)
+            return
+        if job.state == DONE and job.result is not None:
+            if not publishable(job.result, job.interference):
+                # Never served to another session as "measured on this server" (those following it compute their own).
+                if flight is not None:
+                    SHARED.abandon(flight)
+            elif flight is not None:
+                SHARED.finish(flight, job.result, s.token)
+            elif authority.is_presenter(s):
+                SHARED.put(k, job.result, s.token)   # the presenter measured afresh: it replaces it for everyone
+            # else a student measured afresh for themselves: theirs alone, the room's figure stays
+            adopt(job.result, "", job.interference)
+            return
+        if flight is not None:
+            SHARED.abandon(flight)
+        partial(job)
+
+    return RUNNER.submit(s.token, job, compute, prepare=prepare, finish=finish)

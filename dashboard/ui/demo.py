@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.lab.settings import LimitExceeded
-from dashboard.service import authority, work
+from dashboard.service import authority, measuring
 from dashboard.service.jobs import Busy
 from dashboard.service.sessions import Session
 from dashboard.ui import status
@@ -13,7 +13,7 @@ from dashboard.ui import status
 
 def _start(s: Session, fresh: bool) -> None:
     try:
-        work.start_demo(s, fresh=fresh)
+        measuring.start_demo(s, fresh=fresh)
     except (Busy, LimitExceeded, ValueError, authority.NotPresenter) as exc:
         s.notify("error", str(exc))
 
@@ -34,7 +34,7 @@ def button(s: Session) -> None:
         return
     if s.results_note and s.results_settings.get("demo"):
         st.caption(f"The demo's figures on every page were {s.results_note}; they were not measured again for you.")
-        # Only the presenter's: it replaces the figures every student is served (work.start_demo checks it too).
+        # Only the presenter's: it replaces the figures every student is served (measuring.start_demo checks it too).
         if authority.is_presenter(s) and st.button(
                 "Measure afresh for everyone", icon=":material/refresh:", key="demo_fresh",
                 help="Runs the whole demo again on this server now and replaces the shared figures."):

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.lab.measure import peak, roofline
 from dashboard.lab.compression.compress import CompressSettings
 from dashboard.lab.training.train import TrainConfig
-from dashboard.service import work
+from dashboard.service import measuring, training_jobs
 from dashboard.service.sessions import REGISTRY
 from dashboard.ui.session import KEY
 
@@ -85,9 +85,9 @@ def test_measuring_without_a_model_shows_the_peaks_alone():
 def test_after_a_tiny_training_and_a_measurement_it_shows_how_close_the_model_gets():
     at = page()
     s = session(at)
-    work.start_training(s, TrainConfig(model="mlp", epochs=1, train_images=500))
+    training_jobs.start_training(s, TrainConfig(model="mlp", epochs=1, train_images=500))
     wait(at)
-    work.start_compress(s, ["fp32", "int8-static"], CompressSettings())
+    measuring.start_compress(s, ["fp32", "int8-static"], CompressSettings())
     wait(at)
     assert any("Press **Measure this machine**" in i.value for i in at.info)
     measure(at)

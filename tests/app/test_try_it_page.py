@@ -18,7 +18,7 @@ from test_pages import finish_job, fresh, open_page, session
 
 from dashboard.lab.inputs import data
 from dashboard.lab.compression.compress import CompressSettings
-from dashboard.service import work
+from dashboard.service import measuring
 from dashboard.service.sessions import DataChoice, state_bytes
 from dashboard.service.shared import weights_digest
 
@@ -59,7 +59,7 @@ def test_an_upload_is_answered_by_every_version_with_its_latency(tiny_trained):
     at = open_try_it()
     give_model(at, tiny_trained, DataChoice("digits", train_images=512))
     s = session(at)
-    work.start_compress(s, VERSIONS, CompressSettings(finetune_epochs_unstructured=0, calibration_images=64))
+    measuring.start_compress(s, VERSIONS, CompressSettings(finetune_epochs_unstructured=0, calibration_images=64))
     finish_job(at)
     assert [r.name for r in s.results] == VERSIONS
     runs_before = len(s.runs)

@@ -12,7 +12,7 @@ import torch
 
 from dashboard.lab import settings
 from dashboard.lab.training.train import TrainConfig
-from dashboard.service import work
+from dashboard.service import training_jobs
 from dashboard.service.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNER, RUNNING, STOPPED, Busy, Job
 from dashboard.service.sessions import REGISTRY
 from dashboard.service.slot import COMPUTE
@@ -81,7 +81,7 @@ def test_stopping_a_running_training_frees_the_slot_and_keeps_the_partial_model(
     settings.override(None)
     try:
         s = REGISTRY.create()
-        job = work.start_training(s, TrainConfig(model="cnn", epochs=10, seed=1))
+        job = training_jobs.start_training(s, TrainConfig(model="cnn", epochs=10, seed=1))
         wait_until(lambda: job.state == RUNNING and len(job.view.get("steps", [])) >= 1, timeout=120)
         job.stop()
         wait_until(lambda: not COMPUTE.busy, timeout=120)
@@ -115,7 +115,7 @@ def test_the_thread_count_is_the_servers_whatever_a_request_asks():
     try:
         s = REGISTRY.create()
         outside = torch.get_num_threads()
-        job = work.start_training(s, TrainConfig(model="mlp", epochs=1, train_images=300, threads=64))
+        job = training_jobs.start_training(s, TrainConfig(model="mlp", epochs=1, train_images=300, threads=64))
         assert job.wait(120) and job.state == DONE, job.error
         assert job.view["threads"] == 1
         assert s.trained.config.threads is None

@@ -10,7 +10,7 @@ import pytest
 from dashboard.lab import settings
 from dashboard.lab.compression.compress import CompressSettings
 from dashboard.lab.training.train import TrainConfig
-from dashboard.service import work
+from dashboard.service import measuring, training_jobs
 from dashboard.service.jobs import CANCELLED, DONE, RUNNING, STOPPED
 from dashboard.service.sessions import REGISTRY, Registry
 from dashboard.service.shared import SHARED
@@ -23,7 +23,7 @@ NO_FINETUNE = CompressSettings(finetune_epochs_channels=0, finetune_epochs_unstr
 
 def trained_session(config: TrainConfig = TINY):
     s = REGISTRY.create()
-    job = work.start_training(s, config)
+    job = training_jobs.start_training(s, config)
     assert job.wait(120) and job.state == DONE, job.error
     return s
 
@@ -31,19 +31,19 @@ def trained_session(config: TrainConfig = TINY):
 def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_the_slot():
     a, b = trained_session(), trained_session()
     assert a.digest == b.digest, "same config and seed must give the same weights"
-    job = work.start_compress(a, QUICK, NO_FINETUNE)
+    job = measuring.start_compress(a, QUICK, NO_FINETUNE)
     assert job is not None and job.wait(120) and job.state == DONE, job.error
     a.presenter = True   # its measurements afresh replace the shared ones (a student's stay theirs)
     for _ in range(3):   # only quiet figures are shared (lab.measure.quiet): on a busy machine, measure again first
         if all(r.clean for r in a.results):
             break
-        again = work.start_compress(a, QUICK, NO_FINETUNE, fresh=True)
+        again = measuring.start_compress(a, QUICK, NO_FINETUNE, fresh=True)
         assert again.wait(120) and again.state == DONE, again.error
     assert all(r.clean for r in a.results), "the machine stayed too busy to measure quietly"
     assert a.results_note == "" and a.runs[-1].source == "measured here"
 
     with COMPUTE.hold("someone else's long measurement"):   # the slot is busy: a hit must not wait for it
-        served = work.start_compress(b, QUICK, NO_FINETUNE)
+        served = measuring.start_compress(b, QUICK, NO_FINETUNE)
     assert served is None   # served inside the block, while another job holds the slot: no job, no queue
     assert [r.name for r in b.results] == [r.name for r in a.results]
     assert b.results[0].throughput_batch256_ips == a.results[0].throughput_batch256_ips
@@ -54,22 +54,22 @@ def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_t
 
     # A student measures afresh: computed now, for them alone; the room keeps the shared figures.
     before = SHARED.stats()["entries"]
-    fresh = work.start_compress(b, QUICK, NO_FINETUNE, fresh=True)
+    fresh = measuring.start_compress(b, QUICK, NO_FINETUNE, fresh=True)
     assert fresh is not None and fresh.wait(120) and fresh.state == DONE, fresh.error
     assert b.results_note == "" and b.runs[-1].source == "measured here"
     c = trained_session()
-    assert work.start_compress(c, QUICK, NO_FINETUNE) is None
+    assert measuring.start_compress(c, QUICK, NO_FINETUNE) is None
     assert c.results[0].throughput_batch256_ips == a.results[0].throughput_batch256_ips
     assert c.results[0].throughput_batch256_ips != b.results[0].throughput_batch256_ips
 
     # The presenter measures afresh: it replaces the shared figures for everyone.
     b.presenter = True
-    fresh = work.start_compress(b, QUICK, NO_FINETUNE, fresh=True)
+    fresh = measuring.start_compress(b, QUICK, NO_FINETUNE, fresh=True)
     assert fresh is not None and fresh.wait(120) and fresh.state == DONE, fresh.error
     if all(r.clean for r in b.results):   # a disturbed figure is never shared (lab.measure.quiet)
         assert SHARED.stats()["entries"] == before
         d = trained_session()
-        assert work.start_compress(d, QUICK, NO_FINETUNE) is None
+        assert measuring.start_compress(d, QUICK, NO_FINETUNE) is None
         assert d.results_note.endswith("for another session with identical settings")
         assert d.results[0].throughput_batch256_ips == b.results[0].throughput_batch256_ips
 
@@ -79,7 +79,7 @@ def test_a_students_demo_afresh_is_refused_where_it_runs_not_only_at_its_button(
 
     s = REGISTRY.create()
     with pytest.raises(authority.NotPresenter, match="Only the presenter"):
-        work.start_demo(s, fresh=True)
+        measuring.start_demo(s, fresh=True)
     assert s.job is None and s.runs == []   # nothing queued, nothing recorded
 
 
@@ -89,10 +89,10 @@ def test_an_identical_request_while_one_runs_follows_it_instead_of_computing_aga
     config = TrainConfig(model="mlp", epochs=1, train_images=400, seed=11)
     a, b, c = trained_session(config), trained_session(config), trained_session(config)
     names = ["fp32", "pruned-unstructured-50", "int8-dynamic"]
-    leader = work.start_compress(a, names, NO_FINETUNE)
+    leader = measuring.start_compress(a, names, NO_FINETUNE)
     while leader.state != RUNNING:
         time.sleep(0.01)
-    follower, quitter = work.start_compress(b, names, NO_FINETUNE), work.start_compress(c, names, NO_FINETUNE)
+    follower, quitter = measuring.start_compress(b, names, NO_FINETUNE), measuring.start_compress(c, names, NO_FINETUNE)
     deadline = time.monotonic() + 30
     while (follower.following is None or quitter.following is None) and leader.active:
         assert time.monotonic() < deadline
@@ -119,7 +119,7 @@ def test_closed_tabs_stop_the_job_and_idle_sessions_free_their_model(monkeypatch
     s.tabs.add("tab-1")
     digest = s.digest
 
-    job = work.start_training(s, TrainConfig(model="cnn", epochs=10, seed=5))
+    job = training_jobs.start_training(s, TrainConfig(model="cnn", epochs=10, seed=5))
     while job.state != RUNNING:
         time.sleep(0.01)
     grace = settings.current().disconnect_grace_s
@@ -171,13 +171,13 @@ def test_a_measurement_that_stayed_disturbed_is_labelled_kept_out_of_the_shared_
     config = TrainConfig(model="mlp", epochs=1, train_images=400, seed=21)
     a, b = trained_session(config), trained_session(config)
     with gil_held_alongside():   # another thread holds the GIL all the time: every window is disturbed
-        job = work.start_compress(a, ["fp32"], NO_FINETUNE)
+        job = measuring.start_compress(a, ["fp32"], NO_FINETUNE)
         assert job is not None and job.wait(300) and job.state == DONE, job.error
     (r,) = a.results
     assert "batch1" in r.disturbed and not r.clean
     assert a.notices[-1][0] == "warning" and "labelled *disturbed*" in a.notices[-1][1]
     # Not shared: the identical request of another session is measured for it, not served.
-    again = work.start_compress(b, ["fp32"], NO_FINETUNE)
+    again = measuring.start_compress(b, ["fp32"], NO_FINETUNE)
     assert again is not None, "a disturbed result must not be served to another session"
     assert again.wait(300) and again.state == DONE, again.error
     # Not postable: the board's own check says why, where the post is made.

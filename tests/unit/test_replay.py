@@ -1,4 +1,4 @@
-"""Replays (course.replay, work.load_replay, `python -m dashboard.lab replay`): a replay's JSON loaded into a
+"""Replays (course.replay, replays.load_replay, `python -m dashboard.course replay`): a replay's JSON loaded into a
 fresh session shows the same table as the JSON, labelled as measured then, never now; its weights make
 a real model; a broken file is one line and the session keeps what it had. And the room's QR code."""
 
@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from dashboard.course import replay
-from dashboard.lab.__main__ import main
-from dashboard.service import runs, work
+from dashboard.course.__main__ import main
+from dashboard.service import replays, runs, versions
 from dashboard.service.jobs import Busy
 from dashboard.service.sessions import Session
 
@@ -37,7 +37,7 @@ def demo_json() -> dict:
 @pytest.fixture(scope="module")
 def loaded(demo_json) -> Session:
     s = Session()
-    job = work.load_replay(s, "demo")
+    job = replays.load_replay(s, "demo")
     assert job.wait(60) and job.state == "done", job.error
     return s
 
@@ -89,7 +89,7 @@ def test_the_replays_weights_make_a_real_model_that_predicts(loaded, demo_json, 
     fp32 = next(v for v in demo_json["variants"] if v["name"] == "fp32")
     assert predicted.shape == y.shape
     assert accuracy == pytest.approx(fp32["accuracy"], abs=0.005)   # float16 storage: within half a point
-    assert loaded.digest and work.versions(loaded, {}).names == demo_json["settings"]["variants"]
+    assert loaded.digest and versions.versions(loaded, {}).names == demo_json["settings"]["variants"]
 
 
 def _broken(doc: dict) -> dict[str, bytes]:
@@ -123,15 +123,15 @@ def test_a_broken_replay_is_one_line_and_the_session_keeps_what_it_had(loaded, d
                 "stopped": "stopped during measure", "binary": "is not valid JSON"}
     for name, why in expected.items():
         with pytest.raises(ValueError) as info:
-            work.load_replay(s, name)
+            replays.load_replay(s, name)
         message = str(info.value)
         assert "\n" not in message and len(message) < 300, message
         assert f"The replay {name!r} cannot be used" in message and why in message, message
         assert (s.trained, s.results, s.results_note, list(s.runs), s.digest) == before
     with pytest.raises(ValueError, match=r"There is no replay named 'missing' \(bundled: binary, checksum"):
-        work.load_replay(s, "missing")
+        replays.load_replay(s, "missing")
     with pytest.raises(ValueError, match="is not a replay's name"):
-        work.load_replay(s, "../secrets")
+        replays.load_replay(s, "../secrets")
 
 
 def test_no_replay_while_the_session_has_a_job(monkeypatch):
@@ -139,7 +139,7 @@ def test_no_replay_while_the_session_has_a_job(monkeypatch):
     monkeypatch.setattr(Session, "busy", property(lambda self: True))
     monkeypatch.setattr(Session, "job", property(lambda self: type("J", (), {"kind": "training"})()))
     with pytest.raises(Busy, match="Your training is under way"):
-        work.load_replay(s, "demo")
+        replays.load_replay(s, "demo")
     assert s.trained is None and s.results == []
 
 
@@ -191,11 +191,11 @@ def test_a_replay_made_with_edge_carries_every_profile_and_a_session_shows_them(
     # Loaded into a session: keyed to its model and versions exactly as the Edge & cloud page asks.
     monkeypatch.setattr(replay, "folder", lambda: out.parent)
     s = Session()
-    job = work.load_replay(s, "tiny-edge")
+    job = replays.load_replay(s, "tiny-edge")
     assert job.wait(60) and job.state == "done", job.error
     runs_for = r.edge_runs_for(s.digest)
     assert set(runs_for) == set(edge.default_profiles(1))
-    assert runs_for["microcontroller"].key[:2] == (s.digest, tuple(work.versions(s, {}).names))
+    assert runs_for["microcontroller"].key[:2] == (s.digest, tuple(versions.versions(s, {}).names))
     # ... and lesson 3's check reads it: an mlp's int8 version is small enough on its own.
     o = lesson_checks.check("fits-microcontroller", r.record.results, edge_runs=runs_for)
     assert o.status != lesson_checks.NO_RESULT and "int8-static" in o.text
@@ -262,7 +262,7 @@ def test_loading_a_replay_waits_for_the_compute_slot():
     t.start()
     holding.wait(5)
     s = Session()
-    job = work.load_replay(s, "demo")
+    job = replays.load_replay(s, "demo")
     assert not job.wait(0.5) and job.state == QUEUED and s.trained is None
     release.set()
     t.join()
