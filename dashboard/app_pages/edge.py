@@ -6,6 +6,7 @@ import time
 
 import streamlit as st
 
+from dashboard.course import forms
 from dashboard.lab import claims, fmt, settings
 from dashboard.lab.deploy import cloud_edge, edge
 from dashboard.lab.measure import figures
@@ -29,7 +30,7 @@ MEMORY_CHOICES = [0] + [n * KiB for n in (16, 32, 64, 128, 256, 512)] + [n * MiB
                                                                                           256, 512, 1024)]
 BATCHES = [b for b in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if b <= max_batch]
 
-FORM = {"edge_profile": "phone"}
+FORM = forms.defaults("edge")   # the profile it opens on (a link can name another); then each profile's widgets
 for key, p in DEFAULTS.items():
     FORM |= {f"edge_{key}_threads": p.threads, f"edge_{key}_batch": p.batch,
              f"edge_{key}_memory": p.memory_budget or 0, f"edge_{key}_latency": round(p.latency_budget_ms, 1),
