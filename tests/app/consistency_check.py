@@ -10,6 +10,9 @@ import json
 import math
 import re
 from pathlib import Path
+from unittest import mock
+
+import streamlit
 
 from streamlit.testing.v1 import AppTest
 from tests.app.drive import fresh, session
@@ -28,9 +31,24 @@ from dashboard.service import versions
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
-def registered_pages() -> list[str]:
-    """Every page dashboard/app.py registers, in its order."""
-    return re.findall(r'st\.Page\(\s*"([^"]+)"', APP.read_text(encoding="utf-8"))
+def registered_pages(at: AppTest) -> list[str]:
+    """The pages the running app hands to st.navigation for the session of `at`, in their order, as paths
+    relative to dashboard/app.py (what AppTest.switch_page takes): the app is run once more and each call
+    of st.navigation is recorded on its way through (a page registered tomorrow is in it, and one the
+    app registers only for some sessions, such as the presenter's Run of show, only for those)."""
+    handed: list = []
+    real = streamlit.navigation
+
+    def recording(pages, *args, **kwargs):
+        handed.append([p for group in pages.values() for p in group] if isinstance(pages, dict) else list(pages))
+        return real(pages, *args, **kwargs)
+
+    with mock.patch.object(streamlit, "navigation", recording):
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert handed, "the app never called st.navigation"
+    # A page made from a file keeps that file's resolved path (streamlit.navigation.page.StreamlitPage).
+    return [Path(page._page).relative_to(APP.parent).as_posix() for page in handed[-1]]
 
 
 # ----------------------------------------------------------------------------------------- vocabulary
