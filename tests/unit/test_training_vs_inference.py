@@ -10,23 +10,40 @@ from dashboard.lab.training import metered_training
 from dashboard.lab.measure.bench import BenchResult, BenchSettings, measure
 from dashboard.lab.compression.compress import make_variants
 from dashboard.lab.energy import EnergyReading, per_image_from
-from dashboard.lab.training.train import EpochEvent, Training, TrainConfig
+from dashboard.lab.training.train import EpochEvent, StepEvent, Training, TrainConfig
 from dashboard.lab.measure.training_vs_inference import REALTIME, SERVING, compare, in_your_terms
 
 
 def test_training_energy_and_time_have_one_scope(tiny_digits):
-    """The steps' reading covers the steps (its duration is their engine time); each epoch's
+    """The steps' reading covers the steps (its windows enclose their engine time); each epoch's
     test evaluation is metered apart, once per epoch, never inside a steps window."""
     run = Training(TrainConfig(model="mlp", epochs=2, batch_size=64, threads=1), tiny_digits)
-    events = []
-    m = metered_training.run(run, chunk_s=0.05, on_event=events.append)
+    events, pieces = [], []   # pieces: (phase, the events that piece's window held)
+
+    def on_piece(m):   # called once per window, after it was added to its list
+        steps_so_far = sum(phase == metered_training.STEPS_PHASE for phase, _ in pieces)
+        phase = metered_training.STEPS_PHASE if len(m.step_readings) > steps_so_far else metered_training.EVAL_PHASE
+        pieces.append((phase, events[sum(len(held) for _, held in pieces):]))
+
+    m = metered_training.run(run, chunk_s=0.05, on_event=events.append, on_piece=on_piece)
     trained = run.result()
     assert sum(isinstance(e, EpochEvent) for e in events) == 2
     assert len(m.eval_readings) == 2                      # one window per evaluation
     assert m.steps.phase == metered_training.STEPS_PHASE and m.evaluation.phase == metered_training.EVAL_PHASE
-    # The steps' windows hold the steps and little else: their wall time is the engine time of
-    # the steps (plus the meter's own start/stop and the event bookkeeping).
-    assert m.steps.duration_s == pytest.approx(trained.train_seconds, rel=0.5, abs=0.05)
+    # Every event fell in exactly one window; a steps window held steps only, an evaluation window one
+    # evaluation only.
+    assert [e for _, held in pieces for e in held] == events
+    for phase, held in pieces:
+        if phase == metered_training.EVAL_PHASE:
+            assert len(held) == 1 and isinstance(held[0], EpochEvent)
+        else:
+            assert held and all(isinstance(e, StepEvent) for e in held)
+    # The windows follow one another in time: no evaluation window overlaps a steps window.
+    windows = sorted(m.step_readings + m.eval_readings, key=lambda r: r.started_at)
+    assert all(a.ended_at <= b.started_at for a, b in zip(windows, windows[1:]))
+    assert len(windows) == len(pieces)
+    # The steps' windows enclose the steps: their wall time covers the engine time of the steps (the
+    # figure Train reports), whatever else the machine is doing.
     assert m.steps.duration_s >= trained.train_seconds * 0.95
     assert m.evaluation.joules > 0 and m.steps.joules > 0
 
