@@ -13,7 +13,7 @@ binaries, as tests/service/board_kit.py starts it; skipped where they are not in
    for the room), timed --refreshes times: median and p95 wall time, mean CPU time. Goal: under 50 ms.
    Then the cached path (the other tabs within SNAPSHOT_S), --cached times. SQLite also times a board file
    from before the cap (20,000 rows in one class, inserted directly): what bounded reads cost there.
-2. Floods, with the server's own post rate (service.board.RATE's windows) and caps:
+2. Floods, with the server's own post rate (service.board_posts.RATE's windows) and caps:
    - one session posting as fast as it can for --flood-s seconds: attempts, accepted, refused;
    - --sessions sessions, 8 threads, each session trying 2 new nicknames in one class: accepted,
      refused, the rows at the end and the most rows a watcher saw meanwhile (never above the cap).
@@ -41,7 +41,8 @@ import dashboard  # noqa: E402,F401  first: its OpenMP default must precede torc
 
 from benchmarks._table import markdown_table, write_json  # noqa: E402
 from dashboard.service import board as service  # noqa: E402
-from dashboard.service.board import Board, PostRate, Refused, Result  # noqa: E402
+from dashboard.service.board import Board  # noqa: E402
+from dashboard.service.board_posts import PostRate, Refused, Result
 from tests.service.board_kit import throwaway_postgres  # noqa: E402  the tests' own throwaway server
 
 GOAL_MS = 50.0

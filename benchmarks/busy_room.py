@@ -335,7 +335,8 @@ def prefill_board(data_dir: Path, n: int) -> None:
     """--board-entries posts in the room's class, as the server itself stores them."""
     os.environ["TRAIN_INFER_LAB_DATA"] = str(data_dir)
     from dashboard.lab import settings
-    from dashboard.service.board import Board, Result
+    from dashboard.service.board import Board
+    from dashboard.service.board_posts import Result
     settings.override(None)
     board = Board.configured()
     for i in range(n):

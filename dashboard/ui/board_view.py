@@ -1,5 +1,5 @@
 """The Class board page's pieces: the class code from the link, what a student may post (one of their
-own measured versions, as service.board.board_result prices them), the room's table and
+own measured versions, as service.board_posts.board_result prices them), the room's table and
 the challenges, refreshed while the page is open, and the presenter's clear.
 
 Nicknames are what other students typed: they appear only in st.dataframe cells (drawn as text),
@@ -16,19 +16,15 @@ import streamlit as st
 
 from dashboard.lab import fmt
 from dashboard.service import authority
-from dashboard.service.board import (
+from dashboard.service.board import Board, BoardUnavailable, MAX_ENTRIES, Entry, snapshot
+from dashboard.service.board_posts import (
     CHALLENGES,
-    Board,
-    BoardUnavailable,
     Challenge,
-    MAX_ENTRIES,
     POST_WINDOWS,
-    Entry,
     Result,
     board_result,
     clean_class_code,
     postable,
-    snapshot,
     unpostable,
 )
 from dashboard.service.sessions import Session
@@ -136,7 +132,7 @@ def post_form(s: Session, board: Board | None, code: str | None, nickname: str) 
     if pressed:
         try:
             board.post(code, nickname, result, owner=s.public_id)
-        except ValueError as e:   # unusable input, or a limit of the board (service.board.Refused)
+        except ValueError as e:   # unusable input, or a limit of the board (service.board_posts.Refused)
             st.warning(plain(str(e)), icon=":material/warning:")
         except BoardUnavailable as e:
             unavailable(e)

@@ -14,7 +14,8 @@ import pytest
 
 from dashboard.lab import settings
 from dashboard.lab.energy import EnergySettings
-from dashboard.service.board import CHALLENGES, Board
+from dashboard.service.board import Board
+from dashboard.service.board_posts import CHALLENGES
 from dashboard.ui import board_view, presenter
 from dashboard.ui.share import plain
 from tests.app.drive import button, fresh, measure_tiny, open_page, session

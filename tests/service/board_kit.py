@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.service.board import Result
+from dashboard.service.board_posts import Result
 
 RESULT = Result(  # what every board test posts unless it says otherwise
     accuracy=0.985, size_bytes=400_000, latency_ms=0.25, energy_j_per_1000_images=2.0,

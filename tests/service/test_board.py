@@ -20,13 +20,8 @@ import pytest
 
 from dashboard.lab import settings
 from dashboard.lab.settings import ServerSettings
-from dashboard.service.board import (
-    CHALLENGES,
-    Board,
-    BoardUnavailable,
-    Result,
-    energy_note,
-)
+from dashboard.service.board import Board, BoardUnavailable
+from dashboard.service.board_posts import CHALLENGES, Result, energy_note
 from dashboard.service.sessions import Session
 from tests.service.board_kit import RESULT, result
 

@@ -13,7 +13,8 @@ import threading
 import pytest
 
 from dashboard.service import authority
-from dashboard.service.board import Board, PostRate, Refused, clean_nickname, look_alike_keys
+from dashboard.service.board import Board
+from dashboard.service.board_posts import PostRate, Refused, clean_nickname, look_alike_keys
 from dashboard.service.sessions import Session
 from tests.service.board_kit import RESULT, result
 

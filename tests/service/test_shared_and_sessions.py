@@ -166,7 +166,7 @@ def test_clear_all_forgets_the_measurements_but_keeps_settings_and_the_course():
 
 def test_a_measurement_that_stayed_disturbed_is_labelled_kept_out_of_the_shared_results_and_the_board(
         gil_held_alongside):
-    from dashboard.service import board
+    from dashboard.service import board_posts
 
     config = TrainConfig(model="mlp", epochs=1, train_images=400, seed=21)
     a, b = trained_session(config), trained_session(config)
@@ -181,9 +181,9 @@ def test_a_measurement_that_stayed_disturbed_is_labelled_kept_out_of_the_shared_
     assert again is not None, "a disturbed result must not be served to another session"
     assert again.wait(300) and again.state == DONE, again.error
     # Not postable: the board's own check says why, where the post is made.
-    assert board.postable(a.results) == [] and board.unpostable(a.results)[0][0] == "fp32"
+    assert board_posts.postable(a.results) == [] and board_posts.unpostable(a.results)[0][0] == "fp32"
     with pytest.raises(ValueError, match="stayed disturbed"):
-        board.board_result(r, "mlp", "digits")
+        board_posts.board_result(r, "mlp", "digits")
 
 
 def test_freeing_a_sessions_model_changes_no_record_anyone_else_holds(tiny_trained):
