@@ -121,7 +121,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def _edge_runs(record, threads: int, metered: bool, quick: bool, bar) -> list:
     """Every version of a finished run under each default device profile, as the Edge & cloud page measures
-    them (lab.deploy.edge.run_profile), for a replay; `quick`: one short round each. Empty when the run did not
+    them (lab.deploy.edge.run_profile), for a replay; `quick`: one short round each, short waits for quiet. Empty when the run did not
     finish."""
     from dashboard.lab.deploy import edge
     from dashboard.lab.inputs.data import load_dataset
@@ -132,7 +132,7 @@ def _edge_runs(record, threads: int, metered: bool, quick: bool, bar) -> list:
     timed = dataclasses.replace(edge.PROFILE_BENCH, energy=metered)
     if quick:
         timed = dataclasses.replace(timed, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01,
-                                    batch_min_seconds=0.01, warmup_seconds=0.0)
+                                    batch_min_seconds=0.01, warmup_seconds=0.0, quiet_wait_s=0.2, retry_budget_s=2.0)
     runs = []
     for profile in edge.default_profiles(threads).values():
         bar.log(f"device profile: {profile.title}")
