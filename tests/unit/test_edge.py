@@ -15,6 +15,9 @@ from dashboard.lab.compression.compress import CompressSettings, make_variants
 from dashboard.lab.deploy.edge import KiB, DeviceProfile, Fit
 from dashboard.lab.training.variant import Variant
 
+# What a profile makes of its figures, on a machine whose windows all count as quiet (a disturbed time decides no
+# fit: test_a_disturbed_time_decides_no_fit_and_gives_no_headroom sets one itself).
+pytestmark = pytest.mark.usefixtures("windows_count_as_quiet")
 QUICK = edge.PROFILE_BENCH.__class__(rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.02,
                                      warmup_seconds=0.01, energy=True, energy_mode="rounds")
 

@@ -143,7 +143,8 @@ def test_no_replay_while_the_session_has_a_job(monkeypatch):
     assert s.trained is None and s.results == []
 
 
-def test_the_cli_writes_a_replay_the_app_reads_back(tiny_digits, monkeypatch, tmp_path, capsys):
+def test_the_cli_writes_a_replay_the_app_reads_back(tiny_digits, monkeypatch, tmp_path, capsys,
+                                                  windows_count_as_quiet):
     monkeypatch.setattr("dashboard.lab.pipeline.load_dataset", lambda *a, **k: tiny_digits)
     out = tmp_path / "presets" / "tiny-mlp.json"
     rc = main(["replay", "--model", "mlp", "--epochs", "1", "--threads", "1", "--quiet", "--quick", "--no-energy",
@@ -168,7 +169,7 @@ def test_the_cli_writes_a_replay_the_app_reads_back(tiny_digits, monkeypatch, tm
 
 
 def test_a_replay_made_with_edge_carries_every_profile_and_a_session_shows_them(tiny_digits, monkeypatch, tmp_path,
-                                                                               capsys):
+                                                                               capsys, windows_count_as_quiet):
     from dashboard.course import lesson_checks
     from dashboard.lab.deploy import edge
 
