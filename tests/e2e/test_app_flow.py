@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browse import TRAIN_S, go, no_exception, open_app, set_slider, settle, sidebar, slider_input, train
+from tests.e2e.browse import SETTLE_S, TRAIN_S, go, no_exception, open_app, set_slider, settle, sidebar, slider_input, train
 
 pytestmark = pytest.mark.e2e
 
@@ -212,7 +212,8 @@ def test_train_stop_compress_compare_download(app_url, new_page, tmp_path, serve
     expect(page.get_by_text(plan)).to_be_visible()
     shot(page, "compress-form")
     page.get_by_role("button", name="Compress & measure", exact=True).click()
-    expect(page.get_by_text("Measured 3 versions of your model.")).to_be_visible(timeout=TRAIN_S)
+    # Measured, whether or not the machine was quiet enough to share the figures ("..., but the server stayed busy").
+    expect(page.get_by_text(re.compile(r"^Measured 3 versions of your model[.,]"))).to_be_visible(timeout=TRAIN_S)
     settle(page)
     no_exception(page)
     expect(page.get_by_role("heading", name="Side by side")).to_be_visible()
