@@ -23,6 +23,7 @@ import dashboard  # noqa: F401, I001  first: its OpenMP default must precede tor
 import torch
 from torchvision import datasets as tv_datasets
 from dashboard.lab.inputs.data import load_dataset
+from tests.keys import PRESENTER_KEY
 
 
 @pytest.fixture(scope="session")
@@ -185,9 +186,6 @@ def gil_held_alongside():
             thread.join()
 
     return alongside
-
-
-PRESENTER_KEY = "test-presenter-key"   # the presenter key of every test process (service.authority)
 
 
 @pytest.fixture(scope="session", autouse=True)

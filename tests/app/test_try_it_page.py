@@ -4,48 +4,22 @@ one line and the session keeps its model and results; a CIFAR-10 model offers no
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import io
 import re
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
-from streamlit.testing.v1 import AppTest
-from test_pages import finish_job, fresh, open_page, session
+from PIL import Image
 
 from dashboard.lab.inputs import data
 from dashboard.lab.compression.compress import CompressSettings
 from dashboard.service import measuring
-from dashboard.service.sessions import DataChoice, state_bytes
-from dashboard.service.shared import weights_digest
+from dashboard.service.sessions import DataChoice
+from tests.app.drive import digit_png, finish_job, fresh, give_model, open_try_it, session
 
-PAGE = "app_pages/try_it.py"
 TITLE = "Try it yourself"
 VERSIONS = ["fp32", "int8-dynamic", "pruned-unstructured-50"]
-
-
-def open_try_it() -> AppTest:
-    return open_page(fresh(), PAGE)
-
-
-def give_model(at: AppTest, trained, choice: DataChoice) -> None:
-    """Put a trained model into the AppTest's session, as the end of a training job does."""
-    module = copy.deepcopy(trained.module)
-    session(at).set_model(dataclasses.replace(trained, module=module), choice, [], None, None,
-                          weights=state_bytes(module), digest=weights_digest(module))
-    at.run()
-
-
-def digit_png(digit: str = "1") -> bytes:
-    im = Image.new("L", (200, 200), 240)
-    pen = ImageDraw.Draw(im)
-    pen.line([(100, 30), (95, 170)] if digit == "1" else [(50, 40), (150, 40), (90, 170)], fill=20, width=16)
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    return buf.getvalue()
 
 
 def test_fresh_session_says_what_it_needs():

@@ -30,6 +30,50 @@ def blocker(release: threading.Event, started: threading.Event | None = None):
     return body
 
 
+class Clock:
+    """The jobs' wall clock (jobs.time.time), moved only by the test: a job "runs for 5 s" when its body says
+    so, whatever the machine's load."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    from types import SimpleNamespace
+
+    from dashboard.service import jobs
+
+    c = Clock()
+    monkeypatch.setattr(jobs, "time", SimpleNamespace(time=c.time))
+    return c
+
+
+@pytest.fixture
+def runner_done(monkeypatch):
+    """A function that waits until the runner has entirely finished with a job, its ending's memory
+    hand-back included (job.wait returns just before that step)."""
+    from dashboard.service import jobs
+
+    ended: dict[int, threading.Event] = {}
+    original = jobs.JobRunner._run
+
+    def run(self, job, *args):
+        try:
+            original(self, job, *args)
+        finally:
+            ended.setdefault(id(job), threading.Event()).set()
+
+    monkeypatch.setattr(jobs.JobRunner, "_run", run)
+    return lambda job: ended.setdefault(id(job), threading.Event()).wait(30)
+
+
 def wait_until(predicate, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -37,7 +81,7 @@ def wait_until(predicate, timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
-def test_one_job_per_session_and_waiters_know_their_place():
+def test_one_job_per_session_and_waiters_know_their_place(clock):
     a, b, c = REGISTRY.create(), REGISTRY.create(), REGISTRY.create()
     release, started = threading.Event(), threading.Event()
     first = RUNNER.submit(a.token, Job("demo", "a's job", estimate_s=20), blocker(release, started))
@@ -48,9 +92,10 @@ def test_one_job_per_session_and_waiters_know_their_place():
     third = RUNNER.submit(c.token, Job("training", "c's job", estimate_s=8), blocker(release))
     wait_until(lambda: second.ahead == 1 and third.ahead == 2)
     assert (first.state, second.state, third.state) == (RUNNING, QUEUED, QUEUED)
-    # c waits for what is left of a's job plus all of b's.
-    assert 8 < RUNNER.eta_s(third) <= 20 + 8
-    assert RUNNER.eta_s(second) < RUNNER.eta_s(third)
+    # c waits for what is left of a's job plus all of b's (the clock moves only when told).
+    assert (RUNNER.eta_s(second), RUNNER.eta_s(third)) == (20, 20 + 8)
+    clock.advance(5)
+    assert (RUNNER.eta_s(second), RUNNER.eta_s(third)) == (15, 15 + 8)
     release.set()
     for job in (first, second, third):
         assert job.wait(10) and job.state == DONE and job.result == "released"
@@ -124,39 +169,36 @@ def test_the_thread_count_is_the_servers_whatever_a_request_asks():
         settings.override(None)
 
 
-def test_only_jobs_that_ran_a_while_pay_for_handing_memory_back(monkeypatch):
+def test_only_jobs_that_ran_a_while_pay_for_handing_memory_back(monkeypatch, clock, runner_done):
     from dashboard.lab import hardware
     from dashboard.service import jobs
 
     calls: list[str] = []
     monkeypatch.setattr(hardware, "release_memory", lambda: calls.append("released") or "")
-    monkeypatch.setattr(jobs, "RELEASE_AFTER_S", 0.2)
     s = REGISTRY.create()
     quick = RUNNER.submit(s.token, Job("prediction", "a prediction"), lambda job: 1)
-    assert quick.wait(10) and quick.state == DONE
-    time.sleep(0.05)   # (release_memory would run just after the job is marked done)
+    assert quick.wait(10) and quick.state == DONE and runner_done(quick)
     assert calls == []
-    slow = RUNNER.submit(s.token, Job("training", "a training"), lambda job: time.sleep(0.3))
-    assert slow.wait(10) and slow.state == DONE
-    time.sleep(0.05)
+    slow = RUNNER.submit(s.token, Job("training", "a training"), lambda job: clock.advance(jobs.RELEASE_AFTER_S))
+    assert slow.wait(10) and slow.state == DONE and runner_done(slow)
     assert calls == ["released"]
 
 
-def test_memory_is_handed_back_by_the_last_job_of_a_busy_spell_not_while_others_wait(monkeypatch):
+def test_memory_is_handed_back_by_the_last_job_of_a_busy_spell_not_while_others_wait(monkeypatch, clock,
+                                                                                    runner_done):
     # Handing memory back holds Python's GIL for a few hundred ms: the next student in line would wait it out.
     from dashboard.lab import hardware
     from dashboard.service import jobs
 
     calls: list[str] = []
     monkeypatch.setattr(hardware, "release_memory", lambda: calls.append("released") or "")
-    monkeypatch.setattr(jobs, "RELEASE_AFTER_S", 0.2)
     a, b = REGISTRY.create(), REGISTRY.create()
     release = threading.Event()
-    first = RUNNER.submit(a.token, Job("training", "first"), lambda job: (time.sleep(0.3), release.wait(30)))
-    second = RUNNER.submit(b.token, Job("training", "second"), lambda job: time.sleep(0.3))
+    long = jobs.RELEASE_AFTER_S
+    first = RUNNER.submit(a.token, Job("training", "first"), lambda job: (clock.advance(long), release.wait(30)))
+    second = RUNNER.submit(b.token, Job("training", "second"), lambda job: clock.advance(long))
     wait_until(lambda: second.ahead == 1)
     release.set()
     assert first.wait(30) and second.wait(30) and (first.state, second.state) == (DONE, DONE)
-    wait_until(lambda: calls == ["released"])   # once: by the second, whom nobody waited behind
-    time.sleep(0.05)
-    assert calls == ["released"]
+    assert runner_done(first) and runner_done(second)
+    assert calls == ["released"]   # once: by the second, whom nobody waited behind
