@@ -13,6 +13,9 @@ course.lessons parses and checks; here only Streamlit and the student's progress
 
 The lessons come from the package (lessons/ in the checkout) or, when $TRAIN_INFER_LAB_LESSONS_DIR
 names a folder, from there: a teacher tries a course of their own, a test a malformed file.
+
+Why one module of this size: the reader is one page's sequence (lesson, prediction, check, quiz, the
+trail back), each part reading the progress the one before it wrote.
 """
 
 from __future__ import annotations

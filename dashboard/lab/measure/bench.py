@@ -28,7 +28,8 @@ distribution, which torch.utils.benchmark's blocked timing does not give; the cl
 ~0.1 us against calls of 100 us and more). Input conversion (to channels_last or bf16) is
 inside the timed call: a deployed model receives plain fp32 images too.
 
-(~370 lines: the protocol above is one procedure, its result type and its table; kept whole.)
+Why one module of this size: the protocol above is one procedure (rounds, checks, re-measurement),
+its result type and its table; split, the fairness rules above would be spread over several files.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ outcome is "diverged". A failed run is a result to look at, not an error.
 The page, the CLI and the benchmark all drive this same iterator. Times it reports count only
 the engine's own work, not what the caller does between events (drawing a chart, say).
 
-Why one module of ~490 lines: the config, the loop and the model it returns are one algorithm
+Why one module of this size: the config, the loop and the model it returns are one algorithm
 (the loop validates the config, the result carries both); split, every reader would hop
 between three files to follow one training step.
 """
