@@ -25,11 +25,11 @@ from dashboard.lab.__main__ import (
     add_training_args,
     check_writable,
     config_from_args,
+    run_command,
     run_settings_from_args,
     write_json,
 )
 from dashboard.lab.compression.compress import resolve_names
-from dashboard.lab.inputs.data import DatasetUnavailable
 from dashboard.lab.measure.bench import markdown
 from dashboard.lab.progress import progress_bar
 from dashboard.lab.training.train import EpochEvent, TrainingDiverged
@@ -141,17 +141,7 @@ def _edge_runs(record, threads: int, metered: bool, quick: bool, bar) -> list:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    for problem in settings.errors():
-        sys.stderr.write(f"warning: {problem}\n")
-    try:
-        return args.func(args)
-    except (DatasetUnavailable, TrainingDiverged, ValueError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 1
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        return 130
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":

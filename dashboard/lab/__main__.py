@@ -231,7 +231,13 @@ def write_json(path: Path, report: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_command(build_parser(), argv)
+
+
+def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Parse and run one command: the settings' problems as warnings, a user's error as one line, exit 1
+    (the course's command line runs its `replay` this way too)."""
+    args = parser.parse_args(argv)
     for problem in settings.errors():
         sys.stderr.write(f"warning: {problem}\n")
     try:
