@@ -7,7 +7,6 @@ from dashboard.course import forms
 from dashboard.lab import claims
 from dashboard.lab.compression.compress import CompressSettings
 from dashboard.service import measuring
-from dashboard.service.jobs import Busy
 from dashboard.ui import compress_view, session, share, status, widgets
 
 s = session.page("Compress & benchmark", claims.statement(
@@ -28,13 +27,8 @@ share.share_link(FORM, "compress")
 names, compress_settings = forms.compress_plan(values)
 st.caption("Will make and measure: " + ", ".join(names) + ". fp32 (the trained model) is always the baseline.")
 if st.button("Compress & measure", type="primary", icon=":material/speed:", disabled=s.busy):
-    try:
-        measuring.start_compress(s, names, compress_settings)
-    except Busy as exc:
-        st.error(str(exc))
-    except ValueError as exc:
-        st.error(f"These settings cannot run: {exc}. Your model and earlier results are kept.")
-    else:
+    if status.started(lambda: measuring.start_compress(s, names, compress_settings),
+                      "These settings cannot run: {}. Your model and earlier results are kept."):
         st.rerun()
 if s.busy and s.job.kind not in ("compress", "sensitivity"):
     st.caption(f"Your {s.job.kind} is under way; compress once it has ended.")
@@ -48,11 +42,8 @@ def measure_again(label: str, key: str) -> None:
     """A button that measures the same versions again, for this session only (never served from the cache)."""
     if st.button(label, icon=":material/refresh:", disabled=s.busy, key=key):
         rs = s.results_settings
-        try:
-            measuring.start_compress(s, rs.get("variants", names), CompressSettings(**rs.get("compress", {})), fresh=True)
-        except (Busy, ValueError) as exc:
-            st.error(str(exc))
-        else:
+        if status.started(lambda: measuring.start_compress(s, rs.get("variants", names),
+                                                           CompressSettings(**rs.get("compress", {})), fresh=True), "{}"):
             st.rerun()
 
 
@@ -69,11 +60,7 @@ st.subheader("Sensitivity scan")
 st.caption("Prune one layer at a time to increasing sparsity and measure accuracy: layers whose line stays flat "
            "can lose many weights; steep ones cannot. This is how to choose per-layer pruning ratios.")
 if st.button("Run sensitivity scan", icon=":material/query_stats:", disabled=s.busy):
-    try:
-        measuring.start_sensitivity(s)
-    except (Busy, ValueError) as exc:
-        st.error(str(exc))
-    else:
+    if status.started(lambda: measuring.start_sensitivity(s), "{}"):
         st.rerun()
 status.job_panel(s, ("sensitivity",), key="sensitivity")
 if s.sensitivity is not None:

@@ -5,7 +5,6 @@ ui.hardware_view's."""
 import streamlit as st
 
 from dashboard.service import machine
-from dashboard.service.jobs import Busy
 from dashboard.ui import hardware_view, session, status
 
 s = session.page("Hardware: how close to the limit",
@@ -17,11 +16,7 @@ hardware_view.this_machine(gpu)
 probe = s.hardware_probe
 hardware_view.what_is_measured(s)
 if st.button("Measure this machine", type="primary", icon=":material/speed:", disabled=s.busy, key="hw_measure"):
-    try:
-        machine.start_hardware(s)
-    except Busy as exc:
-        st.error(str(exc))
-    else:
+    if status.started(lambda: machine.start_hardware(s)):
         st.rerun()
 status.job_panel(s, ("hardware",), key="hw")
 if probe is not None:

@@ -6,8 +6,7 @@ import streamlit as st
 from dashboard.course import forms
 from dashboard.lab import pipeline
 from dashboard.service import training_jobs
-from dashboard.service.jobs import Busy
-from dashboard.ui import session, share, train_view, widgets
+from dashboard.ui import session, share, status, train_view, widgets
 
 s = session.page("Train a model",
                  "Training shows the model labelled images batch by batch and adjusts its weights to reduce the loss. "
@@ -27,13 +26,8 @@ with form_box:
 
 button_box = button_box or train_view.button_row()
 if button_box.button("Train", type="primary", disabled=shown.busy, icon=":material/play_arrow:", width="stretch"):
-    try:
-        training_jobs.start_training(s, forms.train_config(values))
-    except Busy as exc:
-        st.error(str(exc))
-    except ValueError as exc:
-        st.error(f"These settings cannot train: {exc}.")
-    else:
+    if status.started(lambda: training_jobs.start_training(s, forms.train_config(values)),
+                      "These settings cannot train: {}."):
         train_view.fold_settings_next_run()
         st.rerun()  # redraw with the settings locked and folded, and the live panel polling
 if (other := shown.other_job()) is not None:

@@ -6,10 +6,12 @@ state) and nothing of the server itself: its settings, their errors and its coun
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from dashboard.lab import energy, fmt
-from dashboard.service.jobs import QUEUED, RUNNER, Job
+from dashboard.service.jobs import QUEUED, RUNNER, Busy, Job
 from dashboard.service.sessions import Session
 
 POLL_S = 1.0          # how often an open page redraws a running training (its live curves)
@@ -53,6 +55,23 @@ def wait_text(job: Job) -> str | None:
         return "Starting..."
     return (f"Waiting for a free slot: {ahead} {'job' if ahead == 1 else 'jobs'} ahead, {_eta(RUNNER.eta_s(job))}. "
             "Heavy work takes turns on this server, so no two measurements overlap.")
+
+
+def started(start: Callable[[], object], cannot: str | None = None) -> bool:
+    """Start a job from a button's click: True once it is queued, else its refusal in one line. A busy server
+    (service.jobs.Busy) says why itself; with `cannot` ("These settings cannot train: {}."), settings the
+    engine refuses (ValueError) are said in it too."""
+    try:
+        start()
+    except Busy as exc:
+        st.error(str(exc))
+        return False
+    except ValueError as exc:
+        if cannot is None:
+            raise
+        st.error(cannot.format(exc))
+        return False
+    return True
 
 
 def job_progress(job: Job, *, stop_label: str = "Stop", key: str = "job_stop") -> None:
