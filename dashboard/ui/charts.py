@@ -61,7 +61,7 @@ def legend_rows(labels: Sequence[str], width: float = NARROW_PX) -> int:
     return -(-len(labels) // per_row)
 
 
-def _layout(fig: go.Figure, *, height: int = 360, title: str | None = None, legend: bool = True,
+def layout(fig: go.Figure, *, height: int = 360, title: str | None = None, legend: bool = True,
             headroom: int = 0, width: float = NARROW_PX) -> go.Figure:
     """The tool bar's strip at the top, the title at the top left under it, the legend (if any) in rows
     under the title, the plot below them all: nothing overlaps whatever the chart's width. `height` is
@@ -116,7 +116,7 @@ def log_ticks(lo: float, hi: float, unit: str = "", max_ticks: int = 7) -> tuple
     return values, [num(v) + suffix for v in values]
 
 
-def _log_axis(lo: float, hi: float, unit: str, pad: float = 0.08, pad_hi: float | None = None,
+def log_axis(lo: float, hi: float, unit: str, pad: float = 0.08, pad_hi: float | None = None,
               max_ticks: int = 7) -> dict:
     """A log axis over lo..hi (padded by `pad` decades, `pad_hi` on the right if given) with ticks
     from log_ticks (never plotly's '5 6 7 8 9 0.01 2 3')."""
@@ -131,7 +131,7 @@ def empty(message: str, height: int = 240) -> go.Figure:
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, height=height, legend=False)
+    return layout(fig, height=height, legend=False)
 
 
 # --- One figure per version: bars, dots, amounts -------------------------------------------
@@ -155,7 +155,7 @@ def bars(names: Sequence[str], values: Sequence[float | None], *, title: str, ax
     # Room right of the longest bar for its number.
     fig.update_xaxes(title_text=axis, type="linear", range=[0, 1.3 * top if top > 0 else 1], rangemode="tozero")
     fig.update_yaxes(autorange="reversed", type="category")
-    return _layout(fig, height=110 + 32 * len(rows), title=title, legend=False)
+    return layout(fig, height=110 + 32 * len(rows), title=title, legend=False)
 
 
 def dots(names: Sequence[str], values: Sequence[float | None], *, title: str, axis: str, unit: str,
@@ -172,10 +172,10 @@ def dots(names: Sequence[str], values: Sequence[float | None], *, title: str, ax
                                hovertemplate="%{y}: %{text}<extra></extra>"))
     # Room right of the largest value for its number: a label is ~70 px of a ~200 px plot.
     span = np.log10(max(vs) / min(vs))
-    fig.update_xaxes(title_text=f"{axis}, log scale", **_log_axis(min(vs), max(vs), "", pad=0.1,
+    fig.update_xaxes(title_text=f"{axis}, log scale", **log_axis(min(vs), max(vs), "", pad=0.1,
                                                                   pad_hi=0.6 * (span + 0.2), max_ticks=4))
     fig.update_yaxes(autorange="reversed", type="category", showgrid=True)
-    return _layout(fig, height=110 + 32 * len(rows), title=f"{title} (log scale)", legend=False, width=width)
+    return layout(fig, height=110 + 32 * len(rows), title=f"{title} (log scale)", legend=False, width=width)
 
 
 def amounts(names: Sequence[str], values: Sequence[float | None], *, title: str, axis: str, unit: str) -> go.Figure:

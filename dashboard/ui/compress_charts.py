@@ -9,17 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.ui.charts import (
-    GREY,
-    MARKER_PX,
-    TITLE_PX,
-    _layout,
-    _log_axis,
-    colour,
-    empty,
-    place_labels,
-    symbol,
-)
+from dashboard.ui import charts
 
 PARETO_NAME = "best trade-offs"
 PARETO_MEANS = "dashed line = the best trade-offs: nothing else is both faster and more accurate"
@@ -44,7 +34,7 @@ def accuracy_vs_time(names: Sequence[str], ms_per_image: Sequence[float | None],
     pts = [(t, 100 * a, n) for n, t, a in zip(names, ms_per_image, accuracy)
            if t is not None and t > 0 and a is not None]
     if not pts:
-        return empty("No measurements yet")
+        return charts.empty("No measurements yet")
     xs, ys = [t for t, _, _ in pts], [a for _, a, _ in pts]
     front = pareto_front([(t, a) for t, a, _ in pts])
     # The accuracy axis spans the measured values (zoomed, and it says so), with room above for names.
@@ -54,26 +44,26 @@ def accuracy_vs_time(names: Sequence[str], ms_per_image: Sequence[float | None],
     pad = 0.2 * decades + 0.12
     x_lo, x_hi = np.log10(min(xs)) - pad, np.log10(max(xs)) + pad
     height = 400
-    plot_w, plot_h = width - 80, height - 12 - TITLE_PX - 60   # less the axes' ticks and titles
+    plot_w, plot_h = width - 80, height - 12 - charts.TITLE_PX - 60   # less the axes' ticks and titles
     px = [((np.log10(t) - x_lo) / (x_hi - x_lo) * plot_w, (a - y_lo) / (y_hi - y_lo) * plot_h) for t, a, _ in pts]
-    spots = place_labels(px, [n if i in front else None for i, (_, _, n) in enumerate(pts)], (plot_w, plot_h),
+    spots = charts.place_labels(px, [n if i in front else None for i, (_, _, n) in enumerate(pts)], (plot_w, plot_h),
                          lines=[[px[i] for i in front]])
 
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[pts[i][0] for i in front], y=[pts[i][1] for i in front], mode="lines",
-                             line=dict(color=GREY, dash="dash"), name=PARETO_NAME, hoverinfo="skip"))
+                             line=dict(color=charts.GREY, dash="dash"), name=PARETO_NAME, hoverinfo="skip"))
     for i, ((t, a, n), spot) in enumerate(zip(pts, spots)):
         fig.add_trace(go.Scatter(
             x=[t], y=[a], mode="markers+text" if spot else "markers", text=[n] if spot else None,
             textposition=spot, cliponaxis=False, name=n,
-            marker=dict(size=2 * MARKER_PX, color=colour(i), symbol=symbol(i), line=dict(width=1, color=GREY)),
+            marker=dict(size=2 * charts.MARKER_PX, color=charts.colour(i), symbol=charts.symbol(i), line=dict(width=1, color=charts.GREY)),
             hovertemplate=f"<b>{n}</b><br>%{{x:.3g}} ms per image<br>%{{y:.2f}} % test accuracy<extra></extra>"))
-    fig.update_xaxes(title_text="time per image (ms, log scale)", **_log_axis(min(xs), max(xs), "ms", pad=pad))
+    fig.update_xaxes(title_text="time per image (ms, log scale)", **charts.log_axis(min(xs), max(xs), "ms", pad=pad))
     zoomed = y_lo > 0
     fig.update_yaxes(title_text="test accuracy (%, axis zoomed)" if zoomed else "test accuracy (%)",
                      range=[y_lo, y_hi])
     fig.update_layout(legend_title=dict(text=PARETO_MEANS, side="top", font=dict(size=11)))
-    return _layout(fig, height=height, title=f"Accuracy vs speed, batch {batch}: up and left is better",
+    return charts.layout(fig, height=height, title=f"Accuracy vs speed, batch {batch}: up and left is better",
                    width=width)
 
 
@@ -85,11 +75,11 @@ def sensitivity(layers: Sequence[str], sparsities: Sequence[float], accuracy: Se
     xs = [100 * s for s in sparsities]
     for i, (layer, accs) in enumerate(zip(layers, accuracy)):
         fig.add_trace(go.Scatter(x=xs, y=[100 * a for a in accs], mode="lines+markers", name=layer,
-                                 line=dict(color=colour(i), width=2), marker=dict(symbol=symbol(i), size=8),
+                                 line=dict(color=charts.colour(i), width=2), marker=dict(symbol=charts.symbol(i), size=8),
                                  hovertemplate=f"{layer}<br>%{{x:.0f}} % zero: %{{y:.1f}} %<extra></extra>"))
     if baseline is not None:
-        fig.add_hline(y=100 * baseline, line=dict(color=GREY, dash="dash"),
+        fig.add_hline(y=100 * baseline, line=dict(color=charts.GREY, dash="dash"),
                       annotation_text=f"unpruned model: {100 * baseline:.1f} %", annotation_position="bottom left")
     fig.update_xaxes(title_text="weights of this layer set to zero (%)", range=[0, 100])
     fig.update_yaxes(title_text="test accuracy (%)", range=[0, 102])
-    return _layout(fig, height=380, title="Sensitivity: prune one layer at a time", width=width)
+    return charts.layout(fig, height=380, title="Sensitivity: prune one layer at a time", width=width)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from dashboard.lab import fmt
 from dashboard.lab.deploy.cloud_edge import CloudVsEdge
 from dashboard.lab.deploy.edge import EdgeRun, KiB
-from dashboard.ui.charts import GREY, NARROW_PX, _layout, _log_axis, colour, empty, num
+from dashboard.ui.charts import GREY, NARROW_PX, layout, log_axis, colour, empty, num
 
 FITS, MISSES = colour(2), colour(3)
 
@@ -45,9 +45,9 @@ def fit_map(run: EdgeRun, *, width: float = 700) -> go.Figure:
     fig.add_hline(y=p.latency_budget_ms, line=dict(color=GREY, dash="dot", width=1.5))
     fig.add_annotation(x=0, xref="paper", y=log10(p.latency_budget_ms), xanchor="left", yanchor="bottom",
                        showarrow=False, font=dict(size=11), text=f"latency budget {num(p.latency_budget_ms)} ms")
-    fig.update_xaxes(title="memory needed: weights + peak activations", **_log_axis(min(xs), max(xs), "KiB", pad=0.3))
-    fig.update_yaxes(title="time per call (ms)", **_log_axis(min(ys), max(ys), "ms", pad=0.3))
-    return _layout(fig, height=400, width=width)
+    fig.update_xaxes(title="memory needed: weights + peak activations", **log_axis(min(xs), max(xs), "KiB", pad=0.3))
+    fig.update_yaxes(title="time per call (ms)", **log_axis(min(ys), max(ys), "ms", pad=0.3))
+    return layout(fig, height=400, width=width)
 
 
 def cloud_vs_edge(c: CloudVsEdge, device_title: str, *, width: float = NARROW_PX) -> go.Figure:
@@ -66,7 +66,7 @@ def cloud_vs_edge(c: CloudVsEdge, device_title: str, *, width: float = NARROW_PX
     fig.update_xaxes(title="time to the answer (ms)", rangemode="tozero",
                      range=[0, max(c.cloud_ms, c.device_ms) * 1.25])
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, height=190, width=width)
+    return layout(fig, height=190, width=width)
 
 
 __all__ = ["cloud_vs_edge", "fit_map"]

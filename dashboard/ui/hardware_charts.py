@@ -18,8 +18,8 @@ from dashboard.lab.measure.roofline import Achieved
 from dashboard.ui.charts import (
     GREY,
     NARROW_PX,
-    _layout,
-    _log_axis,
+    layout,
+    log_axis,
     amounts,
     bars,
     colour,
@@ -88,10 +88,10 @@ def roofline(points: Sequence[Achieved], peaks: Peaks, *, width: float = 700) ->
         xs += [p.flops_per_call for p in mine]
         ys += [p.gops for p in mine]
     xs, ys = [x for x in xs if x > 0], [y for y in ys if y > 0]
-    fig.update_xaxes(title_text="work in one call (FLOP, log scale)", **_log_axis(min(xs), max(xs), "", pad=0.2))
+    fig.update_xaxes(title_text="work in one call (FLOP, log scale)", **log_axis(min(xs), max(xs), "", pad=0.2))
     fig.update_yaxes(title_text="achieved (billions of operations/s, log scale)",
-                     **_log_axis(min(ys), max(ys), "", pad=0.15, pad_hi=0.35, max_ticks=6))
-    return _layout(fig, height=420, title="Achieved vs peak: open = batch 1, filled = large batch (log scales)",
+                     **log_axis(min(ys), max(ys), "", pad=0.15, pad_hi=0.35, max_ticks=6))
+    return layout(fig, height=420, title="Achieved vs peak: open = batch 1, filled = large batch (log scales)",
                    width=width)
 
 
@@ -119,10 +119,10 @@ def parallelism(par: Parallelism, *, width: float = NARROW_PX) -> go.Figure:
             hovertemplate=f"batch {batch}<br>%{{x}} threads: %{{y:,.0f}} images/s<extra></extra>"))
     ys = [p.images_per_s for p in par.points if p.images_per_s > 0]
     fig.update_xaxes(title_text="PyTorch threads", tickmode="array", tickvals=counts, range=[0.7, counts[-1] + 0.3])
-    fig.update_yaxes(title_text="images/s (log scale)", **_log_axis(min(ys), max(ys), "", pad=0.15, max_ticks=6))
+    fig.update_yaxes(title_text="images/s (log scale)", **log_axis(min(ys), max(ys), "", pad=0.15, max_ticks=6))
     fig.update_layout(legend_title=dict(text=f"speed-up from 1 to {counts[-1]} threads:", side="top",
                                         font=dict(size=11)))
-    return _layout(fig, height=340, title="Your model: images/s on more threads (log scale)", width=width)
+    return layout(fig, height=340, title="Your model: images/s on more threads (log scale)", width=width)
 
 
 def devices(cmp: DeviceComparison) -> go.Figure:
@@ -154,9 +154,9 @@ def scale_up(rows: Sequence[ScaleUp], this_cpu_seconds: float | None, *, width: 
     lo, hi = min(vs), max(vs)
     span = max(1.0, (hi / lo)) if lo > 0 else 10.0
     fig.update_xaxes(title_text="seconds for your training's FLOPs (log scale)",
-                     **_log_axis(lo, hi, "s", pad=0.1, pad_hi=0.25 * log10(span) + 0.6, max_ticks=5))
+                     **log_axis(lo, hi, "s", pad=0.1, pad_hi=0.25 * log10(span) + 0.6, max_ticks=5))
     fig.update_yaxes(autorange="reversed", type="category", showgrid=True)
-    return _layout(fig, height=120 + 34 * len(items), legend=False, width=width,
+    return layout(fig, height=120 + 34 * len(items), legend=False, width=width,
                    title="Your training's arithmetic on other chips (log scale)")
 
 

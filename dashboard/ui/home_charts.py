@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dashboard.ui.charts import GREY, INFER_COLOUR, TRAIN_COLOUR, _layout
+from dashboard.ui.charts import GREY, INFER_COLOUR, TRAIN_COLOUR, layout
 
 
 def training_vs_inference_diagram() -> go.Figure:
@@ -39,4 +39,4 @@ def training_vs_inference_diagram() -> go.Figure:
                        text="<b>Training</b>: forward + backward + update, over and over", font=dict(color=TRAIN_COLOUR, size=14))
     fig.update_xaxes(visible=False, range=[-0.02, 0.92], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-0.5, 3.25], fixedrange=True)
-    return _layout(fig, height=300, legend=False)
+    return layout(fig, height=300, legend=False)

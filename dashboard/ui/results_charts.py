@@ -31,8 +31,8 @@ from dashboard.ui.charts import (
     MARKER_PX,
     TITLE_PX,
     WIDE_RANGE,
-    _layout,
-    _log_axis,
+    layout,
+    log_axis,
     colour,
     empty,
     place_labels,
@@ -219,7 +219,7 @@ def accuracy_chart(points: Sequence[RunPoint], x: str, *, x_title: str | None = 
                                "<br>%{y:.2f} % test accuracy<extra></extra>")))
     title = x_title or axis_title(x)
     if log:
-        fig.update_xaxes(title_text=f"{title}, log scale", **_log_axis(10 ** x_lo, 10 ** x_hi, unit, pad=0))
+        fig.update_xaxes(title_text=f"{title}, log scale", **log_axis(10 ** x_lo, 10 ** x_hi, unit, pad=0))
     else:
         fig.update_xaxes(title_text=title, range=[x_lo, x_hi])
     zoomed = y_lo > 0
@@ -228,7 +228,7 @@ def accuracy_chart(points: Sequence[RunPoint], x: str, *, x_title: str | None = 
     if any(p.versions for p in points):
         fig.update_layout(legend_title=dict(text="large dot: a run's model (fp32); small: its compressed versions, "
                                                  "each joined to it", side="top", font=dict(size=11)))
-    return _layout(fig, height=height, title=f"Accuracy vs {axis.label}: up and left is better", width=width)
+    return layout(fig, height=height, title=f"Accuracy vs {axis.label}: up and left is better", width=width)
 
 
 # --- the table ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.ui.charts import DIVERGING, INFER_COLOUR, SEQUENTIAL, TRAIN_COLOUR, _layout, colour
+from dashboard.ui.charts import DIVERGING, INFER_COLOUR, SEQUENTIAL, TRAIN_COLOUR, layout, colour
 
 
 def training_curves(steps: Sequence, epochs: Sequence) -> go.Figure:
@@ -46,7 +46,7 @@ def training_curves(steps: Sequence, epochs: Sequence) -> go.Figure:
     fig.update_yaxes(title_text="loss (cross-entropy, mean per image)", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="accuracy (%)", range=[0, 100], row=1, col=2)
     # 300 px: with the settings folded away, the curves fit under Train's button on a 1280x720 screen.
-    return _layout(fig, height=300, headroom=24)
+    return layout(fig, height=300, headroom=24)
 
 
 def confusion_heatmap(counts: np.ndarray, classes: Sequence[str]) -> go.Figure:
@@ -56,7 +56,7 @@ def confusion_heatmap(counts: np.ndarray, classes: Sequence[str]) -> go.Figure:
                                colorbar=dict(title="images (count)")))
     fig.update_xaxes(title_text="predicted class", type="category", side="bottom")
     fig.update_yaxes(title_text="true class", type="category", autorange="reversed")
-    return _layout(fig, height=420, legend=False)
+    return layout(fig, height=420, legend=False)
 
 
 def weight_histograms(histograms: Sequence) -> go.Figure:
@@ -74,7 +74,7 @@ def weight_histograms(histograms: Sequence) -> go.Figure:
                       i // cols + 1, i % cols + 1)
     fig.update_xaxes(title_text="weight value (unitless)")
     fig.update_yaxes(title_text="weights (count)")
-    return _layout(fig, height=260 * rows, legend=False, headroom=24)
+    return layout(fig, height=260 * rows, legend=False, headroom=24)
 
 
 def _mosaic(images: np.ndarray, cols: int, pad: float = np.nan) -> np.ndarray:
@@ -104,4 +104,4 @@ def first_layer_filters(images: np.ndarray) -> go.Figure:
     fig.update_xaxes(visible=False, scaleanchor="y", constrain="domain")
     fig.update_yaxes(visible=False)
     rows = (n + cols - 1) // cols
-    return _layout(fig, height=min(140 + 90 * rows, 620), legend=False)
+    return layout(fig, height=min(140 + 90 * rows, 620), legend=False)

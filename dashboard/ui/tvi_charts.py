@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from dashboard.lab import fmt
 
-from dashboard.ui.charts import GREY, INFER_COLOUR, ORANGE, PURPLE, TRAIN_COLOUR, _layout, empty, log_ticks
+from dashboard.ui.charts import GREY, INFER_COLOUR, ORANGE, PURPLE, TRAIN_COLOUR, layout, empty, log_ticks
 
 REGIME_COLOURS = (TRAIN_COLOUR, ORANGE, INFER_COLOUR)   # training, real-time, serving
 
@@ -58,7 +58,7 @@ def regimes(labels: Sequence[str], metrics: Sequence[tuple[str, Sequence[float |
                          row=1, col=i + 1)
     fig.update_xaxes(showticklabels=False)
     fig.update_layout(bargap=0.15)
-    return _layout(fig, height=height, headroom=24)
+    return layout(fig, height=height, headroom=24)
 
 
 def breakeven(training_j: float, lines: Sequence[tuple[str, float, float | None]], kind: str) -> go.Figure:
@@ -88,7 +88,7 @@ def breakeven(training_j: float, lines: Sequence[tuple[str, float, float | None]
     yv, yt = log_ticks(ymin, ymax)
     fig.update_xaxes(title_text="inferences served (count, log scale)", type="log", tickvals=xv, ticktext=xt)
     fig.update_yaxes(title_text=f"{kind} energy (J, log scale)", type="log", tickvals=yv, ticktext=yt)
-    return _layout(fig, height=400)
+    return layout(fig, height=400)
 
 
 def lifetime(days: float, training: float, inference: float, unit: str) -> go.Figure:
@@ -102,7 +102,7 @@ def lifetime(days: float, training: float, inference: float, unit: str) -> go.Fi
                              name="inference (accumulates daily)", line=dict(color=INFER_COLOUR)))
     fig.update_xaxes(title_text="days in service (days)")
     fig.update_yaxes(title_text=f"cumulative total ({unit})", rangemode="tozero")
-    return _layout(fig, height=340)
+    return layout(fig, height=340)
 
 
 MEMORY_PARTS = (("weights", "weights", INFER_COLOUR), ("gradients", "gradients", TRAIN_COLOUR),
@@ -132,7 +132,7 @@ def memory(training: dict, inference: dict, *, batch: int) -> go.Figure:
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title_text=f"peak memory at batch {batch} ({unit})", range=[0, top * 1.2])
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, height=250)
+    return layout(fig, height=250)
 
 
 def layer_flops(names: Sequence[str], forward: Sequence[float], backward: Sequence[float]) -> go.Figure:
@@ -148,5 +148,5 @@ def layer_flops(names: Sequence[str], forward: Sequence[float], backward: Sequen
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="layer (in the order the image passes through)", type="category")
     fig.update_yaxes(title_text=f"{unit} per image", rangemode="tozero")
-    return _layout(fig, height=340)
+    return layout(fig, height=340)
 
