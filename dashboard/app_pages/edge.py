@@ -1,20 +1,14 @@
 """Edge & cloud: every version of the student's model under a device's limits, and one request
-answered in the cloud or on the device."""
-
-import dataclasses
-import time
+answered in the cloud or on the device. Layout only: the profiles and their form are ui.edge_view's
+(the profile it opens on is course.forms'), the sections too."""
 
 import streamlit as st
 
-from dashboard.course import forms
-from dashboard.lab import claims, fmt, settings
-from dashboard.lab.deploy import cloud_edge, edge
-from dashboard.lab.measure import figures
-from dashboard.lab.deploy.edge import KiB, MiB
+from dashboard.lab import claims
+from dashboard.lab.deploy import cloud_edge
 from dashboard.service import versions
 from dashboard.service.jobs import Busy
-from dashboard.ui import glossary, session, share, status, widgets
-from dashboard.ui import edge_charts as charts
+from dashboard.ui import edge_view, session, share, status, widgets
 
 s = session.page("Edge & cloud", claims.statement(
                  "Will your model run on a phone or a microcontroller, and does it answer sooner there or in the "
@@ -23,80 +17,22 @@ s = session.page("Edge & cloud", claims.statement(
 share.apply_query(s, "edge", None, "edge")
 status.require_model(s, "this page runs your model and its compressed versions under a device's limits.")
 
-server_threads = settings.current().threads
-max_batch = settings.current().limits.max_batch_size
-DEFAULTS = edge.default_profiles(server_threads)
-MEMORY_CHOICES = [0] + [n * KiB for n in (16, 32, 64, 128, 256, 512)] + [n * MiB for n in (1, 2, 5, 10, 20, 50, 100,
-                                                                                          256, 512, 1024)]
-BATCHES = [b for b in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if b <= max_batch]
-
-FORM = forms.defaults("edge")   # the profile it opens on (a link can name another); then each profile's widgets
-for key, p in DEFAULTS.items():
-    FORM |= {f"edge_{key}_threads": p.threads, f"edge_{key}_batch": p.batch,
-             f"edge_{key}_memory": p.memory_budget or 0, f"edge_{key}_latency": round(p.latency_budget_ms, 1),
-             f"edge_{key}_int8": p.int8_only}
+devices = edge_view.Devices.here()
+FORM = devices.form()
 widgets.restore(s, "edge", FORM)
-
-
-def profile_from_form(key: str) -> edge.DeviceProfile:
-    """The profile as the student set it (out-of-range saved values clamped to what this server allows)."""
-    g = st.session_state
-    return dataclasses.replace(
-        DEFAULTS[key], threads=min(max(1, g[f"edge_{key}_threads"]), server_threads),
-        batch=min(max(1, g[f"edge_{key}_batch"]), max_batch), memory_budget=g[f"edge_{key}_memory"] or None,
-        latency_budget_ms=float(g[f"edge_{key}_latency"]), int8_only=bool(g[f"edge_{key}_int8"]))
-
-
-def reset(key: str) -> None:
-    for field in ("threads", "batch", "memory", "latency", "int8"):
-        st.session_state[f"edge_{key}_{field}"] = FORM[f"edge_{key}_{field}"]
-
-
-names = [r.name for r in s.results] or ["fp32"]
-if not s.results:
-    st.info("Only your fp32 model will be measured: measure its compressed versions on **Compress & benchmark** "
-            "first to see which of them fit a small device.", icon=":material/compress:")
-    st.page_link("app_pages/compress.py", label="Go to Compress & benchmark", icon=":material/compress:")
+edge_view.only_fp32(s)
 
 # --- the device ---------------------------------------------------------------------------------------
 st.subheader("The device")
-key = st.radio("Device profile", list(DEFAULTS), key="edge_profile", horizontal=True,
-               format_func=lambda k: DEFAULTS[k].title)
-d = DEFAULTS[key]
+key = edge_view.profile_choice(devices)
 left, right = st.columns([3, 2], gap="medium")
 with left.container(border=True):
-    st.caption(f"**Like** {d.stands_for}.")
-    a, b = st.columns(2)
-    if server_threads > 1:
-        a.slider("Threads", 1, server_threads, key=f"edge_{key}_threads",
-                 help=f"Cores it computes with. This server allows {server_threads}.")
-    else:
-        a.caption("Threads: 1, all this server allows.")
-    b.select_slider("Images per call", BATCHES, key=f"edge_{key}_batch",
-                    help="A server gathers requests into batches; a device answers each frame as it comes (1).")
-    a.select_slider("Memory budget (weights + activations)", MEMORY_CHOICES, key=f"edge_{key}_memory",
-                    format_func=lambda n: "no limit" if n == 0 else fmt.size(n))
-    b.number_input("Latency budget per call (ms)", min_value=0.1, max_value=10_000.0, step=1.0,
-                   key=f"edge_{key}_latency", help="33.3 ms is a camera's 30 frames per second.")
-    st.toggle("8-bit integers only (no floating point)", key=f"edge_{key}_int8")
-    st.button("Back to this profile's defaults", on_click=reset, args=(key,), icon=":material/restart_alt:")
-    st.caption(d.why)
-profile = profile_from_form(key)
+    edge_view.profile_widgets(devices, key, FORM)
+profile = devices.from_form(key)
 widgets.save(s, "edge", FORM)
 with right:
-    st.markdown(f"**This machine stands in for the device.** Your {len(names)} version"
-                f"{'s' if len(names) > 1 else ''} run here with the device's limits applied for real: "
-                f"{profile.threads} thread{'s' if profile.threads > 1 else ''}, {profile.batch} image"
-                f"{'s' if profile.batch > 1 else ''} per call"
-                + (", integer versions only" if profile.int8_only else "") + ". "
-                + claims.statement("The speed is this machine's: a phone's core is slower, and a microcontroller's "
-                                   "far slower, so **headroom** says how many times slower the device may be and "
-                                   "still meet the latency budget."))
-    one = st.button(f"Measure under {profile.title}", type="primary", icon=":material/speed:", disabled=s.busy)
-    every = st.button("Measure all four profiles", icon=":material/devices:", disabled=s.busy,
-                      help="As you have set each one; about four times as long.")
-    if one or every:
-        chosen = [profile] if one else [profile_from_form(k) for k in DEFAULTS]
+    chosen = edge_view.measure_buttons(s, devices, profile)
+    if chosen is not None:
         try:
             versions.start_edge(s, chosen, st.session_state.setdefault("versions_kept", {}))
         except (Busy, ValueError) as exc:
@@ -106,157 +42,26 @@ with right:
 status.job_panel(s, ("edge",), key="edge")
 
 # --- which versions fit ---------------------------------------------------------------------------------
-run = s.edge_runs.get(key)
-if run is not None and run.key[:2] != (s.digest, tuple(versions.versions(s, {}).names)):
-    run = None   # measured for another set of versions
-if run is None:
-    st.caption(f"Not measured yet under {profile.title}.")
-else:
-    p = run.profile
-    if p != profile:
-        st.info(f"Shown as measured at {time.strftime('%H:%M', time.localtime(run.measured_at))}, with "
-                f"{p.threads} thread(s), {p.batch} image(s) per call, memory budget "
-                f"{'none' if p.memory_budget is None else fmt.size(p.memory_budget)}, latency budget "
-                f"{p.latency_budget_ms:g} ms: measure again for your changes.", icon=":material/edit:")
-    best = run.best_fit
-
-    def headroom(f: edge.Fit) -> str:
-        """Latency budget ÷ time per call, as a ratio built from the two figures shown (none on a disturbed time)."""
-        return figures.NOT_SHOWN if f.disturbed else claims.ratio(f.latency_budget_ms, f.latency_ms)
-
-    measured = {r.name: r for r in s.results}
-
-    def time_per_call(f: edge.Fit) -> str:
-        """The time shown for a fit: where it is Compress's own figure (same threads and batch), that figure, as
-        every page shows it (lab.measure.figures); else this profile's timing. Labelled when disturbed."""
-        r = measured.get(f.name)
-        if f.source and f.batch == 1 and r is not None:
-            return figures.batch1(r, p95=True)
-        return fmt.ms(f.latency_ms) + (figures.DISTURBED if f.disturbed else "")
-
-    def fits(f: edge.Fit) -> str:
-        return "not decided (time disturbed)" if f.disturbed and f.fits_memory is not False else \
-            "yes" if f.fits else "no"
-
-    st.subheader(f"{len(run.fitting)} of {len(run.fits)} versions fit {p.title.lower()}")
-    if best is not None:
-        st.markdown(f"The most accurate that fits: **{best.name}**, {fmt.pct(best.accuracy)} test accuracy, "
-                    f"{fmt.size(best.memory_bytes)} of memory, {time_per_call(best)} per call here "
-                    f"({best.latency_what}): {headroom(best)} headroom.")
-    else:
-        st.markdown("None of your versions fits. " + ("A microcontroller needs a small *integer* model: on Compress "
-                                                      "& benchmark, remove channels and quantize to int8 together."
-                                                      if p.int8_only else "Try a smaller version, or a bigger budget."))
-    st.plotly_chart(charts.fit_map(run), width="stretch")
-    rows = []
-    for f in run.fits:
-        if not f.runnable:
-            rows.append({"version": f.name, "fits": f"cannot run: {f.why_not}", "memory needed": "",
-                         "time per call": "", "headroom": "", "accuracy": "", "timed": ""})
-            continue
-        why = f.misses + ([f"time disturbed: {f.disturbed}"] if f.disturbed else [])
-        memory = (claims.total([(f.weights_bytes, fmt.size(f.weights_bytes)),
-                                (f.activation_bytes, fmt.size(f.activation_bytes))],
-                               f.memory_bytes, fmt.size(f.memory_bytes)) if f.memory_bytes is not None else "")
-        rows.append({"version": f.name, "fits": fits(f) + (f": {'; '.join(why)}" if why else ""),
-                     "memory needed": memory, "time per call": time_per_call(f), "headroom": headroom(f),
-                     "accuracy": fmt.pct(f.accuracy), "timed": "Compress" if f.source else "this profile"})
-    # Widths that fit a 1280x720 projector's 818 px: left to size themselves, the columns ran past the right edge.
-    widths = {"version": 165, "fits": 135, "memory needed": 190, "time per call": 95, "headroom": 70,
-              "accuracy": 65, "timed": 90}
-    st.dataframe(rows, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.Column(width=w) for c, w in widths.items()})
-    ran = sorted({(f.threads, f.batch) for f in run.fits if f.runnable and f.threads})
-    st.caption((f"Measured here on {run.machine}, {fmt.seconds(run.seconds)}." if not run.source else
-                f"These figures are {run.source}.")
-               + (" Every version ran with " + " or ".join(f"{t} thread{'s' if t != 1 else ''} × {b} image"
-                                                           f"{'s' if b != 1 else ''} per call" for t, b in ran)
-                  + ", read back from the timed calls." if ran else "")
-               + " **Memory needed**: the file the version is deployed as (its weights) + its peak "
-               f"{glossary.term('activations', 'activation')}: the largest input + output of one "
-               "layer in a real forward pass at this batch (what a runtime that frees each activation after use must "
-               f"hold at once). **Time per call**: the {glossary.term('p95')} of single calls at 1 image per call, "
-               "else the mean time of one batch, measured with the profile's threads and images per call; where those "
-               "are the ones Compress & benchmark measured with, its figure is used, not timed again (**timed**: "
-               "*Compress*). **Headroom**: latency budget ÷ time per call. A time that stayed *disturbed* (the server "
-               "was busy while it was measured) decides no fit and gives no headroom.")
+best = edge_view.which_fit(s, edge_view.shown_run(s, key), profile)
 
 # --- cloud vs edge --------------------------------------------------------------------------------------
 st.subheader("Cloud or device: one request")
 cloud_run = s.edge_runs.get("cloud")
-devices = [k for k in DEFAULTS if k != "cloud" and k in s.edge_runs]
-if cloud_run is None or not devices:
+measured = edge_view.measured_devices(s, devices)
+if cloud_run is None or not measured:
     st.info("Measure the **Cloud server** and at least one device profile (or all four at once): this part puts "
             "them side by side.", icon=":material/cloud:")
     st.stop()
 c1, c2 = st.columns(2)
-dev_key = c1.selectbox("Device", devices, format_func=lambda k: DEFAULTS[k].title, key="edge_cvse_device")
+dev_key = c1.selectbox("Device", measured, format_func=devices.title, key="edge_cvse_device")
 dev_run = s.edge_runs[dev_key]
-# A comparison is built only on times measured undisturbed on both sides.
-both = [f.name for f in dev_run.fits if f.typical_ms and not f.disturbed
-        and (cf := cloud_run.fit(f.name)) and cf.typical_ms and not cf.disturbed]
+both = edge_view.comparable(cloud_run, dev_run)
 if not both:
-    st.info(f"No version was measured, undisturbed, both in the cloud and on {DEFAULTS[dev_key].title}: measure "
+    st.info(f"No version was measured, undisturbed, both in the cloud and on {devices.title(dev_key)}: measure "
             "them again when the room is quieter.")
     st.stop()
 version = c2.selectbox("Version of your model", both, key="edge_cvse_version",
-                       index=both.index(best.name) if run is not None and best is not None and best.name in both
-                       else 0)
-nets = {n.key: n for n in cloud_edge.NETWORKS}
-net_key = st.radio("Network", list(nets), horizontal=True, key="edge_cvse_net", index=2,
-                   format_func=lambda k: nets[k].title)
-net = nets[net_key]
-rtt = st.slider("Network round trip (ms)", 0.0, 700.0, float(net.rtt_ms), step=1.0, key=f"edge_cvse_rtt_{net_key}",
-                format="%.0f ms",
-                help="Starts at the chosen network's typical figure; move it to try your own.")
-st.caption(f"{net.title}: a {glossary.term('round trip', 'round-trip time')} of {net.rtt_ms:g} ms ({net.how}): "
-           f"{net.source}." + (f" [Source]({net.url})" if net.url else ""))
-rent = st.number_input(f"Server rent per hour ({s.settings.currency or 'your currency'}; your assumption)", 0.0,
-                       100.0, 0.10, step=0.01, key="edge_cvse_rent",
-                       help="What a cloud server like the profile costs per hour: look up your provider's price.")
+                       index=edge_view.first_version(both, best))
+rtt, rent = edge_view.network_widgets(s)
 cmp = cloud_edge.compare(cloud_run.fit(version), dev_run.fit(version), rtt, rent_per_hour=rent, settings=s.settings)
-st.plotly_chart(charts.cloud_vs_edge(cmp, DEFAULTS[dev_key].title), width="stretch")
-if cmp.faster == "device":
-    sooner = claims.compare(cmp.cloud_ms, cmp.device_ms, more="sooner than", less="later than",
-                            same="at about the same time as")
-    st.markdown(f"**The device answers {sooner} the cloud**: {fmt.ms(cmp.device_ms)} against {fmt.ms(cmp.cloud_ms)}. "
-                f"The real device may take up to **{claims.ratio(cmp.cloud_ms, cmp.device_ms)}** this machine's time "
-                "per answer and still answer first"
-                + (f"; the cloud answers first only over a round trip under {fmt.ms(cmp.rtt_to_lose_ms)}."
-                   if cmp.rtt_to_lose_ms > 0 else "."))
-else:
-    sooner = claims.compare(cmp.device_ms, cmp.cloud_ms, more="sooner than", less="later than",
-                            same="at about the same time as")
-    st.markdown(f"**The cloud answers {sooner} the device**: {fmt.ms(cmp.cloud_ms)} against {fmt.ms(cmp.device_ms)}, "
-                f"because the round trip is under {fmt.ms(cmp.rtt_to_lose_ms)}.")
-cur = s.settings.currency
-
-
-def per_million(value: float | None) -> str:
-    """Money per request, written per million requests (a single request costs a few billionths)."""
-    return "n/a" if value is None else fmt.money(value * 1e6, cur)
-
-
-energy_kind = "measured" if cmp.energy_measured else "estimated (CPU time × assumed watts)"
-st.markdown(
-    "| | in the cloud | on the device |\n|---|---|---|\n"
-    "| time to the answer | network + server: "
-    + claims.total([(cmp.rtt_ms / 1000, fmt.ms(cmp.rtt_ms)), (cmp.server_ms / 1000, fmt.ms(cmp.server_ms))],
-                   cmp.cloud_ms / 1000, fmt.ms(cmp.cloud_ms))
-    + f" | {fmt.ms(cmp.device_ms)} |\n"
-    "| your image | leaves the device, crosses the network, is processed on someone else's computer "
-    "| never leaves the device |\n"
-    "| without a connection | no answer | works offline |\n"
-    f"| energy per request, {energy_kind} | {fmt.energy(cmp.cloud_energy_j)} on the server (the network's not "
-    f"counted) | {fmt.energy(cmp.device_energy_j)} on this machine standing in for it "
-    + "(" + claims.statement("a phone's chip draws less power, for longer") + ") |\n"
-    f"| electricity per million requests | {per_million(cmp.cloud_electricity)}, paid by the provider "
-    f"| {per_million(cmp.device_electricity)}, paid by the users |\n"
-    f"| server rent per million requests | {per_million(cmp.rent_per_request)} (your rent ÷ "
-    f"{fmt.count(cmp.server_requests_per_hour)} requests an hour, if the server is busy all the time) | none |\n"
-    "| a new version of the model | changed once, on the server | shipped to every device |")
-st.caption(f"Compute times are measured here for {version}, typical times: the server under the cloud profile "
-           f"({cloud_run.profile.threads} threads, {cloud_run.profile.batch} images per call: the mean time of a whole "
-           f"batch, since every request waits for its batch), the device under {DEFAULTS[dev_key].title} (the median of "
-           "single calls). The network is "
-           "your setting, not measured. Prices use your assumptions on Training vs inference.")
+edge_view.cloud_or_device(s, cmp, cloud_run, devices.title(dev_key), version)
