@@ -7,7 +7,6 @@ import streamlit as st
 from dashboard.lab import claims
 from dashboard.lab.deploy import cloud_edge
 from dashboard.service import versions
-from dashboard.service.jobs import Busy
 from dashboard.ui import edge_view, session, share, status, widgets
 
 s = session.page("Edge & cloud", claims.statement(
@@ -32,13 +31,9 @@ profile = devices.from_form(key)
 widgets.save(s, "edge", FORM)
 with right:
     chosen = edge_view.measure_buttons(s, devices, profile)
-    if chosen is not None:
-        try:
-            versions.start_edge(s, chosen, st.session_state.setdefault("versions_kept", {}))
-        except (Busy, ValueError) as exc:
-            st.error(str(exc))
-        else:
-            st.rerun()
+    if chosen is not None and status.started(
+            lambda: versions.start_edge(s, chosen, st.session_state.setdefault("versions_kept", {})), "{}"):
+        st.rerun()
 status.job_panel(s, ("edge",), key="edge")
 
 # --- which versions fit ---------------------------------------------------------------------------------
