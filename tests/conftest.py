@@ -9,6 +9,7 @@ pipeline) is marked `slow`; so is every e2e test (tests/e2e/conftest.py) and the
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from urllib.error import URLError
@@ -60,6 +61,7 @@ def quick_app_jobs(monkeypatch):
 
     from dashboard.lab import pipeline, settings
     from dashboard.lab.deploy import edge
+    from dashboard.lab.measure import peak
 
     # A disturbed window is still measured again (lab.measure.quiet), within a second or two per measurement.
     monkeypatch.setattr(pipeline, "APP_BENCH", dataclasses.replace(
@@ -69,6 +71,10 @@ def quick_app_jobs(monkeypatch):
     monkeypatch.setattr(edge, "PROFILE_BENCH", dataclasses.replace(
         edge.PROFILE_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.02,
         warmup_seconds=0.01, quiet_wait_s=0.2, retry_budget_s=2.0))
+    # The Hardware page's "Measure this machine": small matmuls, short windows, the same short retries.
+    monkeypatch.setattr(peak, "APP_PROBE", peak.ProbeSettings(
+        size=256, peak_seconds=0.02, sweep_sizes=(64,), sweep_seconds=0.01, batches=(1, 64), parallel_seconds=0.1,
+        device_seconds=0.02, quiet_wait_s=0.2, retry_budget_s=2.0))
     # Set and restored here, not with monkeypatch: the settings must be re-read after the
     # variable is gone, and monkeypatch restores only after this fixture has ended.
     before = os.environ.get("TRAIN_INFER_LAB_THREADS")
@@ -80,6 +86,22 @@ def quick_app_jobs(monkeypatch):
     else:
         os.environ["TRAIN_INFER_LAB_THREADS"] = before
     settings.override(None)
+
+
+@pytest.fixture
+def windows_count_as_quiet(monkeypatch):
+    """No timed window counts as disturbed (lab.measure.quiet's thresholds out of reach), so nothing is measured
+    again or labelled. For tests of what is made of the figures (a device profile's fits, a replay's contents):
+    on a loaded 2-core machine a window can stay disturbed, and a disturbed figure decides no fit and is refused
+    by a replay, which tests/unit/test_quiet.py, test_bench.py, test_edge.py's
+    test_a_disturbed_time_decides_no_fit_and_gives_no_headroom and test_replay.py's
+    test_a_replay_refuses_figures_that_stayed_disturbed and tests/service/test_shared_and_sessions.py's
+    test_a_measurement_that_stayed_disturbed_... check with disturbances they make themselves. Also for tests of
+    what is done with quiet figures (sharing them), which a loaded machine would otherwise keep waiting."""
+    from dashboard.lab.measure import quiet
+
+    monkeypatch.setattr(quiet, "DISTURBED_SHARE", math.inf)
+    monkeypatch.setattr(quiet, "OTHERS_SHARE", math.inf)
 
 
 @pytest.fixture(autouse=True)

@@ -2,17 +2,17 @@
 alone; after a tiny training and a measurement of two versions it shows how close they get.
 
 The page is run on its own file (it needs nothing from the app's navigation); its job runs with
-the timing windows cut to hundredths of a second (what is shown, not how fast, is tested here)."""
+the timing windows cut to hundredths of a second and short retries (quick_app_jobs, tests/conftest.py:
+what is shown, not how fast, is tested here)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lab.measure import peak, roofline
+from dashboard.lab.measure import roofline
 from dashboard.lab.compression.compress import CompressSettings
 from dashboard.lab.training.train import TrainConfig
 from dashboard.service import measuring, training_jobs
@@ -21,13 +21,6 @@ from dashboard.ui.session import KEY
 
 PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "app_pages" / "hardware.py")
 TITLE = "Hardware: how close to the limit"
-QUICK = peak.ProbeSettings(size=256, peak_seconds=0.02, sweep_sizes=(64,), sweep_seconds=0.01, batches=(1, 64),
-                           parallel_seconds=0.1, device_seconds=0.02)
-
-
-@pytest.fixture(autouse=True)
-def _quick_probe(monkeypatch):
-    monkeypatch.setattr(peak, "APP_PROBE", QUICK)
 
 
 def page() -> AppTest:
