@@ -28,18 +28,15 @@ def trained_session(config: TrainConfig = TINY):
     return s
 
 
-def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_the_slot():
+def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_the_slot(windows_count_as_quiet):
+    # Only quiet figures are shared (lab.measure.quiet): here every window counts as quiet, so what is checked is
+    # the sharing, on a loaded machine too (the disturbed case is the test below).
     a, b = trained_session(), trained_session()
     assert a.digest == b.digest, "same config and seed must give the same weights"
     job = measuring.start_compress(a, QUICK, NO_FINETUNE)
     assert job is not None and job.wait(120) and job.state == DONE, job.error
     a.presenter = True   # its measurements afresh replace the shared ones (a student's stay theirs)
-    for _ in range(3):   # only quiet figures are shared (lab.measure.quiet): on a busy machine, measure again first
-        if all(r.clean for r in a.results):
-            break
-        again = measuring.start_compress(a, QUICK, NO_FINETUNE, fresh=True)
-        assert again.wait(120) and again.state == DONE, again.error
-    assert all(r.clean for r in a.results), "the machine stayed too busy to measure quietly"
+    assert all(r.clean for r in a.results)
     assert a.results_note == "" and a.runs[-1].source == "measured here"
 
     with COMPUTE.hold("someone else's long measurement"):   # the slot is busy: a hit must not wait for it
@@ -66,12 +63,12 @@ def test_same_seed_same_weights_and_an_identical_measurement_is_served_without_t
     b.presenter = True
     fresh = measuring.start_compress(b, QUICK, NO_FINETUNE, fresh=True)
     assert fresh is not None and fresh.wait(120) and fresh.state == DONE, fresh.error
-    if all(r.clean for r in b.results):   # a disturbed figure is never shared (lab.measure.quiet)
-        assert SHARED.stats()["entries"] == before
-        d = trained_session()
-        assert measuring.start_compress(d, QUICK, NO_FINETUNE) is None
-        assert d.results_note.endswith("for another session with identical settings")
-        assert d.results[0].throughput_batch256_ips == b.results[0].throughput_batch256_ips
+    assert all(r.clean for r in b.results)
+    assert SHARED.stats()["entries"] == before
+    d = trained_session()
+    assert measuring.start_compress(d, QUICK, NO_FINETUNE) is None
+    assert d.results_note.endswith("for another session with identical settings")
+    assert d.results[0].throughput_batch256_ips == b.results[0].throughput_batch256_ips
 
 
 def test_a_students_demo_afresh_is_refused_where_it_runs_not_only_at_its_button():
@@ -85,7 +82,9 @@ def test_a_students_demo_afresh_is_refused_where_it_runs_not_only_at_its_button(
 
 
 
-def test_an_identical_request_while_one_runs_follows_it_instead_of_computing_again():
+def test_an_identical_request_while_one_runs_follows_it_instead_of_computing_again(windows_count_as_quiet):
+    # Every window counts as quiet, so the leader's figures are shareable on a loaded machine too (a disturbed
+    # result is never shared: test_a_measurement_that_stayed_disturbed_... below).
     config = TrainConfig(model="mlp", epochs=1, train_images=400, seed=11)
     a, b, c = trained_session(config), trained_session(config), trained_session(config)
     names = ["fp32", "pruned-unstructured-50", "int8-dynamic"]
@@ -103,11 +102,9 @@ def test_an_identical_request_while_one_runs_follows_it_instead_of_computing_aga
     assert leader.active or leader.state == DONE
     assert follower.wait(120) and leader.wait(30)
     assert follower.state == DONE and [r.name for r in b.results] == ["fp32", "pruned-unstructured-50", "int8-dynamic"]
-    if all(r.clean for r in a.results):
-        assert follower.interference is None   # it never ran anything itself: it got the leader's figures
-        assert b.results_note.startswith("measured on this server")
-    else:   # the leader's figures stayed disturbed (a busy machine): never shared, so the follower measured its own
-        assert follower.interference is not None and b.results_note == ""
+    assert all(r.clean for r in a.results)
+    assert follower.interference is None   # it never ran anything itself: it got the leader's figures
+    assert b.results_note.startswith("measured on this server")
 
 
 def test_closed_tabs_stop_the_job_and_idle_sessions_free_their_model(monkeypatch):
@@ -165,16 +162,23 @@ def test_clear_all_forgets_the_measurements_but_keeps_settings_and_the_course():
 
 
 def test_a_measurement_that_stayed_disturbed_is_labelled_kept_out_of_the_shared_results_and_the_board(
-        gil_held_alongside):
+        gil_held_alongside, monkeypatch):
+    import dataclasses
+
+    from dashboard.lab import pipeline
     from dashboard.service import board_posts
 
+    # Every window here is disturbed on purpose: one re-measurement after a short wait shows the label as well as
+    # three would, without spending the whole retry budget waiting for a quiet that cannot come.
+    monkeypatch.setattr(pipeline, "APP_BENCH", dataclasses.replace(pipeline.APP_BENCH, retries=1, quiet_wait_s=0.05,
+                                                                   retry_budget_s=0.5))
     config = TrainConfig(model="mlp", epochs=1, train_images=400, seed=21)
     a, b = trained_session(config), trained_session(config)
     with gil_held_alongside():   # another thread holds the GIL all the time: every window is disturbed
         job = measuring.start_compress(a, ["fp32"], NO_FINETUNE)
         assert job is not None and job.wait(300) and job.state == DONE, job.error
     (r,) = a.results
-    assert "batch1" in r.disturbed and not r.clean
+    assert r.disturbed and not r.clean   # which regimes stayed disturbed depends on the machine's own load too
     assert a.notices[-1][0] == "warning" and "labelled *disturbed*" in a.notices[-1][1]
     # Not shared: the identical request of another session is measured for it, not served.
     again = measuring.start_compress(b, ["fp32"], NO_FINETUNE)
