@@ -1,14 +1,18 @@
 """The Compress page offers ONNX Runtime's own int8 and the channel-pruned model in ONNX Runtime,
-and measures them beside the PyTorch versions."""
+and measures them beside the PyTorch versions. The session gets a cnn trained in the test (a quarter of a
+second), not through the Train page: tests/app/test_pages.py trains through the page."""
 
 from __future__ import annotations
 
-from tests.app.drive import button, finish_job, fresh, open_page, session, train_tiny
+from dashboard.lab.training.train import TrainConfig, train
+from dashboard.service.sessions import DataChoice
+from tests.app.drive import button, finish_job, fresh, give_model, open_page, session
 
 
-def test_onnx_runtime_versions_are_offered_and_measured():
+def test_onnx_runtime_versions_are_offered_and_measured(tiny_digits):
     at = fresh()
-    train_tiny(at, model="cnn", images=1000)
+    cnn = train(TrainConfig(model="cnn", epochs=1, batch_size=64, threads=1, train_images=512), tiny_digits)
+    give_model(at, cnn, DataChoice("digits", train_images=512))
     open_page(at, "app_pages/compress.py")
     for key, value in (("c_unstructured", False), ("c_int8_dynamic", False), ("c_int8_static", False),
                        ("c_channels", False), ("c_onnx", True), ("c_onnx_int8", True), ("c_onnx_pruned", True)):
