@@ -280,7 +280,9 @@ def test_a_second_user_waits_in_line_while_the_first_measures(app_url, new_page,
     set_slider(bob, "Epochs (passes over the training images)", "Home", "1")
 
     alice.get_by_role("button", name="Run the whole demo", exact=True).click()
-    expect(alice.get_by_text(re.compile(r"Training cnn: step"))).to_be_visible(timeout=SETTLE_S)
+    # Her demo is under way (its panel's Stop): its training lasts ~4 s, about one redraw of a measuring job's
+    # panel (every 4 s), so waiting to see a training step could miss it.
+    expect(alice.get_by_role("button", name="Stop", exact=True)).to_be_visible(timeout=SETTLE_S)
     bob.get_by_role("button", name="Train", exact=True).click()
     waiting = bob.get_by_text(re.compile(r"Waiting for a free slot: 1 job ahead, about \d+ (s|min)"))
     expect(waiting).to_be_visible(timeout=TRAIN_S)
