@@ -4,7 +4,7 @@
 
     python benchmarks/app.py [--timeout 300]
 
-1. Start-up. Wall clock from launching `streamlit run dashboard/app.py` to the Home page's
+1. Start-up. Wall clock from launching `streamlit run dashboard/entry.py` to the Home page's
    first meaningful content visible in Chromium (its title), and to the page fully drawn
    (script idle, the diagram drawn). The browser is launched before the clock starts.
 2. The one-click demo. Wall clock from clicking "Run the whole demo" on Home (defaults) to its

@@ -7,7 +7,7 @@ report of one experiment, read top to bottom.)
 
 What it does (issue 20, "what it must show"):
 
-1. A FRESH server (`streamlit run dashboard/app.py`, throwaway HOME and data folder) whose class board
+1. A FRESH server (`streamlit run dashboard/entry.py`, throwaway HOME and data folder) whose class board
    already holds --board-entries entries for the room's class (what a morning of workshops leaves).
 2. The room: --n students (>= 10), each a Playwright browser context in ONE headless Debian Chromium on
    this machine's cores, as benchmarks/load.py drives them, doing what a room does until the measurement

@@ -7,7 +7,7 @@ report of one experiment, read top to bottom.)
     python benchmarks/load.py --memory [--memory-sessions 10] [--settle 180]
 
 What it does (issue 9 §7). For each N, a FRESH server (so the shared result cache starts
-empty): `streamlit run dashboard/app.py` with a throwaway HOME, `TRAIN_INFER_LAB_DATA` inside
+empty): `streamlit run dashboard/entry.py` with a throwaway HOME, `TRAIN_INFER_LAB_DATA` inside
 it and `TRAIN_INFER_LAB_DISCONNECT_GRACE_S=5` (a closed tab's job stops 5 s later). N users,
 each a Playwright browser context (own cookies, own `?s=` session) in ONE headless Debian
 Chromium:
