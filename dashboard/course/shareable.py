@@ -25,7 +25,7 @@ from functools import lru_cache
 from urllib.parse import urlencode
 
 from dashboard.course import lessons
-from dashboard.course.forms import Setting, defaults, schema  # noqa: F401 - defaults: what a link names changes from
+from dashboard.course.forms import Setting, schema
 from dashboard.lab import settings as lab_settings
 
 PAGES = ("train", "compress", "edge")   # the pages' url paths (dashboard/app.py)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from dashboard.course import forms, shareable
+from dashboard.course import forms
 from dashboard.service.sessions import DataChoice
 from tests.app.drive import fresh, give_model, open_page, session, train_tiny
 
@@ -70,7 +70,7 @@ def test_bad_values_show_a_plain_notice_and_keep_the_default():
     for param in ("epochs", "lr", "model", "seed", "batch", "bogus"):
         assert any(param in n for n in notices), (param, notices)
     assert not any("<script>" in w.value or "<" in w.value.replace("\\<", "") for w in at.warning)
-    defaults = shareable.defaults("train")
+    defaults = forms.defaults("train")
     assert at.slider(key="train_epochs").value == defaults["train_epochs"]
     assert at.select_slider(key="train_lr").value == defaults["train_lr"]
     assert at.selectbox(key="train_model").value == defaults["train_model"]
@@ -87,7 +87,7 @@ def test_the_share_link_carries_only_what_changed_and_the_full_address_where_kno
     open_page(at, TRAIN)
     assert share_link(at) == "https://lab.example/train"   # the defaults: the page's own address
     assert any("default settings" in c.value for c in at.caption)
-    assert session(at).forms["train"] == shareable.defaults("train")   # the page's FORM is the schema's
+    assert session(at).forms["train"] == forms.defaults("train")   # the page's FORM is the schema's
     at.select_slider(key="train_batch").set_value(256)
     at.number_input(key="train_seed").set_value(7)
     at.run()
@@ -126,7 +126,7 @@ def test_compress_settings_from_a_link_opened_before_training_wait_for_the_model
     plan = next(c.value for c in at.caption if c.value.startswith("Will make and measure"))
     assert plan.startswith("Will make and measure: fp32, pruned-unstructured-90, pruned-channels-50, int8-static, "
                            "onnxruntime-fp32.")
-    assert set(session(at).forms["compress"]) == set(shareable.defaults("compress"))
+    assert set(session(at).forms["compress"]) == set(forms.defaults("compress"))
     # The share link says what differs from the page's defaults.
     at.slider(key="c_channels_pct").set_value(70).run()
     params = link_params(share_link(at))

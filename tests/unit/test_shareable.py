@@ -49,7 +49,7 @@ def test_every_single_value_round_trips(page):
             query = shareable.encode({key: value}, page)
             assert parse(query, page) == ({key: value} if query else {}, []), (key, value, query)
             if not query:   # only the default is left out
-                assert value == shareable.defaults(page)[key]
+                assert value == forms.defaults(page)[key]
 
 
 @pytest.mark.parametrize("page", shareable.PAGES)
@@ -61,13 +61,13 @@ def test_many_combinations_round_trip_and_links_carry_only_changes(page):
         query = shareable.encode(values, page)
         parsed, notices = parse(query, page)
         assert notices == []
-        assert {**shareable.defaults(page), **parsed} == values
-        changed = {k for k, v in values.items() if v != shareable.defaults(page)[k]}
+        assert {**forms.defaults(page), **parsed} == values
+        changed = {k for k, v in values.items() if v != forms.defaults(page)[k]}
         assert {shareable.schema(page)[p].key for p in query} == changed
-    assert shareable.encode(shareable.defaults(page), page) == {}
+    assert shareable.encode(forms.defaults(page), page) == {}
     # And without leaving out the defaults (what a preset link says).
-    everything = shareable.encode(shareable.defaults(page), page, changed_only=False)
-    assert parse(everything, page) == (shareable.defaults(page), [])
+    everything = shareable.encode(forms.defaults(page), page, changed_only=False)
+    assert parse(everything, page) == (forms.defaults(page), [])
 
 
 def test_readable_spellings():
@@ -154,9 +154,9 @@ def test_values_above_the_server_caps_are_refused(caps):
     assert "at most 4" in notices[0] and "at most 64" in notices[1] and "at most 1000" in notices[2]
     values, notices = parse({"finetune": "3", "finetune_prune": "1", "calib": "1024"}, "compress")
     assert values == {"c_finetune_unstructured": 1} and len(notices) == 2
-    assert shareable.defaults("train")["train_epochs"] == 3
+    assert forms.defaults("train")["train_epochs"] == 3
     caps(max_epochs=2)
-    assert shareable.defaults("train")["train_epochs"] == 2
+    assert forms.defaults("train")["train_epochs"] == 2
     settings.override(None)
     assert parse({"epochs": "8"}, "train") == ({"train_epochs": 8}, [])
 
