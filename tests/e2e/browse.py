@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.keys import E2E_PRESENTER_KEY
 
@@ -155,3 +156,16 @@ def unlock_presenter(page: Page, key: str = E2E_PRESENTER_KEY) -> None:
     box.fill(key)
     sidebar(page).get_by_role("button", name="Unlock").click()
     expect(sidebar(page).get_by_text("Presenter mode")).to_be_visible(timeout=30_000)
+
+
+def root_font_px(page: Page, settled_at: float | None = None) -> float:
+    """The page's root font size (px). With `settled_at`, first waits up to SETTLE_S for it to become that:
+    presenter mode's larger type lands with the rerun after the toggle, not at once."""
+    read = "parseFloat(getComputedStyle(document.documentElement).fontSize)"
+    if settled_at is not None:
+        try:
+            page.wait_for_function(f"{read} === {settled_at}", timeout=SETTLE_S)
+        except PlaywrightTimeout:
+            pass   # the assertion that follows says what it was
+    return float(page.evaluate(read))
+

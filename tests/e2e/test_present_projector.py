@@ -10,14 +10,10 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.e2e.browse import SETTLE_S, no_exception, screen, settle, unlock_presenter
+from tests.e2e.browse import SETTLE_S, no_exception, root_font_px, screen, settle, unlock_presenter
 
 
 pytestmark = pytest.mark.e2e
-
-
-def root_font_px(page: Page) -> float:
-    return float(page.evaluate("getComputedStyle(document.documentElement).fontSize").removesuffix("px"))
 
 
 def read_qr(png: bytes) -> list:
@@ -51,7 +47,7 @@ def test_run_of_show_on_a_projector(app_url, projector_page, tmp_path, server_lo
     # Presenter mode: 1.25x Streamlit's 16 px. The style block arrives with the run's elements, which a
     # loaded machine may paint a moment after the run is idle: wait for it (up to SETTLE_S), then check.
     page.wait_for_function("getComputedStyle(document.documentElement).fontSize === '20px'", timeout=SETTLE_S)
-    assert root_font_px(page) == 20
+    assert root_font_px(page, settled_at=20) == 20
     expect(page).not_to_have_url(re.compile(r"mode=present"))
     expect(page.get_by_role("heading", name=re.compile("Step 1 of 6"))).to_be_visible()
     assert qr_text(page) == [f"{app_url}/"]
@@ -87,6 +83,6 @@ def test_run_of_show_on_a_projector(app_url, projector_page, tmp_path, server_lo
     no_exception(page)
     expect(page.get_by_text(re.compile(r"These figures were a replay: measured on"))).to_be_visible()
     expect(page.get_by_role("slider").first).to_be_visible()   # drawn, not a placeholder, in the screenshot
-    assert root_font_px(page) == 20   # still presenter mode, on another page of the tab
+    assert root_font_px(page, settled_at=20) == 20   # still presenter mode, on another page of the tab
     screen(page, tmp_path, "present-compress")
     screen(page, tmp_path, "present-compress-table", "Side by side")

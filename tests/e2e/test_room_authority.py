@@ -13,24 +13,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.keys import E2E_PRESENTER_KEY as PRESENTER_KEY
+from tests.e2e.browse import EXCEPTION, root_font_px, settle, sidebar
 
 pytestmark = pytest.mark.e2e
-
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-EXCEPTION = '[data-testid="stException"]'
-
-
-def settle(page: Page) -> None:
-    page.wait_for_selector(IDLE, state="attached", timeout=60_000)
-
-
-def sidebar(page: Page):
-    return page.get_by_test_id("stSidebar")
-
-
-def root_font_px(page: Page) -> float:
-    return float(page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)"))
-
 
 def type_key(page: Page, key: str) -> None:
     box = sidebar(page).get_by_label("Presenter key", exact=True)
@@ -54,7 +39,7 @@ def test_a_student_gets_the_key_box_not_the_controls_and_wrong_keys_are_rate_lim
     expect(page.get_by_role("heading", name="Class board", level=1)).to_be_visible(timeout=90_000)
     settle(page)
     expect(page).not_to_have_url(re.compile(r"mode=present"))
-    assert root_font_px(page) == 16                      # no presenter mode
+    assert root_font_px(page, settled_at=16) == 16                      # no presenter mode
     expect(sidebar(page).get_by_label("Presenter key", exact=True)).to_be_visible()   # the box opened instead
     expect(page.get_by_role("button", name=re.compile("Clear this class"))).to_have_count(0)
     expect(sidebar(page).get_by_role("link", name="Run of show")).to_have_count(0)
@@ -66,7 +51,7 @@ def test_a_student_gets_the_key_box_not_the_controls_and_wrong_keys_are_rate_lim
     expect(page.get_by_text(re.compile(r"That is not the presenter key\. Wait 30 s"))).to_be_visible()
     type_key(page, PRESENTER_KEY)   # the right key, too soon: still refused
     expect(page.get_by_text(re.compile(r"Too many wrong keys from this session: try again in \d+ s"))).to_be_visible()
-    assert root_font_px(page) == 16
+    assert root_font_px(page, settled_at=16) == 16
     expect(sidebar(page).get_by_text("Presenter mode")).to_have_count(0)
     expect(page.locator(EXCEPTION)).to_have_count(0)
 
@@ -83,7 +68,7 @@ def test_the_key_gives_the_controls_and_no_address_carries_the_session_credentia
 
     type_key(page, PRESENTER_KEY)
     expect(sidebar(page).get_by_text("Presenter mode")).to_be_visible()
-    assert root_font_px(page) == 20
+    assert root_font_px(page, settled_at=20) == 20
     seen: list[str] = []
     for name, path in (("Run of show", "present"), ("Class board", "board"), ("Train", "train"),
                        ("Compress & benchmark", "compress"), ("Lessons", "lessons")):
