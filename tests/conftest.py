@@ -103,6 +103,7 @@ def windows_count_as_quiet(monkeypatch):
 
     monkeypatch.setattr(quiet, "DISTURBED_SHARE", math.inf)
     monkeypatch.setattr(quiet, "OTHERS_SHARE", math.inf)
+    monkeypatch.setattr(quiet, "PROBE_SLOW", math.inf)
 
 
 @pytest.fixture(autouse=True)

@@ -74,7 +74,7 @@ st.markdown(
     "- **Published**, with its source beside it: the grid's carbon intensity (CodeCarbon's bundled data), "
     "electricity prices and the everyday comparisons.")
 st.caption("Heavy work takes turns, one job at a time, so no two measurements overlap. Each timing checks that it had "
-           "the processor to itself; one that other work disturbed is measured again when the server is quieter, and "
-           "if it stays disturbed it is shown labelled *(disturbed)* and never shared or compared on another page. "
-           "When someone on this server already measured identical settings, you get their figures at once, labelled "
-           "as such.")
+           "the processor to itself and that the processor ran at its usual speed; one that was disturbed is measured "
+           "again when the server is quieter, and if it stays disturbed it is shown labelled *(disturbed)* and never "
+           "shared or compared on another page. When someone on this server already measured identical settings, you "
+           "get their figures at once, labelled as such.")

@@ -7,8 +7,10 @@ GIL), so they disturb on a quiet machine and on a busy one alike."""
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import pytest
+import torch
 
 from dashboard.lab.measure import bench, quiet
 from dashboard.lab.compression.compress import make_variants
@@ -78,3 +80,56 @@ def test_a_metered_window_is_disturbed_when_other_threads_of_the_process_compute
     assert bench._quiet_rounds([q, q, _q(0.0)], metered=True) == [0, 1, 2]
     assert bench._quiet_rounds([q, q, _q(0.0)], metered=False) == [0, 1, 2]
     assert bench._disturbance([q, q, _q(0.0)], 0, bench.BenchSettings(), metered=True).startswith("2 of its 3")
+
+
+# A processor that runs slow while every thread has a core (a VM's host lending the core to another guest,
+# a hot laptop) cannot be made on demand here; what can be made is a reference that says how fast this
+# processor was: a recent probe far faster than any real one, so every real window reads slow against it.
+@pytest.fixture
+def processor_was_much_faster(monkeypatch):
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(quiet, "_probes", deque([(time.monotonic(), t, 1.0) for t in range(1, threads + 2)]))
+
+
+def test_a_window_around_which_the_reference_probe_reads_slow_is_disturbed(processor_was_much_faster):
+    with quiet.window() as w:
+        sum(range(10_000))
+    q = w.result
+    assert q.probe_us is not None and q.probe_best_us == 1.0 and q.slowness > quiet.PROBE_SLOW
+    assert q.share <= quiet.DISTURBED_SHARE and q.disturbed and q.ran_slow
+    assert "slower than its best" in q.why() and q.to_dict()["slowness"] > quiet.PROBE_SLOW
+
+
+def test_a_window_is_probed_before_and_after_against_the_fastest_recent_probe():
+    with quiet.window() as w:
+        sum(range(10_000))
+    q = w.result
+    assert q.probe_us is not None and all(us > 0 for us in q.probe_us) and "reference probe" in q.how
+    assert q.threads == torch.get_num_threads()
+    assert q.probe_best_us == quiet.best_probe_us(q.threads) <= min(q.probe_us)
+    with quiet.window(probe=False) as w:
+        sum(range(10_000))
+    assert w.result.probe_us is None and w.result.slowness == 1.0 and not w.result.ran_slow
+
+
+def test_a_window_is_judged_again_against_a_faster_probe_seen_after_it():
+    threads = torch.get_num_threads()
+    q = quiet.Quality(0.1, 0.0, 0.0, 0.0, 0.0, "thread time + schedstat + reference probe",
+                      probe_us=(50.0, 52.0), probe_best_us=50.0, threads=threads)
+    assert not q.disturbed   # at its time it had only slow probes to compare with
+    quiet._probes.append((time.monotonic(), threads, 0.001))   # the processor's speed once the spell ended
+    later = quiet.rejudged(q)
+    assert later.probe_best_us == 0.001 and later.disturbed and later.ran_slow
+    assert quiet.rejudged(_q(0.0)) == _q(0.0)   # a window without probes is left as it was
+
+
+def test_a_measurement_on_a_slow_processor_is_measured_again_and_labelled(tiny_trained, tiny_digits,
+                                                                       processor_was_much_faster):
+    variants = make_variants(tiny_trained, tiny_digits, ["fp32"])
+    said = []
+    settings = bench.BenchSettings.quick(threads=1, rounds=3, retries=1, quiet_wait_s=0.01)
+    (r,) = bench.measure(variants, tiny_digits, settings, on_progress=lambda f, m: said.append(m))
+    assert "batch1" in r.disturbed and "batch" in r.disturbed
+    assert "slower than its best" in r.disturbed["batch1"]
+    assert r.quality["batch1"]["retries"] >= 1 and min(r.quality["batch1"]["slowness"]) > quiet.PROBE_SLOW
+    assert any("running slower than usual" in m for m in said)

@@ -9,7 +9,8 @@ What makes it fair:
   round 1, each round in a rotated order), so a noisy neighbour or CPU clock drift hits all
   alike; a speed-up is the ratio of the two medians shown (fp32's and the version's), so it agrees
   with its own row; the per-round ratios are kept in the spread;
-- each timed window is watched (lab.measure.quiet: how long its own threads waited for a processor); a
+- each timed window is watched (lab.measure.quiet: how long its own threads waited for a processor, and a
+  reference probe before and after it that sees a processor running slow); a
   disturbed one is measured again after a wait for a quieter moment (bounded), and a figure is the
   median over its quiet rounds, or, when most stayed disturbed, over all of them and says so
   (`disturbed`); the spread over rounds is kept;
@@ -216,18 +217,26 @@ def _checked(timed: Callable[[], tuple], phase: str, s: BenchSettings, energy_se
         with energy.meter(phase, settings=energy_settings) if metered else nullcontext() as reading:
             with quiet.window() as w:
                 figures = timed()
-        if best is None or w.result.share + w.result.others_share < best[1].share + best[1].others_share:
+        if best is None or _badness(w.result) < _badness(best[1]):
             best = (figures, w.result, reading if metered else None)
         if not w.result.disturbed_for(metered) or retries >= s.retries \
                 or budget.left_s - (time.perf_counter() - since) <= 0 or should_stop():
             break
         retries += 1
-        say(f"the server is busy: waiting for a quieter moment, then measuring again (try {retries + 1} of "
+        busy = "the processor is running slower than usual" if w.result.share <= quiet.DISTURBED_SHARE \
+            and w.result.ran_slow else "the server is busy"
+        say(f"{busy}: waiting for a quieter moment, then measuring again (try {retries + 1} of "
             f"{1 + s.retries})")
         quiet.wait_for_quiet(s.quiet_wait_s, should_stop=should_stop)
     if retries:
         budget.spend(since)
     return (*best, retries)
+
+
+def _badness(q: quiet.Quality) -> float:
+    """How disturbed a window was, to keep the least disturbed of its tries: lost share plus the others'
+    share plus how much slower than its best the processor ran."""
+    return q.share + q.others_share + max(q.slowness - 1.0, 0.0)
 
 
 def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tensor,
@@ -311,7 +320,8 @@ def _quality(qualities: list, retries: int, metered: bool = False) -> dict:
     return {"windows": len(qualities), "clean": sum(1 for q in qualities if not q.disturbed_for(metered)),
             "retries": retries, "worst_share": round(max((q.share for q in qualities), default=0.0), 4),
             "shares": [round(q.share, 4) for q in qualities],
-            "others_shares": [round(q.others_share, 4) for q in qualities], "metered": metered,
+            "others_shares": [round(q.others_share, 4) for q in qualities],
+            "slowness": [round(q.slowness, 3) for q in qualities], "metered": metered,
             "how": qualities[0].how if qualities else ""}
 
 
@@ -405,6 +415,8 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
             # A metered window is also disturbed when other threads of this process computed inside it: their
             # CPU time would be in its energy (lab.measure.quiet.Quality.disturbed_for).
             metered = s.energy and s.energy_mode == "rounds"
+            # Judged again against the fastest reference probe of the whole measurement (lab.measure.quiet).
+            t.quality1, t.quality = [quiet.rejudged(q) for q in t.quality1], [quiet.rejudged(q) for q in t.quality]
             quiet1, quietn = _quiet_rounds(t.quality1, metered), _quiet_rounds(t.quality, metered)
             for regime, qualities in (("batch1", t.quality1), ("batch", t.quality)):
                 r.quality[regime] = _quality(qualities, t.retries[regime], metered)

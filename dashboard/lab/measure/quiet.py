@@ -19,9 +19,22 @@ is not proportional to how busy the machine was (a busy room has also slowed a m
 
 Their sum over the wall time is the window's disturbance `share`. A parallel call waits for its
 slowest thread, so a window with share s took at most about 1 / (1 - s) of its quiet time: at the
-threshold, DISTURBED_SHARE = 0.25, at most ~1.33x. Above it the window is disturbed and measured again
-(lab.measure.bench) after `wait_for_quiet`. On a quiet machine windows read 0-3 %; with one busy program
-beside a 2-thread measurement, 50-100 % (benchmarks/busy_room.py measures a whole room).
+threshold, DISTURBED_SHARE = 0.25, at most ~1.33x. On a quiet machine windows read 0-3 %; with one busy
+program beside a 2-thread measurement, 50-100 % (benchmarks/busy_room.py measures a whole room).
+
+A processor can also run slow while every thread has a core: a virtual machine's host gives its cores
+to other guests or moves them, a laptop throttles when hot, two threads share one physical core. None
+of that is time off the CPU, so a short reference probe (`probe_us`: a small convolution, the fastest
+of 30 calls) runs just before and just after each window, outside its clock. A window whose slower
+probe read more than PROBE_SLOW = 1.5x the fastest probe of the last two minutes ran on a processor
+working well below its own speed: it is disturbed too. (Seen on the 2-vCPU development VM with nothing
+else running: spells of a few seconds in which the probe read 2.0-2.5x and the demo's cnn 1.5-1.7x its
+usual time; outside them the probe stayed within 1.25x. A busy program beside the measurement barely
+moved the probe: that case is the share's.) A measurement re-judges its windows at its end against the
+fastest probe it saw (`rejudged`), so a window timed at the start of a slow spell is caught as well.
+
+A disturbed window is measured again (lab.measure.bench) after `wait_for_quiet`, which waits for the
+others' CPU to drop and the probe to read normal again.
 
 Where the kernel gives no per-thread run-queue figure (macOS, Windows), only the measuring thread is
 checked; `how` says so.
@@ -29,16 +42,21 @@ checked; `how` says so.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import psutil
+import torch
 
 DISTURBED_SHARE = 0.25   # of the window: above it, a window is disturbed (at most ~1 / (1 - 0.25) = 1.33x slow)
+PROBE_SLOW = 1.5         # the slower probe around a window over the fastest recent one: above it, disturbed
+PROBE_MEMORY_S = 120.0   # how far back the fastest probe is looked for (a laptop's clock drifts over minutes)
 # Of the window: other threads of this process that computed longer than this put their CPU time inside a
 # metered window's energy (CodeCarbon meters the whole process): its energy is then not the model's.
 OTHERS_SHARE = 0.25
@@ -55,6 +73,9 @@ class Quality:
     others_cpu_s: float       # this process's other threads (other sessions' pages, the web server)
     machine_other_cpu_s: float  # other programs on the machine (a browser on the same computer)
     how: str                  # "thread time + schedstat" or "thread time only"
+    probe_us: tuple[float, float] | None = None   # the reference probe just before and just after the window
+    probe_best_us: float | None = None            # the fastest probe of the last PROBE_MEMORY_S at this thread count
+    threads: int = 0                              # torch's thread count the probes ran at
 
     @property
     def share(self) -> float:
@@ -62,8 +83,20 @@ class Quality:
         return (self.off_cpu_s + self.worker_wait_s) / self.wall_s if self.wall_s > 0 else 0.0
 
     @property
+    def slowness(self) -> float:
+        """How much slower than its best the processor ran around the window: the slower probe over the
+        fastest recent one (1.0 where no probe ran)."""
+        if not self.probe_us or not self.probe_best_us:
+            return 1.0
+        return max(self.probe_us) / self.probe_best_us
+
+    @property
+    def ran_slow(self) -> bool:
+        return self.slowness > PROBE_SLOW
+
+    @property
     def disturbed(self) -> bool:
-        return self.share > DISTURBED_SHARE
+        return self.share > DISTURBED_SHARE or self.ran_slow
 
     @property
     def others_share(self) -> float:
@@ -83,6 +116,10 @@ class Quality:
         if self.machine_other_cpu_s >= 0.05 * self.wall_s:
             who.append(f"other programs on this computer ({self.machine_other_cpu_s / self.wall_s:.0%} of a core)")
         lost = self.off_cpu_s + self.worker_wait_s
+        if self.ran_slow and self.share <= DISTURBED_SHARE:
+            return (f"the processor ran {self.slowness:.1f}x slower than its best of the last "
+                    f"{PROBE_MEMORY_S / 60:.0f} minutes around it (a reference calculation timed before and after"
+                    f"{', while ' + ' and '.join(who) + ' ran' if who else ', with nothing else running here'})")
         if not self.disturbed and self.others_share > OTHERS_SHARE:
             return (f"other users' pages on this server computed for {_ms(self.others_cpu_s)} during its "
                     f"{_ms(self.wall_s)}: their processor time would be counted in its energy")
@@ -91,7 +128,57 @@ class Quality:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "share": round(self.share, 4), "others_share": round(self.others_share, 4),
-                "disturbed": self.disturbed}
+                "slowness": round(self.slowness, 3), "disturbed": self.disturbed}
+
+
+# The reference probe: a small convolution like the lab's models' layers, at the measurement's thread count.
+_PROBE_CALLS = 30
+_probe_lock = threading.Lock()
+_probe_layer: tuple | None = None
+_probes: deque[tuple[float, int, float]] = deque(maxlen=4096)   # (when, threads, microseconds)
+
+
+def probe_us() -> float:
+    """Microseconds of the fastest of 30 calls of a small convolution (~25 us each on a 2-core VM; ~1 ms in
+    all), at torch's current thread count; remembered as a reference for later windows. Runs outside any timed window."""
+    global _probe_layer
+    with _probe_lock:
+        if _probe_layer is None:   # fixed values: no random state is touched
+            _probe_layer = (torch.full((16, 8, 3, 3), 0.01), torch.full((1, 8, 28, 28), 0.5))
+        weight, x = _probe_layer
+    best, start = math.inf, time.perf_counter()
+    with torch.inference_mode():
+        for i in range(_PROBE_CALLS):
+            t0 = time.perf_counter_ns()
+            torch.nn.functional.conv2d(x, weight, padding=1)
+            best = min(best, time.perf_counter_ns() - t0)
+            # Each call hands Python's GIL back and waits to get it again: when other threads hold it, each
+            # call waits their switch interval (5 ms), so a probe stops after 5 calls once 20 ms have passed.
+            if i >= 4 and time.perf_counter() - start > 0.02:
+                break
+    us = best / 1e3
+    with _probe_lock:
+        _probes.append((time.monotonic(), torch.get_num_threads(), us))
+    return us
+
+
+def best_probe_us(threads: int, since_s: float = PROBE_MEMORY_S) -> float | None:
+    """The fastest probe of the last `since_s` seconds at `threads` threads (None if none ran)."""
+    now = time.monotonic()
+    with _probe_lock:
+        seen = [us for when, n, us in _probes if n == threads and now - when <= since_s]
+    return min(seen, default=None)
+
+
+def rejudged(q: Quality) -> Quality:
+    """The same window judged against the fastest probe seen since (a measurement calls this at its end: a
+    window timed at the start of a slow spell had only slow probes to compare with)."""
+    if not q.probe_us or not q.threads:
+        return q
+    best = best_probe_us(q.threads)
+    if best is None or (q.probe_best_us is not None and best >= q.probe_best_us):
+        return q
+    return replace(q, probe_best_us=best)
 
 
 def _ms(seconds: float) -> str:
@@ -134,9 +221,11 @@ class Window:
 
 
 @contextmanager
-def window() -> Iterator[Window]:
-    """Watch one timed window; `.result` (a Quality) is set when the block ends."""
+def window(probe: bool = True) -> Iterator[Window]:
+    """Watch one timed window; `.result` (a Quality) is set when the block ends. With `probe`, the reference
+    probe runs just before and just after it (outside its clock)."""
     seen = Window()
+    before = probe_us() if probe else None
     python = _python_threads()   # the workers are the other threads: native ones (OpenMP, ONNX Runtime)
     sched0 = _sched(python)
     try:
@@ -166,13 +255,20 @@ def window() -> Iterator[Window]:
                 machine_other = max((machine1 - machine0) - (process1 - process0), 0.0)
             except (psutil.Error, OSError):
                 pass
-        seen.result = Quality(wall, max(wall - cpu, 0.0), max(worker_wait, 0.0), others, machine_other,
-                              "thread time + schedstat" if sched1 is not None else "thread time only")
+        how = "thread time + schedstat" if sched1 is not None else "thread time only"
+        probes, threads = None, torch.get_num_threads()
+        if before is not None:
+            probes = (before, probe_us())
+            how += " + reference probe"
+        seen.result = Quality(wall, max(wall - cpu, 0.0), max(worker_wait, 0.0), others, machine_other, how,
+                              probes, best_probe_us(threads) if probes else None, threads if probes else 0)
 
 
-def wait_for_quiet(max_s: float = 2.0, slice_s: float = 0.1, should_stop: Callable[[], bool] | None = None) -> float:
+def wait_for_quiet(max_s: float = 2.0, slice_s: float = 0.1, should_stop: Callable[[], bool] | None = None,
+                   probe: bool = True) -> float:
     """Wait (at most max_s) until, over one slice, everything but this thread used under QUIET_SHARE of a
-    core; returns the seconds waited. Between timed windows only: it never runs inside one."""
+    core and (with `probe`) the reference probe reads within PROBE_SLOW of its best; returns the seconds
+    waited. Between timed windows only: it never runs inside one."""
     start = time.perf_counter()
     try:
         while time.perf_counter() - start < max_s and not (should_stop and should_stop()):
@@ -181,11 +277,17 @@ def wait_for_quiet(max_s: float = 2.0, slice_s: float = 0.1, should_stop: Callab
             time.sleep(slice_s)
             _, machine1 = _busy()
             others = (machine1 - machine0) - (time.thread_time() - me0)
-            if others < QUIET_SHARE * slice_s:
-                break
+            if others >= QUIET_SHARE * slice_s:
+                continue
+            if probe:
+                now, best = probe_us(), best_probe_us(torch.get_num_threads())
+                if best is not None and now > PROBE_SLOW * best:
+                    continue
+            break
     except (psutil.Error, OSError):
         pass
     return time.perf_counter() - start
 
 
-__all__ = ["DISTURBED_SHARE", "OTHERS_SHARE", "Quality", "wait_for_quiet", "window"]
+__all__ = ["DISTURBED_SHARE", "OTHERS_SHARE", "PROBE_SLOW", "Quality", "best_probe_us", "probe_us", "rejudged",
+           "wait_for_quiet", "window"]
