@@ -66,7 +66,7 @@ class DataChoice:
 # What belongs to the current model: kept together when another replaces it, put back together.
 MODEL_FIELDS = ("trained", "weights", "digest", "data", "steps", "training_energy", "evaluation_energy", "memory",
                 "layer_flops", "inspection", "results", "results_note", "results_settings", "sensitivity",
-                "edge_runs", "model_runs_before")
+                "edge_runs", "browser", "model_runs_before")
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,7 @@ class Session:
     layer_flops: Any = None   # lab.measure.layer_flops.FlopsByLayer of the current model
     hardware_probe: Any = None   # lab.measure.peak.HardwareProbe: this machine's peaks, the model's share of them
     edge_runs: dict[str, Any] = field(default_factory=dict)  # profile key -> lab.deploy.edge.EdgeRun of the current model
+    browser: Any = None       # lab.deploy.browser_models.BrowserSet: the model's files for a browser, what browsers measured
     inspection: Inspection | None = None
     results: list[BenchResult] = field(default_factory=list)
     results_note: str = ""                     # where the results come from when not measured now
@@ -182,7 +183,7 @@ class Session:
             self.training_energy, self.inspection = training_energy, inspection
             self.evaluation_energy, self.memory, self.layer_flops = evaluation_energy, memory, layer_flops
             self.results, self.results_note, self.results_settings, self.sensitivity = [], "", {}, None
-            self.edge_runs = {}
+            self.edge_runs, self.browser = {}, None
 
     def _keep(self) -> KeptModel:
         """The current model and its measurements, with its weights as bytes (no live module kept)."""
