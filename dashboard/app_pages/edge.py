@@ -8,6 +8,7 @@ from dashboard.lab import claims
 from dashboard.lab.deploy import cloud_edge
 from dashboard.service import versions
 from dashboard.ui import edge_view, session, share, status, widgets
+from dashboard.ui import mcu_view
 
 s = session.page("Edge & cloud", claims.statement(
                  "Will your model run on a phone or a microcontroller, and does it answer sooner there or in the "
@@ -38,6 +39,7 @@ status.job_panel(s, ("edge",), key="edge")
 
 # --- which versions fit ---------------------------------------------------------------------------------
 best = edge_view.which_fit(s, edge_view.shown_run(s, key), profile)
+mcu_view.section(s)   # microcontrollers: MLPerf Tiny's published result, your int8 model's flash and RAM
 
 # --- cloud vs edge --------------------------------------------------------------------------------------
 st.subheader("Cloud or device: one request")
