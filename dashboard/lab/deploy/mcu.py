@@ -102,14 +102,14 @@ class Room:
         return self.budget - self.need
 
     def share(self) -> str:
-        """'2.3 % of its 1 MiB flash', from the two values (lab.claims.share), digits enough to show it."""
+        """'2.3 % of 1 MiB', from the two values (lab.claims.share), digits enough to show it."""
         r = self.need / self.budget
         digits = 0 if r >= 0.1 else 1 if r >= 0.01 else 2
-        return claims.share(self.need, self.budget, f"its {fmt.size(self.budget)} {self.what}", digits)
+        return claims.share(self.need, self.budget, fmt.size(self.budget), digits)
 
     def text(self) -> str:
-        """'fits: 2.3 % of its 1 MiB flash, 1,000 KiB left' or 'does not fit: 150 % of its 256 KiB RAM, 128 KiB
-        over': the words follow the two values."""
+        """'fits: 2.3 % of 1 MiB, 1,000 KiB left' or 'does not fit: 150 % of 256 KiB, 128 KiB over': the
+        words follow the two values."""
         if self.fits:
             return f"fits: {self.share()}, {fmt.size(self.margin)} left"
         return f"does not fit: {self.share()}, {fmt.size(-self.margin)} over"

@@ -103,7 +103,7 @@ MLPERF_TINY_IC = TinyResult(
     processor="Arm Cortex-M4 with FPU at 120 MHz", memory="640KB SRAM, 2MB eFlash",
     runtime="TensorFlow Lite for Microcontrollers v2.3.1", quantization="TensorFlow int8 quantization",
     operating="operating at 1.8 V",
-    model="the benchmark's ResNet (ResNet-8), int8", dataset="CIFAR-10: 32x32 colour images, 10 classes",
+    model="the benchmark's ResNet (ResNet-8), int8", dataset="CIFAR-10 (32×32 colour images, 10 classes)",
     throughput_ips=1.420, energy_uj=29_207.010, power_uw=41_475.447, top1=0.865,
     source="MLCommons, MLPerf Tiny v0.5 results, closed division, 'reference' submission (2021)",
     url="https://github.com/mlcommons/tiny_results_v0.5",
