@@ -195,7 +195,8 @@ def export_set(variants: list[Variant], trained: TrainedModel, dataset: Dataset,
             left_out.update({name: f"its ONNX file could not be made: {why}" for name in stands_for})
     example = dataset.test_tensors(1)[0][:1].contiguous()
     for m in models:
-        out = runtimes.session(m.onnx, THREADS).run([onnx_export.OUTPUT_NAME], {onnx_export.INPUT_NAME: example.numpy()})
+        sess = runtimes.session(m.onnx, THREADS)
+        out = sess.run([onnx_export.OUTPUT_NAME], {onnx_export.INPUT_NAME: example.numpy()})
         m.reference = [float(x) for x in np.asarray(out[0]).reshape(-1)]
     progress(1.0, "files made")
     hw = hardware.describe("cpu")
