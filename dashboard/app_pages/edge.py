@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard.lab import claims
 from dashboard.lab.deploy import cloud_edge
 from dashboard.service import versions
-from dashboard.ui import edge_view, session, share, status, widgets
+from dashboard.ui import device_view, edge_view, session, share, status, widgets
 from dashboard.ui import mcu_view
 
 s = session.page("Edge & cloud", claims.statement(
@@ -40,6 +40,9 @@ status.job_panel(s, ("edge",), key="edge")
 # --- which versions fit ---------------------------------------------------------------------------------
 best = edge_view.which_fit(s, edge_view.shown_run(s, key), profile)
 mcu_view.section(s)   # microcontrollers: MLPerf Tiny's published result, your int8 model's flash and RAM
+
+# --- the student's own device: the versions run in this browser -----------------------------------------------
+device_view.section(s)
 
 # --- cloud vs edge --------------------------------------------------------------------------------------
 st.subheader("Cloud or device: one request")
