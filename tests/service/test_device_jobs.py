@@ -12,8 +12,8 @@ from dashboard.service.sessions import DataChoice, Session, state_bytes
 
 
 def result(bset, run_id: str, p50: float = 0.2) -> dict:
-    return {"run_id": run_id, "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/140.0.0.0", "runtime_version": "1.30.0",
-            "hardware_concurrency": 4, "versions": [{"name": m.name, "p50_ms": p50, "p95_ms": 0.3, "batches": 30,
+    return {"run_id": run_id, "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/140.0.0.0",
+            "runtime_version": "1.30.0", "hardware_concurrency": 4, "versions": [{"name": m.name, "p50_ms": p50, "p95_ms": 0.3, "batches": 30,
                                                      "calls_per_batch": 40} for m in bset.models]}
 
 

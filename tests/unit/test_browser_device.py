@@ -190,3 +190,11 @@ def test_answers_that_differ_from_native_onnx_runtime_are_said_so(bset):
 ])
 def test_the_device_is_described_from_what_the_browser_says(ua, cores, said):
     assert br.describe(ua, cores) == said
+
+
+def test_a_wide_spread_between_the_batches_makes_a_figure_unsteady(bset):
+    raw = good(bset)
+    raw["versions"][0]["p95_ms"] = 0.2 * br.STEADY_SPREAD * 1.01   # p50 0.2: a p95 just past the spread allowed
+    run = br.parse(raw, "r1", bset.models)
+    assert not run.timing(raw["versions"][0]["name"]).steady
+    assert all(t.steady for t in run.timings[:-1] if t.name != raw["versions"][0]["name"])
