@@ -12,7 +12,8 @@ are the app's own, read from dashboard/app.py's st.Page(...) list without runnin
 A note never states a figure written by hand: it names a fact, `{sizes}`, and the page fills it in from
 the figures it has (the presenter's session, else the step's replay), through lab.claims; with none,
 the note says the same thing without the figure (FACTS). A step's replay must hold what the step's page
-shows (SHOWS), or the step keeps its page and loses the replay, with the reason.
+shows (SHOWS), or the step keeps its page and loses the replay, with the reason. A step may carry a
+question for the room (course.room_questions); one that does not check out is left out, with the reason.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import PurePosixPath
 
-from dashboard.course import lessons, replay, shareable
+from dashboard.course import lessons, replay, room_questions, shareable
 from dashboard.lab import claims, fmt, settings
 from dashboard.course.lesson_checks import Evidence
 
@@ -55,6 +56,7 @@ class Step:
     notes: tuple[str, ...]      # for the presenter's eyes
     preset: str | None = None   # lessons/presets.toml, for that page
     replay: str | None = None   # assets/presets/NAME.json
+    question: room_questions.Question | None = None   # what the presenter may ask the room at this step
 
 
 # ---------------------------------------------------------------- the app's pages
@@ -270,8 +272,14 @@ def load_steps(text: str, source: str = STEPS_FILE, *, pages: Collection[str] | 
             errors.append(f"{where}: the replay {replay_name} holds no {lacks}, which its page shows; "
                           "the step has no replay.")
             replay_name = None
+        # A question that cannot be asked costs the step only its question.
+        question = None
+        if "question" in entry:
+            question, why = room_questions.parse(entry["question"])
+            if why is not None:
+                errors.append(f"{where}: its question was left out: {why}.")
         seen.add(key)
-        steps.append(Step(key, title, page, tuple(n.strip() for n in notes), preset, replay_name))
+        steps.append(Step(key, title, page, tuple(n.strip() for n in notes), preset, replay_name, question))
     if not entries:
         errors.append(f"{source} has no [[steps]].")
     return steps, errors
