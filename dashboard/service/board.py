@@ -272,12 +272,35 @@ class Board:
         forget(self, code)
         return n
 
+    def nickname_owner(self, class_code: str, nickname: str) -> str | None:
+        """The session (public_id) that took `nickname`, or a look-alike of it, in the class; None when free.
+        ValueError for a nickname or class code that is not one."""
+        code, keys = clean_class_code(class_code), look_alike_keys(clean_nickname(nickname))
+        with self._transaction() as conn:
+            return conn.execute(select(_nicknames.c.owner)
+                                .where(_nicknames.c.class_code == code, _nicknames.c.look_alike_key.in_(keys))
+                                .limit(1)).scalar()
+
     def _rows(self, query) -> list[Entry]:
         with self._transaction() as conn:
             return [_entry(row) for row in conn.execute(query).mappings()]
 
     def _transaction(self):
         return _transaction(self._engine, self._url)
+
+    def transaction(self):
+        """A transaction on the board's database, whose errors become BoardUnavailable: for the tables that live
+        beside the board's (service.room)."""
+        return self._transaction()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def key(self) -> str:
+        """Names the database (password hidden): what a process-wide cache of its contents is keyed by."""
+        return self._url.render_as_string(hide_password=True)
 
 
 def _bounded(limit: int | None) -> int:

@@ -88,6 +88,8 @@ class Session:
     public_id: str = field(default_factory=lambda: secrets.token_hex(8))
     presenter: bool = False   # the presenter key was given in this session (service.authority)
     kept_by: str = "this tab"   # how the browser keeps the token: "cookie", "browser storage" (ui.session)
+    following: bool = False   # follows the presenter's run of show (ui.follow): off until the student turns it on
+    followed: int = -1        # the room's step move this session last went along with (service.room: step_seq)
     created_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)       # a page of it ran
     last_connected: float = field(default_factory=time.time)  # a tab of it was open
