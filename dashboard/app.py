@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard.lab import energy
 from dashboard.service import authority
-from dashboard.ui import incident, presenter, session, status, widgets
+from dashboard.ui import follow, incident, presenter, room_questions, session, status, widgets
 
 st.set_page_config(page_title="Train & Infer Lab", page_icon=":material/model_training:", layout="wide")
 
@@ -45,5 +45,8 @@ s = session.get()
 page = st.navigation(PAGES + ([PRESENT] if authority.is_presenter(s) else []))
 widgets.save_all(s)
 status.sidebar(s)
+following = follow.sidebar(s)
 presenter.setup(s)
+if following:
+    room_questions.student_panel(s)   # the presenter's open questions, above the page
 incident.run_page(page)

@@ -1,7 +1,9 @@
 """Run of show: the workshop one step at a time, for the presenter (lessons/run_of_show.toml).
 
 Each step: its notes, a button that opens its page (with its preset) for the room, its replay where it
-has one, and the link + QR code that open the same page and preset on the students' devices.
+has one, and the link + QR code that open the same page and preset on the students' devices. Moving on sends
+the students who follow the presenter to the step's page; a step's question is opened, watched and revealed
+above the notes.
 `?step=N` opens step N (from 1); the address follows the step shown, so a refresh stays on it.
 Layout only: the sections are ui.present_view's.
 """
@@ -11,7 +13,7 @@ import streamlit as st
 from dashboard.course import run_of_show
 from dashboard.service import authority, replays
 from dashboard.service.jobs import Busy
-from dashboard.ui import present_view, session, status
+from dashboard.ui import present_view, room_questions, session, status
 
 s = session.page("Run of show", "The workshop one step at a time: the notes are for your eyes, the link and "
                                 "QR code for the room.")
@@ -28,9 +30,10 @@ if not steps:
     st.stop()
 pages = run_of_show.bundled_pages()
 
-i = present_view.step_shown(len(steps))
+i = present_view.step_shown(s, steps)
 step, page = steps[i], pages[steps[i].page]
-present_view.step_bar(steps, i)
+present_view.step_bar(s, steps, i)
+room_questions.presenter_panel(s, step)
 
 main, room = st.columns([1.1, 1], gap="large")
 with main:

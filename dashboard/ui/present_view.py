@@ -1,7 +1,8 @@
-"""The Run of show page's sections: the step a link asks for (?step=N) and the buttons that move on, the
-row of steps, opening a step's page for the room, its replay, the presenter's notes (figures from this
-session's model or the step's replay), and the link and QR code for the students. Streamlit drawing
-only: the steps, their links and notes are course.run_of_show's, the QR code and room address ui.presenter's."""
+"""The Run of show page's sections: the step a link asks for (?step=N) and the buttons that move on (the
+students who follow the presenter move with them: ui.follow), the row of steps, opening a step's page for
+the room, its replay, the presenter's notes (figures from this session's model or the step's replay), and
+the link and QR code for the students. Streamlit drawing only: the steps, their links and notes are
+course.run_of_show's, the QR code and room address ui.presenter's."""
 
 from __future__ import annotations
 
@@ -13,20 +14,22 @@ import streamlit as st
 from dashboard.course import replay, run_of_show, shareable
 from dashboard.lab import settings
 from dashboard.service.sessions import Session
-from dashboard.ui import lesson_view, presenter, widgets
+from dashboard.ui import follow, lesson_view, presenter, widgets
 
 STEP_KEY, PARAM_KEY = "ros_step", "ros_step_param"   # the step shown (from 0); the ?step= value last applied
 LOCALHOST = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 
 
-def step_shown(n: int) -> int:
-    """The step to show (from 0): ?step=N applied once per value (the buttons move on from there), kept in
-    range; the address then follows it, so a refresh stays on it."""
+def step_shown(s: Session, steps: list) -> int:
+    """The step to show (from 0): ?step=N applied once per value (the buttons move on from there; students who
+    follow go there too), kept in range; the address then follows it, so a refresh stays on it."""
+    n = len(steps)
     raw = st.query_params.get("step")
     if raw is not None and st.session_state.get(PARAM_KEY) != raw:
         st.session_state[PARAM_KEY] = raw
         if re.fullmatch(r"[0-9]{1,3}", raw) and 1 <= int(raw) <= n:
             st.session_state[STEP_KEY] = int(raw) - 1
+            follow.send(s, steps[int(raw) - 1].key)
         else:
             st.warning(f"The link's step {shareable.quote(raw)} is not one of steps 1 to {n}; it was ignored.",
                        icon=":material/link_off:")
@@ -36,21 +39,26 @@ def step_shown(n: int) -> int:
     return i
 
 
-def move(by: int, n: int) -> None:
-    st.session_state[STEP_KEY] = min(max(st.session_state.get(STEP_KEY, 0) + by, 0), n - 1)
+def move(s: Session, steps: list, by: int) -> None:
+    """Previous / Next: the step shown here, and the room's (students who follow go to its page)."""
+    i = min(max(st.session_state.get(STEP_KEY, 0) + by, 0), len(steps) - 1)
+    st.session_state[STEP_KEY] = i
+    follow.send(s, steps[i].key)
 
 
-def step_bar(steps: list, i: int) -> None:
-    """Previous, the row of steps (the one shown in bold), Next; then the step's title."""
+def step_bar(s: Session, steps: list, i: int) -> None:
+    """Previous, the row of steps (the one shown in bold), Next; then the step's title and where the students
+    who follow are."""
     n = len(steps)
     left, middle, right = st.columns([1.6, 6, 1.6], vertical_alignment="center")
-    left.button("Previous", icon=":material/arrow_back:", on_click=move, args=(-1, n), disabled=i == 0,
+    left.button("Previous", icon=":material/arrow_back:", on_click=move, args=(s, steps, -1), disabled=i == 0,
                 width="stretch", key="ros_prev")
     middle.caption(" → ".join(f"**{k + 1} {x.key.capitalize()}**" if k == i else f"{k + 1} {x.key.capitalize()}"
                               for k, x in enumerate(steps)))
-    right.button("Next", icon=":material/arrow_forward:", on_click=move, args=(1, n), disabled=i == n - 1,
+    right.button("Next", icon=":material/arrow_forward:", on_click=move, args=(s, steps, 1), disabled=i == n - 1,
                  width="stretch", key="ros_next")
     st.subheader(f"Step {i + 1} of {n}: {steps[i].title}")
+    follow.presenter_line(s, steps, i)
 
 
 def open_for_room(step, page) -> None:
