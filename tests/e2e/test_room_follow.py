@@ -49,7 +49,7 @@ def answer(page: Page, value: str, nickname: str | None) -> None:
         panel.get_by_label("Nickname (optional)", exact=True).fill(nickname)
     panel.get_by_role("button", name=re.compile(r"(Send|Change) my answer")).click()
     settle(page)
-    expect(page.get_by_text(re.compile(rf"Your answer: {re.escape(value)}"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"Your answer: {re.escape(value)}"))).to_be_visible(timeout=SETTLE_S)
 
 
 def test_students_follow_the_presenter_answer_the_question_and_see_the_reveal(app_url, browser, tmp_path,
@@ -68,21 +68,21 @@ def test_students_follow_the_presenter_answer_the_question_and_see_the_reveal(ap
     settle(presenter)
     presenter.get_by_role("button", name=re.compile(r"Send them (to this step|here again)")).click()
     settle(presenter)
-    expect(presenter.get_by_text("Students who follow you are on this step")).to_be_visible()
+    expect(presenter.get_by_text("Students who follow you are on this step")).to_be_visible(timeout=SETTLE_S)
     for page in (ada, bo):
         lands_on(page, "Train & Infer Lab")
     for title, heading in (("Step 2 of 6: Train a model live", "Train a model"),
                            ("Step 3 of 6: Compress and measure", "Compress & benchmark")):
         presenter.get_by_role("button", name="Next").click()
         settle(presenter)
-        expect(presenter.get_by_role("heading", name=title)).to_be_visible()
+        expect(presenter.get_by_role("heading", name=title)).to_be_visible(timeout=SETTLE_S)
         for page in (ada, bo):
             lands_on(page, heading)
 
     presenter.get_by_role("button", name="Open the question for the room").click()
     settle(presenter)
     count = presenter.get_by_test_id("stMetricValue")
-    expect(count).to_have_text("0")
+    expect(count).to_have_text("0", timeout=SETTLE_S)
     answer(ada, "3", "Ada")
     answer(bo, "1.5", None)
     answer(bo, "0.9", None)   # a change of mind replaces the first answer: still two answers
@@ -94,7 +94,7 @@ def test_students_follow_the_presenter_answer_the_question_and_see_the_reveal(ap
     presenter.get_by_role("button", name="Reveal").click()
     settle(presenter)
     no_exception(presenter)
-    expect(presenter.get_by_role("heading", name=re.compile(r"Measured: [\d.]+×"))).to_be_visible()
+    expect(presenter.get_by_role("heading", name=re.compile(r"Measured: [\d.]+×"))).to_be_visible(timeout=SETTLE_S)
     expect(presenter.get_by_text(re.compile(r"The room's median prediction, 1\.95× \(2 answers\), is "))).to_be_visible()
     chart = presenter.get_by_test_id("stPlotlyChart")
     expect(chart.locator(".main-svg").first).to_be_attached()
@@ -115,7 +115,7 @@ def test_students_follow_the_presenter_answer_the_question_and_see_the_reveal(ap
     sidebar(bo).get_by_text("Follow the presenter", exact=True).click()
     settle(bo)
     sidebar(bo).get_by_role("link", name="Results", exact=True).click()
-    expect(bo.get_by_role("heading", name="Results", level=1)).to_be_visible()
+    expect(bo.get_by_role("heading", name="Results", level=1)).to_be_visible(timeout=SETTLE_S)
     presenter.get_by_role("button", name="Next").click()
     settle(presenter)
     lands_on(ada, "Training vs inference")   # the one still following moves on
