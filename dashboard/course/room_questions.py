@@ -94,9 +94,16 @@ def _board_int8_speedup(rows: Sequence[BoardRow]) -> Found | None:
     (model, dataset), g = max(usable, key=lambda kg: len(kg[1]["fp32"]) + len(kg[1]["int8-static"]))
     fp32 = _median_of(g["fp32"], lambda r: r.latency_ms)
     int8 = _median_of(g["int8-static"], lambda r: r.latency_ms)
-    return Found(fp32 / int8, f"int8-static {fmt.ms(int8)} against fp32 {fmt.ms(fp32)} per image at batch 1",
+    return Found(fp32 / int8, _speed_text(fp32, int8),
                  f"the medians of {_entries(len(g['fp32']), 'fp32')} and {_entries(len(g['int8-static']), 'int8-static')} "
                  f"of the {model} on {dataset}")
+
+
+def _speed_text(fp32_ms: float, int8_ms: float) -> str:
+    """'int8-static takes 466 µs per image at batch 1, fp32 355 µs: int8-static is 1.31× slower'."""
+    said = claims.compare(fp32_ms, int8_ms, more="faster", less="slower", same="about as fast")
+    return (f"int8-static takes {fmt.ms(int8_ms)} per image at batch 1, fp32 {fmt.ms(fp32_ms)}: "
+            f"int8-static is {said}")
 
 
 def _entries(n: int, what: str) -> str:
@@ -109,8 +116,7 @@ def _replay_int8_speedup(ev: Evidence) -> Found | None:
     if (fp32 is None or int8 is None or int8.speedup_batch1 is None or int8.is_disturbed("speedup_batch1")
             or not fp32.latency_ms_batch1_p50 or not int8.latency_ms_batch1_p50):
         return None
-    return Found(int8.speedup_batch1, f"int8-static {fmt.ms(int8.latency_ms_batch1_p50)} against fp32 "
-                                      f"{fmt.ms(fp32.latency_ms_batch1_p50)} per image at batch 1", "")
+    return Found(int8.speedup_batch1, _speed_text(fp32.latency_ms_batch1_p50, int8.latency_ms_batch1_p50), "")
 
 
 def _board_accuracy(rows: Sequence[BoardRow]) -> Found | None:

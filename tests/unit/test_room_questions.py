@@ -84,7 +84,7 @@ def test_the_boards_speed_up_is_fp32s_median_over_int8s_within_one_model_and_dat
             result(variant="pruned-channels-50", latency_ms=0.05)]
     found, why = rq.measured(SPEEDUP, rows, "ROOM-1", lesson)
     assert found.value == pytest.approx(0.4 / 0.8) and why == ""
-    assert found.text == "int8-static 800 µs against fp32 400 µs per image at batch 1"
+    assert found.text == "int8-static takes 800 µs per image at batch 1, fp32 400 µs: int8-static is 2.00× slower"
     assert found.source == "the class board of ROOM-1 (the medians of 2 fp32 entries and 1 int8-static entry of the cnn on digits)"
     found, why = rq.measured(SPEEDUP, rows[:2], "ROOM-1", lesson)   # no int8-static posted: the replay's
     assert found.source.startswith("a replay") and why == "the class board of ROOM-1 holds no posts that give it yet"
