@@ -87,6 +87,8 @@ def test_students_follow_the_presenter_answer_the_question_and_see_the_reveal(ap
     answer(bo, "1.5", None)
     answer(bo, "0.9", None)   # a change of mind replaces the first answer: still two answers
     expect(count).to_have_text("2", timeout=FOLLOW_S)   # the presenter's count, redrawn while it is open
+    presenter.mouse.move(0, 0)
+    screen(presenter, tmp_path, "presenter-answers-arriving", "Question for the room")
     expect(ada.get_by_text("Following the presenter: step 3 of 6")).to_be_visible()
     ada.mouse.move(0, 0)
     screen(ada, tmp_path, "student-following-answered")
