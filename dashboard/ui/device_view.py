@@ -172,7 +172,10 @@ def _int8_words(bset: BrowserSet, run: browser_result.DeviceRun) -> str:
         if m.computes == browser_models.FP32 or fp32 is None or fp32_t is None or t is None:
             continue
         if not (t.steady and fp32_t.steady):
-            parts.append(f"**{m.name}** against fp32 in your browser: not compared, a figure is unsteady.")
+            which = " and ".join(f"{x.name}'s" for x in (fp32_t, t) if not x.steady)
+            parts.append(f"**{m.name}** against fp32 in your browser: not compared, {which} figure"
+                         f"{'s are' if ' and ' in which else ' is'} unsteady (press the button again with nothing "
+                         "else running on your device).")
             continue
         text = f"In your browser **{m.name}** " + _against_fp32(t.p50_ms, fp32_t.p50_ms)
         if m.server_p50_ms and fp32.server_p50_ms and not (m.server_disturbed or fp32.server_disturbed):
@@ -188,11 +191,11 @@ def why_they_differ(bset: BrowserSet) -> str:
     features = ", ".join(bset.machine_features) or "its own vector instructions"
     return claims.statement(
         "**Why they differ.** The browser runs WebAssembly: its SIMD is 128 bits wide and has no int8 dot-product "
-        "instruction (x86's VNNI, Arm's SDOT), while this server's native ONNX Runtime uses what its CPU has "
-        f"({features}). So in a browser int8 arithmetic has no fast path of its own, and dynamic int8 also converts "
-        "the activations to int8 on every call. Your device is also not this server: its cores, clock speed, power "
-        "settings and whatever else it is running change its figures too, so the ratio mixes the runtime and the "
-        "hardware. Both sides ran one thread, one image per call.")
+        "instruction (x86's VNNI, Arm's SDOT), while this server's native ONNX Runtime uses its CPU's own "
+        f"instructions, here {features}. So in a browser int8 arithmetic has no fast path of its own, and dynamic "
+        "int8 also converts the activations to int8 on every call. Your device is also not this server: its cores, "
+        "clock speed, power settings and whatever else it is running change its figures too, so the ratio mixes the "
+        "runtime and the hardware. Both sides ran one thread, one image per call.")
 
 
 def how_measured(bset: BrowserSet, run: browser_result.DeviceRun) -> str:
@@ -223,7 +226,7 @@ def shown(bset: BrowserSet, run: browser_result.DeviceRun) -> None:
         st.markdown(words)
     st.markdown(why_they_differ(bset))
     if bset.left_out:
-        st.caption("Not run in the browser: " + "; ".join(f"**{k}**: {why}" for k, why in bset.left_out.items()) + ".")
+        st.caption("Not run in the browser: " + "; ".join(f"**{k}** ({why})" for k, why in bset.left_out.items()) + ".")
 
 
 __all__ = ["NOT_STEADY", "RUNTIME_VERSION", "UNSTEADY", "WASM_BYTES", "mount", "rows", "section", "shown",

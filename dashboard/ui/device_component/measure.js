@@ -176,6 +176,7 @@
     const data = event.data;
     if (!data || data.type !== "streamlit:render") return;
     const args = data.args || {};
+    if (data.theme && data.theme.font) document.body.style.fontFamily = data.theme.font;   // the page's own type
     if (!args.run_id || args.run_id === started) return;   // a rerun re-sends the same arguments: measure once
     started = args.run_id;
     measure(args).then((result) => {
