@@ -75,14 +75,23 @@ def start_browser_files(s: Session, kept: dict) -> Job:
                          prepare=prepare, finish=finish)
 
 
-def keep_browser_result(s: Session, bset, raw, run_id: str) -> browser_result.DeviceRun:
+def keep_browser_result(s: Session, bset, raw, run_id: str, *, paired: bool = False) -> browser_result.DeviceRun:
     """Check what the browser sent for `run_id` against the files it was given; keep it with them (the newest
-    MAX_RUNS). Raises BadBrowserResult, keeping nothing, when it cannot be used."""
-    run = browser_result.parse(raw, run_id, bset.models)
+    MAX_RUNS of the session's own browser, and of paired devices, apart: pressing again here never drops the
+    phone's). `paired`: sent by a device paired with a one-time code (service.pairing). Raises BadBrowserResult,
+    keeping nothing, when it cannot be used."""
+    run = browser_result.parse(raw, run_id, bset.models, paired=paired)
     with s.lock:
         if s.browser is bset and all(r.run_id != run_id for r in bset.runs):
-            bset.runs = [*bset.runs, run][-MAX_RUNS:]
+            same = [r for r in bset.runs if r.paired == paired]
+            drop = {id(r) for r in [*same, run][:-MAX_RUNS]}
+            bset.runs = [r for r in [*bset.runs, run] if id(r) not in drop]
     return run
 
 
-__all__ = ["MAX_RUNS", "current", "keep_browser_result", "start_browser_files"]
+def latest(bset, *, paired: bool = False) -> browser_result.DeviceRun | None:
+    """The newest run kept from the session's own browser, or (paired) from a paired device."""
+    return next((r for r in reversed(bset.runs) if r.paired == paired), None) if bset is not None else None
+
+
+__all__ = ["MAX_RUNS", "current", "keep_browser_result", "latest", "start_browser_files"]

@@ -150,6 +150,12 @@ def _set(d: dict, path: str, value):
     ("run_id", "r0", "another measurement"),
     ("versions", "fp32", "no list of versions"),
     ("error", "WebAssembly.instantiate(): out of memory", "your browser could not run the models: WebAssembly"),
+    ("round_trip_ms", [], "a list of 1 to 20 times"),
+    ("round_trip_ms", [1.0] * 21, "a list of 1 to 20 times"),
+    ("round_trip_ms", "5", "a list of 1 to 20 times"),
+    ("round_trip_ms", [2.0, 0], "round trip to the server must be more than 0"),
+    ("round_trip_ms", [2.0, math.inf], "round trip to the server is not a finite number"),
+    ("round_trip_ms", [1e6], "more than the 10000 allowed"),
 ])
 def test_a_bad_result_is_refused_with_a_clear_message(bset, path, value, says):
     with pytest.raises(br.BadBrowserResult, match=says.replace("(", r"\(")):
@@ -198,3 +204,10 @@ def test_a_wide_spread_between_the_batches_makes_a_figure_unsteady(bset):
     run = br.parse(raw, "r1", bset.models)
     assert not run.timing(raw["versions"][0]["name"]).steady
     assert all(t.steady for t in run.timings[:-1] if t.name != raw["versions"][0]["name"])
+
+
+def test_the_round_trip_to_the_server_is_the_median_of_the_requests_timed(bset):
+    assert br.parse(good(bset), "r1", bset.models).round_trip_ms is None   # none sent: none shown
+    run = br.parse(good(bset) | {"round_trip_ms": [5.0, 1.0, 3.0, 100.0]}, "r1", bset.models, paired=True)
+    assert run.round_trip_ms == 4.0 and run.round_trips_ms == [5.0, 1.0, 3.0, 100.0]
+    assert run.paired and run.device_class == "computer"

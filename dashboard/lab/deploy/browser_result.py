@@ -9,6 +9,11 @@ Nothing the browser sends is trusted: it comes from a page anyone can change. Ev
 the one this page asked for (a late answer to an earlier press is not this one), and texts are bounded. A result
 that fails any check is refused whole, with the reason, and nothing of it is kept.
 
+The browser also times a few small requests to this app (its health check) before it measures: their median is the
+round trip from that browser to the server, measured, which Edge & cloud's cloud-or-device comparison sets beside the
+typical networks' published values. A phone paired by a one-time code (service.pairing) sends the same result; its
+run says so (`paired`) and what kind of device it is (`device_class`).
+
 The browser times batches of calls and divides (its clock steps by 0.1 ms, about one call of the lab's cnn), so its
 p50 and p95 are over batch means, `calls_per_batch` calls each: a batch mean hides the slowest single calls, so the
 browser's p95 reads lower than a p95 of single calls would.
@@ -27,6 +32,8 @@ MAX_CALLS_PER_BATCH = 100_000
 MAX_CORES = 1024
 MAX_TEXT = 400               # user agent and error texts, characters
 MAX_RUN_ID = 64
+MAX_ROUND_TRIPS = 20         # requests timed to the app's health check
+MAX_ROUND_TRIP_MS = 10_000.0
 LOGIT_TOLERANCE = 1e-3       # |browser - native| per logit taken as the same answer (float32 kernels differ ~1e-5)
 # A browser's timing is steady when its batches' p95 is within this of their p50. Each batch lasts ~10 ms, so the
 # clock's 0.1 ms step moves a batch mean by ~1 %: a wider spread is the device doing something else meanwhile
@@ -73,9 +80,24 @@ class DeviceRun:
     timer_step_ms: float | None   # the page clock's smallest step, as measured there
     runtime_from: str             # where the 14 MB runtime came from this time: "this browser's storage" / "the server"
     measured_at: float = field(default_factory=time.time)
+    round_trips_ms: list[float] = field(default_factory=list)   # requests to the app's health check, as timed there
+    paired: bool = False          # sent by a device paired with a one-time code (a phone), not the session's own page
 
     def timing(self, name: str) -> DeviceTiming | None:
         return next((t for t in self.timings if t.name == name), None)
+
+    @property
+    def device_class(self) -> str:
+        """'phone', 'tablet', 'computer' or 'device', as the user agent says."""
+        return _system(self.user_agent)[1].split(" ", 1)[1]
+
+    @property
+    def round_trip_ms(self) -> float | None:
+        """The median of the timed requests (the middle two's mean for an even count), None when none came."""
+        if not self.round_trips_ms:
+            return None
+        v, n = sorted(self.round_trips_ms), len(self.round_trips_ms)
+        return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
 def _number(value, what: str, low: float = -math.inf, high: float = math.inf) -> float:
@@ -128,9 +150,19 @@ def _timing(raw, reference: list[float]) -> DeviceTiming:
     return DeviceTiming(name, p50, p95, batches, calls, diff)
 
 
-def parse(raw, run_id: str, models: list) -> DeviceRun:
+def round_trips(raw) -> list[float]:
+    """The browser's timed requests to the app, checked: none is allowed (an older page), else 1 to MAX_ROUND_TRIPS
+    finite times above 0 ms and at most MAX_ROUND_TRIP_MS each."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_ROUND_TRIPS:
+        raise BadBrowserResult(f"the round trips to the server must be a list of 1 to {MAX_ROUND_TRIPS} times")
+    return [_number(x, "a round trip to the server", 0, MAX_ROUND_TRIP_MS) for x in raw]
+
+
+def parse(raw, run_id: str, models: list, *, paired: bool = False) -> DeviceRun:
     """The browser's answer to measuring `models` (BrowserModel) under `run_id`, checked; BadBrowserResult when it
-    cannot be used (the browser's own error included)."""
+    cannot be used (the browser's own error included). `paired`: sent by a device paired with a one-time code."""
     if not isinstance(raw, dict):
         raise BadBrowserResult("the browser sent no result")
     got_id = raw.get("run_id")
@@ -157,10 +189,12 @@ def parse(raw, run_id: str, models: list) -> DeviceRun:
     if not re.fullmatch(r"[0-9][0-9A-Za-z.+-]{0,30}", version):
         raise BadBrowserResult("the runtime's version is not a version number")
     stored = raw.get("runtime_from") == "storage"
+    trips = round_trips(raw.get("round_trip_ms"))
     order = {m.name: i for i, m in enumerate(models)}
     return DeviceRun(run_id, sorted(timings, key=lambda t: order[t.name]), describe(ua, cores), ua, cores,
                      f"onnxruntime-web {version}, WebAssembly (SIMD), 1 thread", step,
-                     "this browser's storage" if stored else "the server (the first time in this browser)")
+                     "this browser's storage" if stored else "the server (the first time in this browser)",
+                     round_trips_ms=trips, paired=paired)
 
 
 # --- what the device is -----------------------------------------------------------------------------------------
