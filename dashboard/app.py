@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard.lab import energy
 from dashboard.service import authority
-from dashboard.ui import follow, incident, presenter, room_questions, session, status, widgets
+from dashboard.ui import follow, incident, phone_view, presenter, room_questions, session, status, widgets
 
 st.set_page_config(page_title="Train & Infer Lab", page_icon=":material/model_training:", layout="wide")
 
@@ -29,6 +29,9 @@ PAGES = [
 # The presenter's script for the workshop: in the navigation of the session that gave the presenter key only
 # (the page checks it too).
 PRESENT = st.Page("app_pages/present.py", title="Run of show", icon=":material/co_present:", url_path="present")
+# A phone opened by Edge & cloud's pairing link (/?pair=CODE): its small measuring page alone, before any session
+# is looked up, so the phone neither finds nor makes one (ui.phone_view).
+PHONE = st.Page("app_pages/phone.py", title="Measure on my phone", icon=":material/smartphone:", url_path="phone")
 
 
 @st.cache_resource(show_spinner="Starting the lab...")
@@ -41,6 +44,9 @@ def _warm_up_once() -> bool:
 
 
 _warm_up_once()
+if phone_view.requested():
+    incident.run_page(st.navigation([PHONE], position="hidden"))
+    st.stop()
 s = session.get()
 page = st.navigation(PAGES + ([PRESENT] if authority.is_presenter(s) else []))
 widgets.save_all(s)

@@ -156,6 +156,11 @@ class Pairings:
                                "kept. Press **Measure on my phone** there again.")
         return device_jobs.keep_browser_result(p.session, p.bset, raw, p.run_id, paired=True)
 
+    def get(self, code) -> Pairing | None:
+        """The pairing a code names, in whatever state it is (for the laptop's page that made it)."""
+        with self._lock:
+            return self._codes.get(normalise(code))
+
     def waiting_for(self, s: Session, *, now: float | None = None) -> list[Pairing]:
         """The session's codes still live (made, or opened and measuring), oldest first."""
         now = time.time() if now is None else now

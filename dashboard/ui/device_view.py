@@ -15,6 +15,7 @@ import mimetypes
 import secrets
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import streamlit as st
 import streamlit.components.v1 as components
@@ -24,9 +25,9 @@ from dashboard.lab.deploy import browser_models, browser_result
 from dashboard.lab.deploy.browser_models import BrowserModel, BrowserSet
 from dashboard.lab.measure import figures
 from dashboard.lab.serving import onnx_export
-from dashboard.service import device_jobs
+from dashboard.service import device_jobs, pairing
 from dashboard.service.sessions import Session
-from dashboard.ui import glossary, status
+from dashboard.ui import glossary, presenter, status
 
 RUNTIME_VERSION = "1.30.0"   # onnxruntime-web, as shipped in device_component/ (its README says from where)
 COMPONENT_DIR = Path(__file__).with_name("device_component")
@@ -104,8 +105,94 @@ def section(s: Session) -> None:
     status.job_panel(s, ("device",), key="device")
     if error := st.session_state.get(ERROR_KEY):
         st.error(error, icon=":material/error:")
-    if bset is not None and bset.runs:
-        shown(bset, bset.runs[-1])
+    phone_section(s, bset)
+    here, phone = device_jobs.latest(bset), device_jobs.latest(bset, paired=True)
+    if here is not None or phone is not None:
+        shown(bset, here, phone)
+
+
+# --- Measure on my phone: a one-time pairing code, its link and QR code -----------------------------------------
+
+PAIR_KEY = "device_pair_code"   # st.session_state: the code this tab showed last
+POLL_S = 2.0                    # how often the laptop's page looks for the phone's result while a code is live
+LOCALHOST = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]")
+
+
+def _make_code(s: Session, bset: BrowserSet) -> None:
+    try:
+        st.session_state[PAIR_KEY] = pairing.PAIRS.make(s, bset).code
+    except pairing.PairingError as exc:
+        st.session_state[ERROR_KEY] = str(exc)
+
+
+def address_note(base: str | None, typed: bool) -> None:
+    """Whether a phone can open the link's address, and what to do when it cannot."""
+    host = urlsplit(base).hostname if base else None
+    if base is None:
+        st.caption("This app's address is not known here: open the link's address on your phone by hand.")
+    elif host in LOCALHOST or (host or "").startswith("127."):
+        st.warning("This is this computer's own address (localhost): your phone cannot open it. Open the app on "
+                   "this laptop at the server's network address instead (for example http://192.168.1.20:8501; "
+                   "the README's *A phone in the room* says how), then press the button again.",
+                   icon=":material/wifi_off:")
+    elif not typed:
+        st.caption("The link uses the address this browser opened the app at: your phone must be on the same "
+                   "network (the room's Wi-Fi). If it cannot open it, the README's *A phone in the room* says why.")
+
+
+def _pairing_status(s: Session, bset: BrowserSet) -> None:
+    """The code's QR code and link while it waits; that the phone measures once it opened it; the page drawn again
+    once the phone's figures arrived."""
+    code = st.session_state.get(PAIR_KEY)
+    p = pairing.PAIRS.get(code) if code else None
+    if p is None:
+        return
+    if p.spent or not p.live(time.time()):
+        del st.session_state[PAIR_KEY]
+        if not p.spent:
+            st.session_state[ERROR_KEY] = ("The pairing code expired before your phone sent its figures: press "
+                                           "**Measure on my phone** for a new one.")
+        st.rerun(scope="app")   # the phone's figures are in the session now (the table shows them), or it expired
+
+    base, typed = presenter.room_address(s, "edge")
+    url = pairing.link(base, code)
+    if p.claimed_by is not None:
+        st.info("Your phone opened the link and is measuring: its figures appear here when it is done (keep its "
+                "screen on).", icon=":material/smartphone:")
+        return
+    qr, words = st.columns([1, 2], vertical_alignment="center")
+    if url.startswith(("http://", "https://")):
+        qr.image(presenter.qr_png(url, scale=6), width=200)
+    words.markdown("Scan the code with your phone's camera, or type the link:")
+    words.code(url, language=None, wrap_lines=True)
+    words.caption(f"Pairing code **{code}**: it works once, until "
+                  f"{time.strftime('%H:%M', time.localtime(p.made_at + pairing.TTL_S))}. The link carries this code "
+                  "and nothing else: your phone gets your model's files to measure, never your session, and its "
+                  "figures come back to this page.")
+    with words:
+        address_note(base, typed)
+
+
+def phone_section(s: Session, bset: BrowserSet | None) -> None:
+    """Measure on my phone: the button that makes a pairing code for the session's files, then its link and QR
+    code, redrawn every POLL_S while the code is live."""
+    st.markdown("**Measure on my phone** runs the same files in your phone's browser: scan a code, keep the page "
+                "open for a minute, and its times land here beside this browser's.")
+    if bset is None:
+        st.caption("Press **Measure on this device** first: it makes your model's files, which your phone then runs "
+                    "too.")
+        return
+    st.button("Measure on my phone", icon=":material/qr_code_2:", key="device_phone", disabled=s.busy,
+              on_click=_make_code, args=(s, bset),
+              help=f"A one-time pairing code, valid {pairing.TTL_S / 60:.0f} minutes, as a QR code and a link.")
+    code = st.session_state.get(PAIR_KEY)
+    live = code is not None and (p := pairing.PAIRS.get(code)) is not None and p.live(time.time())
+
+    @st.fragment(run_every=POLL_S if live else None)
+    def status_of_code() -> None:
+        _pairing_status(s, bset)
+
+    status_of_code()
 
 
 # --- what was measured ------------------------------------------------------------------------------------------
@@ -120,14 +207,17 @@ UNSTEADY = " (unsteady)"
 NOT_STEADY = "n/a: unsteady"
 
 
-def _device(t: browser_result.DeviceTiming) -> str:
+def device_cell(t: browser_result.DeviceTiming | None) -> str:
+    """A browser's p50 / p95 per call, labelled when its batches spread (ui.phone_view shows the phone's too)."""
+    if t is None:
+        return "not measured"
     return f"{fmt.ms(t.p50_ms)} / {fmt.ms(t.p95_ms)}" + ("" if t.steady else UNSTEADY)
 
 
-def _versus(t: browser_result.DeviceTiming, m: BrowserModel) -> str:
-    """Your device's p50 against this server's, in words built from the two figures shown (none on an unsteady or
+def _versus(t: browser_result.DeviceTiming | None, m: BrowserModel) -> str:
+    """A browser's p50 against this server's, in words built from the two figures shown (none on an unsteady or
     disturbed one)."""
-    if m.server_p50_ms is None:
+    if t is None or m.server_p50_ms is None:
         return "n/a"
     if m.server_disturbed:
         return figures.NOT_SHOWN
@@ -136,24 +226,38 @@ def _versus(t: browser_result.DeviceTiming, m: BrowserModel) -> str:
     return claims.compare(t.p50_ms, m.server_p50_ms, more="slower", less="faster")
 
 
-def _answers(t: browser_result.DeviceTiming) -> str:
-    if t.max_diff is None:
+def _answers(t: browser_result.DeviceTiming | None) -> str:
+    if t is None or t.max_diff is None:
         return "not checked"
     return ("same" if t.agrees else "different") + f" (largest logit difference {t.max_diff:.1g})"
 
 
-def rows(bset: BrowserSet, run: browser_result.DeviceRun) -> list[dict]:
-    """One row per file: your device's p50 / p95, this server's, the two compared, whether the answers match."""
+HERE = "this browser"
+
+
+def phone_name(run: browser_result.DeviceRun) -> str:
+    """The paired device's column, by its class: 'your phone', 'your tablet'."""
+    return f"your {run.device_class}"
+
+
+def rows(bset: BrowserSet, here: browser_result.DeviceRun | None,
+         phone: browser_result.DeviceRun | None = None) -> list[dict]:
+    """One row per file: this server's p50 / p95, this browser's and the paired phone's (where measured), each
+    browser's against the server, whether the answers match native ONNX Runtime's."""
     out = []
     several = any(m.stands_for != [m.name] for m in bset.models)
+    runs = [(HERE, here), *([(phone_name(phone), phone)] if phone is not None else [])]
     for m in bset.models:
-        t = run.timing(m.name)
         row = {"version": m.name}
         if several:   # a file that stands for more than one measured version (fp32 and onnxruntime-fp32)
             row["for your versions"] = ", ".join(m.stands_for) or "(none measured: the baseline)"
-        out.append(row | {"your device: p50 / p95": _device(t), "this server: p50 / p95": _server(m),
-                          "your device vs this server (p50)": _versus(t, m), "answers": _answers(t),
-                          "file": fmt.size(m.size_bytes)})
+        row["this server: p50 / p95"] = _server(m)
+        timed = [(who, run.timing(m.name) if run is not None else None) for who, run in runs]
+        row |= {f"{who}: p50 / p95": device_cell(t) for who, t in timed}
+        row |= {f"{who} vs this server (p50)": _versus(t, m) for who, t in timed}
+        answers = [(who, _answers(t)) for who, t in timed if t is not None]
+        row["answers"] = (answers[0][1] if len(answers) == 1 else "; ".join(f"{who}: {a}" for who, a in answers))
+        out.append(row | {"file": fmt.size(m.size_bytes)})
     return out
 
 
@@ -162,7 +266,7 @@ def _against_fp32(a: float, b: float) -> str:
     return f"ran {word} fp32 ({fmt.ms(a)} against {fmt.ms(b)})"
 
 
-def _int8_words(bset: BrowserSet, run: browser_result.DeviceRun) -> str:
+def _int8_words(bset: BrowserSet, run: browser_result.DeviceRun, where: str = "your browser") -> str:
     """Each int8 file against fp32, in the browser and on this server, in words built from the figures above, and
     whether the browser's came out as WebAssembly's kernels lead one to expect (int8 no faster than fp32)."""
     fp32, fp32_t = bset.model(browser_models.FP32), run.timing(browser_models.FP32)
@@ -173,11 +277,11 @@ def _int8_words(bset: BrowserSet, run: browser_result.DeviceRun) -> str:
             continue
         if not (t.steady and fp32_t.steady):
             which = " and ".join(f"{x.name}'s" for x in (fp32_t, t) if not x.steady)
-            parts.append(f"**{m.name}** against fp32 in your browser: not compared, {which} figure"
+            parts.append(f"**{m.name}** against fp32 in {where}: not compared, {which} figure"
                          f"{'s are' if ' and ' in which else ' is'} unsteady (press the button again with nothing "
                          "else running on your device).")
             continue
-        text = f"In your browser **{m.name}** " + _against_fp32(t.p50_ms, fp32_t.p50_ms)
+        text = f"In {where} **{m.name}** " + _against_fp32(t.p50_ms, fp32_t.p50_ms)
         if m.server_p50_ms and fp32.server_p50_ms and not (m.server_disturbed or fp32.server_disturbed):
             text += "; on this server it " + _against_fp32(m.server_p50_ms, fp32.server_p50_ms)
         faster = claims.direction(t.p50_ms / fp32_t.p50_ms, "slower", "faster", "same") == "faster"
@@ -186,8 +290,25 @@ def _int8_words(bset: BrowserSet, run: browser_result.DeviceRun) -> str:
     return " ".join(parts)
 
 
-def why_they_differ(bset: BrowserSet) -> str:
-    """The reasons a browser's figure is not the server's: how each runtime computes (no measurement decides it)."""
+def phone_vs_here(bset: BrowserSet, here: browser_result.DeviceRun, phone: browser_result.DeviceRun) -> str:
+    """Each file on the phone against this browser, in words built from the two figures in the table (none on an
+    unsteady one): the same files and the same runtime, so what is left between them is the hardware."""
+    who, parts = phone_name(phone), []
+    for m in bset.models:
+        a, b = phone.timing(m.name), here.timing(m.name)
+        if a is None or b is None:
+            continue
+        if not (a.steady and b.steady):
+            parts.append(f"**{m.name}**: not compared (unsteady)")
+            continue
+        word = claims.compare(a.p50_ms, b.p50_ms, more="slower than", less="faster than", same="about as fast as")
+        parts.append(f"**{m.name}** {word} this browser ({fmt.ms(a.p50_ms)} against {fmt.ms(b.p50_ms)})")
+    return f"**On {who}** " + "; ".join(parts) + "." if parts else ""
+
+
+def why_they_differ(bset: BrowserSet, phone: browser_result.DeviceRun | None = None) -> str:
+    """The reasons a browser's figure is not the server's, and a phone's not a laptop's: how each runtime computes
+    and what each device is (no measurement decides it)."""
     features = ", ".join(bset.machine_features) or "its own vector instructions"
     return claims.statement(
         "**Why they differ.** The browser runs WebAssembly: its SIMD is 128 bits wide and has no int8 dot-product "
@@ -195,7 +316,13 @@ def why_they_differ(bset: BrowserSet) -> str:
         f"instructions, here {features}. So in a browser int8 arithmetic has no fast path of its own, and dynamic "
         "int8 also converts the activations to int8 on every call. Your device is also not this server: its cores, "
         "clock speed, power settings and whatever else it is running change its figures too, so the ratio mixes the "
-        "runtime and the hardware. Both sides ran one thread, one image per call.")
+        "runtime and the hardware. Both sides ran one thread, one image per call."
+        + ("" if phone is None else
+           f" **Your {phone.device_class} and this browser** ran the same files with the same runtime, so what "
+           f"separates those two columns is the {phone.device_class} itself: its cores are built to save power "
+           "(lower clocks, smaller caches), its system may run the page on a small efficiency core, and it slows "
+           "itself down when it is warm, on battery saver or its screen dims. Its chip may have int8 dot-product "
+           "instructions (Arm's SDOT), but WebAssembly cannot reach them, so int8 has no fast path there either."))
 
 
 def how_measured(bset: BrowserSet, run: browser_result.DeviceRun) -> str:
@@ -216,18 +343,44 @@ def how_measured(bset: BrowserSet, run: browser_result.DeviceRun) -> str:
             "image.")
 
 
-def shown(bset: BrowserSet, run: browser_result.DeviceRun) -> None:
-    """The latest browser measurement: what the device is, the table, the int8 sentences, why, what was left out."""
-    st.markdown(f"**Measured on your device**: {run.device} (as the browser reports itself), at "
-                f"{time.strftime('%H:%M', time.localtime(run.measured_at))}.")
-    st.table(rows(bset, run), hide_index=True)   # a few rows: an HTML table, read as text (and by the e2e test)
-    st.caption(how_measured(bset, run))
-    if words := _int8_words(bset, run):
+def _at(run: browser_result.DeviceRun) -> str:
+    return time.strftime('%H:%M', time.localtime(run.measured_at))
+
+
+def round_trips(here: browser_result.DeviceRun | None, phone: browser_result.DeviceRun | None) -> str:
+    """The round trips to this server as measured from each browser, '' when none was."""
+    parts = [f"from {who}: {fmt.ms(r.round_trip_ms)}" for who, r in ((HERE, here), ("your phone" if phone is None
+             else phone_name(phone), phone)) if r is not None and r.round_trip_ms is not None]
+    if not parts:
+        return ""
+    n = max(len(r.round_trips_ms) for r in (here, phone) if r is not None)
+    return ("**Round trip to this server, measured from your browser**: " + "; ".join(parts)
+            + f" (the median of up to {n} small requests to the server's health check, after one that opens the "
+            "connection). **Cloud or device** below can use it beside the typical networks.")
+
+
+def shown(bset: BrowserSet, here: browser_result.DeviceRun | None,
+          phone: browser_result.DeviceRun | None = None) -> None:
+    """The latest measurements, this browser's and the paired phone's: what each device is, the table, the int8
+    sentences, the phone against this browser, why they differ, what was left out."""
+    if here is not None:
+        st.markdown(f"**Measured on your device**: {here.device} (as the browser reports itself), at {_at(here)}.")
+    if phone is not None:
+        st.markdown(f"**Measured on {phone_name(phone)}** (paired): {phone.device} (as its browser reports itself), "
+                    f"at {_at(phone)}.")
+    st.table(rows(bset, here, phone), hide_index=True)   # a few rows: an HTML table, read as text (and by the e2e)
+    st.caption(how_measured(bset, here or phone))
+    if trips := round_trips(here, phone):
+        st.markdown(trips)
+    for run, where in ((here, "your browser"), (phone, phone_name(phone) if phone else "")):
+        if run is not None and (words := _int8_words(bset, run, where)):
+            st.markdown(words)
+    if here is not None and phone is not None and (words := phone_vs_here(bset, here, phone)):
         st.markdown(words)
-    st.markdown(why_they_differ(bset))
+    st.markdown(why_they_differ(bset, phone))
     if bset.left_out:
         st.caption("Not run in the browser: " + "; ".join(f"**{k}** ({why})" for k, why in bset.left_out.items()) + ".")
 
 
-__all__ = ["NOT_STEADY", "RUNTIME_VERSION", "UNSTEADY", "WASM_BYTES", "mount", "rows", "section", "shown",
-           "why_they_differ"]
+__all__ = ["HERE", "NOT_STEADY", "PAIR_KEY", "RUNTIME_VERSION", "UNSTEADY", "WASM_BYTES", "device_cell", "mount",
+           "phone_name", "phone_section", "round_trips", "rows", "section", "shown", "why_they_differ"]

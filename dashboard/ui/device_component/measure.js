@@ -7,6 +7,10 @@
 // BATCHES_PER_ROUND batches of each per round, each batch sized to last about BATCH_MS. Nothing else runs inside a timed batch; between batches the page
 // gets a moment to draw its progress line.
 //
+// Before the models: the round trip from this browser to the app, timed as ROUND_TRIPS small requests to the
+// server's health check (/_stcore/health, a few bytes) after one untimed request that opens the connection; the
+// server takes their median. Edge & cloud sets it beside the typical networks' published round trips.
+//
 // The 14 MB WebAssembly runtime is kept in this browser's IndexedDB after its first download (Streamlit serves a
 // component's files without an ETag, so the browser's cache would fetch it again on every page load; IndexedDB,
 // unlike the Cache API, also works over plain http on a room's network).
@@ -18,6 +22,7 @@
   const ROUNDS = 5;
   const BATCHES_PER_ROUND = 6;
   const MAX_CALLS_PER_BATCH = 5000;
+  const ROUND_TRIPS = 7;
   const WASM_FILE = "ort-wasm-simd-threaded.wasm";
   const MJS_FILE = "ort-wasm-simd-threaded.mjs";
   const DB_NAME = "train-infer-lab-runtime";
@@ -88,6 +93,30 @@
     try { const db = await openDb(); await dbDo(db, "readwrite", (s) => s.clear()); } catch (e) { /* nothing kept */ }
   }
 
+  // --- the round trip to the app ---------------------------------------------------------------------------
+  function healthUrl() {         // this frame is served under <app>/component/...: the app's health check beside it
+    const here = window.location.href;
+    const at = here.indexOf("/component/");
+    return (at >= 0 ? here.slice(0, at) : window.location.origin) + "/_stcore/health";
+  }
+
+  async function roundTrips() {
+    const url = healthUrl(), times = [];
+    try {
+      await fetch(url, { cache: "no-store" });                // opens the connection: not timed
+      for (let i = 0; i < ROUND_TRIPS; i++) {
+        const t0 = performance.now();
+        const resp = await fetch(url, { cache: "no-store" });
+        await resp.text();
+        if (!resp.ok) return null;
+        times.push(performance.now() - t0);
+      }
+    } catch (e) {
+      return null;               // no round trip measured: the models are measured all the same
+    }
+    return times.map((t) => Math.max(t, 0.001));
+  }
+
   // --- timing -------------------------------------------------------------------------------------------------
   function clockStep() {         // the smallest step of performance.now() seen in 20 ms
     let last = performance.now(), best = Infinity;
@@ -108,6 +137,8 @@
     const ort = window.ort;
     if (!ort) throw new Error("onnxruntime-web did not load");
     if (typeof WebAssembly !== "object") throw new Error("this browser has no WebAssembly");
+    say("Timing the round trip to the server…");
+    const trips = await roundTrips();
     const runtime = await runtimeBinary("ort@" + args.runtime_version, args.wasm_bytes);
     ort.env.wasm.numThreads = 1;   // threads need cross-origin isolation, which the app's pages do not have
     ort.env.wasm.wasmBinary = runtime.binary;
@@ -168,7 +199,7 @@
       run_id: args.run_id, error: null, versions: versions,
       user_agent: navigator.userAgent, hardware_concurrency: navigator.hardwareConcurrency || null,
       runtime_version: (ort.env.versions && ort.env.versions.web) || args.runtime_version,
-      timer_step_ms: Number.isFinite(step) ? step : null, runtime_from: runtime.from,
+      timer_step_ms: Number.isFinite(step) ? step : null, runtime_from: runtime.from, round_trip_ms: trips,
     };
   }
 
