@@ -16,7 +16,7 @@ from dashboard.lab import claims, fmt, settings
 from dashboard.lab.deploy import cloud_edge, edge
 from dashboard.lab.deploy.edge import KiB, MiB
 from dashboard.lab.measure import figures
-from dashboard.service import versions
+from dashboard.service import device_jobs, versions
 from dashboard.service.sessions import Session
 from dashboard.ui import edge_charts as charts
 from dashboard.ui import glossary
@@ -241,17 +241,33 @@ def first_version(both: list[str], best: edge.Fit | None) -> int:
     return both.index(best.name) if best is not None and best.name in both else 0
 
 
+def measured_networks(s: Session) -> list[cloud_edge.Network]:
+    """The round trips to this server measured from the student's browser and paired phone (Measure on this
+    device), newest of each, as networks beside the typical ones."""
+    out = []
+    for run in (device_jobs.latest(s.browser), device_jobs.latest(s.browser, paired=True)):
+        if run is not None and run.round_trip_ms is not None:
+            where = "your browser" if not run.paired else f"your {run.device_class}"
+            out.append(cloud_edge.measured_network(run.round_trip_ms, len(run.round_trips_ms), where))
+    return out
+
+
 def network_widgets(s: Session) -> tuple[float, float]:
-    """The network, its round trip (starting at the network's typical figure) and the server's rent per hour."""
-    nets = {n.key: n for n in cloud_edge.NETWORKS}
+    """The network, its round trip (starting at the network's typical figure, or the one measured from the
+    student's browser) and the server's rent per hour."""
+    nets = {n.key: n for n in (*cloud_edge.NETWORKS, *measured_networks(s))}
     net_key = st.radio("Network", list(nets), horizontal=True, key="edge_cvse_net", index=2,
                        format_func=lambda k: nets[k].title)
     net = nets[net_key]
-    rtt = st.slider("Network round trip (ms)", 0.0, 700.0, float(net.rtt_ms), step=1.0,
-                    key=f"edge_cvse_rtt_{net_key}", format="%.0f ms",
+    fine = net.how == cloud_edge.MEASURED   # a room's round trip is a few ms: tenths, not whole ones
+    rtt = st.slider("Network round trip (ms)", 0.0, 700.0, round(float(net.rtt_ms), 1) if fine else float(net.rtt_ms),
+                    step=0.1 if fine else 1.0, key=f"edge_cvse_rtt_{net_key}", format="%.1f ms" if fine else "%.0f ms",
                     help="Starts at the chosen network's typical figure; move it to try your own.")
     st.caption(f"{net.title}: a {glossary.term('round trip', 'round-trip time')} of {net.rtt_ms:g} ms ({net.how}): "
                f"{net.source}." + (f" [Source]({net.url})" if net.url else ""))
+    if not any(n.how == cloud_edge.MEASURED for n in nets.values()):
+        st.caption("**Measure on this device** (above) also times the round trip from your browser to this server: "
+                   "it then appears here, measured from your browser, beside these typical networks.")
     rent = st.number_input(f"Server rent per hour ({s.settings.currency or 'your currency'}; your assumption)", 0.0,
                            100.0, 0.10, step=0.01, key="edge_cvse_rent",
                            help="What a cloud server like the profile costs per hour: look up your provider's price.")
@@ -310,5 +326,8 @@ def cloud_or_device(s: Session, cmp: cloud_edge.CloudVsEdge, cloud_run: edge.Edg
     st.caption(f"Compute times are measured here for {version}, typical times: the server under the cloud profile "
                f"({cloud_run.profile.threads} threads, {cloud_run.profile.batch} images per call: the mean time of a "
                f"whole batch, since every request waits for its batch), the device under {device_title} (the median "
-               "of single calls). The network is "
-               "your setting, not measured. Prices use your assumptions on Training vs inference.")
+               "of single calls). The network's round trip is "
+               + ("the one measured from your browser to this server, unless you moved the slider"
+                  if str(st.session_state.get("edge_cvse_net", "")).startswith("measured") else
+                  "your setting, not measured")
+               + ". Prices use your assumptions on Training vs inference.")

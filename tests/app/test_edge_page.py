@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from dashboard.lab import fmt
+from dashboard.lab.deploy.browser_models import BrowserSet
+from dashboard.lab.deploy.browser_result import DeviceRun
 from dashboard.lab.deploy.edge import KiB
 from tests.app.drive import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
 
@@ -58,6 +60,18 @@ def test_profiles_measured_fits_read_and_cloud_compared_with_the_device():
     text = " ".join(m.value for m in at.markdown)
     assert re.search(r"\*\*The device answers [\d.,]+× sooner than the cloud\*\*", text)
     assert "network + server: 600 ms + " in text          # the sum, from the figures it adds
+
+    # The round trip Measure on this device timed from the student's browser: a network of its own, labelled so.
+    assert not [o for o in at.radio(key="edge_cvse_net").options if "Measured from" in o]
+    s.browser = BrowserSet(("d", ()), [], b"", runs=[DeviceRun(
+        "r1", [], "a computer", "Mozilla/5.0 (X11; Linux x86_64)", 2, "onnxruntime-web", 0.1, "the server",
+        round_trips_ms=[4.0, 2.0, 3.0])])
+    at.run()
+    at.radio(key="edge_cvse_net").set_value("measured")
+    at.run()
+    assert any(c.value.startswith("Measured from your browser to this server: a ")
+               and "of 3 ms (measured from your browser)" in c.value for c in at.caption)
+    assert "network + server: 3 ms + " in " ".join(m.value for m in at.markdown)
 
     # A smaller budget: the page says the result is stale until measured again, then applies it.
     at.radio(key="edge_profile").set_value("phone")

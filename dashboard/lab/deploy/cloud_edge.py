@@ -59,6 +59,21 @@ NETWORKS: tuple[Network, ...] = (
 )
 
 
+MEASURED = "measured from your browser"
+
+
+def measured_network(rtt_ms: float, requests: int, where: str = "your browser") -> Network:
+    """The round trip a student's browser measured to this app (lab.deploy.browser_result: the median of its timed
+    requests), as a network to set beside the typical ones: this room's network and this server, not a cloud's."""
+    if not rtt_ms > 0:
+        raise ValueError("a measured round trip is above 0 ms")
+    key = "measured" if where == "your browser" else f"measured-{where.split()[-1]}"
+    return Network(key, f"Measured from {where} to this server", round(rtt_ms, 3), MEASURED,
+                   f"The median of {requests} small requests from {where} to this app's health check, timed there "
+                   "when you measured on your device: the network between you and this server (a room's Wi-Fi, or "
+                   "the internet to a hosted copy), plus the server's time to answer")
+
+
 @dataclass(frozen=True)
 class CloudVsEdge:
     """One request answered by a cloud server or on the device; ms and money per request."""
@@ -123,4 +138,4 @@ def compare(cloud: Fit, device: Fit, rtt_ms: float, *, rent_per_hour: float | No
         server_requests_per_hour=per_hour)
 
 
-__all__ = ["NETWORKS", "CloudVsEdge", "Network", "compare"]
+__all__ = ["MEASURED", "NETWORKS", "CloudVsEdge", "Network", "compare", "measured_network"]
