@@ -1,11 +1,28 @@
 """The pages' jobs run on one thread with the app's timing windows cut short (see quick_app_jobs); the
-class board in a temporary data folder (data_dir). Driving the pages: tests/app/drive.py."""
+class board in a temporary data folder (data_dir); the installed components looked up once per run
+(_components_scanned_once). Driving the pages: tests/app/drive.py."""
 
+import functools
 import os
 
 import pytest
 
 from dashboard.lab import settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _components_scanned_once():
+    """Streamlit's own scan of every installed package for components (streamlit.components.v2), done once
+    per run, as a real server does it once when it starts: AppTest does it again for every new AppTest, about
+    75 ms each over the ~110 distributions installed here, some 10 s of the fast tier. The scan itself is
+    Streamlit's, and what it found is handed to each AppTest as a new list (what is installed cannot change
+    during a run)."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = functools.cache(manifest_scanner.scan_component_manifests)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(manifest_scanner, "scan_component_manifests", lambda max_workers=None: list(scan()))
+        yield
 
 
 @pytest.fixture(autouse=True)
