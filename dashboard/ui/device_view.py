@@ -235,6 +235,17 @@ def _answers(t: browser_result.DeviceTiming | None) -> str:
 HERE = "this browser"
 
 
+def _all_answers(timed: list[tuple[str, browser_result.DeviceTiming]]) -> str:
+    """Whether each browser's answers match native ONNX Runtime's: one cell, each browser named only when they
+    do not all match."""
+    checked = [(who, t) for who, t in timed if t.max_diff is not None]
+    if len(checked) > 1 and all(t.agrees for _, t in checked):
+        return f"same in both (largest logit difference {max(t.max_diff for _, t in checked):.1g})"
+    if len(timed) == 1:
+        return _answers(timed[0][1])
+    return "; ".join(f"{who}: {_answers(t)}" for who, t in timed)
+
+
 def phone_name(run: browser_result.DeviceRun) -> str:
     """The paired device's column, by its class: 'your phone', 'your tablet'."""
     return f"your {run.device_class}"
@@ -255,8 +266,7 @@ def rows(bset: BrowserSet, here: browser_result.DeviceRun | None,
         timed = [(who, run.timing(m.name) if run is not None else None) for who, run in runs]
         row |= {f"{who}: p50 / p95": device_cell(t) for who, t in timed}
         row |= {f"{who} vs this server (p50)": _versus(t, m) for who, t in timed}
-        answers = [(who, _answers(t)) for who, t in timed if t is not None]
-        row["answers"] = (answers[0][1] if len(answers) == 1 else "; ".join(f"{who}: {a}" for who, a in answers))
+        row["answers"] = _all_answers([(who, t) for who, t in timed if t is not None])
         out.append(row | {"file": fmt.size(m.size_bytes)})
     return out
 
@@ -266,7 +276,7 @@ def _against_fp32(a: float, b: float) -> str:
     return f"ran {word} fp32 ({fmt.ms(a)} against {fmt.ms(b)})"
 
 
-def _int8_words(bset: BrowserSet, run: browser_result.DeviceRun, where: str = "your browser") -> str:
+def _int8_words(bset: BrowserSet, run: browser_result.DeviceRun, where: str = "in your browser") -> str:
     """Each int8 file against fp32, in the browser and on this server, in words built from the figures above, and
     whether the browser's came out as WebAssembly's kernels lead one to expect (int8 no faster than fp32)."""
     fp32, fp32_t = bset.model(browser_models.FP32), run.timing(browser_models.FP32)
@@ -277,11 +287,11 @@ def _int8_words(bset: BrowserSet, run: browser_result.DeviceRun, where: str = "y
             continue
         if not (t.steady and fp32_t.steady):
             which = " and ".join(f"{x.name}'s" for x in (fp32_t, t) if not x.steady)
-            parts.append(f"**{m.name}** against fp32 in {where}: not compared, {which} figure"
+            parts.append(f"**{m.name}** against fp32 {where}: not compared, {which} figure"
                          f"{'s are' if ' and ' in which else ' is'} unsteady (press the button again with nothing "
                          "else running on your device).")
             continue
-        text = f"In {where} **{m.name}** " + _against_fp32(t.p50_ms, fp32_t.p50_ms)
+        text = f"{where[0].upper()}{where[1:]} **{m.name}** " + _against_fp32(t.p50_ms, fp32_t.p50_ms)
         if m.server_p50_ms and fp32.server_p50_ms and not (m.server_disturbed or fp32.server_disturbed):
             text += "; on this server it " + _against_fp32(m.server_p50_ms, fp32.server_p50_ms)
         faster = claims.direction(t.p50_ms / fp32_t.p50_ms, "slower", "faster", "same") == "faster"
@@ -302,8 +312,8 @@ def phone_vs_here(bset: BrowserSet, here: browser_result.DeviceRun, phone: brows
             parts.append(f"**{m.name}**: not compared (unsteady)")
             continue
         word = claims.compare(a.p50_ms, b.p50_ms, more="slower than", less="faster than", same="about as fast as")
-        parts.append(f"**{m.name}** {word} this browser ({fmt.ms(a.p50_ms)} against {fmt.ms(b.p50_ms)})")
-    return f"**On {who}** " + "; ".join(parts) + "." if parts else ""
+        parts.append(f"**{m.name}** ran {word} in this browser ({fmt.ms(a.p50_ms)} against {fmt.ms(b.p50_ms)})")
+    return f"On {who}, " + "; ".join(parts) + "." if parts else ""
 
 
 def why_they_differ(bset: BrowserSet, phone: browser_result.DeviceRun | None = None) -> str:
@@ -372,7 +382,7 @@ def shown(bset: BrowserSet, here: browser_result.DeviceRun | None,
     st.caption(how_measured(bset, here or phone))
     if trips := round_trips(here, phone):
         st.markdown(trips)
-    for run, where in ((here, "your browser"), (phone, phone_name(phone) if phone else "")):
+    for run, where in ((here, "in your browser"), (phone, f"on {phone_name(phone)}" if phone else "")):
         if run is not None and (words := _int8_words(bset, run, where)):
             st.markdown(words)
     if here is not None and phone is not None and (words := phone_vs_here(bset, here, phone)):

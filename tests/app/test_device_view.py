@@ -17,7 +17,7 @@ from dashboard.lab.deploy import browser_result
 from dashboard.lab.inputs import data
 from dashboard.service import pairing
 from dashboard.service.sessions import REGISTRY, DataChoice
-from dashboard.ui import device_view, phone_view
+from dashboard.ui import device_view
 from dashboard.ui.session import KEY
 from streamlit.testing.v1 import AppTest
 from tests.app.drive import APP, button, finish_job, fresh, give_model, open_page, session
