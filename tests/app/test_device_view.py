@@ -143,3 +143,12 @@ def test_the_phone_pairs_by_a_one_time_code_and_its_figures_land_in_the_laptops_
 
     again = _phone(code)                                               # the same link, opened a second time
     assert "used already" in again.error[0].value and KEY not in again.session_state
+
+
+@pytest.mark.parametrize("code", ["<script>alert(1)</script>", "x" * 5000, "0123456789abcdef" * 2, "AAAA-AAAA-AAAA"])
+def test_a_hostile_or_unknown_pairing_code_gets_one_line_and_no_session(code):
+    """A session's token, markup or a long value in the phone's address is no code: one line, nothing looked up."""
+    before = len(REGISTRY.sessions())
+    phone = _phone(code)
+    assert "not one this server made" in phone.error[0].value and KEY not in phone.session_state
+    assert len(REGISTRY.sessions()) == before
