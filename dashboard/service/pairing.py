@@ -47,6 +47,7 @@ class Pairing:
     claimed_by: str | None = None
     claimed_at: float | None = None
     spent: bool = False
+    refused: str = ""                      # why the phone's result was not kept, for the laptop's page to say
 
     def live(self, now: float) -> bool:
         """Not spent, and either waiting to be opened (inside TTL_S) or opened and waiting for its result."""
@@ -151,10 +152,14 @@ class Pairings:
             if p.claimed_by != claimant:
                 raise PairingError("This pairing code belongs to another page: each code works once.")
             p.spent = True
-        if p.session.browser is not p.bset:
-            raise PairingError("The model on the laptop changed while your phone measured: its figures were not "
-                               "kept. Press **Measure on my phone** there again.")
-        return device_jobs.keep_browser_result(p.session, p.bset, raw, p.run_id, paired=True)
+        try:
+            if p.session.browser is not p.bset:
+                raise PairingError("The model on the laptop changed while your phone measured: its figures were "
+                                   "not kept. Press **Measure on my phone** there again.")
+            return device_jobs.keep_browser_result(p.session, p.bset, raw, p.run_id, paired=True)
+        except (PairingError, browser_result.BadBrowserResult) as exc:
+            p.refused = str(exc)
+            raise
 
     def get(self, code) -> Pairing | None:
         """The pairing a code names, in whatever state it is (for the laptop's page that made it)."""

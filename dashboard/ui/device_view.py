@@ -119,6 +119,7 @@ LOCALHOST = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]")
 
 
 def _make_code(s: Session, bset: BrowserSet) -> None:
+    st.session_state.pop(ERROR_KEY, None)
     try:
         st.session_state[PAIR_KEY] = pairing.PAIRS.make(s, bset).code
     except pairing.PairingError as exc:
@@ -149,7 +150,9 @@ def _pairing_status(s: Session, bset: BrowserSet) -> None:
         return
     if p.spent or not p.live(time.time()):
         del st.session_state[PAIR_KEY]
-        if not p.spent:
+        if p.refused:
+            st.session_state[ERROR_KEY] = f"Your phone's figures were not kept: {p.refused.rstrip('.')}."
+        elif not p.spent:
             st.session_state[ERROR_KEY] = ("The pairing code expired before your phone sent its figures: press "
                                            "**Measure on my phone** for a new one.")
         st.rerun(scope="app")   # the phone's figures are in the session now (the table shows them), or it expired

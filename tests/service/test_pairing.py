@@ -88,7 +88,7 @@ def test_a_bad_result_or_another_model_keeps_nothing(laptop):
     bad = result(p.run_id) | {"round_trip_ms": [-1.0]}
     with pytest.raises(browser_result.BadBrowserResult, match="round trip"):
         pairs.deliver(p.code, "phone-tab", bad, now=T0)
-    assert laptop.browser.runs == []
+    assert laptop.browser.runs == [] and "round trip" in p.refused   # the laptop's page says why
     q = pairs.make(laptop, laptop.browser, now=T0)
     laptop.browser = files()                                              # a new model's files since
     with pytest.raises(PairingError, match="model on the laptop changed"):
