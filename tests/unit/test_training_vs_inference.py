@@ -105,7 +105,8 @@ def test_a_disturbed_regime_keeps_its_figures_but_gives_no_ratio(tiny_trained):
     assert tvi.ratio("seconds", SERVING) is not None and tvi.serving.breakeven is not None
 
 
-def test_bench_meters_both_regimes(tiny_trained, tiny_digits):
+def test_bench_meters_both_regimes(tiny_trained, tiny_digits, windows_count_as_quiet):
+    # What is metered over which calls; a busy machine's disturbed windows are test_bench.py's and test_quiet.py's.
     variants = make_variants(tiny_trained, tiny_digits, ["fp32"])
     r = measure(variants, tiny_digits, BenchSettings.quick(threads=1, energy=True, energy_mode="rounds",
                                                            batch_size=64))[0]
