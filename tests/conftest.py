@@ -14,6 +14,8 @@ import gc
 import math
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.error import URLError
 
 import pytest
@@ -49,17 +51,11 @@ def tiny_trained(tiny_digits):
     return train(TrainConfig(model="mlp", epochs=1, batch_size=64, threads=1), tiny_digits)
 
 
-@pytest.fixture
-def quick_app_jobs(monkeypatch):
-    """The app's jobs as a test needs them: figures, not good ones, and no fight for the cores.
-
-    One server thread (TRAIN_INFER_LAB_THREADS=1, so a test that re-reads the settings keeps it):
-    two spinning OpenMP threads on a 2-core machine that also runs something else made one
-    page test take 20 s instead of 1. And the app's timing windows cut to one short round
-    (energy still metered over it).
-    """
+@contextmanager
+def _quick_jobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """quick_app_jobs' settings, for a fixture of any scope: set through `monkeypatch` (undone with it) and
+    the server's thread count, set and restored here."""
     import dataclasses
-    import os
 
     from dashboard.lab import pipeline, settings
     from dashboard.lab.deploy import edge
@@ -82,12 +78,42 @@ def quick_app_jobs(monkeypatch):
     before = os.environ.get("TRAIN_INFER_LAB_THREADS")
     os.environ["TRAIN_INFER_LAB_THREADS"] = "1"
     settings.override(None)
-    yield
-    if before is None:
-        os.environ.pop("TRAIN_INFER_LAB_THREADS", None)
-    else:
-        os.environ["TRAIN_INFER_LAB_THREADS"] = before
-    settings.override(None)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TRAIN_INFER_LAB_THREADS", None)
+        else:
+            os.environ["TRAIN_INFER_LAB_THREADS"] = before
+        settings.override(None)
+
+
+@pytest.fixture
+def quick_app_jobs(monkeypatch):
+    """The app's jobs as a test needs them: figures, not good ones, and no fight for the cores.
+
+    One server thread (TRAIN_INFER_LAB_THREADS=1, so a test that re-reads the settings keeps it):
+    two spinning OpenMP threads on a 2-core machine that also runs something else made one
+    page test take 20 s instead of 1. And the app's timing windows cut to one short round
+    (energy still metered over it).
+    """
+    with _quick_jobs(monkeypatch):
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_measured() -> dict:
+    """A tiny mlp trained through the Train page and its fp32 and int8-static versions measured through Compress
+    & benchmark (tests/app/drive.py's measure_tiny, with quick_app_jobs' settings), once per run: what the session
+    then holds of its model (tests/app/drive.py's measured_state). For page tests that need a measured model, not
+    the training: each puts its own copy into its own session (drive.give_measured). tests/app/test_pages.py
+    trains and measures through the pages itself."""
+    from tests.app.drive import fresh, measure_tiny, measured_state
+
+    with pytest.MonkeyPatch.context() as mp, _quick_jobs(mp):
+        at = fresh()
+        measure_tiny(at)
+        return measured_state(at)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from dashboard.service.sessions import REGISTRY, DataChoice, state_bytes
+from dashboard.service.sessions import MODEL_FIELDS, REGISTRY, DataChoice, state_bytes
 from dashboard.service.shared import weights_digest
 from dashboard.ui.session import KEY
 
@@ -84,6 +84,24 @@ def measure_tiny(at: AppTest, *, int8_static: bool = True) -> None:
     button(at, "Compress & measure").click()
     at.run()
     finish_job(at)
+
+
+def measured_state(at: AppTest) -> dict:
+    """The session's model and everything measured on it (sessions.MODEL_FIELDS), as measure_tiny left them."""
+    s = session(at)
+    with s.lock:
+        return copy.deepcopy({name: getattr(s, name) for name in MODEL_FIELDS})
+
+
+def give_measured(at: AppTest, state: dict) -> None:
+    """Put a copy of a measured_state into the AppTest's session, as if it had trained and measured that model
+    itself (conftest's tiny_measured: one for the whole run), and draw the page again."""
+    s = session(at)
+    with s.lock:
+        for name, value in copy.deepcopy(state).items():
+            setattr(s, name, value)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
 
 
 def open_try_it() -> AppTest:

@@ -18,7 +18,7 @@ from dashboard.service.board import Board
 from dashboard.service.board_posts import CHALLENGES
 from dashboard.ui import board_view, presenter
 from dashboard.ui.share import plain
-from tests.app.drive import button, fresh, measure_tiny, open_page, session
+from tests.app.drive import button, fresh, give_measured, open_page, session
 
 PAGE = "app_pages/board.py"
 HOSTILE = "<b>x</b>"
@@ -43,10 +43,11 @@ def _env(name: str, value: str | None):
 
 
 @pytest.fixture
-def measured_app(data_dir):
-    """An AppTest whose session has a tiny trained model and its int8-static version measured."""
+def measured_app(data_dir, tiny_measured):
+    """An AppTest whose session has a tiny trained model and its int8-static version measured (a copy of the
+    run's one, conftest's tiny_measured: trained and measured through the pages once)."""
     at = fresh()
-    measure_tiny(at)
+    give_measured(at, tiny_measured)
     # These tests post; a test machine busy with other work may leave a figure disturbed, and a disturbed
     # figure cannot be posted (tests/service/test_shared_and_sessions.py checks that). Here they count as quiet.
     s = session(at)

@@ -8,7 +8,7 @@ from dashboard.lab import fmt
 from dashboard.lab.deploy.browser_models import BrowserSet
 from dashboard.lab.deploy.browser_result import DeviceRun
 from dashboard.lab.deploy.edge import KiB
-from tests.app.drive import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
+from tests.app.drive import button, finish_job, fresh, give_measured, open_page, session, train_tiny
 
 PAGE = "app_pages/edge.py"
 
@@ -18,9 +18,9 @@ def test_without_a_model_the_page_points_to_train():
     assert any("Train a model first" in i.value for i in at.info)
 
 
-def test_profiles_measured_fits_read_and_cloud_compared_with_the_device():
+def test_profiles_measured_fits_read_and_cloud_compared_with_the_device(tiny_measured):
     at = fresh()
-    measure_tiny(at)
+    give_measured(at, tiny_measured)   # a tiny mlp, fp32 and int8-static measured (the run's one, copied)
     open_page(at, PAGE)
     assert any("Measure the **Cloud server**" in i.value for i in at.info)
     button(at, "Measure all four profiles").click()

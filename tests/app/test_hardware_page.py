@@ -1,5 +1,6 @@
 """The Hardware page in AppTest: on a fresh session it says what needs a model and measures the peaks
-alone; after a tiny training and a measurement of two versions it shows how close they get.
+alone; after a tiny training and a measurement of two versions (conftest's tiny_measured, copied into the
+page's session) it shows how close they get.
 
 The page is run on its own file (it needs nothing from the app's navigation); its job runs with
 the timing windows cut to hundredths of a second and short retries (quick_app_jobs, tests/conftest.py:
@@ -13,11 +14,9 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard.lab.measure import roofline
-from dashboard.lab.compression.compress import CompressSettings
-from dashboard.lab.training.train import TrainConfig
-from dashboard.service import measuring, training_jobs
 from dashboard.service.sessions import REGISTRY
 from dashboard.ui.session import KEY
+from tests.app.drive import give_measured
 
 PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "app_pages" / "hardware.py")
 TITLE = "Hardware: how close to the limit"
@@ -75,13 +74,10 @@ def test_measuring_without_a_model_shows_the_peaks_alone():
     assert any("Train a model first" in i.value for i in at.info)
 
 
-def test_after_a_tiny_training_and_a_measurement_it_shows_how_close_the_model_gets():
+def test_after_a_tiny_training_and_a_measurement_it_shows_how_close_the_model_gets(tiny_measured):
     at = page()
     s = session(at)
-    training_jobs.start_training(s, TrainConfig(model="mlp", epochs=1, train_images=500))
-    wait(at)
-    measuring.start_compress(s, ["fp32", "int8-static"], CompressSettings())
-    wait(at)
+    give_measured(at, tiny_measured)   # a tiny mlp, its fp32 and int8-static measured (the run's one, copied)
     assert any("Press **Measure this machine**" in i.value for i in at.info)
     measure(at)
     probe = s.hardware_probe

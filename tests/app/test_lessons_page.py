@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from tests.app.drive import button, finish_job, fresh, measure_tiny, open_page, session, train_tiny
+from tests.app.drive import button, finish_job, fresh, give_measured, open_page, session, train_tiny
 
 from dashboard.course import lesson_checks, lessons, replay, shareable
 from dashboard.lab import claims, fmt
@@ -352,9 +352,9 @@ def test_try_it_leads_back_to_the_lesson_and_offers_the_replaced_model_in_one_cl
     assert any(b.label.startswith("Restore your earlier model (mlp") for b in at.button)   # and the other back
 
 
-def test_lesson_three_opens_the_microcontroller_and_checks_the_prediction_on_the_students_run(course):
+def test_lesson_three_opens_the_microcontroller_and_checks_the_prediction_on_the_students_run(course, tiny_measured):
     at = fresh()
-    measure_tiny(at)                             # an mlp: fp32 and int8-static measured
+    give_measured(at, tiny_measured)             # an mlp: fp32 and int8-static measured (the run's one, copied)
     open_lesson(open_page(at, PAGE), "03-edge-ai")
     at.radio[0].set_value(2).run()               # "Channels removed, then int8 static"
     button(at, "Try it").click().run()
