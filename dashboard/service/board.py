@@ -37,6 +37,7 @@ from sqlalchemy import (
     Engine,
     Float,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -130,6 +131,34 @@ _classes = Table(
 )
 
 
+# Students' device measurements (service.board_devices): new tables beside the entries table, never new columns of
+# it, so a board file made before them opens as it is (create_all adds them). One post per session and device class
+# in a class (its later post replaces it), and one row per version it measured steadily; cleared with the class.
+_device_posts = Table(
+    "board_device_posts", _metadata,
+    Column("class_code", String(16), primary_key=True),
+    Column("owner", String(64), primary_key=True),              # the posting session's public_id
+    Column("device_class", String(16), primary_key=True),       # "computer", "phone", "tablet", "device"
+    Column("nickname", String(MAX_NICKNAME), nullable=False),
+    Column("browser", String(40), nullable=False),              # "Chrome 140": never the whole user agent
+    Column("cores", Integer),                                   # logical cores the browser reported
+    Column("model", String(MAX_NAME), nullable=False),
+    Column("dataset", String(MAX_NAME), nullable=False),
+    Column("posted_at", DateTime(timezone=True), nullable=False),
+    Index("board_device_posts_newest", "class_code", "posted_at"),
+)
+_device_figures = Table(
+    "board_device_entries", _metadata,
+    Column("class_code", String(16), primary_key=True),
+    Column("owner", String(64), primary_key=True),
+    Column("device_class", String(16), primary_key=True),
+    Column("version", String(MAX_VARIANT), primary_key=True),   # the browser file: "fp32", "int8-static", ...
+    Column("p50_ms", Float, nullable=False),                    # in the browser, per call (steady only)
+    Column("p95_ms", Float, nullable=False),
+    Column("server_p50_ms", Float),                             # the same file here, native; None: not quiet
+)
+
+
 class BoardUnavailable(RuntimeError):
     """The board's database cannot be reached or used; the message is one line, password masked."""
 
@@ -187,9 +216,27 @@ class Board:
         return entry
 
     def _claim(self, conn: Connection, entry: Entry, owner: str, keys: tuple[str, str]) -> None:
-        """Inside the post's transaction: take the class's lock row, then check the nickname's keys and the
-        caps; take the keys for `owner` (dropping this session's own look-alike entry it replaces)."""
-        code, when = entry.class_code, entry.posted_at
+        """Inside the post's transaction: the nickname for `owner` (claim_nickname), and the class's entry cap
+        when the nickname is new to this session."""
+        code = entry.class_code
+
+        def room_for_one_more() -> None:
+            # An entry under this very nickname from before nicknames had owners is replaced, not added.
+            others = conn.execute(select(func.count()).select_from(_entries)
+                                  .where(_entries.c.class_code == code, _entries.c.nickname != entry.nickname)
+                                  ).scalar_one()
+            if others >= self.max_entries:
+                raise Refused(f"This class's board is full ({self.max_entries} entries): ask the presenter to "
+                              "clear it or use another class code.")
+
+        self.claim_nickname(conn, code, entry.nickname, owner, entry.posted_at, keys, if_new=room_for_one_more)
+
+    def claim_nickname(self, conn: Connection, code: str, nickname: str, owner: str, when: datetime,
+                       keys: tuple[str, str], *, if_new=None) -> None:
+        """Inside a post's transaction (this board's or service.board_devices'): take the class's lock row, then
+        check the nickname's look-alike keys and the session's nickname count; take the keys for `owner`
+        (dropping this session's own look-alike entry it replaces). `if_new()`: a further check (a cap) run when
+        the nickname is new to this session, before it is taken. Refused when another session holds it."""
         lock = self._insert(_classes).values(class_code=code, last_post_at=when)
         conn.execute(lock.on_conflict_do_update(index_elements=["class_code"], set_={"last_post_at": when}))
         found = conn.execute(select(_nicknames.c.nickname, _nicknames.c.owner)
@@ -200,7 +247,7 @@ class Board:
                           "session: choose another.")
         mine = {row.nickname for row in found}
         if mine:   # this session's own nickname: its new spelling replaces the old one's entry
-            old = mine - {entry.nickname}
+            old = mine - {nickname}
             if old:
                 conn.execute(delete(_entries).where(_entries.c.class_code == code, _entries.c.nickname.in_(old)))
                 conn.execute(delete(_nicknames).where(_nicknames.c.class_code == code,
@@ -211,17 +258,12 @@ class Board:
             if nicknames >= self.max_nicknames_per_session:
                 raise Refused(f"This session already posts under {nicknames} nicknames in {code}, the most one "
                               "session may: post again under one of them (your later post replaces its entry).")
-            # An entry under this very nickname from before nicknames had owners is replaced, not added.
-            others = conn.execute(select(func.count()).select_from(_entries)
-                                  .where(_entries.c.class_code == code, _entries.c.nickname != entry.nickname)
-                                  ).scalar_one()
-            if others >= self.max_entries:
-                raise Refused(f"This class's board is full ({self.max_entries} entries): ask the presenter to "
-                              "clear it or use another class code.")
-        rows = [{"class_code": code, "look_alike_key": k, "nickname": entry.nickname, "owner": owner,
+            if if_new is not None:
+                if_new()
+        rows = [{"class_code": code, "look_alike_key": k, "nickname": nickname, "owner": owner,
                  "taken_at": when} for k in keys]
         conn.execute(self._insert(_nicknames).values(rows).on_conflict_do_update(
-            index_elements=["class_code", "look_alike_key"], set_={"nickname": entry.nickname}))
+            index_elements=["class_code", "look_alike_key"], set_={"nickname": nickname}))
 
     def _upsert(self, entry: Entry):
         row = {"class_code": entry.class_code, "nickname": entry.nickname, "posted_at": entry.posted_at,
@@ -259,7 +301,8 @@ class Board:
         return self._rows(query)
 
     def clear(self, class_code: str, *, by) -> int:
-        """Remove every entry of the class and free its nicknames; returns how many entries there were.
+        """Remove every entry of the class, its device figures (service.board_devices) and free its nicknames;
+        returns how many entries there were.
         A presenter action: raises authority.NotPresenter (nothing removed) unless session `by` gave the key."""
         authority.require(by, "clear a class's board")
         code = clean_class_code(class_code)
@@ -269,6 +312,8 @@ class Board:
                          .values(last_post_at=datetime.now(UTC)))
             n = conn.execute(delete(_entries).where(_entries.c.class_code == code)).rowcount
             conn.execute(delete(_nicknames).where(_nicknames.c.class_code == code))
+            conn.execute(delete(_device_figures).where(_device_figures.c.class_code == code))
+            conn.execute(delete(_device_posts).where(_device_posts.c.class_code == code))
         forget(self, code)
         return n
 
@@ -292,6 +337,11 @@ class Board:
         """A transaction on the board's database, whose errors become BoardUnavailable: for the tables that live
         beside the board's (service.room)."""
         return self._transaction()
+
+    @property
+    def rate(self) -> PostRate | None:
+        """The per-session post rate this board's posts count against (service.board_devices' too)."""
+        return self._rate
 
     @property
     def engine(self) -> Engine:

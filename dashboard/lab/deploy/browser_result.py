@@ -92,6 +92,12 @@ class DeviceRun:
         return _system(self.user_agent)[1].split(" ", 1)[1]
 
     @property
+    def browser(self) -> str:
+        """The browser's name and major version ("Chrome 140"), as the user agent says: what the class board
+        shows of it (never the whole user agent, which helps tell one person's device from another)."""
+        return _browser(self.user_agent)
+
+    @property
     def round_trip_ms(self) -> float | None:
         """The median of the timed requests (the middle two's mean for an even count), None when none came."""
         if not self.round_trips_ms:
