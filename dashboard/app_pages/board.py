@@ -31,6 +31,8 @@ if code is None and not f[board_view.CLASS_KEY].strip():
 
 st.subheader("Post your best result")
 board_view.post_form(s, board, code, f[board_view.NICK_KEY])
+st.subheader("Post my device's figures")
+board_view.device_post_form(s, board, code, f[board_view.NICK_KEY])
 
 if board is not None and code is not None:
     board_view.live_board(board, code)

@@ -112,6 +112,18 @@ def postable_runs(s: Session) -> list[DeviceRun]:
     return [r for r in (own, paired) if r is not None]
 
 
+def preview(s: Session) -> list[DevicePost]:
+    """What post_device would post of the session's latest runs (no class code or nickname yet), one per device
+    class: what the page shows before the button."""
+    with s.lock:
+        bset, trained = s.browser, s.trained
+    posts: dict[str, DevicePost] = {}
+    for run in postable_runs(s):
+        post = _run_post(run, bset, trained.spec.name, trained.dataset, "", "", datetime.now(UTC))
+        posts[post.device_class] = post
+    return list(posts.values())
+
+
 def post_device(board: Board, class_code: str, nickname: str, s: Session,
                 runs: Sequence[DeviceRun] | None = None) -> list[DevicePost]:
     """Post the session's device figures under `nickname`: `runs` (default: postable_runs(s)), each of which must be
@@ -273,4 +285,4 @@ def forget(board: Board, class_code: str) -> None:
 
 
 __all__ = ["DEVICE_CLASSES", "MAX_DEVICE_POSTS", "DeviceFigure", "DevicePost", "Median", "RoomDevices", "VersionRow",
-           "forget", "post_device", "postable_runs", "read_room", "room_devices"]
+           "forget", "post_device", "postable_runs", "preview", "read_room", "room_devices"]

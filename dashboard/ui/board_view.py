@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from dashboard.lab import fmt
-from dashboard.service import authority
+from dashboard.lab import claims, fmt
+from dashboard.service import authority, board_devices
 from dashboard.service.board import Board, BoardUnavailable, MAX_ENTRIES, Entry, snapshot
 from dashboard.service.board_posts import (
     CHALLENGES,
@@ -143,6 +143,43 @@ def post_form(s: Session, board: Board | None, code: str | None, nickname: str) 
                "entries until the presenter clears it.")
 
 
+def _post_words(p: board_devices.DevicePost) -> str:
+    """One device's post in plain words: its class, browser and cores, the versions it carries (no user text)."""
+    cores = f", {fmt.plural(p.cores, 'logical core')}" if p.cores else ""
+    versions = ", ".join(f.version for f in p.figures) or "none"
+    return f"your {p.device_class} ({p.browser}{cores}): {versions}"
+
+
+def device_post_form(s: Session, board: Board | None, code: str | None, nickname: str) -> None:
+    """Post this session's own device measurements (Edge & cloud's Measure on this device, and on my phone): the
+    steady versions of its latest kept runs, with the device class; the unsteady ones said, not posted."""
+    posts = board_devices.preview(s)
+    if not posts:
+        st.caption("Press **Measure on this device** (and **Measure on my phone**) on Edge & cloud first: your "
+                   "browsers' figures for your current model can then be posted here, with the kind of device.")
+        st.page_link("app_pages/edge.py", label="Go to Edge & cloud", icon=":material/smartphone:")
+        return
+    for p in posts:
+        for version, why in p.left_out:
+            st.caption(f":material/block: {version} on your {p.device_class} is not posted: {why}.")
+    pressed = st.button("Post my device's figures", icon=":material/publish:", key="board_device_post",
+                        disabled=board is None or code is None or not any(p.figures for p in posts),
+                        help=None if code else "Type your class code first.")
+    st.caption("Posts " + "; ".join(_post_words(p) for p in posts if p.figures) + ": the browser's p50 per "
+               "call, and this server's for the same file where it was measured quietly. The board keeps the kind "
+               "of device, the browser's name and the number of cores, never the browser's full description.")
+    if pressed:
+        try:
+            done = board_devices.post_device(board, code, nickname, s)
+        except ValueError as e:   # unusable input, or a limit of the board (service.board_posts.Refused)
+            st.warning(plain(str(e)), icon=":material/warning:")
+        except BoardUnavailable as e:
+            unavailable(e)
+        else:
+            st.success(f"Posted to {code}: " + "; ".join(_post_words(p) for p in done if p.figures) + ".",
+                       icon=":material/check_circle:")
+
+
 def _rate_words() -> str:
     """POST_WINDOWS in words: "3 times in 30 s and 20 times an hour"."""
     return " and ".join(f"{n} times " + ("an hour" if secs == 3600 else f"in {secs:g} s") for n, secs in POST_WINDOWS)
@@ -243,6 +280,70 @@ def leaders_table(leaders: Sequence[Entry], challenge: Challenge) -> dict[str, l
     return _columns(rows, ["#", "nickname", column])
 
 
+DEVICE_WIDTHS = {"model": 80, "version": 110, "this server": 85, "computers": 95, "phones": 85,
+                 "computers vs server": 105, "phones vs server": 105, "phones vs computers": 110}
+PLURALS = {"computer": "computers", "phone": "phones", "tablet": "tablets", "device": "other devices"}
+DEVICE_HELP = {"this server": "Native ONNX Runtime on this server, 1 thread: the median of the students' figures "
+                              "for the same file (one per session, quiet windows only), and how many.",
+               "computers": "onnxruntime-web in the students' computers' browsers, 1 thread: the median p50 per "
+                            "call (steady figures only), and how many."}
+
+
+def _median_cell(m: board_devices.Median | None) -> str:
+    return "n/a" if m is None else f"{fmt.ms(m.p50_ms)} ({m.count})"
+
+
+def _versus(a: board_devices.Median | None, b: board_devices.Median | None) -> str:
+    """The room's median a against b, in words built from the two medians shown."""
+    if a is None or b is None:
+        return "n/a"
+    return claims.compare(a.p50_ms, b.p50_ms, more="slower", less="faster")
+
+
+def devices_table(room: board_devices.RoomDevices) -> tuple[dict[str, list], dict[str, int]]:
+    """Per model and version: this server's median p50, each device class's browsers' median (with counts), and
+    each against the server and phones against computers; the columns shown and their widths."""
+    classes = [c for c in board_devices.DEVICE_CLASSES if any(c in r.devices for r in room.rows)]
+    shown_widths = dict(DEVICE_WIDTHS)
+    for c in classes:
+        if c not in ("computer", "phone"):   # a tablet or an unknown device: columns of its own, when posted
+            shown_widths[PLURALS[c]] = 85
+            shown_widths[f"{PLURALS[c]} vs server"] = 105
+    rows = []
+    for r in room.rows:
+        row = {"model": f"{r.model}, {r.dataset}", "version": r.version, "this server": _median_cell(r.server)}
+        for c in ("computer", "phone", *(c for c in classes if c not in ("computer", "phone"))):
+            row[PLURALS[c]] = _median_cell(r.devices.get(c))
+            row[f"{PLURALS[c]} vs server"] = _versus(r.devices.get(c), r.server)
+        row["phones vs computers"] = _versus(r.devices.get("phone"), r.devices.get("computer"))
+        rows.append(row)
+    return _columns(rows, list(shown_widths)), shown_widths
+
+
+def devices_board(board: Board, code: str) -> None:
+    """Measured on students' devices: the same versions on this server and in the room's browsers."""
+    try:
+        room = board_devices.room_devices(board, code)   # shared by every open tab of the class
+    except BoardUnavailable as e:
+        unavailable(e)
+        return
+    st.subheader("Measured on students' devices")
+    if not room.rows:
+        st.caption("No device figures yet: measure on your device (and your phone) on Edge & cloud, then press "
+                   "**Post my device's figures** above.")
+        return
+    data, shown_widths = devices_table(room)
+    st.dataframe(data, hide_index=True, width="stretch", column_order=list(widths(shown_widths)),
+                 column_config={c: st.column_config.Column(width=w, help=DEVICE_HELP.get(c))
+                                for c, w in widths(shown_widths).items()})
+    st.caption(f"The same version of the same model on this server (native ONNX Runtime) and in the room's browsers "
+               f"(onnxruntime-web), 1 thread each, one image per call: the room's median p50 per call, with how "
+               f"many figures it is the median of in brackets ({fmt.plural(room.posts, 'device post')}). Only steady "
+               "browser figures and quietly measured server figures are posted; a ratio compares the two medians "
+               "shown. The browsers' figures differ by runtime (WebAssembly has no int8 dot product) and by "
+               "hardware (a phone's cores save power).")
+
+
 def live_board(board: Board, code: str) -> None:
     """The room's entries and the challenges, asked for again every REFRESH_S seconds while open."""
 
@@ -273,6 +374,7 @@ def live_board(board: Board, code: str) -> None:
                    + ", newest first, refreshed every "
                    f"{REFRESH_S} s. {FAIR} 'energy' says whether each was measured or estimated. "
                    + entries_note(entries))
+        devices_board(board, code)
 
     live()
 
@@ -293,6 +395,7 @@ def presenter_tools(s: Session, board: Board, code: str) -> None:
     def clear() -> None:
         try:
             n = board.clear(code, by=s)   # checks the presenter key itself (service.authority)
+            board_devices.forget(board, code)   # the device figures went with the entries
         except (BoardUnavailable, authority.NotPresenter) as e:
             s.notify("error", plain(str(e)))
         else:
