@@ -87,7 +87,8 @@ def _run_post(run: DeviceRun, bset, model: str, dataset: str, code: str, nicknam
             continue
         if not t.steady:
             left_out.append((m.name, f"its figure on your {run.device_class} was unsteady (p95 over "
-                                     f"{browser_result.STEADY_SPREAD:g}x p50): measure again with nothing else running"))
+                                     f"{browser_result.STEADY_SPREAD:g} times its p50): measure again with "
+                                     "nothing else running"))
             continue
         if not (math.isfinite(t.p50_ms) and math.isfinite(t.p95_ms) and 0 < t.p50_ms <= t.p95_ms):
             left_out.append((m.name, "its figure is not a usable time"))

@@ -109,6 +109,8 @@ def section(s: Session) -> None:
     here, phone = device_jobs.latest(bset), device_jobs.latest(bset, paired=True)
     if here is not None or phone is not None:
         shown(bset, here, phone)
+        st.page_link("app_pages/board.py", label="Post these figures to your class's board",
+                     icon=":material/leaderboard:")
 
 
 # --- Measure on my phone: a one-time pairing code, its link and QR code -----------------------------------------
