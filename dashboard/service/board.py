@@ -403,6 +403,19 @@ def snapshot(board: Board, class_code: str, challenges: Sequence[Challenge] = CH
         return snap
 
 
+def shared(board: Board, class_code: str, what: str, read):
+    """What `read()` returns (an object with a `taken_at` of time.monotonic()), read at most once per SNAPSHOT_S for
+    every tab of the class, like `snapshot`, and dropped with it by `forget` (a post, the presenter's clear): for
+    what lives beside the board's entries (service.board_devices)."""
+    code = clean_class_code(class_code)
+    key = (str(board._url), code, what)
+    with _snapshots_lock:
+        snap = _snapshots.get(key)
+        if snap is None or time.monotonic() - snap.taken_at > SNAPSHOT_S:
+            snap = _snapshots[key] = read()
+        return snap
+
+
 def forget(board: Board, class_code: str) -> None:
     """Drop a class's snapshot (after a post or a clear: whoever looks next sees it at once)."""
     code = clean_class_code(class_code)

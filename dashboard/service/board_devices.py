@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.lab.deploy import browser_result
 from dashboard.lab.deploy.browser_result import DeviceRun
-from dashboard.service.board import MAX_ENTRIES, Board, _device_figures, _device_posts, _check_owner
+from dashboard.service.board import MAX_ENTRIES, Board, _check_owner, _device_figures, _device_posts, shared
+from dashboard.service.board import forget as board_forget
 from dashboard.service.board_posts import (
     MAX_NAME,
     MAX_VARIANT,
@@ -48,7 +48,6 @@ from dashboard.service.sessions import Session
 MAX_DEVICE_POSTS = MAX_ENTRIES   # device posts per class: one per session and device class, ten per student or so
 MAX_VERSIONS = 6                 # versions per post (lab.deploy.browser_models.MAX_FILES)
 DEVICE_CLASSES = ("computer", "phone", "tablet", "device")
-SNAPSHOT_S = 4.5                 # the room's device table is read at most this often per class, for every open tab
 
 
 @dataclass(frozen=True)
@@ -261,28 +260,16 @@ def read_room(board: Board, class_code: str) -> RoomDevices:
     return RoomDevices(rows, posts, time.monotonic())
 
 
-_cache: dict[tuple[str, str], RoomDevices] = {}
-_cache_lock = threading.Lock()
-
-
 def room_devices(board: Board, class_code: str) -> RoomDevices:
-    """read_room, shared by every open tab of the class for SNAPSHOT_S (a post or a clear here is seen at once)."""
+    """read_room, shared by every open tab of the class for board.SNAPSHOT_S; a post or the presenter's clear drops
+    it (board.forget), so whoever looks next sees it at once."""
     code = clean_class_code(class_code)
-    key = (board.key, code)
-    with _cache_lock:
-        snap = _cache.get(key)
-        if snap is None or time.monotonic() - snap.taken_at > SNAPSHOT_S:
-            snap = _cache[key] = read_room(board, code)
-            if len(_cache) > 1000:   # bounded: the oldest classes go first
-                for old in sorted(_cache, key=lambda k: _cache[k].taken_at)[:500]:
-                    del _cache[old]
-        return snap
+    return shared(board, code, "devices", lambda: read_room(board, code))
 
 
 def forget(board: Board, class_code: str) -> None:
-    """Drop a class's cached device table (after a post, or the presenter's clear)."""
-    with _cache_lock:
-        _cache.pop((board.key, clean_class_code(class_code)), None)
+    """Drop a class's cached board, its device table with it (after a post)."""
+    board_forget(board, class_code)
 
 
 __all__ = ["DEVICE_CLASSES", "MAX_DEVICE_POSTS", "DeviceFigure", "DevicePost", "Median", "RoomDevices", "VersionRow",

@@ -395,7 +395,6 @@ def presenter_tools(s: Session, board: Board, code: str) -> None:
     def clear() -> None:
         try:
             n = board.clear(code, by=s)   # checks the presenter key itself (service.authority)
-            board_devices.forget(board, code)   # the device figures went with the entries
         except (BoardUnavailable, authority.NotPresenter) as e:
             s.notify("error", plain(str(e)))
         else:

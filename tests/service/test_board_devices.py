@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from dashboard.lab.deploy.browser_models import BrowserModel, BrowserSet
 from dashboard.service import authority, board_devices, device_jobs
 from dashboard.service.board import Board
-from dashboard.service.board_devices import post_device, read_room
+from dashboard.service.board_devices import post_device, read_room, room_devices
 from dashboard.service.board_posts import PostRate, Refused
 from dashboard.service.sessions import Session
 from tests.service.board_kit import RESULT
@@ -198,11 +198,13 @@ def test_only_the_presenter_clears_the_device_figures_with_the_class(board):
     measure(other)
     post_device(board, "room-1", "Ana", s)
     post_device(board, "room-2", "Bo", other)
+    assert room_devices(board, "room-1").posts == 1   # the shared read every open tab of the class draws
     with pytest.raises(authority.NotPresenter):
         board.clear("room-1", by=s)
     assert read_room(board, "room-1").posts == 1
     assert board.clear("room-1", by=Session(presenter=True)) == 0   # no result entries: the device posts go too
     assert read_room(board, "room-1").rows == [] and read_room(board, "room-1").posts == 0
+    assert room_devices(board, "room-1").posts == 0   # seen at once, not after the shared read's few seconds
     assert read_room(board, "room-2").posts == 1
     post_device(board, "room-1", "Cy", s)   # the nickname was freed with the class
 
