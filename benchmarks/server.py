@@ -44,8 +44,11 @@ class Server:
         return "\n".join([line for line in lines if not ACCESS_LINE.search(line)][-n:])
 
 
-def start_server(home: Path, extra_env: dict[str, str] | None = None, *, script: Path = APP) -> Server:
-    """`streamlit run dashboard/entry.py` (or `script`) in its own process group, HOME and data folder in `home`."""
+def start_server(home: Path, extra_env: dict[str, str] | None = None, *, script: Path = APP,
+                 before: str = "") -> Server:
+    """`streamlit run dashboard/entry.py` (or `script`) in its own process group, HOME and data folder in `home`.
+    `before`: Python statements the server's process runs first, then the same Streamlit command line (the browser
+    tests shorten the app's timing windows with it)."""
     port = free_port()
     cache = home / ".cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -55,11 +58,18 @@ def start_server(home: Path, extra_env: dict[str, str] | None = None, *, script:
     log = home / "streamlit.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+            [*_streamlit(before), "run", str(script), "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1",
              "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     return Server(process, f"http://127.0.0.1:{port}", log)
+
+
+def _streamlit(before: str) -> list[str]:
+    """`python -m streamlit`, or with `before` a `python -c` that runs it and then what `python -m streamlit` runs."""
+    if not before:
+        return [sys.executable, "-m", "streamlit"]
+    return [sys.executable, "-c", f"{before}\nfrom streamlit.web.cli import main\nmain(prog_name='streamlit')"]
 
 
 def wait_healthy(server: Server, timeout_s: float) -> float:

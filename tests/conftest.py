@@ -11,7 +11,6 @@ pipeline) is marked `slow`; so is every e2e test (tests/e2e/conftest.py) and the
 from __future__ import annotations
 
 import gc
-import math
 import os
 import socket
 from collections.abc import Iterator
@@ -55,24 +54,10 @@ def tiny_trained(tiny_digits):
 def _quick_jobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """quick_app_jobs' settings, for a fixture of any scope: set through `monkeypatch` (undone with it) and
     the server's thread count, set and restored here."""
-    import dataclasses
+    from dashboard.lab import settings
+    from tests import quick_timing
 
-    from dashboard.lab import pipeline, settings
-    from dashboard.lab.deploy import edge
-    from dashboard.lab.measure import peak
-
-    # A disturbed window is still measured again (lab.measure.quiet), within a second or two per measurement.
-    monkeypatch.setattr(pipeline, "APP_BENCH", dataclasses.replace(
-        pipeline.APP_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.05,
-        warmup_seconds=0.01, quiet_wait_s=0.2, retry_budget_s=2.0))
-    monkeypatch.setattr(pipeline, "APP_LAYOUT_SECONDS", 0.01)
-    monkeypatch.setattr(edge, "PROFILE_BENCH", dataclasses.replace(
-        edge.PROFILE_BENCH, rounds=1, batch1_min_calls=5, batch1_min_seconds=0.01, batch_min_seconds=0.02,
-        warmup_seconds=0.01, quiet_wait_s=0.2, retry_budget_s=2.0))
-    # The Hardware page's "Measure this machine": small matmuls, short windows, the same short retries.
-    monkeypatch.setattr(peak, "APP_PROBE", peak.ProbeSettings(
-        size=256, peak_seconds=0.02, sweep_sizes=(64,), sweep_seconds=0.01, batches=(1, 64), parallel_seconds=0.1,
-        device_seconds=0.02, quiet_wait_s=0.2, retry_budget_s=2.0))
+    quick_timing.apply(monkeypatch.setattr)
     # Set and restored here, not with monkeypatch: the settings must be re-read after the
     # variable is gone, and monkeypatch restores only after this fixture has ended.
     before = os.environ.get("TRAIN_INFER_LAB_THREADS")
@@ -125,12 +110,11 @@ def windows_count_as_quiet(monkeypatch):
     test_a_disturbed_time_decides_no_fit_and_gives_no_headroom and test_replay.py's
     test_a_replay_refuses_figures_that_stayed_disturbed and tests/service/test_shared_and_sessions.py's
     test_a_measurement_that_stayed_disturbed_... check with disturbances they make themselves. Also for tests of
-    what is done with quiet figures (sharing them), which a loaded machine would otherwise keep waiting."""
-    from dashboard.lab.measure import quiet
+    what is done with quiet figures (sharing them), which a loaded machine would otherwise keep waiting. The
+    browser tests' server counts every window quiet too (tests/e2e/conftest.py)."""
+    from tests import quick_timing
 
-    monkeypatch.setattr(quiet, "DISTURBED_SHARE", math.inf)
-    monkeypatch.setattr(quiet, "OTHERS_SHARE", math.inf)
-    monkeypatch.setattr(quiet, "PROBE_SLOW", math.inf)
+    quick_timing.all_quiet(monkeypatch.setattr)
 
 
 @pytest.fixture(scope="module", autouse=True)

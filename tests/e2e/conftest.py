@@ -27,6 +27,10 @@ BROWSER_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 SERVER_START_TIMEOUT_S = 90  # torch imports slowly on a busy 2-core box
+# The server's measurements: the app's timing windows cut short and every window counted quiet (tests/quick_timing.py),
+# as in the page tests that count them quiet: these tests check what a student sees and does, not this machine's speed,
+# and a busy machine (Chromium and pytest share its 2 cores) must not change what a page shows.
+QUICK_TIMING = "from tests import quick_timing\nquick_timing.apply()\nquick_timing.all_quiet()"
 TRACEBACK = "Traceback (most recent call last)"
 
 
@@ -57,7 +61,8 @@ def app_server() -> Iterator[Server]:
     with tempfile.TemporaryDirectory(prefix="til-e2e-home-") as home:
         # A closed tab's job is stopped 5 s after (30 s by default): the test need not wait long.
         server = start_server(Path(home), {"TRAIN_INFER_LAB_DISCONNECT_GRACE_S": "5",
-                                           "TRAIN_INFER_LAB_PRESENTER_KEY": E2E_PRESENTER_KEY})
+                                           "TRAIN_INFER_LAB_PRESENTER_KEY": E2E_PRESENTER_KEY},
+                              before=QUICK_TIMING)
         try:
             wait_healthy(server, SERVER_START_TIMEOUT_S)
             yield server
