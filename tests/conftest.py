@@ -50,6 +50,20 @@ def tiny_trained(tiny_digits):
     return train(TrainConfig(model="mlp", epochs=1, batch_size=64, threads=1), tiny_digits)
 
 
+@pytest.fixture(scope="session")
+def cnn_trained(digits):
+    """The default cnn after three real epochs on all 8,000 bundled digits, on 2 threads (slow tests only: a few
+    seconds on a quiet 2-core machine): tests/unit/test_train.py checks what it reaches, test_compress.py makes
+    every variant of it. Shared by the whole session: use it read-only."""
+    from dashboard.lab.training.train import TrainConfig, train
+
+    before = torch.get_num_threads()
+    try:
+        return train(TrainConfig(model="cnn", epochs=3, threads=2), digits)
+    finally:
+        torch.set_num_threads(before)
+
+
 @contextmanager
 def _quick_jobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """quick_app_jobs' settings, for a fixture of any scope: set through `monkeypatch` (undone with it) and

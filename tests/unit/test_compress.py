@@ -12,7 +12,6 @@ from dashboard.lab.compression import compress, quantize
 from dashboard.lab.measure.bench import predictions
 from dashboard.lab.compression.compress import TECHNIQUES, CompressSettings, make_variants, parse, resolve_names, technique
 from dashboard.lab.compression.sensitivity import scan
-from dashboard.lab.training.train import TrainConfig, train
 from dashboard.lab.training.variant import Variant, weight_sparsity
 
 NAMES = ["fp32", "pruned-unstructured-90", "pruned-channels-50", "int8-dynamic", "int8-static", "bf16", "fp16",
@@ -23,9 +22,9 @@ QUICK = CompressSettings(finetune_epochs_channels=1, finetune_epochs_unstructure
 
 
 @pytest.fixture(scope="module")
-def teacher(digits):
-    torch.set_num_threads(2)
-    return train(TrainConfig(model="cnn", epochs=2, threads=2), digits)
+def teacher(cnn_trained):
+    """The default cnn, three epochs on the bundled digits (conftest's, the one test_train.py checks reaches 97 %)."""
+    return cnn_trained
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +70,13 @@ def test_the_training_a_request_costs_counts_a_shared_fine_tune_once():
     assert CompressSettings().training_images(["distilled"], 1000, teacher_epochs=4) == 4000
 
 
-@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
+@pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)
 def test_every_requested_variant_is_made_in_order(variants):
     assert list(variants) == NAMES
     assert all(v.how_made for v in variants.values())
 
 
-@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
+@pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)
 def test_unstructured_sparsity_within_one_point_of_the_request(teacher, digits, variants):
     v = variants["pruned-unstructured-90"]
     assert abs(v.sparsity - 0.90) <= 0.01
@@ -89,7 +88,7 @@ def test_unstructured_sparsity_within_one_point_of_the_request(teacher, digits, 
     assert abs(other.sparsity - 0.35) <= 0.01
 
 
-@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
+@pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)
 def test_channel_pruning_shrinks_params_and_flops_and_keeps_the_output_shape(variants):
     fp32, pruned = variants["fp32"], variants["pruned-channels-50"]
     assert pruned.params < 0.5 * fp32.params
@@ -100,7 +99,7 @@ def test_channel_pruning_shrinks_params_and_flops_and_keeps_the_output_shape(var
     assert pruned.accuracy_before_finetune is not None
 
 
-@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
+@pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)
 def test_every_variant_but_the_students_stays_within_1_5_points_of_fp32(digits, variants):
     base = accuracy(variants["fp32"], digits)
     for name, v in variants.items():
@@ -109,7 +108,7 @@ def test_every_variant_but_the_students_stays_within_1_5_points_of_fp32(digits, 
         assert accuracy(v, digits) >= base - 0.015, name
 
 
-@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
+@pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)
 def test_int8_files_are_at_most_30_percent_of_fp32(variants):
     fp32 = len(variants["fp32"].saved_bytes())
     for name in ("int8-static", "int8-dynamic", "pruned-channels-50+int8-static"):
@@ -118,7 +117,7 @@ def test_int8_files_are_at_most_30_percent_of_fp32(variants):
     assert len(variants["pruned-unstructured-90"].saved_bytes()) >= 0.95 * fp32
 
 
-@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
+@pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)
 def test_distilled_student_is_reported_next_to_the_same_student_without_a_teacher(digits, variants):
     d, b = variants["distilled"], variants["student-baseline"]
     assert d.params == b.params < 0.1 * variants["fp32"].params
@@ -128,7 +127,7 @@ def test_distilled_student_is_reported_next_to_the_same_student_without_a_teache
     assert not torch.equal(d.module.classifier[-1].weight, b.module.classifier[-1].weight)
 
 
-@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
+@pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)
 def test_unavailable_variants_say_why(teacher, digits, variants, monkeypatch):
     for v in variants.values():
         if not v.available:
@@ -144,7 +143,7 @@ def test_unavailable_variants_say_why(teacher, digits, variants, monkeypatch):
     assert not v.available and "BF16" in v.note
 
 
-@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
+@pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)
 def test_static_int8_falls_back_to_qnnpack_where_x86_is_missing(teacher, digits):
     if "qnnpack" not in torch.backends.quantized.supported_engines:
         pytest.skip("this torch build has no qnnpack")
@@ -158,7 +157,7 @@ def test_static_int8_falls_back_to_qnnpack_where_x86_is_missing(teacher, digits)
         torch.backends.quantized.engine = before
 
 
-@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
+@pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)
 def test_fp32_layout_choice_is_stated(teacher, digits):
     v = make_variants(teacher, digits, ["fp32"], CompressSettings(layout_seconds=0.05))[0]
     assert v.layout in ("contiguous", "channels_last")
@@ -167,7 +166,7 @@ def test_fp32_layout_choice_is_stated(teacher, digits):
     assert ips[v.layout] == max(ips.values())  # the faster layout is the baseline
 
 
-@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
+@pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)
 def test_make_variants_reports_progress_and_stops_when_asked(teacher, digits):
     seen = []
     out = make_variants(teacher, digits, ["int8-dynamic", "int8-static"], QUICK,
@@ -176,7 +175,7 @@ def test_make_variants_reports_progress_and_stops_when_asked(teacher, digits):
     assert seen == sorted(seen) and all(0 <= f <= 1 for f in seen)
 
 
-@pytest.mark.slow  # trains the teacher (2 epochs) and makes every variant
+@pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)
 def test_sensitivity_scan_has_one_curve_per_prunable_layer(teacher, digits):
     before = {k: v.clone() for k, v in teacher.module.state_dict().items()}
     result = scan(teacher.module, digits, (0.0, 0.5, 0.95), test_limit=500)

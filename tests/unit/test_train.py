@@ -16,9 +16,9 @@ from dashboard.lab.training.train import (
 )
 
 
-@pytest.mark.slow  # three real epochs of the cnn on all 8,000 digits
-def test_default_cnn_reaches_97_percent_in_a_short_run(digits):
-    trained = train(TrainConfig(model="cnn", epochs=3, threads=2), digits)
+@pytest.mark.slow  # three real epochs of the cnn on all 8,000 digits (conftest's cnn_trained, test_compress's too)
+def test_default_cnn_reaches_97_percent_in_a_short_run(cnn_trained):
+    trained = cnn_trained
     assert trained.test_accuracy >= 0.97
     assert trained.completed and len(trained.history) == 3
     assert trained.images_per_second > 0 and trained.seconds >= trained.train_seconds > 0
