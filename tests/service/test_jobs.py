@@ -3,6 +3,7 @@ frees the compute slot (how fast: benchmarks/stop.py), failures that end one job
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -155,8 +156,9 @@ def test_a_failing_job_ends_alone_and_the_next_one_runs():
 
 
 def test_the_thread_count_is_the_servers_whatever_a_request_asks():
-    # One thread, not torch's default (2 here): a job that did not set it would show the default.
-    settings.override(settings.ServerSettings(threads=1))
+    # One thread, not torch's default (2 here): a job that did not set it would show the default. The rest as the
+    # test process has it (its session cap: by now the registry holds more sessions than a room's 120).
+    settings.override(dataclasses.replace(settings.current(), threads=1))
     try:
         s = REGISTRY.create()
         outside = torch.get_num_threads()
