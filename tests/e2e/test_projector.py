@@ -10,14 +10,19 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dashboard.ui.status import POLL_SERVER_S
-from tests.e2e.browse import TRAIN_S, chart_shots, chart_text_problems, charts_drawn, go, no_exception, open_app, screen, settle, sidebar
+from tests.e2e.browse import (TRAIN_S, chart_shots, chart_text_problems, charts_drawn, go, no_exception, open_app,
+                               screen, set_slider, settle, sidebar)
 
 pytestmark = pytest.mark.e2e
 
 def live_curves_in_first_screen(page: Page, watcher: Page, app_url: str, tmp_path) -> None:
     """Press Train on a page that has a model: the live curves are in the first 720 px, under the folded
     settings, without scrolling. Meanwhile another student opens the app: their sidebar says the server
-    is training, and stops saying so once it has ended (it used to stay, drawn once)."""
+    is training, and stops saying so once it has ended (it used to stay, drawn once). Ten epochs, stopped
+    once the watcher has seen it: it is still running whenever the watcher looks, and nobody waits for it."""
+    page.get_by_text(re.compile(r"^Settings \(this model")).click()
+    settle(page)
+    set_slider(page, "Epochs (passes over the training images)", "End", "10")
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_role("button", name="Stop training")).to_be_visible(timeout=TRAIN_S)
     curves = page.get_by_test_id("stPlotlyChart").first
@@ -27,6 +32,7 @@ def live_curves_in_first_screen(page: Page, watcher: Page, app_url: str, tmp_pat
     assert box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"], box
     open_app(watcher, app_url)
     expect(sidebar(watcher)).to_contain_text("Server: running a training")
+    page.get_by_role("button", name="Stop training", exact=True).click()
     expect(page.get_by_role("heading", name="Inside the trained model")).to_be_visible(timeout=TRAIN_S)
     settle(page)
     expect(sidebar(watcher)).not_to_contain_text("Server:", timeout=3 * POLL_SERVER_S * 1000)
