@@ -128,12 +128,36 @@ def charts_drawn(page: Page) -> None:
         expect(chart.locator(".main-svg").first).to_be_attached()
 
 
+# Resolves once `e` (or, with none, the page) has kept its place for one animation frame, at most ~2 s of frames.
+_STILL = """e => new Promise(resolve => {
+    let last = null, frames = 0;
+    const step = () => {
+        const top = e ? e.getBoundingClientRect().top : 0;
+        if ((last !== null && top === last) || ++frames > 120) return resolve();
+        last = top;
+        requestAnimationFrame(step);
+    };
+    requestAnimationFrame(step);
+})"""
+
+
+def painted(page: Page, target=None) -> None:
+    """Wait until what a scroll brought into view is painted and still (`target`, a locator, has stopped moving),
+    before a screenshot: a condition, not a fixed pause."""
+    if target is None:
+        page.evaluate(_STILL, None)
+    else:
+        target.evaluate(_STILL)
+
+
 def screen(page: Page, folder, name: str, heading: str | None = None) -> None:
     """The 1280x720 screen a projector shows, scrolled to `heading` if given."""
+    target = None
     if heading:
-        page.get_by_role("heading", name=heading).first.scroll_into_view_if_needed()
-        page.get_by_role("heading", name=heading).first.evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(300)
+        target = page.get_by_role("heading", name=heading).first
+        target.scroll_into_view_if_needed()
+        target.evaluate("e => e.scrollIntoView({block: 'start'})")
+    painted(page, target)
     path = folder / f"screen-{name}.png"
     page.screenshot(path=str(path))
     print(f"screenshot: {path}")

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from dashboard.course import lessons
 from dashboard.ui import glossary
-from tests.e2e.browse import go, no_exception, open_app, screen, set_slider, settle, train
+from tests.e2e.browse import go, no_exception, open_app, painted, screen, set_slider, settle, train
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ def keyed(page: Page, key: str):
 def shot(page: Page, folder, name: str, top) -> None:
     """The 1280x720 screen with `top` (a locator) at its top."""
     top.evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(300)
+    painted(page, top)
     path = folder / f"screen-{name}.png"
     page.screenshot(path=str(path))
     print(f"screenshot: {path}")

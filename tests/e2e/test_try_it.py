@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.e2e.browse import TRAIN_S, go, no_exception, open_app, settle
+from tests.e2e.browse import TRAIN_S, go, no_exception, open_app, painted, settle
 
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ def draw(page: Page, points: list[tuple[int, int]]) -> None:
 
 def shot(page: Page, folder: Path, name: str) -> None:
     """The 1280x720 screen as a projector shows it."""
-    page.wait_for_timeout(300)
+    painted(page)
     path = folder / f"{name}.png"
     page.screenshot(path=str(path))
     print(f"screenshot: {path}")
