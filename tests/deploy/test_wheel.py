@@ -79,6 +79,18 @@ def test_wheel_carries_the_bundled_data_and_lessons(site):
     assert (site / "dashboard" / "app.py").is_file() and (site / "dashboard" / "cli.py").is_file()
 
 
+def test_wheel_carries_the_browser_runtime_unchanged(site):
+    # Measure on this device runs onnxruntime-web from the package itself (no CDN): every file of the component,
+    # byte for byte, in the installed copy.
+    shipped = ROOT / "dashboard" / "ui" / "device_component"
+    installed = site / "dashboard" / "ui" / "device_component"
+    names = sorted(f.name for f in shipped.iterdir() if f.is_file())
+    assert "ort-wasm-simd-threaded.wasm" in names and "measure.js" in names
+    assert sorted(f.name for f in installed.iterdir() if f.is_file()) == names
+    for name in names:
+        assert (installed / name).read_bytes() == (shipped / name).read_bytes(), name
+
+
 def test_the_installed_course_presets_run_of_show_and_replays_load(site, tmp_path):
     """What the Lessons, Run of show and Train/Compress links read, from the installed package alone."""
     code = """
