@@ -99,6 +99,11 @@ class Quality:
         return self.share > DISTURBED_SHARE or self.ran_slow
 
     @property
+    def only_slow(self) -> bool:
+        """Disturbed by a slow processor alone: its threads had their cores."""
+        return self.ran_slow and self.share <= DISTURBED_SHARE
+
+    @property
     def others_share(self) -> float:
         """This process's other threads' CPU time over the window's wall time."""
         return self.others_cpu_s / self.wall_s if self.wall_s > 0 else 0.0
@@ -116,7 +121,7 @@ class Quality:
         if self.machine_other_cpu_s >= 0.05 * self.wall_s:
             who.append(f"other programs on this computer ({self.machine_other_cpu_s / self.wall_s:.0%} of a core)")
         lost = self.off_cpu_s + self.worker_wait_s
-        if self.ran_slow and self.share <= DISTURBED_SHARE:
+        if self.only_slow:
             return (f"the processor ran {self.slowness:.1f}x slower than its best of the last "
                     f"{PROBE_MEMORY_S / 60:.0f} minutes around it (a reference calculation timed before and after"
                     f"{', while ' + ' and '.join(who) + ' ran' if who else ', with nothing else running here'})")
