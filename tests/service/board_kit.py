@@ -1,5 +1,5 @@
-"""What the board tests share that is not a fixture: the sample result they post, and a throwaway
-PostgreSQL server. Plain code, not fixtures, because benchmarks/board_flood.py (not run by pytest) starts
+"""What the board tests share that is not a fixture: the sample result they post, a clock moved by hand, and a
+throwaway PostgreSQL server. Plain code, not fixtures, because benchmarks/board_flood.py (not run by pytest) starts
 the same throwaway server, and RESULT is a value the tests' own parametrize lists and defaults name.
 The fixtures built on them (postgres_url, url) are in tests/service/conftest.py."""
 
@@ -27,6 +27,16 @@ RESULT = Result(  # what every board test posts unless it says otherwise
 
 def result(**change) -> Result:
     return dataclasses.replace(RESULT, **change)
+
+
+class Clock:
+    """A monotonic clock that moves only when told (a board's `clock=`): rate limits and ages read it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def _initdb() -> str | None:

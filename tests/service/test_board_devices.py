@@ -19,20 +19,12 @@ from dashboard.service.board import Board
 from dashboard.service.board_devices import post_device, read_room, room_devices
 from dashboard.service.board_posts import PostRate, Refused
 from dashboard.service.sessions import Session
-from tests.service.board_kit import RESULT
+from tests.service.board_kit import RESULT, Clock
 
 COMPUTER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"
 PHONE = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Mobile "
          "Safari/537.36")
 SERVER = {"fp32": 0.05, "int8-static": 0.04}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -16,20 +16,10 @@ from dashboard.service import authority
 from dashboard.service.board import Board
 from dashboard.service.board_posts import PostRate, Refused, clean_nickname, look_alike_keys
 from dashboard.service.sessions import Session
-from tests.service.board_kit import RESULT, result
+from tests.service.board_kit import RESULT, Clock, result
 
 CODE = "ROOM-H"
 TAKEN = f"is already taken in {CODE} by another session"
-
-
-class Clock:
-    """A monotonic clock that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
