@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 import time
 from dataclasses import dataclass, field
 
@@ -100,10 +101,7 @@ class DeviceRun:
     @property
     def round_trip_ms(self) -> float | None:
         """The median of the timed requests (the middle two's mean for an even count), None when none came."""
-        if not self.round_trips_ms:
-            return None
-        v, n = sorted(self.round_trips_ms), len(self.round_trips_ms)
-        return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+        return statistics.median(self.round_trips_ms) if self.round_trips_ms else None
 
 
 def _number(value, what: str, low: float = -math.inf, high: float = math.inf) -> float:
