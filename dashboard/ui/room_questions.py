@@ -124,9 +124,7 @@ def _send(s: Session, room: Room, r: Round, q: Question, value_key: str, nick_ke
         if value is None:
             raise ValueError("Pick an option first." if q.kind == CHOICE else "Type a number first.")
         room.answer(r.id, int(value) if q.kind == CHOICE else float(value), owner=s.public_id, nickname=nickname)
-    except ValueError as e:   # out of range, a nickname that is not one or is taken, closed, too often
-        st.session_state[f"room_refused_{r.id}"] = str(e)
-    except BoardUnavailable as e:
+    except (ValueError, BoardUnavailable) as e:   # out of range, a bad or taken nickname, closed, too often, no DB
         st.session_state[f"room_refused_{r.id}"] = str(e)
     else:
         s.forms.setdefault(FORM, {})["nickname"] = nickname
