@@ -33,8 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.lab.deploy import browser_result
 from dashboard.lab.deploy.browser_result import DeviceRun
-from dashboard.service.board import MAX_ENTRIES, Board, _check_owner, _device_figures, _device_posts, shared
-from dashboard.service.board import forget as board_forget
+from dashboard.service.board import MAX_ENTRIES, Board, _check_owner, _device_figures, _device_posts, forget, shared
 from dashboard.service.board_posts import (
     MAX_NAME,
     MAX_VARIANT,
@@ -267,10 +266,5 @@ def room_devices(board: Board, class_code: str) -> RoomDevices:
     return shared(board, code, "devices", lambda: read_room(board, code))
 
 
-def forget(board: Board, class_code: str) -> None:
-    """Drop a class's cached board, its device table with it (after a post)."""
-    board_forget(board, class_code)
-
-
 __all__ = ["DEVICE_CLASSES", "MAX_DEVICE_POSTS", "DeviceFigure", "DevicePost", "Median", "RoomDevices", "VersionRow",
-           "forget", "post_device", "postable_runs", "preview", "read_room", "room_devices"]
+           "post_device", "postable_runs", "preview", "read_room", "room_devices"]
