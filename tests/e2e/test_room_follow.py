@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browse import SETTLE_S, no_exception, screen, settle, sidebar, unlock_presenter
+from tests.e2e.browse import SETTLE_S, no_exception, open_app, screen, settle, sidebar, unlock_presenter
 
 pytestmark = pytest.mark.e2e
 
@@ -21,13 +21,17 @@ LAPTOP = {"width": 1366, "height": 768}
 FOLLOW_S = 30_000   # ms: a follower's page moves within a few seconds (a 2 s tick); room for a busy machine
 
 
-def student(browser, app_url: str) -> Page:
+def arrive(browser, app_url: str) -> Page:
+    """One person's laptop: a browser context of their own (their own cookie and session), on the app's home."""
     context = browser.new_context(viewport=LAPTOP, color_scheme="light")
     context.set_default_timeout(SETTLE_S)
     page = context.new_page()
-    page.goto(app_url)
-    expect(page.get_by_role("heading", name="Train & Infer Lab", level=1)).to_be_visible(timeout=SETTLE_S)
-    settle(page)
+    open_app(page, app_url)
+    return page
+
+
+def student(browser, app_url: str) -> Page:
+    page = arrive(browser, app_url)
     toggle = sidebar(page).get_by_text("Follow the presenter", exact=True)
     toggle.click()
     expect(sidebar(page).get_by_text(re.compile(r"Following the presenter"))).to_be_visible(timeout=FOLLOW_S)
@@ -54,11 +58,7 @@ def answer(page: Page, value: str, nickname: str | None) -> None:
 
 def test_students_follow_the_presenter_answer_the_question_and_see_the_reveal(app_url, browser, tmp_path,
                                                                              server_log_clean):
-    context = browser.new_context(viewport=LAPTOP, color_scheme="light")
-    context.set_default_timeout(SETTLE_S)
-    presenter = context.new_page()
-    presenter.goto(app_url)
-    expect(presenter.get_by_role("heading", name="Train & Infer Lab", level=1)).to_be_visible(timeout=SETTLE_S)
+    presenter = arrive(browser, app_url)
     unlock_presenter(presenter)
     expect(sidebar(presenter).get_by_text("Follow the presenter")).to_have_count(0)   # the presenter leads
     ada, bo = student(browser, app_url), student(browser, app_url)
@@ -125,5 +125,5 @@ def test_students_follow_the_presenter_answer_the_question_and_see_the_reveal(ap
     expect(bo.get_by_text("The presenter asks")).to_have_count(0)
     sidebar(bo).get_by_text("Follow the presenter", exact=True).click()   # rejoining catches up at once
     lands_on(bo, "Training vs inference")
-    for c in (context, ada.context, bo.context):
+    for c in (presenter.context, ada.context, bo.context):
         c.close()
