@@ -237,7 +237,7 @@ class Board:
         check the nickname's look-alike keys and the session's nickname count; take the keys for `owner`
         (dropping this session's own look-alike entry it replaces). `if_new()`: a further check (a cap) run when
         the nickname is new to this session, before it is taken. Refused when another session holds it."""
-        lock = self._insert(_classes).values(class_code=code, last_post_at=when)
+        lock = self.insert(_classes).values(class_code=code, last_post_at=when)
         conn.execute(lock.on_conflict_do_update(index_elements=["class_code"], set_={"last_post_at": when}))
         found = conn.execute(select(_nicknames.c.nickname, _nicknames.c.owner)
                              .where(_nicknames.c.class_code == code, _nicknames.c.look_alike_key.in_(keys))
@@ -262,18 +262,19 @@ class Board:
                 if_new()
         rows = [{"class_code": code, "look_alike_key": k, "nickname": nickname, "owner": owner,
                  "taken_at": when} for k in keys]
-        conn.execute(self._insert(_nicknames).values(rows).on_conflict_do_update(
+        conn.execute(self.insert(_nicknames).values(rows).on_conflict_do_update(
             index_elements=["class_code", "look_alike_key"], set_={"nickname": nickname}))
 
     def _upsert(self, entry: Entry):
         row = {"class_code": entry.class_code, "nickname": entry.nickname, "posted_at": entry.posted_at,
                **asdict(entry.result)}
-        insert = self._insert(_entries).values(row)
+        insert = self.insert(_entries).values(row)
         return insert.on_conflict_do_update(
             index_elements=["class_code", "nickname"],
             set_={name: insert.excluded[name] for name in row if name not in ("class_code", "nickname")})
 
-    def _insert(self, table: Table):
+    def insert(self, table: Table):
+        """An INSERT of this board's dialect, with its on_conflict_do_* (for service.room and board_devices too)."""
         return (postgresql if self._engine.dialect.name == "postgresql" else sqlite).insert(table)
 
     def entries(self, class_code: str, limit: int | None = None) -> list[Entry]:

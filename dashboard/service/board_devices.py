@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.lab.deploy import browser_result
 from dashboard.lab.deploy.browser_result import DeviceRun
@@ -179,17 +178,13 @@ def _check_room(conn, code: str, owner: str, classes: list[str]) -> None:
                       "it or use another class code.")
 
 
-def _insert(board: Board, table):
-    return (postgresql if board.engine.dialect.name == "postgresql" else sqlite).insert(table)
-
-
 def _store(conn, board: Board, owner: str, p: DevicePost) -> None:
     where = ((_device_figures.c.class_code == p.class_code) & (_device_figures.c.owner == owner)
              & (_device_figures.c.device_class == p.device_class))
     conn.execute(delete(_device_figures).where(where))
     row = {"class_code": p.class_code, "owner": owner, "device_class": p.device_class, "nickname": p.nickname,
            "browser": p.browser, "cores": p.cores, "model": p.model, "dataset": p.dataset, "posted_at": p.posted_at}
-    insert = _insert(board, _device_posts).values(row)
+    insert = board.insert(_device_posts).values(row)
     conn.execute(insert.on_conflict_do_update(
         index_elements=["class_code", "owner", "device_class"],
         set_={k: insert.excluded[k] for k in row if k not in ("class_code", "owner", "device_class")}))

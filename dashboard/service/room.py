@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Column, DateTime, Float, Index, Integer, MetaData, String, Table, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.course import replay, room_questions, run_of_show
 from dashboard.course.room_questions import Answer, Measured, Question
@@ -368,7 +367,7 @@ class Room:
                                   "like it: choose another, or leave it empty to answer anonymously.")
                 row = {"question_id": r.id, "owner": owner, "value": stored, "nickname": name,
                        "folded_key": keys[0], "written_key": keys[1], "answered_at": self._clock()}
-                insert = self._insert(_answers).values(row)
+                insert = self.board.insert(_answers).values(row)
                 conn.execute(insert.on_conflict_do_update(
                     index_elements=["question_id", "owner"],
                     set_={k: insert.excluded[k] for k in row if k not in ("question_id", "owner")}))
@@ -389,13 +388,10 @@ class Room:
 
     # ------------------------------------------------------------ plumbing
 
-    def _insert(self, table: Table):
-        return (postgresql if self.board.engine.dialect.name == "postgresql" else sqlite).insert(table)
-
     def _lock(self, conn) -> None:
         """The room's row, made if missing and taken first: the presenter's changes go one at a time, and each
         one counts as a change (its version) that followers' pages redraw for."""
-        conn.execute(self._insert(_state).values(room=self.name, step_key=None, step_seq=0, version=0,
+        conn.execute(self.board.insert(_state).values(room=self.name, step_key=None, step_seq=0, version=0,
                                                  moved_at=None).on_conflict_do_nothing(index_elements=["room"]))
         conn.execute(update(_state).where(_state.c.room == self.name).values(version=_state.c.version + 1))
 
