@@ -108,10 +108,9 @@ def profile_widgets(devices: Devices, key: str, form: dict) -> None:
 def measure_buttons(s: Session, devices: Devices, profile: edge.DeviceProfile) -> list[edge.DeviceProfile] | None:
     """What runs where, then the two buttons: the profiles to measure when one was pressed, else None."""
     n = len(s.results) or 1   # no compressed versions yet: the fp32 model alone
-    st.markdown(f"**This machine stands in for the device.** Your {n} version"
-                f"{'s' if n > 1 else ''} run here with the device's limits applied for real: "
-                f"{profile.threads} thread{'s' if profile.threads > 1 else ''}, {profile.batch} image"
-                f"{'s' if profile.batch > 1 else ''} per call"
+    st.markdown(f"**This machine stands in for the device.** Your {fmt.plural(n, 'version')} run here with the "
+                f"device's limits applied for real: {fmt.plural(profile.threads, 'thread')}, "
+                f"{fmt.plural(profile.batch, 'image')} per call"
                 + (", integer versions only" if profile.int8_only else "") + ". "
                 + claims.statement("The speed is this machine's: a phone's core is slower, and a microcontroller's "
                                    "far slower, so **headroom** says how many times slower the device may be and "
@@ -180,8 +179,8 @@ def how_measured(run: edge.EdgeRun) -> str:
     ran = sorted({(f.threads, f.batch) for f in run.fits if f.runnable and f.threads})
     return ((f"Measured here on {run.machine}, {fmt.seconds(run.seconds)}." if not run.source else
              f"These figures are {run.source}.")
-            + (" Every version ran with " + " or ".join(f"{t} thread{'s' if t != 1 else ''} × {b} image"
-                                                        f"{'s' if b != 1 else ''} per call" for t, b in ran)
+            + (" Every version ran with " + " or ".join(f"{fmt.plural(t, 'thread')} × {fmt.plural(b, 'image')} "
+                                                        "per call" for t, b in ran)
                + ", read back from the timed calls." if ran else "")
             + " **Memory needed**: the file the version is deployed as (its weights) + its peak "
             f"{glossary.term('activations', 'activation')}: the largest input + output of one "

@@ -55,7 +55,7 @@ def page() -> None:
         st.error(str(exc), icon=":material/link_off:")
         return
     n, size = len(p.bset.models), sum(m.size_bytes for m in p.bset.models)
-    st.markdown(f"This page runs the {n} version{'s' if n != 1 else ''} of the model your laptop showed the code "
+    st.markdown(f"This page runs the {fmt.plural(n, 'version')} of the model your laptop showed the code "
                 f"for ({fmt.size(size)} of ONNX files) in this phone's browser, with onnxruntime-web on one thread, "
                 "and sends the times to your laptop's page. Keep this page open and the screen on until it says "
                 "*Sent*: it takes about a minute.")
