@@ -23,7 +23,6 @@ most MAX_ANSWERS answers (a room's size, with room to spare) and a session answe
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -38,7 +37,15 @@ from dashboard.course.room_questions import Answer, Measured, Question
 from dashboard.lab import settings
 from dashboard.service import authority
 from dashboard.service.board import Board
-from dashboard.service.board_posts import MAX_NICKNAME, PostRate, Refused, clean_class_code, clean_nickname, look_alike_keys
+from dashboard.service.board_posts import (
+    MAX_NICKNAME,
+    PostRate,
+    Refused,
+    _wait_text,
+    clean_class_code,
+    clean_nickname,
+    look_alike_keys,
+)
 
 ROOM = "room"               # one presenter per server: one room, one row
 OPEN, CLOSED, REVEALED = "open", "closed", "revealed"
@@ -139,11 +146,6 @@ def _utc(t: datetime | None) -> datetime | None:
     if t is None:
         return None
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
-def _wait_text(seconds: float) -> str:
-    seconds = max(1, math.ceil(seconds))
-    return f"{seconds} s" if seconds < 90 else f"{math.ceil(seconds / 60)} min"
 
 
 class Room:
