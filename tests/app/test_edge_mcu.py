@@ -49,6 +49,7 @@ def test_published_reference_and_the_int8_models_flash_and_ram_against_microcont
     flash_col = f"flash, for the weights ({fmt.size(need.flash_bytes)})"
     ram_col = f"RAM, for the activations ({fmt.size(need.ram_bytes)})"
     assert list(table.columns) == ["microcontroller", flash_col, ram_col, "both fit"]
+    assert len(table) == len(mcu.BUDGETS)   # one row a chip: zip below would stop at the shorter
     for (_, row), budget in zip(table.iterrows(), mcu.BUDGETS):
         flash, ram = mcu.rooms(need, budget)
         assert budget.name in row["microcontroller"]
