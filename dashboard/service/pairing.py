@@ -57,10 +57,6 @@ class Pairing:
             return now - self.made_at < TTL_S
         return now - self.claimed_at < RESULT_S
 
-    @property
-    def waiting(self) -> bool:
-        return not self.spent and self.claimed_by is None
-
 
 def new_code() -> str:
     return "-".join("".join(secrets.choice(ALPHABET) for _ in range(GROUP)) for _ in range(GROUPS))
