@@ -9,6 +9,7 @@ no widget at all (settings.current().threads, TRAIN_INFER_LAB_THREADS).
 
 from __future__ import annotations
 
+import functools
 import io
 
 import segno
@@ -150,9 +151,11 @@ def app_url(page_url_path: str) -> str | None:
     return url.removesuffix("/" + page_url_path) if page_url_path else url
 
 
+@functools.lru_cache(maxsize=64)
 def qr_png(text: str, *, scale: int = 10) -> bytes:
     """`text` as a QR code in PNG: `scale` pixels per module, the standard 4-module quiet zone, error
-    correction M (a projector's glare and a phone at 10 m still read it)."""
+    correction M (a projector's glare and a phone at 10 m still read it). Cached: the pairing code's fragment
+    draws it every few seconds, the Run of show and class board pages on every rerun (4-6 ms each)."""
     buf = io.BytesIO()
     segno.make(text, error="m", micro=False).save(buf, kind="png", scale=scale, border=4)
     return buf.getvalue()
