@@ -27,7 +27,7 @@ class Network:
     key: str
     title: str
     rtt_ms: float
-    how: str        # "measured" (a published measurement) or "physics floor" (no route can be faster)
+    how: str        # "measured" (a published measurement), "physics floor" (no route can be faster) or MEASURED (here)
     source: str
     url: str = ""
 
