@@ -85,7 +85,8 @@ def test_a_post_stores_the_steady_figures_with_the_device_class_and_the_room_get
     # Nothing of the user agent beyond the browser's name is stored.
     with board.transaction() as conn:
         stored = [tuple(r) for r in conn.execute(text("SELECT * FROM board_device_posts"))]
-    assert stored and not any("Mozilla" in str(v) or "Pixel" in str(v) for row in stored for v in row)
+    assert len(stored) == room.posts   # one row a device's post, each read here
+    assert not any("Mozilla" in str(v) or "Pixel" in str(v) for row in stored for v in row)
     assert read_room(board, "room-2").rows == []
 
 
