@@ -98,11 +98,16 @@ def _run_post(run: DeviceRun, bset, model: str, dataset: str, code: str, nicknam
                       tuple(figures), tuple(left_out), when)
 
 
+def _of_current_model(s: Session, bset, trained) -> bool:
+    """Whether `bset` (the session's BrowserSet) was made for the session's current model `trained`."""
+    return bset is not None and trained is not None and bool(bset.key) and bset.key[0] == s.digest
+
+
 def postable_runs(s: Session) -> list[DeviceRun]:
     """The session's latest kept run of its own browser and of its paired device, for its current model."""
     with s.lock:
         bset, trained = s.browser, s.trained
-        if bset is None or trained is None or not bset.key or bset.key[0] != s.digest:
+        if not _of_current_model(s, bset, trained):
             return []
         runs = list(bset.runs)
     own = next((r for r in reversed(runs) if not r.paired), None)
@@ -133,7 +138,7 @@ def post_device(board: Board, class_code: str, nickname: str, s: Session,
     with s.lock:
         bset, trained = s.browser, s.trained
         kept = list(bset.runs) if bset is not None else []
-        current = bset is not None and trained is not None and bool(bset.key) and bset.key[0] == s.digest
+        current = _of_current_model(s, bset, trained)
     chosen = postable_runs(s) if runs is None else list(runs)
     if not chosen:
         raise ValueError("Measure on this device first (Edge & cloud): there is no measurement of your browser to "
