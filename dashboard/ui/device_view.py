@@ -171,7 +171,7 @@ def _pairing_status(s: Session, bset: BrowserSet) -> None:
     words.markdown("Scan the code with your phone's camera, or type the link:")
     words.code(url, language=None, wrap_lines=True)
     words.caption(f"Pairing code **{code}**: it works once, until "
-                  f"{time.strftime('%H:%M', time.localtime(p.made_at + pairing.TTL_S))}. The link carries this code "
+                  f"{_at(p.made_at + pairing.TTL_S)}. The link carries this code "
                   "and nothing else: your phone gets your model's files to measure, never your session, and its "
                   "figures come back to this page.")
     with words:
@@ -358,8 +358,9 @@ def how_measured(bset: BrowserSet, run: browser_result.DeviceRun) -> str:
             "image.")
 
 
-def _at(run: browser_result.DeviceRun) -> str:
-    return time.strftime('%H:%M', time.localtime(run.measured_at))
+def _at(when: float) -> str:
+    """A time of day on this server's clock, as the page shows it: '14:05'."""
+    return time.strftime('%H:%M', time.localtime(when))
 
 
 def round_trips(here: browser_result.DeviceRun | None, phone: browser_result.DeviceRun | None) -> str:
@@ -379,10 +380,11 @@ def shown(bset: BrowserSet, here: browser_result.DeviceRun | None,
     """The latest measurements, this browser's and the paired phone's: what each device is, the table, the int8
     sentences, the phone against this browser, why they differ, what was left out."""
     if here is not None:
-        st.markdown(f"**Measured on your device**: {here.device} (as the browser reports itself), at {_at(here)}.")
+        st.markdown(f"**Measured on your device**: {here.device} (as the browser reports itself), "
+                    f"at {_at(here.measured_at)}.")
     if phone is not None:
         st.markdown(f"**Measured on {phone_name(phone)}** (paired): {phone.device} (as its browser reports itself), "
-                    f"at {_at(phone)}.")
+                    f"at {_at(phone.measured_at)}.")
     st.table(rows(bset, here, phone), hide_index=True)   # a few rows: an HTML table, read as text (and by the e2e)
     st.caption(how_measured(bset, here or phone))
     if trips := round_trips(here, phone):
