@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +75,6 @@ class BrowserSet:
     left_out: dict[str, str] = field(default_factory=dict)   # measured version -> why no browser file
     machine: str = ""                        # the server's CPU
     machine_features: list[str] = field(default_factory=list)   # its vector and int8 features, in words
-    made_at: float = field(default_factory=time.time)
     runs: list = field(default_factory=list)   # lab.deploy.browser_result.DeviceRun, newest last (service keeps a few)
 
     def model(self, name: str) -> BrowserModel | None:
