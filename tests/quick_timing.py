@@ -44,3 +44,4 @@ def all_quiet(set_attr: SetAttr = setattr) -> None:
     set_attr(quiet, "DISTURBED_SHARE", math.inf)
     set_attr(quiet, "OTHERS_SHARE", math.inf)
     set_attr(quiet, "PROBE_SLOW", math.inf)
+    set_attr(quiet, "CALLS_SLOW", math.inf)

@@ -30,7 +30,8 @@ def test_a_window_whose_thread_sleeps_is_disturbed_and_says_how_long_it_waited()
 def test_windows_disturbed_by_another_thread_are_measured_again_and_the_figure_says_so(tiny_trained, tiny_digits,
                                                                                        gil_held_alongside):
     variants = make_variants(tiny_trained, tiny_digits, ["fp32"])
-    settings = bench.BenchSettings.quick(threads=1, rounds=3, retries=1, quiet_wait_s=0.01)
+    # A budget that lasts for one re-measurement of every window (its batch windows' calls are slowed too).
+    settings = bench.BenchSettings.quick(threads=1, rounds=3, retries=1, quiet_wait_s=0.01, retry_budget_s=30.0)
     with gil_held_alongside():
         (r,) = bench.measure(variants, tiny_digits, settings)
     assert "batch1" in r.disturbed
@@ -140,4 +141,57 @@ def test_a_measurement_on_a_slow_processor_is_measured_again_and_labelled(tiny_t
     assert "batch1" in r.disturbed and "batch" in r.disturbed
     assert "slower than its best" in r.disturbed["batch1"]
     assert r.quality["batch1"]["retries"] >= 1 and min(r.quality["batch1"]["slowness"]) > quiet.PROBE_SLOW
+    assert any("running slower than usual" in m for m in said)
+
+
+def test_a_window_whose_calls_took_much_longer_than_the_models_fastest_is_disturbed():
+    # Its threads had their cores and the probe read normal: only its own calls say that time went somewhere.
+    def calls(call_s: float) -> quiet.Quality:
+        return quiet.with_calls(_q(0.0), call_s, 0.001)
+
+    assert not calls(0.0012).disturbed and calls(0.0012).calls_slowness == pytest.approx(1.2)
+    slow = calls(0.0031)
+    assert slow.calls_slow and slow.disturbed and slow.only_slow
+    assert "its typical call took 3.1x as long as the model's fastest call at that batch" in slow.why()
+    assert slow.to_dict()["calls_slowness"] == pytest.approx(3.1)
+    assert not _q(0.0).calls_slow   # a window without calls to judge (a probe, a training step) is not judged
+    # Judged again at the end against the fastest call of the whole measurement, as the probe is.
+    assert bench._against(calls(0.0012), 0.0005).disturbed
+
+
+def test_a_window_in_which_the_host_took_the_processors_away_is_disturbed():
+    # Steal: the virtual machine's host ran another guest. The guest's threads count as running meanwhile.
+    q = quiet.Quality(0.1, 0.0, 0.0, 0.0, 0.0, "thread time + schedstat", stolen_s=0.04)
+    assert q.stolen_share == pytest.approx(0.4) and q.disturbed and q.only_slow
+    assert "host took its processors away for 40 ms of its 100 ms" in q.why()
+    assert not quiet.Quality(0.1, 0.0, 0.0, 0.0, 0.0, "", stolen_s=0.01).disturbed
+
+
+class _SlowOnTwoCallsOfThree(torch.nn.Module):
+    """Real extra work (not a sleep) on two calls of every three: a window's typical call is then several times
+    its fastest, as a model's is when something takes its time without taking its cores."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.calls = inner, 0
+
+    def forward(self, x):
+        self.calls += 1
+        for _ in range(1 if self.calls % 3 == 0 else 8):
+            out = self.inner(x)
+        return out
+
+
+def test_a_model_whose_calls_slow_down_is_measured_again_and_labelled(tiny_trained, tiny_digits, monkeypatch):
+    for name in ("DISTURBED_SHARE", "OTHERS_SHARE", "PROBE_SLOW"):   # only the calls may disturb here
+        monkeypatch.setattr(quiet, name, math.inf)
+    (fp32,) = make_variants(tiny_trained, tiny_digits, ["fp32"])
+    fp32.module = _SlowOnTwoCallsOfThree(fp32.module)
+    said = []
+    settings = bench.BenchSettings.quick(threads=1, rounds=3, retries=1, quiet_wait_s=0.01)
+    (r,) = bench.measure([fp32], tiny_digits, settings, on_progress=lambda f, m: said.append(m))
+    for regime in ("batch1", "batch"):
+        assert regime in r.disturbed and "as long as the model's fastest call" in r.disturbed[regime]
+        assert r.quality[regime]["retries"] >= 1
+        assert min(r.quality[regime]["calls_slowness"]) > quiet.CALLS_SLOW
     assert any("running slower than usual" in m for m in said)

@@ -42,7 +42,7 @@ import time
 import zlib
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -188,6 +188,8 @@ class _Timing:
     images1: list[int] = field(default_factory=list)
     quality1: list = field(default_factory=list)       # lab.measure.quiet.Quality of each round's batch-1 window
     quality: list = field(default_factory=list)        # ... and of its batch window
+    fastest_call1_s: float = math.inf                  # the fastest batch-1 call in any of its windows
+    fastest_call_s: float = math.inf                   # ... and batch call
     retries: dict = field(default_factory=lambda: {"batch1": 0, "batch": 0})
 
 
@@ -205,11 +207,14 @@ class _Budget:
 
 
 def _checked(timed: Callable[[], tuple], phase: str, s: BenchSettings, energy_settings, say: Say,
-             should_stop: Callable[[], bool], budget: _Budget) -> tuple[tuple, quiet.Quality, object, int]:
-    """Run one timed window (`timed()` returns its figures), metered when asked, watched by lab.measure.quiet; a
-    disturbed one is run again after a wait for a quieter moment, up to s.retries times while the
-    measurement's retry budget lasts. Returns the figures, the Quality and energy reading of the window
-    kept (the quiet one, else the least disturbed), and how many re-measurements it took."""
+             should_stop: Callable[[], bool], budget: _Budget,
+             judge: Callable[[tuple, quiet.Quality], quiet.Quality] | None = None
+             ) -> tuple[tuple, quiet.Quality, object, int]:
+    """Run one timed window (`timed()` returns its figures), metered when asked, watched by lab.measure.quiet
+    (and `judge`d by its figures, where given); a disturbed one is run again after a wait for a quieter
+    moment, up to s.retries times while the measurement's retry budget lasts. Returns the figures, the Quality
+    and energy reading of the window kept (the quiet one, else the least disturbed), and how many
+    re-measurements it took."""
     metered = s.energy and s.energy_mode == "rounds"
     best, retries, since = None, 0, time.perf_counter()
     while True:
@@ -217,13 +222,14 @@ def _checked(timed: Callable[[], tuple], phase: str, s: BenchSettings, energy_se
         with energy.meter(phase, settings=energy_settings) if metered else nullcontext() as reading:
             with quiet.window() as w:
                 figures = timed()
-        if best is None or _badness(w.result) < _badness(best[1]):
-            best = (figures, w.result, reading if metered else None)
-        if not w.result.disturbed_for(metered) or retries >= s.retries \
+        q = judge(figures, w.result) if judge else w.result
+        if best is None or _badness(q) < _badness(best[1]):
+            best = (figures, q, reading if metered else None)
+        if not q.disturbed_for(metered) or retries >= s.retries \
                 or budget.left_s - (time.perf_counter() - since) <= 0 or should_stop():
             break
         retries += 1
-        busy = "the processor is running slower than usual" if w.result.only_slow else "the server is busy"
+        busy = "the processor is running slower than usual" if q.only_slow else "the server is busy"
         say(f"{busy}: waiting for a quieter moment, then measuring again (try {retries + 1} of "
             f"{1 + s.retries})")
         quiet.wait_for_quiet(s.quiet_wait_s, should_stop=should_stop)
@@ -234,8 +240,9 @@ def _checked(timed: Callable[[], tuple], phase: str, s: BenchSettings, energy_se
 
 def _badness(q: quiet.Quality) -> float:
     """How disturbed a window was, to keep the least disturbed of its tries: lost share plus the others'
-    share plus how much slower than its best the processor ran."""
-    return q.share + q.others_share + max(q.slowness - 1.0, 0.0)
+    share plus the host's steal plus how much slower than their best the processor and the calls ran."""
+    return (q.share + q.others_share + q.stolen_share + max(q.slowness - 1.0, 0.0)
+            + max(q.calls_slowness - 1.0, 0.0))
 
 
 def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tensor,
@@ -258,18 +265,33 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
         return (times,)
 
     def batched() -> tuple:
-        n, start = 0, time.perf_counter()
-        while n < 2 or time.perf_counter() - start < s.batch_min_seconds / s.rounds:
+        calls: list[int] = []
+        start = time.perf_counter()
+        while len(calls) < 2 or time.perf_counter() - start < s.batch_min_seconds / s.rounds:
+            t0 = time.perf_counter_ns()
             variant(batch)
-            n += 1
-        return n, time.perf_counter() - start
+            calls.append(time.perf_counter_ns() - t0)
+        return len(calls), time.perf_counter() - start, calls
+
+    # Each window is also judged by its own calls against the fastest call this model made at that batch
+    # (lab.measure.quiet.CALLS_SLOW): at batch 1 the window's median call, at the batch its mean call.
+    def by_calls1(figures: tuple, q: quiet.Quality) -> quiet.Quality:
+        (times,) = figures
+        t.fastest_call1_s = min(t.fastest_call1_s, min(times) / 1e9)
+        return quiet.with_calls(q, statistics.median(times) / 1e9, t.fastest_call1_s)
+
+    def by_calls(figures: tuple, q: quiet.Quality) -> quiet.Quality:
+        n, seconds, calls = figures
+        t.fastest_call_s = min(t.fastest_call_s, min(calls) / 1e9)
+        return quiet.with_calls(q, seconds / n, t.fastest_call_s)
 
     gc.collect()
     gc.disable()  # a collection inside the timed loop would land on whichever variant is running
     try:
         before = probe() if probe else None
         (times,), q1, r1, tries1 = _checked(one_at_a_time, f"inference:{variant.name}:batch1", s, energy_settings,
-                                            lambda m: say(f"{variant.name} at batch 1: {m}"), should_stop, budget)
+                                            lambda m: say(f"{variant.name} at batch 1: {m}"), should_stop, budget,
+                                            judge=by_calls1)
         times.sort()
         t.p50_ms.append(_percentile(times, 0.50) / 1e6)
         t.p95_ms.append(_percentile(times, 0.95) / 1e6)
@@ -280,9 +302,9 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
             t.readings1.append(r1)
             t.images1.append(len(times))
 
-        (n, seconds), q, r, tries = _checked(batched, f"inference:{variant.name}", s, energy_settings,
-                                             lambda m: say(f"{variant.name} at batch {len(batch)}: {m}"), should_stop,
-                                             budget)
+        (n, seconds, _), q, r, tries = _checked(batched, f"inference:{variant.name}", s, energy_settings,
+                                                lambda m: say(f"{variant.name} at batch {len(batch)}: {m}"),
+                                                should_stop, budget, judge=by_calls)
         t.ips.append(n * len(batch) / seconds)
         t.quality.append(q)
         t.retries["batch"] += tries
@@ -292,6 +314,11 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
         t.probes.append((before, probe() if probe else None))
     finally:
         gc.enable()
+
+
+def _against(q: quiet.Quality, fastest_call_s: float) -> quiet.Quality:
+    """The window judged against the fastest call of the whole measurement (it saw only those before it)."""
+    return replace(q, best_call_s=min(q.best_call_s, fastest_call_s)) if q.best_call_s else q
 
 
 def _quiet_rounds(qualities: list, metered: bool = False) -> list[int]:
@@ -310,7 +337,7 @@ def _disturbance(qualities: list, retries: int, settings: BenchSettings, metered
     clean = sum(1 for q in qualities if not q.disturbed_for(metered))
     if clean >= _needed(len(qualities)):
         return None
-    worst = max(qualities, key=lambda q: q.share + (q.others_share if metered else 0.0))
+    worst = max(qualities, key=lambda q: _badness(q) if metered else _badness(q) - q.others_share)
     return (f"{len(qualities) - clean} of its {len(qualities)} timed windows stayed disturbed after "
             f"{retries} re-measurement{'s' if retries != 1 else ''} (up to {settings.retries} each): {worst.why()}")
 
@@ -320,7 +347,16 @@ def _quality(qualities: list, retries: int, metered: bool = False) -> dict:
             "retries": retries, "worst_share": round(max((q.share for q in qualities), default=0.0), 4),
             "shares": [round(q.share, 4) for q in qualities],
             "others_shares": [round(q.others_share, 4) for q in qualities],
-            "slowness": [round(q.slowness, 3) for q in qualities], "metered": metered,
+            "slowness": [round(q.slowness, 3) for q in qualities],
+            "stolen_shares": [round(q.stolen_share, 4) for q in qualities],
+            "calls_slowness": [round(q.calls_slowness, 3) for q in qualities],
+            "call_ms": [round(q.call_s * 1e3, 4) if q.call_s else None for q in qualities],
+            "fastest_call_ms": round(min((q.best_call_s for q in qualities if q.best_call_s), default=0.0) * 1e3, 4),
+            "wall_ms": [round(q.wall_s * 1e3, 2) for q in qualities],
+            "probe_us": [[round(u, 1) for u in q.probe_us] if q.probe_us else None for q in qualities],
+            "probe_best_us": [round(q.probe_best_us, 1) if q.probe_best_us else None for q in qualities],
+            "machine_other_shares": [round(q.machine_other_cpu_s / q.wall_s, 4) if q.wall_s else 0.0
+                                     for q in qualities], "metered": metered,
             "how": qualities[0].how if qualities else ""}
 
 
@@ -414,8 +450,10 @@ def measure(variants: list[Variant], dataset: Dataset, settings: BenchSettings |
             # A metered window is also disturbed when other threads of this process computed inside it: their
             # CPU time would be in its energy (lab.measure.quiet.Quality.disturbed_for).
             metered = s.energy and s.energy_mode == "rounds"
-            # Judged again against the fastest reference probe of the whole measurement (lab.measure.quiet).
-            t.quality1, t.quality = [quiet.rejudged(q) for q in t.quality1], [quiet.rejudged(q) for q in t.quality]
+            # Judged again against the fastest reference probe of the whole measurement (lab.measure.quiet), and
+            # each batch window against this model's fastest batch call of the whole measurement.
+            t.quality1 = [quiet.rejudged(_against(q, t.fastest_call1_s)) for q in t.quality1]
+            t.quality = [quiet.rejudged(_against(q, t.fastest_call_s)) for q in t.quality]
             quiet1, quietn = _quiet_rounds(t.quality1, metered), _quiet_rounds(t.quality, metered)
             for regime, qualities in (("batch1", t.quality1), ("batch", t.quality)):
                 r.quality[regime] = _quality(qualities, t.retries[regime], metered)

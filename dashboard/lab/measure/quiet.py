@@ -33,6 +33,18 @@ usual time; outside them the probe stayed within 1.25x. A busy program beside th
 moved the probe: that case is the share's.) A measurement re-judges its windows at its end against the
 fastest probe it saw (`rejudged`), so a window timed at the start of a slow spell is caught as well.
 
+Two more signs, for what neither of those sees:
+
+- the time the virtual machine's host took its processors away (`stolen_s`, the kernel's "steal" time over
+  the window, all processors together). A worker whose processor is taken away is "running" as far as its
+  own thread is concerned, yet every parallel call waits for it;
+- the window's own calls (`call_s`, set by lab.measure.bench: a batch-1 window's median call, a batch
+  window's mean call) against the fastest single call of the same model at the same batch in the whole
+  measurement (`best_call_s`). A call always does the same work, so a window whose typical call took more
+  than CALLS_SLOW = 1.5x the fastest lost that time somewhere, whatever took it. (Seen in a busy room at batch 256: two
+  windows 2.3-2.5x slow while their threads had their cores and the probe read normal; on a quiet machine a
+  window's mean call is within 1.1-1.3x its fastest.)
+
 A disturbed window is measured again (lab.measure.bench) after `wait_for_quiet`, which waits for the
 others' CPU to drop and the probe to read normal again.
 
@@ -56,6 +68,7 @@ import torch
 
 DISTURBED_SHARE = 0.25   # of the window: above it, a window is disturbed (at most ~1 / (1 - 0.25) = 1.33x slow)
 PROBE_SLOW = 1.5         # the slower probe around a window over the fastest recent one: above it, disturbed
+CALLS_SLOW = 1.5         # a window's mean call over the model's fastest call at that batch: above it, disturbed
 PROBE_MEMORY_S = 120.0   # how far back the fastest probe is looked for (a laptop's clock drifts over minutes)
 # Of the window: other threads of this process that computed longer than this put their CPU time inside a
 # metered window's energy (CodeCarbon meters the whole process): its energy is then not the model's.
@@ -76,6 +89,9 @@ class Quality:
     probe_us: tuple[float, float] | None = None   # the reference probe just before and just after the window
     probe_best_us: float | None = None            # the fastest probe of the last PROBE_MEMORY_S at this thread count
     threads: int = 0                              # torch's thread count the probes ran at
+    stolen_s: float = 0.0                         # the host took the machine's processors (steal), all of them
+    call_s: float | None = None                   # the window's median (batch 1) or mean call (lab.measure.bench)
+    best_call_s: float | None = None              # the model's fastest call at that batch in the measurement
 
     @property
     def share(self) -> float:
@@ -95,13 +111,30 @@ class Quality:
         return self.slowness > PROBE_SLOW
 
     @property
+    def stolen_share(self) -> float:
+        """The host's steal time over the window's wall time (all processors together)."""
+        return self.stolen_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def calls_slowness(self) -> float:
+        """The window's mean call over the model's fastest call at that batch (1.0 where not known)."""
+        if not self.call_s or not self.best_call_s:
+            return 1.0
+        return self.call_s / self.best_call_s
+
+    @property
+    def calls_slow(self) -> bool:
+        return self.calls_slowness > CALLS_SLOW
+
+    @property
     def disturbed(self) -> bool:
-        return self.share > DISTURBED_SHARE or self.ran_slow
+        return (self.share > DISTURBED_SHARE or self.stolen_share > DISTURBED_SHARE or self.ran_slow
+                or self.calls_slow)
 
     @property
     def only_slow(self) -> bool:
-        """Disturbed by a slow processor alone: its threads had their cores."""
-        return self.ran_slow and self.share <= DISTURBED_SHARE
+        """Disturbed while its threads had their cores: a slow or taken-away processor, or slow calls."""
+        return self.disturbed and self.share <= DISTURBED_SHARE
 
     @property
     def others_share(self) -> float:
@@ -121,6 +154,13 @@ class Quality:
         if self.machine_other_cpu_s >= 0.05 * self.wall_s:
             who.append(f"other programs on this computer ({self.machine_other_cpu_s / self.wall_s:.0%} of a core)")
         lost = self.off_cpu_s + self.worker_wait_s
+        if self.only_slow and self.stolen_share > DISTURBED_SHARE:
+            return (f"the virtual machine's host took its processors away for {_ms(self.stolen_s)} of its "
+                    f"{_ms(self.wall_s)} of timing")
+        if self.only_slow and not self.ran_slow:
+            return (f"its typical call took {self.calls_slowness:.1f}x as long as the model's fastest call at that "
+                    f"batch while its threads had their cores"
+                    f"{' (' + ' and '.join(who) + ' ran)' if who else ''}")
         if self.only_slow:
             return (f"the processor ran {self.slowness:.1f}x slower than its best of the last "
                     f"{PROBE_MEMORY_S / 60:.0f} minutes around it (a reference calculation timed before and after"
@@ -133,7 +173,14 @@ class Quality:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "share": round(self.share, 4), "others_share": round(self.others_share, 4),
-                "slowness": round(self.slowness, 3), "disturbed": self.disturbed}
+                "slowness": round(self.slowness, 3), "stolen_share": round(self.stolen_share, 4),
+                "calls_slowness": round(self.calls_slowness, 3), "disturbed": self.disturbed}
+
+
+def with_calls(q: Quality, call_s: float, best_call_s: float) -> Quality:
+    """The window judged by its own calls too: `call_s` its mean call, `best_call_s` the model's fastest call
+    at that batch so far (lab.measure.bench sets both; it judges again at the end with the final fastest)."""
+    return replace(q, call_s=call_s, best_call_s=best_call_s)
 
 
 # The reference probe: a small convolution like the lab's models' layers, at the measurement's thread count.
@@ -213,12 +260,15 @@ def _sched(skip: set[int]) -> dict[int, tuple[int, int]] | None:
     return out
 
 
-def _busy() -> tuple[float, float]:
-    """(CPU seconds of this process, to the ns; CPU seconds every program on the machine has been busy, in
-    10 ms clock ticks)."""
+def _busy() -> tuple[float, float, float]:
+    """(CPU seconds of this process, to the ns; CPU seconds every program on the machine has been busy, and
+    seconds the host took the machine's processors away (steal, 0 outside a virtual machine), in 10 ms
+    clock ticks)."""
     t = psutil.cpu_times()
-    machine = sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
-    return time.process_time(), machine
+    stolen = getattr(t, "steal", 0.0)
+    machine = (sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0)
+               - getattr(t, "guest_nice", 0.0) - stolen)
+    return time.process_time(), machine, stolen
 
 
 class Window:
@@ -234,9 +284,9 @@ def window(probe: bool = True) -> Iterator[Window]:
     python = _python_threads()   # the workers are the other threads: native ones (OpenMP, ONNX Runtime)
     sched0 = _sched(python)
     try:
-        process0, machine0 = _busy()
+        process0, machine0, stolen0 = _busy()
     except (psutil.Error, OSError):
-        process0 = machine0 = None
+        process0 = machine0 = stolen0 = None
     cpu0, t0 = time.thread_time(), time.perf_counter()
     try:
         yield seen
@@ -251,10 +301,11 @@ def window(probe: bool = True) -> Iterator[Window]:
                 run0, wait0 = sched0.get(tid, (0, 0))
                 worker_run += (run - run0) / 1e9
                 worker_wait += (wait - wait0) / 1e9
-        others = machine_other = 0.0
+        others = machine_other = stolen = 0.0
         if process0 is not None:
             try:
-                process1, machine1 = _busy()
+                process1, machine1, stolen1 = _busy()
+                stolen = max(stolen1 - stolen0, 0.0)
                 # The process's and threads' clocks are precise; the machine's counts 10 ms ticks (words only).
                 others = max(process1 - process0 - cpu - worker_run, 0.0)
                 machine_other = max((machine1 - machine0) - (process1 - process0), 0.0)
@@ -266,7 +317,8 @@ def window(probe: bool = True) -> Iterator[Window]:
             probes = (before, probe_us())
             how += " + reference probe"
         seen.result = Quality(wall, max(wall - cpu, 0.0), max(worker_wait, 0.0), others, machine_other, how,
-                              probes, best_probe_us(threads) if probes else None, threads if probes else 0)
+                              probes, best_probe_us(threads) if probes else None, threads if probes else 0,
+                              stolen)
 
 
 def wait_for_quiet(max_s: float = 2.0, slice_s: float = 0.1, should_stop: Callable[[], bool] | None = None,
@@ -277,10 +329,10 @@ def wait_for_quiet(max_s: float = 2.0, slice_s: float = 0.1, should_stop: Callab
     start = time.perf_counter()
     try:
         while time.perf_counter() - start < max_s and not (should_stop and should_stop()):
-            _, machine0 = _busy()
+            _, machine0, _ = _busy()
             me0 = time.thread_time()
             time.sleep(slice_s)
-            _, machine1 = _busy()
+            _, machine1, _ = _busy()
             others = (machine1 - machine0) - (time.thread_time() - me0)
             if others >= QUIET_SHARE * slice_s:
                 continue
@@ -294,5 +346,5 @@ def wait_for_quiet(max_s: float = 2.0, slice_s: float = 0.1, should_stop: Callab
     return time.perf_counter() - start
 
 
-__all__ = ["DISTURBED_SHARE", "OTHERS_SHARE", "PROBE_SLOW", "Quality", "best_probe_us", "probe_us", "rejudged",
-           "wait_for_quiet", "window"]
+__all__ = ["CALLS_SLOW", "DISTURBED_SHARE", "OTHERS_SHARE", "PROBE_SLOW", "Quality", "best_probe_us", "probe_us",
+           "rejudged", "wait_for_quiet", "window", "with_calls"]
