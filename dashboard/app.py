@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.lab import energy
+from dashboard.lab import energy, hardware
 from dashboard.service import authority
 from dashboard.ui import follow, incident, phone_view, presenter, room_questions, session, status, widgets
 
+# This run's own torch work on one thread: the cores are the compute slot's job's (lab.hardware.one_thread_here).
+hardware.one_thread_here()
 st.set_page_config(page_title="Train & Infer Lab", page_icon=":material/model_training:", layout="wide")
 
 PAGES = [

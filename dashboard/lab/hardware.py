@@ -155,6 +155,49 @@ def tune_allocator() -> str:
             else "glibc malloc refused the thresholds: unchanged")
 
 
+@lru_cache(maxsize=1)
+def _thread_local_setters() -> tuple:
+    """(libgomp's omp_set_num_threads, MKL's MKL_Set_Num_Threads_Local) as loaded by torch in this process; either
+    is None where torch uses another OpenMP (libomp on macOS) or no MKL."""
+    omp = mkl = None
+    try:
+        with open("/proc/self/maps") as maps:
+            gomp = next((line.split()[-1] for line in maps if "libgomp" in line.rsplit("/", 1)[-1]), None)
+        omp = ctypes.CDLL(gomp).omp_set_num_threads if gomp else None
+    except (OSError, AttributeError):
+        omp = None
+    try:   # torch's own library carries MKL statically (x86 Linux wheels); the C entry point, not the Fortran one
+        mkl = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")) \
+            .MKL_Set_Num_Threads_Local
+    except (OSError, AttributeError):
+        mkl = None
+    return omp, mkl
+
+
+def one_thread_here() -> str:
+    """Run this thread's own torch work on one thread, without an OpenMP team of its own; returns what was done.
+
+    For the server's page threads (dashboard/app.py calls it at the top of every run): the compute slot's job
+    owns the cores. GNU libgomp lets an idle worker spin (GOMP_SPINCOUNT, dashboard/__init__.py) only while the
+    process has no more OpenMP threads than processors; past that, every worker sleeps between parallel regions
+    and a model's many short regions each wait for one to wake. A page run that did one parallel torch op kept a
+    team of its own alive for as long as it ran, so a measurement running meanwhile fell into that slow mode:
+    on the 2-vCPU VM, six such page threads, idle, made a 2-thread CNN's batch-1 call ~3x slower, and a busy
+    room read the 50 %-pruned CNN at 40k instead of 64k images/s at batch 256, with every sign of
+    lab.measure.quiet normal. Only this thread's settings change (omp_set_num_threads is per thread, and MKL's
+    thread-local setting wins over the global one), so other threads are untouched: torch.set_num_threads would
+    change MKL's count for the whole process. A job's thread that waited this way is set back on the server's
+    count by torch.set_num_threads when its turn comes (service.jobs)."""
+    omp, mkl = _thread_local_setters()
+    if omp is None:
+        return "not GNU OpenMP: unchanged"
+    torch.get_num_threads()   # torch's lazy per-thread setup first: it would set the thread's count back later
+    omp(1)
+    if mkl is not None:
+        mkl(1)
+    return "one thread (OpenMP and MKL, this thread only)"
+
+
 def release_memory() -> str:
     """Hand freed heap memory back to the operating system (glibc: malloc_trim); returns what was done.
 

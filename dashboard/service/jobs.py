@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 
 from dashboard.lab import hardware, settings
 from dashboard.service.slot import COMPUTE, Cancelled, Waiting
@@ -183,6 +182,9 @@ class JobRunner:
 
     def _run(self, job: Job, body: Body, prepare: Prepare | None, finish: Finish | None) -> None:
         last_of_spell = False   # a job that never held the slot hands nothing back
+        # Until its turn, one thread and no OpenMP team of its own (lab.hardware.one_thread_here): a job loading
+        # its data while it waits must not slow the measurement that holds the slot.
+        hardware.one_thread_here()
         try:
             if prepare is not None and not job.stopping:
                 needed = prepare(job)
@@ -200,7 +202,7 @@ class JobRunner:
                 try:
                     job.state, job.started_at, job.ahead = RUNNING, time.time(), 0
                     job.message = "starting"
-                    torch.set_num_threads(settings.current().threads)  # the server's, whatever ran before
+                    hardware.set_threads(settings.current().threads)  # the server's, whatever ran before
                     with activity.watch() as seen:
                         job.result = body(job)
                     job.interference = seen.result

@@ -1,6 +1,8 @@
+import os
 import platform
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,58 @@ def test_importing_the_package_makes_openmp_spin_longer_than_libgomps_default_bu
     out = subprocess.run([sys.executable, "-c", code], env={**env, "GOMP_SPINCOUNT": "42"},
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "42"
+
+
+def _threads_made_by_parallel_work(before_work=None) -> tuple[int, int]:
+    """In a thread of its own: (OS threads its parallel torch work started, torch's and MKL's thread counts there)."""
+    out = {}
+
+    def run():
+        if before_work:
+            before_work()
+        tasks = set(os.listdir("/proc/self/task"))   # ids, not a count: an earlier thread's workers may be exiting
+        torch.randn(256, 256) @ torch.randn(256, 256)                                      # MKL
+        torch.nn.functional.conv2d(torch.randn(64, 8, 28, 28), torch.randn(16, 8, 3, 3))   # oneDNN, OpenMP
+        out["made"] = len(set(os.listdir("/proc/self/task")) - tasks)
+        out["threads"] = torch.get_num_threads()
+        out["mkl"] = _mkl_threads()
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    return out["made"], out["threads"], out["mkl"]
+
+
+def _mkl_threads() -> int | None:
+    """MKL's thread count for the calling thread (None where torch carries no MKL)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")).MKL_Get_Max_Threads()
+    except (OSError, AttributeError):
+        return None
+
+
+@pytest.mark.skipif(not hardware._thread_local_setters()[0] or not os.path.isdir("/proc/self/task"),
+                    reason="GNU OpenMP (Linux) only: elsewhere one_thread_here changes nothing")
+def test_a_page_thread_does_its_torch_work_without_a_team_of_its_own_and_a_job_keeps_its_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)   # as a job sets the server's count (two even on one core: a team is what is checked)
+    try:
+        mkl = 2 if _mkl_threads() is not None else None
+        assert _threads_made_by_parallel_work() == (1, 2, mkl)   # a thread's first parallel op starts its worker
+        said = []
+        assert _threads_made_by_parallel_work(lambda: said.append(hardware.one_thread_here())) == (
+            0, 1, 1 if mkl else None)
+        assert said == ["one thread (OpenMP and MKL, this thread only)"]
+        # Other threads keep the process's count; a job's thread set back on it (service.jobs: one thread while it
+        # waits, torch.set_num_threads in the slot, which puts MKL back on it too) gets its team again.
+        assert torch.get_num_threads() == 2 and _mkl_threads() == mkl
+
+        def job():
+            hardware.one_thread_here()
+            hardware.set_threads(2)
+
+        assert _threads_made_by_parallel_work(job) == (1, 2, mkl)
+    finally:
+        torch.set_num_threads(before)
