@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import io
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,16 +106,9 @@ def with_stats(variant: Variant, float_module: nn.Module, shape: tuple[int, int,
     return variant
 
 
-def _timed_ips(fn: Callable[[], object], n_images: int, seconds: float) -> float:
-    calls, start = 0, time.perf_counter()
-    while calls < 2 or time.perf_counter() - start < seconds:
-        fn()
-        calls += 1
-    return calls * n_images / (time.perf_counter() - start)
-
-
 def choose_layout(variant: Variant, dataset: Dataset, seconds: float = 0.3) -> Variant:
-    """Conv nets: time contiguous vs channels_last at batch 256 (interleaved, 3 rounds, best of); keep the faster."""
+    """Conv nets: time contiguous vs channels_last at batch 256, one call of each in turn, best call of each;
+    keep the faster."""
     if variant.module is None or not has_conv(variant.module):
         return variant
     x = dataset.test_tensors(256)[0]
@@ -128,16 +122,23 @@ def choose_layout(variant: Variant, dataset: Dataset, seconds: float = 0.3) -> V
             except (RuntimeError, TypeError):
                 v.module = variant.module  # quantized graphs: only the input changes layout
         candidates[layout] = v
-    ips: dict[str, list[float]] = {k: [] for k in candidates}
+    fastest = {k: math.inf for k in candidates}
     with torch.inference_mode():
         for v in candidates.values():
             v(x)  # warm-up: oneDNN picks kernels on the first call per layout
-        for _ in range(3):
+        # One call of each layout in turn, not a round of one then a round of the other: a slow spell of this
+        # machine (a busy room, a processor lent elsewhere) then falls on both alike. In a busy room, rounds of
+        # ~70 ms each once picked fp32's contiguous layout, 2x slower at batch 256 than the channels_last a quiet
+        # machine picks. The best call of each: a neighbour's load only ever slows a call down, and a layout
+        # decision should follow what the kernels can do, not who else was busy.
+        calls, start = 0, time.perf_counter()
+        while calls < 3 or time.perf_counter() - start < seconds:
             for layout, v in candidates.items():
-                ips[layout].append(_timed_ips(lambda v=v: v(x), len(x), seconds / 3))
-    # Best of the rounds, not the median: a neighbour's load only ever slows a round down, and a
-    # layout decision should follow what the kernels can do, not who else was busy.
-    best_of = {k: max(s) for k, s in ips.items()}
+                t0 = time.perf_counter()
+                v(x)
+                fastest[layout] = min(fastest[layout], time.perf_counter() - t0)
+            calls += 1
+    best_of = {k: len(x) / t for k, t in fastest.items()}
     best = max(best_of, key=best_of.get)
     other = "contiguous" if best == "channels_last" else "channels_last"
     chosen = candidates[best]
