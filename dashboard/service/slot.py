@@ -5,6 +5,10 @@ half the CPU and every timing and energy reading would count the other's work. S
 runs inside `COMPUTE.hold(...)`, taken once where the job starts (service.jobs), first come
 first served, and a waiting caller can show its place in the queue. The engine (dashboard/lab)
 takes no slot: the CLI and the benchmarks run one job per process.
+
+A slot may have room for more than one holder (`capacity`): the Ray backend's slot has one place per
+measuring node of the cluster (service.ray_backend), so n jobs run at once, one per node, and the rest
+wait in the same line.
 """
 
 from __future__ import annotations
@@ -29,19 +33,30 @@ class Waiting:
 
 
 class Slot:
-    """A fair (FIFO) re-entrant lock that tells waiters their place in line."""
+    """A fair (FIFO) re-entrant lock with `capacity` places that tells waiters their place in line."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 1) -> None:
         self._cond = threading.Condition()
         self._tickets = itertools.count()
-        self._queue: list[tuple[int, str]] = []   # (ticket, label), head holds the slot
-        self._owner: int | None = None            # thread id of the holder
-        self._depth = 0
+        self._queue: list[tuple[int, str]] = []   # (ticket, label): its first `capacity` hold the slot
+        self._owners: dict[int, list[int]] = {}   # thread id of a holder -> [its ticket, its depth]
+        self._capacity = max(1, int(capacity))
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @capacity.setter
+    def capacity(self, n: int) -> None:
+        """Places that may be held at once (a cluster that grew or shrank); holders keep theirs."""
+        with self._cond:
+            self._capacity = max(1, int(n))
+            self._cond.notify_all()
 
     @property
     def busy(self) -> bool:
         with self._cond:
-            return self._owner is not None
+            return bool(self._owners)
 
     def wake(self) -> None:
         """Make waiters re-check now (a cancel takes effect at once, not at the next poll)."""
@@ -51,6 +66,9 @@ class Slot:
     def queue_labels(self) -> list[str]:
         with self._cond:
             return [label for _, label in self._queue]
+
+    def _place(self, ticket: int) -> int:
+        return next(i for i, (t, _) in enumerate(self._queue) if t == ticket)
 
     @contextmanager
     def hold(self, label: str = "work", *, on_wait: Callable[[Waiting], None] | None = None,
@@ -62,21 +80,23 @@ class Slot:
         leaves the queue and Cancelled is raised (the slot was never held)."""
         me = threading.get_ident()
         with self._cond:
-            if self._owner == me:
-                self._depth += 1
+            if me in self._owners:
+                self._owners[me][1] += 1
             else:
                 ticket = next(self._tickets)
                 self._queue.append((ticket, label))
                 start = time.monotonic()
                 try:
-                    while self._queue[0][0] != ticket or self._owner is not None:
+                    # Holders are always at the front (only they and those before them ever leave it), so a
+                    # caller whose place is within the capacity has a free place.
+                    while self._place(ticket) >= self._capacity:
                         waited = time.monotonic() - start
                         if timeout_s is not None and waited > timeout_s:
                             raise TimeoutError(f"waited {waited:.0f} s for a free compute slot")
                         if cancelled is not None and cancelled():
                             raise Cancelled()
                         if on_wait is not None:
-                            ahead = next(i for i, (t, _) in enumerate(self._queue) if t == ticket)
+                            ahead = self._place(ticket) - self._capacity + 1
                             holder = self._queue[0][1]
                             self._cond.release()
                             try:
@@ -88,15 +108,16 @@ class Slot:
                     self._queue = [q for q in self._queue if q[0] != ticket]
                     self._cond.notify_all()
                     raise
-                self._owner, self._depth = me, 1
+                self._owners[me] = [ticket, 1]
         try:
             yield
         finally:
             with self._cond:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._owner = None
-                    self._queue.pop(0)
+                held = self._owners[me]
+                held[1] -= 1
+                if held[1] == 0:
+                    del self._owners[me]
+                    self._queue = [q for q in self._queue if q[0] != held[0]]
                     self._cond.notify_all()
 
 

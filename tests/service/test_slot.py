@@ -74,3 +74,35 @@ def _try(slot):
             return "got it"
     except TimeoutError:
         return "timed out"
+
+
+def test_a_slot_with_two_places_runs_two_at_once_and_the_third_waits_its_turn():
+    # The Ray backend's slot: one place per measuring node of the cluster.
+    slot = Slot(capacity=2)
+    inside, release, seen = [], threading.Event(), set()
+
+    def worker(name):
+        def on_wait(w):
+            seen.add((name, w.ahead))
+        with slot.hold(name, on_wait=on_wait, poll_s=0.01):
+            inside.append(name)
+            release.wait(5)
+
+    threads = []
+    for name in ("first", "second", "third"):
+        t = threading.Thread(target=worker, args=(name,))
+        t.start()
+        threads.append(t)
+        while len(slot.queue_labels()) < len(threads):
+            time.sleep(0.001)
+    while len(inside) < 2:
+        time.sleep(0.001)
+    time.sleep(0.05)
+    assert inside == ["first", "second"] and ("third", 1) in seen
+    slot.capacity = 3   # a node joined: the third goes in at once
+    while len(inside) < 3:
+        time.sleep(0.001)
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert not slot.busy and slot.queue_labels() == []
