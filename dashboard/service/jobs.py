@@ -12,6 +12,11 @@ it knows its place in line and an estimated wait. Its body runs in bounded piece
 `job.stopping` between them, so a Stop releases the slot within about a second. Each session
 has at most one job queued or running. The thread count is the server's: every job sets it
 when its turn comes, whatever ran before.
+
+Where the heavy part runs is the compute backend's business (service.backend): in this thread by default,
+or on a Ray cluster's measuring node, whose jobs wait in that backend's own slot (`job.slot`). A body
+reports through the Job itself (`report`, `show`, `add`, `keep`, `stopping`, `on_stop`): the same calls
+reach a Job from a Ray worker (service.ray_backend).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 
 
 from dashboard.lab import hardware, settings
-from dashboard.service.slot import COMPUTE, Cancelled, Waiting
+from dashboard.service.slot import COMPUTE, Cancelled, Slot, Waiting
 
 from dashboard.service import activity
 
@@ -63,6 +68,8 @@ class Job:
     following: Any = None         # the Job of another session whose identical result it waits for
     view: dict[str, Any] = field(default_factory=dict)   # kind-specific live data for the page
     result: Any = None
+    slot: Slot | None = None      # the slot it waits in (service.backend); None: the server's COMPUTE
+    where: str = ""               # "" in this process, else where its heavy part ran ("Ray node 1a2b3c4d")
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
     _on_stop: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -84,7 +91,7 @@ class Job:
             self._stop.set()
             for tell in self._on_stop:
                 tell()
-            COMPUTE.wake()
+            (self.slot or COMPUTE).wake()
 
     def on_stop(self, tell: Callable[[], None]) -> None:
         """Call `tell()` the moment the job is stopped (a training stops at its next step, not its next piece)."""
@@ -96,6 +103,18 @@ class Job:
         """Progress of the heavy part, from inside the body (0..1, what it is doing)."""
         self.progress = min(max(float(fraction), 0.0), 1.0)
         self.message = message
+
+    def show(self, **values: Any) -> None:
+        """Set live data the page draws (job.view), from inside the body."""
+        self.view.update(values)
+
+    def add(self, key: str, item: Any) -> None:
+        """Append to a live list of job.view (a step, an epoch), from inside the body."""
+        self.view.setdefault(key, []).append(item)
+
+    def keep(self, value: Any) -> None:
+        """What the job has made so far, kept if it is stopped or fails later (the demo's trained model)."""
+        self.result = value
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended (tests, the CLI)."""
@@ -174,11 +193,14 @@ class JobRunner:
         return sorted(jobs, key=lambda j: (j.state != RUNNING, j.created_at))
 
     def eta_s(self, job: Job) -> float:
-        """Estimated seconds until `job` starts (0 once running)."""
+        """Estimated seconds until `job` starts (0 once running): the work ahead of it in its slot, shared
+        among that slot's places."""
         if job.state != QUEUED:
             return 0.0
-        ahead = [j for j in self.queue() if j is not job and j.created_at <= job.created_at]
-        return sum(j.remaining_s() for j in ahead)
+        slot = job.slot or COMPUTE
+        ahead = [j for j in self.queue() if j is not job and j.created_at <= job.created_at
+                 and (j.slot or COMPUTE) is slot]
+        return sum(j.remaining_s() for j in ahead) / slot.capacity
 
     def _run(self, job: Job, body: Body, prepare: Prepare | None, finish: Finish | None) -> None:
         last_of_spell = False   # a job that never held the slot hands nothing back
@@ -198,16 +220,19 @@ class JobRunner:
                 job.ahead = w.ahead
                 job.message = f"waiting for its turn ({w.ahead} ahead)"
 
-            with COMPUTE.hold(job.label, on_wait=on_wait, cancelled=lambda: job.stopping, poll_s=0.25):
+            slot = job.slot or COMPUTE
+            with slot.hold(job.label, on_wait=on_wait, cancelled=lambda: job.stopping, poll_s=0.25):
                 try:
                     job.state, job.started_at, job.ahead = RUNNING, time.time(), 0
                     job.message = "starting"
                     hardware.set_threads(settings.current().threads)  # the server's, whatever ran before
                     with activity.watch() as seen:
                         job.result = body(job)
-                    job.interference = seen.result
+                    # This server's other work counts only where the job ran here (a Ray worker's own timed
+                    # windows say how quiet its node was: lab.measure.quiet).
+                    job.interference = None if job.where else seen.result
                 finally:   # read while still holding the slot: the queue's head is this job
-                    last_of_spell = len(COMPUTE.queue_labels()) <= 1
+                    last_of_spell = len(slot.queue_labels()) <= 1
             job.state = STOPPED if job.stopping else DONE
         except Cancelled:
             job.state = CANCELLED

@@ -3,11 +3,13 @@
 Each `start_*` checks the request against the server's caps (before any work), then either serves an
 identical earlier result from the shared results (no job, no compute slot) or queues a job through
 service.shared.submit, which follows an identical computation of another session or computes and
-publishes. The job's body is the engine's one demo path (lab.pipeline.run): the whole demo trains,
+publishes. The job's heavy part is the engine's one demo path (lab.pipeline.run): the whole demo trains,
 compresses and measures in that one call, with the live curves of service.training_jobs; Compress &
-benchmark calls it with the session's trained model. When a job ends, what it made is put into the
-session, the run is added to the session's Results (finished, stopped or failed alike) and the page
-is left a notice.
+benchmark calls it with the session's trained model. Each heavy part is a task of plain data (`*_task`:
+settings, the dataset's name, the model's weights as bytes) run through the compute backend
+(service.backend: in this process, or on a Ray worker). When a job ends, what it made is put into the
+session (here, in the app, whatever the backend), the run is added to the session's Results (finished,
+stopped or failed alike) and the page is left a notice.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from dashboard.lab.compression.compress import CompressSettings, resolve_names
 from dashboard.lab.compression.sensitivity import SensitivityScan, scan
 from dashboard.lab.energy import EnergyReading
 from dashboard.lab.inputs import data
-from dashboard.lab.measure.bench import BenchResult
+from dashboard.lab.measure.bench import BenchResult, BenchSettings
 from dashboard.lab.measure.record import RunRecord
-from dashboard.service import authority, runs, shared
+from dashboard.lab.training.train import TrainConfig, TrainedModel
+from dashboard.service import authority, backend, runs, shared
 from dashboard.service.jobs import CANCELLED, FAILED, STOPPED, Job
-from dashboard.service.sessions import DataChoice, Session, copy_results
+from dashboard.service.sessions import DataChoice, Session, copy_results, rebuild
 from dashboard.service.shared import SHARED, key
-from dashboard.service.training_jobs import CHUNK_S, Live, TrainingOutcome, diverged_notice, estimate, outcome
+from dashboard.service.training_jobs import (CHUNK_S, Live, TrainingOutcome, diverged_notice, estimate, learnt,
+                                             outcome)
 
 
 @dataclass
@@ -127,18 +131,25 @@ def start_compress(s: Session, names: list[str], cs: CompressSettings, *, kind: 
     if not fresh and (entry := SHARED.get(k)) is not None:
         _adopt_measured_run(s, kind, entry.value, shared.label(entry, s), None)
         return None
-    trained = s.trained_model()
+    trained, weights = s.model_as_data()
+    choice, bench, energy = s.data or DataChoice(data.DEFAULT_DATASET), pipeline.APP_BENCH, s.settings
 
     def compute(job: Job) -> MeasureOutcome:
-        return measured(pipeline.run(config, names, dataset=s.dataset(), trained=trained, compress_settings=cs,
-                                     bench_settings=pipeline.APP_BENCH, training_energy=False,
-                                     energy_settings=s.settings, on_progress=job.report,
-                                     should_stop=lambda: job.stopping))
+        return backend.current().run(job, compress_task, config, names, choice, trained, weights, cs, bench, energy)
 
-    job = Job("compress", f"{kind}: {len(names)} versions", estimate(config, images, len(names)))
+    job = Job("compress", f"{kind}: {len(names)} versions", estimate(config, images, len(names)),
+              slot=backend.job_slot())
     return shared.submit(s, job, k, fresh=fresh, compute=compute, publishable=_publishable,
                          adopt=lambda value, note, busy: _adopt_measured_run(s, kind, value, note, busy),
                          partial=lambda job: _partial(s, job, kind, config.to_dict()))
+
+
+def compress_task(job: Job, config: TrainConfig, names: list[str], choice: DataChoice, trained: TrainedModel,
+                  weights: bytes, cs: CompressSettings, bench: BenchSettings, energy) -> MeasureOutcome:
+    """Compress & measure's heavy part, from plain data (run by the backend, here or on a worker)."""
+    return measured(pipeline.run(config, names, dataset=choice.load(), trained=rebuild(trained, weights),
+                                 compress_settings=cs, bench_settings=bench, training_energy=False,
+                                 energy_settings=energy, on_progress=job.report, should_stop=lambda: job.stopping))
 
 
 def _adopt_measured_run(s: Session, kind: str, m: MeasureOutcome, note: str, interference) -> None:
@@ -179,30 +190,40 @@ def start_demo(s: Session, *, fresh: bool = False) -> Job | None:
         return None
     images = pipeline.check_budget(config, data.TRAIN_SIZES["digits"], pipeline.DEMO_VARIANTS, pipeline.DEMO_COMPRESS)
     choice = DataChoice(config.dataset)
+    plan = (config, choice, list(pipeline.DEMO_VARIANTS), pipeline.DEMO_COMPRESS, pipeline.APP_BENCH, s.settings)
 
     def compute(job: Job) -> DemoOutcome:
-        out = DemoOutcome(None, None)
-
-        def trained(stage: pipeline.TrainingStage) -> None:
-            out.training = outcome(stage, choice)
-            job.result = out  # a stop while measuring keeps the trained model
-
-        shown = Live(job, config)
-        record = pipeline.run(config, pipeline.DEMO_VARIANTS, dataset=choice.load(),
-                              compress_settings=pipeline.DEMO_COMPRESS, bench_settings=pipeline.APP_BENCH,
-                              energy_settings=s.settings, on_progress=job.report, should_stop=lambda: job.stopping,
-                              chunk_s=CHUNK_S, describe=True,
-                              on_train_start=shown.start, on_train_event=shown.event, on_train_piece=shown.piece,
-                              on_trained=trained)
-        if record.stopped not in ("training", "diverged"):
-            out.measure = measured(record)
+        out = backend.current().run(job, demo_task, *plan)
+        if out.training is not None:
+            learnt(out.training)
         return out
 
-    job = Job("demo", "the whole demo", estimate(config, images, len(pipeline.DEMO_VARIANTS)))
+    job = Job("demo", "the whole demo", estimate(config, images, len(pipeline.DEMO_VARIANTS)),
+              slot=backend.job_slot())
     job.view["config"] = config
     return shared.submit(s, job, k, fresh=fresh, compute=compute, publishable=_publishable,
                          adopt=lambda value, note, interference: _adopt_demo(s, value, note, interference),
                          partial=lambda job: _partial(s, job, "demo", config.to_dict()))
+
+
+def demo_task(job: Job, config: TrainConfig, choice: DataChoice, variants: list[str], cs: CompressSettings,
+              bench: BenchSettings, energy) -> DemoOutcome:
+    """The whole demo's heavy part, from plain data (run by the backend, here or on a worker)."""
+    out = DemoOutcome(None, None)
+
+    def trained(stage: pipeline.TrainingStage) -> None:
+        out.training = outcome(stage, choice)
+        job.keep(out)  # a stop or a failure while measuring keeps the trained model
+
+    shown = Live(job, config)
+    record = pipeline.run(config, variants, dataset=choice.load(), compress_settings=cs, bench_settings=bench,
+                          energy_settings=energy, on_progress=job.report, should_stop=lambda: job.stopping,
+                          chunk_s=CHUNK_S, describe=True,
+                          on_train_start=shown.start, on_train_event=shown.event, on_train_piece=shown.piece,
+                          on_trained=trained)
+    if record.stopped not in ("training", "diverged"):
+        out.measure = measured(record)
+    return out
 
 
 def _adopt_demo(s: Session, d: DemoOutcome, note: str, interference) -> None:
@@ -238,15 +259,22 @@ def start_sensitivity(s: Session, *, fresh: bool = False) -> Job | None:
         s.sensitivity = entry.value
         s.notify("success", f"Sensitivity scan {shared.label(entry, s)}, not run again.")
         return None
-    trained = s.trained_model()
+    trained, weights = s.model_as_data()
+    choice = s.data or DataChoice(data.DEFAULT_DATASET)
 
     def compute(job: Job) -> SensitivityScan:
-        return scan(trained.module, s.dataset(), on_progress=job.report, should_stop=lambda: job.stopping)
+        return backend.current().run(job, sensitivity_task, choice, trained, weights)
 
     def adopt(value: SensitivityScan, note: str, interference) -> None:
         s.sensitivity = value
         s.notify("success", "Sensitivity scan done" + (f" ({note})." if note else "."))
 
-    job = Job("sensitivity", "sensitivity scan", 5.0)
+    job = Job("sensitivity", "sensitivity scan", 5.0, slot=backend.job_slot())
     return shared.submit(s, job, k, fresh=fresh, compute=compute, adopt=adopt,
                          partial=lambda job: _partial(s, job, "sensitivity scan", {}))
+
+
+def sensitivity_task(job: Job, choice: DataChoice, trained: TrainedModel, weights: bytes) -> SensitivityScan:
+    """The sensitivity scan's heavy part, from plain data (run by the backend, here or on a worker)."""
+    return scan(rebuild(trained, weights).module, choice.load(), on_progress=job.report,
+                should_stop=lambda: job.stopping)

@@ -217,12 +217,20 @@ class Session:
                 raise ValueError("train a model first")
             module = t.module
             if module is None:
-                module = build_model(t.spec)
-                module.load_state_dict(torch.load(io.BytesIO(self.weights), weights_only=True))
-                module.eval()
                 # A new record, not the old one changed in place: whoever else holds it keeps what they hold.
-                self.trained = dataclasses.replace(t, module=module)
+                self.trained = rebuild(t, self.weights)
+                module = self.trained.module
             return dataclasses.replace(t, module=copy.deepcopy(module))
+
+    def model_as_data(self) -> tuple[TrainedModel, bytes]:
+        """The current model as plain data for a job's task (service.backend): its record without the live
+        module, and its weights as bytes (`rebuild` puts them together again, wherever the task runs)."""
+        with self.lock:
+            t = self.trained
+            if t is None:
+                raise ValueError("train a model first")
+            weights = self.weights if self.weights is not None else state_bytes(t.module)
+            return dataclasses.replace(t, module=None), weights
 
     def free_models(self) -> bool:
         """Drop the live model (its weights stay as bytes); True if something was freed."""
@@ -245,6 +253,14 @@ class Session:
             for f in dataclasses.fields(self):
                 if f.name not in keep:
                     setattr(self, f.name, getattr(fresh, f.name))
+
+
+def rebuild(t: TrainedModel, weights: bytes) -> TrainedModel:
+    """A model record with a live module again, from its weights as bytes (in eval mode)."""
+    module = build_model(t.spec)
+    module.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
+    module.eval()
+    return dataclasses.replace(t, module=module)
 
 
 def state_bytes(module: torch.nn.Module) -> bytes:

@@ -1,9 +1,10 @@
 """The Train page's training as a job: live curves, a Stop at the next step, and what the session keeps.
 
 `start_training` checks the request against the server's caps, then queues a job (service.jobs) whose
-body is the engine's training stage (lab.pipeline.train). `Live` is what a server adds to any training,
-this one or the demo's (service.measuring): the curves and energy so far in `job.view` after every step
-and piece, and the job's Stop handed to the run. A TrainingOutcome is what either job hands the session.
+heavy part, `train_task`, runs the engine's training stage (lab.pipeline.train) through the compute backend
+(service.backend: in this process, or on a Ray worker) from plain data. `Live` is what a server adds to any
+training, this one or the demo's (service.measuring): the curves and energy so far in `job.view` after every
+step and piece, and the job's Stop handed to the run. A TrainingOutcome is what either job hands the session.
 This module also learns how fast this server trains, which is what every job's wait estimate is made of.
 """
 
@@ -18,7 +19,7 @@ from dashboard.lab import pipeline
 from dashboard.lab.inputs import data
 from dashboard.lab.training import metered_training
 from dashboard.lab.training.train import EpochEvent, TrainConfig, TrainedModel, Training
-from dashboard.service import runs
+from dashboard.service import backend, runs
 from dashboard.service.jobs import CANCELLED, DONE, FAILED, RUNNER, STOPPED, Job
 from dashboard.service.sessions import DataChoice, Session, state_bytes
 from dashboard.service.shared import weights_digest
@@ -70,9 +71,15 @@ class TrainingOutcome:
                     evaluation_energy=t.evaluation_energy, memory=t.memory, layer_flops=t.layer_flops)
 
 
+def learnt(out: TrainingOutcome) -> TrainingOutcome:
+    """A training that came back to the app: its speed goes into the wait estimates."""
+    _learn_rate(out.trained)
+    return out
+
+
 def outcome(stage: pipeline.TrainingStage, choice: DataChoice) -> TrainingOutcome:
-    """A finished training stage as the session keeps it (the weights as bytes, no live module)."""
-    _learn_rate(stage.trained)
+    """A finished training stage as the session keeps it (the weights as bytes, no live module): plain data,
+    made where the training ran."""
     module = stage.trained.module
     kept = dataclasses.replace(stage, trained=dataclasses.replace(stage.trained, module=None))
     return TrainingOutcome(kept, state_bytes(module), weights_digest(module), choice)
@@ -80,21 +87,31 @@ def outcome(stage: pipeline.TrainingStage, choice: DataChoice) -> TrainingOutcom
 
 class Live:
     """What a server adds to a training (lab.pipeline.train's on_start, on_event, on_piece): the run shown
-    in `job.view` as it goes (steps, epochs, energy so far) and stopped at its next step on a Stop."""
+    in `job.view` as it goes (steps, epochs, energy so far) and stopped at its next step on a Stop. `job` is
+    the Job or, on a Ray worker, its channel (service.backend): the same calls either way."""
 
     def __init__(self, job: Job, config: TrainConfig) -> None:
-        self.job, self.config, self.view = job, config, job.view
+        self.job, self.config = job, config
 
     def start(self, run: Training) -> None:
         self.job.on_stop(run.stop)   # a Stop ends the training at its next step, not at the end of its piece
-        self.view.update(steps=[], epochs=[], total_steps=run.total_steps, config=self.config,
-                         threads=torch.get_num_threads())
+        self.job.show(steps=[], epochs=[], total_steps=run.total_steps, config=self.config,
+                      threads=torch.get_num_threads())
 
     def event(self, event) -> None:
-        (self.view["epochs"] if isinstance(event, EpochEvent) else self.view["steps"]).append(event)
+        self.job.add("epochs" if isinstance(event, EpochEvent) else "steps", event)
 
     def piece(self, m: metered_training.MeteredTraining) -> None:
-        self.view["energy_so_far"] = m.steps
+        self.job.show(energy_so_far=m.steps)
+
+
+def train_task(job: Job, config: TrainConfig, choice: DataChoice, energy_settings) -> TrainingOutcome:
+    """The training's heavy part, from plain data (run by the backend, here or on a worker)."""
+    shown = Live(job, config)
+    stage = pipeline.train(config, choice.load(), chunk_s=CHUNK_S, describe=True, energy_settings=energy_settings,
+                           on_progress=job.report, should_stop=lambda: job.stopping,
+                           on_start=shown.start, on_event=shown.event, on_piece=shown.piece)
+    return outcome(stage, choice)
 
 
 def start_training(s: Session, config: TrainConfig) -> Job:
@@ -103,20 +120,17 @@ def start_training(s: Session, config: TrainConfig) -> Job:
     config.validate()
     choice = DataChoice(config.dataset, config.train_images, config.augment)
     images = pipeline.check_budget(config, data.TRAIN_SIZES.get(config.dataset, 0))
-    job = Job("training", f"training {config.model} on {config.dataset}", estimate(config, images))
+    job = Job("training", f"training {config.model} on {config.dataset}", estimate(config, images),
+              slot=backend.job_slot())
     job.view["config"] = config
-    loaded: dict[str, data.Dataset] = {}
 
     def prepare(job: Job) -> None:
-        job.message = f"loading {data.CATALOG[config.dataset].title}"
-        loaded["ds"] = choice.load()   # may download: no compute slot held meanwhile
+        if job.slot is backend.COMPUTE:   # trained here: loaded (perhaps downloaded) with no compute slot held
+            job.message = f"loading {data.CATALOG[config.dataset].title}"
+            choice.load()                 # kept in lab.inputs.data's shared arrays for the task
 
     def body(job: Job) -> TrainingOutcome:
-        shown = Live(job, config)
-        stage = pipeline.train(config, loaded["ds"], chunk_s=CHUNK_S, describe=True, energy_settings=s.settings,
-                               on_progress=job.report, should_stop=lambda: job.stopping,
-                               on_start=shown.start, on_event=shown.event, on_piece=shown.piece)
-        return outcome(stage, choice)
+        return learnt(backend.current().run(job, train_task, config, choice, s.settings))
 
     def finish(job: Job) -> None:
         out = job.result

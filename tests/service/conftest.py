@@ -1,5 +1,6 @@
 """The service's jobs run on one thread with the app's timing windows cut short (see quick_app_jobs);
-the class board's fixtures: a throwaway PostgreSQL for the whole run, and an empty board on it or on SQLite."""
+the class board's fixtures: a throwaway PostgreSQL for the whole run, and an empty board on it or on SQLite;
+a local Ray cluster for the compute backend's tests."""
 
 import os
 
@@ -42,3 +43,20 @@ def url(request, tmp_path):
         conn.execute(text(f"TRUNCATE {TABLES}"))
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real local Ray cluster for the whole run, with one measuring node as a cluster declares it (the custom
+    resource {"measure": 1}), and the Ray backend on it (tests/service/test_backends.py). Not mocked, never
+    skipped: `ray` is in the test extra."""
+    import ray
+
+    from dashboard.service.ray_backend import NAMESPACE, RayBackend
+
+    ray.init(num_cpus=2, resources={"measure": 1}, include_dashboard=False, namespace=NAMESPACE,
+             object_store_memory=200 * 2**20, logging_level="WARNING")
+    try:
+        yield RayBackend()
+    finally:
+        ray.shutdown()

@@ -1,0 +1,107 @@
+"""Where a job's heavy part runs: the compute backend, one interface for every place.
+
+    out = backend.current().run(job, train_task, config, choice, energy)   # inside a job's body
+
+A task is a module-level function `task(channel, *args)` whose arguments and result are plain data
+(settings, a dataset's name, weights as bytes: no live model, no session, no lock). It reports through
+`channel`, which has the Job's own calls: report(fraction, message), show(**values), add(key, item),
+keep(value), stopping, on_stop(tell). Two backends:
+
+- InProcess (the default, nothing to install): the task runs in the job's own thread with the Job as its
+  channel, inside the server's one compute slot (service.slot.COMPUTE), as every job always did.
+- Ray (service.ray_backend), chosen by TRAIN_INFER_LAB_RAY_ADDRESS ("auto", "host:port" or "ray://..."):
+  the task runs as a Ray task on a measuring node (one at a time per node) while the job's thread relays
+  its progress; jobs wait for a node in the app's own queue (`slot()`), with their place in line.
+
+The session, its locks and what a job leaves in it (its `finish`) stay in the app whatever the backend.
+A task that fails raises here as it would in-process; a lost worker raises WorkerLost.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from dashboard.service.slot import COMPUTE, Slot
+
+if TYPE_CHECKING:
+    from dashboard.service.jobs import Job
+
+T = TypeVar("T")
+ADDRESS_VARIABLE = "TRAIN_INFER_LAB_RAY_ADDRESS"
+MAX_ADDRESS_CHARS = 1024
+
+
+class WorkerLost(RuntimeError):
+    """The process or machine that ran a job's task went away: the job failed, nothing it made arrived."""
+
+
+class Refused(RuntimeError):
+    """A user's error raised inside a worker, its line as the lab wrote it (the class stays in the worker)."""
+
+
+class Backend(Protocol):
+    name: str
+
+    def slot(self) -> Slot:
+        """The queue jobs of this backend wait in for a free place."""
+
+    def run(self, job: Job, task: Callable[..., T], *args: Any) -> T:
+        """Run `task(channel, *args)` for `job` and return its result (raises what it raised)."""
+
+
+class InProcess:
+    """The job's own thread, inside the server's compute slot: the embedded default."""
+
+    name = "in-process"
+
+    def slot(self) -> Slot:
+        return COMPUTE
+
+    def run(self, job: Job, task: Callable[..., T], *args: Any) -> T:
+        return task(job, *args)
+
+
+_lock = threading.Lock()
+_current: Backend | None = None
+
+
+def address() -> str | None:
+    """The Ray cluster to use from TRAIN_INFER_LAB_RAY_ADDRESS, or None (in-process). ValueError if malformed."""
+    raw = os.environ.get(ADDRESS_VARIABLE, "").strip()
+    if not raw:
+        return None
+    if len(raw) > MAX_ADDRESS_CHARS or not raw.isprintable() or " " in raw:
+        raise ValueError(f"{ADDRESS_VARIABLE} must be 'auto', 'host:port' or 'ray://host:port' "
+                         f"(at most {MAX_ADDRESS_CHARS} characters, no spaces)")
+    return raw
+
+
+def current() -> Backend:
+    """The server's backend, made on first use from TRAIN_INFER_LAB_RAY_ADDRESS (connecting to the cluster)."""
+    global _current
+    with _lock:
+        if _current is None:
+            where = address()
+            if where is None:
+                _current = InProcess()
+            else:
+                from dashboard.service.ray_backend import RayBackend   # ray only where it is asked for
+
+                _current = RayBackend(where)
+        return _current
+
+
+def use(backend: Backend | None) -> Backend | None:
+    """Make `backend` the server's (None: read the variable again on next use); returns the one before."""
+    global _current
+    with _lock:
+        before, _current = _current, backend
+        return before
+
+
+def job_slot() -> Slot:
+    """Where a job that runs through the backend waits (set as `job.slot` before it is submitted)."""
+    return current().slot()

@@ -1,0 +1,126 @@
+"""The compute backends (service.backend): the same jobs in this process and on a real local Ray cluster (tests'
+ray_cluster fixture): the same weights, live curves before the end, a Stop that keeps the partial model, a task
+that raises failing with its message, and a lost worker failing the job while the session keeps its model."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from dashboard.lab.compression.compress import CompressSettings
+from dashboard.lab.energy import EnergySettings
+from dashboard.lab.training.train import TrainConfig
+from dashboard.service import backend, measuring, training_jobs
+from dashboard.service.backend import InProcess
+from dashboard.service.jobs import DONE, FAILED, RUNNER, RUNNING, STOPPED, Job
+from dashboard.service.sessions import REGISTRY, DataChoice
+
+TINY = TrainConfig(model="mlp", epochs=1, train_images=400, seed=5)
+LONG = TrainConfig(model="cnn", epochs=10, seed=5)   # minutes on 1 thread: every test stops it long before
+NO_FINETUNE = CompressSettings(finetune_epochs_channels=0, finetune_epochs_unstructured=0)
+
+
+@pytest.fixture(params=["in-process", "ray"])
+def on(request):
+    """The server's backend for one test: in this process, or the local Ray cluster's."""
+    chosen = InProcess() if request.param == "in-process" else request.getfixturevalue("ray_cluster")
+    before = backend.use(chosen)
+    yield chosen
+    backend.use(before)
+
+
+@pytest.fixture
+def on_ray(ray_cluster):
+    before = backend.use(ray_cluster)
+    yield ray_cluster
+    backend.use(before)
+
+
+def wait_until(predicate, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout   # only so a broken run ends; no assertion on how long it took
+    while not predicate():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.01)
+
+
+def train(s, config: TrainConfig = TINY):
+    job = training_jobs.start_training(s, config)
+    assert job.wait(300) and job.state == DONE, job.error
+    return job
+
+
+def test_both_backends_train_the_same_weights_and_measure_the_same_accuracy(ray_cluster):
+    outcomes = {}
+    for chosen in (InProcess(), ray_cluster):
+        before = backend.use(chosen)
+        try:
+            s = REGISTRY.create()
+            job = train(s)
+            measure = measuring.start_compress(s, ["fp32", "int8-dynamic"], NO_FINETUNE, fresh=True)
+            assert measure is not None and measure.wait(300) and measure.state == DONE, measure.error
+            outcomes[chosen.name] = (s.digest, s.trained.test_accuracy, [(r.name, r.accuracy) for r in s.results],
+                                     job.where, measure.where)
+        finally:
+            backend.use(before)
+    here, there = outcomes["in-process"], outcomes["ray"]
+    assert here[:3] == there[:3]
+    assert here[3:] == ("", "") and all(w.startswith("Ray node ") for w in there[3:])
+
+
+def test_live_curves_arrive_while_it_trains_and_a_stop_keeps_the_partial_model(on):
+    s = REGISTRY.create()
+    job = training_jobs.start_training(s, LONG)
+    assert job.slot is on.slot()
+    wait_until(lambda: len(job.view.get("steps", [])) >= 2, "two steps of the curve")
+    assert job.state == RUNNING and job.active and job.progress > 0   # the points came before the end
+    job.stop()
+    assert job.wait(300)
+    assert job.state == STOPPED and s.trained is not None and not s.trained.completed
+    assert s.trained.samples_seen < LONG.epochs * 8_000
+    assert s.runs[-1].outcome == "stopped by you"
+    assert s.weights is not None and s.steps   # the partial model and its curve are the session's
+
+
+def test_a_task_that_raises_fails_the_job_with_its_message(on):
+    s = REGISTRY.create()
+
+    def body(job: Job):
+        return backend.current().run(job, training_jobs.train_task, TINY, DataChoice("no-such-set"),
+                                     EnergySettings())
+
+    job = RUNNER.submit(s.token, Job("training", "a training of a missing dataset", slot=on.slot()), body)
+    assert job.wait(120) and job.state == FAILED
+    assert job.error.startswith("Unknown dataset 'no-such-set'. Choose one of: ")
+
+
+def test_an_engine_failure_fails_the_job_with_an_incident_line(on, tiny_trained):
+    import dataclasses
+
+    s = REGISTRY.create()
+    record = dataclasses.replace(tiny_trained, module=None)
+
+    def body(job: Job):   # weights that are no weights: torch.load fails inside the task
+        return backend.current().run(job, measuring.sensitivity_task, DataChoice("digits"), record, b"not weights")
+
+    job = RUNNER.submit(s.token, Job("sensitivity", "a scan of broken weights", slot=on.slot()), body)
+    assert job.wait(120) and job.state == FAILED
+    assert job.error.startswith("Something went wrong on the server (incident ")
+
+
+def test_a_lost_worker_fails_the_job_and_the_session_keeps_its_model(on_ray):
+    s = REGISTRY.create()
+    train(s)
+    kept, digest = s.trained, s.digest
+    job = training_jobs.start_training(s, LONG)
+    wait_until(lambda: len(job.view.get("steps", [])) >= 1 and "worker" in job.view, "the worker's first step")
+    os.kill(job.view["worker"]["pid"], signal.SIGKILL)   # the worker's process dies mid-training
+    assert job.wait(120) and job.state == FAILED
+    assert "compute worker running this job was lost" in job.error
+    assert s.trained is kept and s.digest == digest
+    assert s.runs[-1].outcome.startswith("failed: ")
+    level, text = s.take_notices()[-1]
+    assert level == "error" and text.endswith("Your previous model and results are kept.")
+    train(s)   # the cluster takes the next job on a fresh worker
