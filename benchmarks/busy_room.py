@@ -236,7 +236,8 @@ def quiet_reference(repeats: int) -> tuple[list[dict], dict]:
     out = []
     for i, v in enumerate(variants):
         rs = [run[i] for run in runs]
-        row = {"name": v.name, "layout": rs[0].layout, "accuracy": rs[0].accuracy, "measurements": len(rs)}
+        row = {"name": v.name, "layout": rs[0].layout, "accuracy": rs[0].accuracy, "measurements": len(rs),
+               "quality": [r.quality for r in rs]}
         for key in FIGURES:
             values = [getattr(r, key) for r in rs if getattr(r, key) and not r.is_disturbed(REGIME[key])]
             row[key] = statistics.median(values) if values else None
