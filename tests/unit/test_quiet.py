@@ -152,7 +152,7 @@ def test_a_window_whose_calls_took_much_longer_than_the_models_fastest_is_distur
     assert not calls(0.0012).disturbed and calls(0.0012).calls_slowness == pytest.approx(1.2)
     slow = calls(0.0031)
     assert slow.calls_slow and slow.disturbed and slow.only_slow
-    assert "its typical call took 3.1x as long as the model's fastest call at that batch" in slow.why()
+    assert "its typical call took 3.1x as long as the model's fastest call at that batch, while its threads had their cores" in slow.why()
     assert slow.to_dict()["calls_slowness"] == pytest.approx(3.1)
     assert not _q(0.0).calls_slow   # a window without calls to judge (a probe, a training step) is not judged
     # Judged again at the end against the fastest call of the whole measurement, as the probe is.

@@ -159,8 +159,7 @@ class Quality:
                     f"{_ms(self.wall_s)} of timing")
         if self.only_slow and not self.ran_slow:
             return (f"its typical call took {self.calls_slowness:.1f}x as long as the model's fastest call at that "
-                    f"batch while its threads had their cores"
-                    f"{' (' + ' and '.join(who) + ' ran)' if who else ''}")
+                    f"batch, while its threads had their cores{' and ' + ' and '.join(who) + ' ran' if who else ''}")
         if self.only_slow:
             return (f"the processor ran {self.slowness:.1f}x slower than its best of the last "
                     f"{PROBE_MEMORY_S / 60:.0f} minutes around it (a reference calculation timed before and after"
