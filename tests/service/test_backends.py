@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from dashboard.lab import pipeline
 from dashboard.lab.compression.compress import CompressSettings
 from dashboard.lab.energy import EnergySettings
 from dashboard.lab.training.train import TrainConfig
@@ -82,6 +83,29 @@ def test_live_curves_arrive_while_it_trains_and_a_stop_keeps_the_partial_model(o
     assert s.trained.samples_seen < LONG.epochs * 8_000
     assert s.runs[-1].outcome == "stopped by you"
     assert s.weights is not None and s.steps   # the partial model and its curve are the session's
+
+
+def test_the_whole_demo_runs_through_the_backend_and_fills_the_session(on, monkeypatch):
+    # The demo's settings, small (an mlp on 400 digits, two versions): they cross to the task as plain data.
+    monkeypatch.setattr(pipeline, "DEMO_CONFIG", TrainConfig(model="mlp", epochs=1, train_images=400, seed=8))
+    monkeypatch.setattr(pipeline, "DEMO_VARIANTS", ["fp32", "int8-dynamic"])
+    monkeypatch.setattr(pipeline, "DEMO_COMPRESS", NO_FINETUNE)
+    s = REGISTRY.create()
+    s.presenter = True   # measured afresh (not served from another test's demo): the presenter's to ask
+    job = measuring.start_demo(s, fresh=True)
+    assert job is not None and job.wait(300) and job.state == DONE, job.error
+    assert job.view["steps"] and s.trained is not None and s.trained.config.model == "mlp"
+    assert [r.name for r in s.results] == ["fp32", "int8-dynamic"] and s.runs[-1].kind == "demo"
+    assert job.where.startswith("Ray node ") == (on.name == "ray")
+
+
+def test_the_sensitivity_scan_runs_through_the_backend(on):
+    s = REGISTRY.create()
+    train(s)
+    job = measuring.start_sensitivity(s, fresh=True)
+    assert job is not None and job.wait(300) and job.state == DONE, job.error
+    assert s.sensitivity is not None and s.sensitivity is job.result
+    assert job.where.startswith("Ray node ") == (on.name == "ray")
 
 
 def test_a_task_that_raises_fails_the_job_with_its_message(on):
