@@ -148,3 +148,18 @@ def test_a_lost_worker_fails_the_job_and_the_session_keeps_its_model(on_ray):
     level, text = s.take_notices()[-1]
     assert level == "error" and text.endswith("Your previous model and results are kept.")
     train(s)   # the cluster takes the next job on a fresh worker
+
+
+def test_the_backend_is_in_process_unless_a_ray_address_is_set(monkeypatch):
+    monkeypatch.delenv(backend.ADDRESS_VARIABLE, raising=False)
+    before = backend.use(None)   # read the variable again
+    try:
+        assert backend.address() is None and isinstance(backend.current(), InProcess)
+        assert backend.job_slot() is backend.COMPUTE
+    finally:
+        backend.use(before)
+    monkeypatch.setenv(backend.ADDRESS_VARIABLE, " auto ")
+    assert backend.address() == "auto"
+    monkeypatch.setenv(backend.ADDRESS_VARIABLE, "ray://head:10001 --and-more")
+    with pytest.raises(ValueError, match="TRAIN_INFER_LAB_RAY_ADDRESS must be"):
+        backend.address()
