@@ -13,6 +13,10 @@ keep(value), stopping, on_stop(tell). Two backends:
   the task runs as a Ray task on a measuring node (one at a time per node) while the job's thread relays
   its progress; jobs wait for a node in the app's own queue (`slot()`), with their place in line.
 
+Through the backend: training (training_jobs), compress & measure, the whole demo, the sensitivity scan
+(measuring). Not yet: Try it's and the device profiles' versions (versions), the machine's peaks (machine), the
+browser files (device_jobs), a replay (replays) and the ONNX export (exports) run in this process, in COMPUTE.
+
 The session, its locks and what a job leaves in it (its `finish`) stay in the app whatever the backend.
 A task that fails raises here as it would in-process; a lost worker raises WorkerLost.
 """

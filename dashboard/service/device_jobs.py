@@ -4,6 +4,9 @@ browser sent back, checked (lab.deploy.browser_result) and kept with the files.
 
     job = start_browser_files(s, kept)      # s.browser: a BrowserSet for the current model and its versions
     run = keep_browser_result(s, raw, run_id)  # the checked DeviceRun, or BadBrowserResult (nothing kept)
+
+Not yet through the compute backend (service.backend): with a Ray cluster configured, this job still runs in this
+process, in the COMPUTE slot.
 """
 
 from __future__ import annotations

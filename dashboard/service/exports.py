@@ -1,5 +1,9 @@
 """Downloads made on click: the ONNX export traces and converts the model (a second or two of CPU), so it
-waits for the compute slot like every job and never lands inside another user's measurement."""
+waits for the compute slot like every job and never lands inside another user's measurement.
+
+Not yet through the compute backend (service.backend): with a Ray cluster configured, the export still runs in this
+process, in the COMPUTE slot.
+"""
 
 from __future__ import annotations
 

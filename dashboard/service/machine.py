@@ -1,6 +1,10 @@
 """The Hardware page's job: this machine's peak rate per number format and, with a model, how its
 inference scales with threads and batch (lab.measure.peak), reading the fp32 figures Compress &
-benchmark measured where they are the same measured thing."""
+benchmark measured where they are the same measured thing.
+
+Not yet through the compute backend (service.backend): with a Ray cluster configured, this job still runs in this
+process, in the COMPUTE slot.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ The Session keeps the measured versions' figures, not their models: `versions` s
 measured and how it was made, and the jobs here make that set again once per model (same seed and
 settings: the same weights) and keep it in the caller's store for every later use. `start_prediction`
 puts one image through every version; `start_edge` measures every version under device profiles.
+
+Not yet through the compute backend (service.backend): with a Ray cluster configured, this job still runs in this
+process, in the COMPUTE slot.
 """
 
 from __future__ import annotations
