@@ -1,8 +1,8 @@
 """The Run of show page's job: a bundled replay (a run measured earlier, course.replay) loaded as the
 session's model and results at once, labelled with where and when it was measured.
 
-Not yet through the compute backend (service.backend): with a Ray cluster configured, this job (it only loads a file) still runs in this
-process, in the COMPUTE slot.
+Not yet through the compute backend (service.backend): with a Ray cluster configured, this job (it only loads a
+file) still runs in this process, in the COMPUTE slot.
 """
 
 from __future__ import annotations
