@@ -5,6 +5,7 @@ report of one experiment, read top to bottom.)
 
     python benchmarks/load.py [--n 1,10,30] [--timeout 600] [--settle 120]
     python benchmarks/load.py --memory [--memory-sessions 10] [--settle 180]
+    python benchmarks/load.py --backends inproc,ray [--trainings 10] [--settle 10]
 
 What it does (issue 9 §7). For each N, a FRESH server (so the shared result cache starts
 empty): `streamlit run dashboard/entry.py` with a throwaway HOME, `TRAIN_INFER_LAB_DATA` inside
@@ -47,6 +48,16 @@ they close and --settle (default 180 s) passes; against a first fresh server on 
 user did the same. Targets: <= 1.3 GB after 10 (CUDA build of torch), back within 100 MB of
 the one-user figure after they closed.
 
+--backends (issue 24): --trainings users (10) each train on the Train page (1 epoch, 2,000 images, a
+seed of their own: nothing shared), all clicking together, once per backend in the same run, each on a
+fresh server: `inproc` (the compute slot in the server's process) and `ray` (a local Ray cluster started
+for the round as separate processes, `ray start --head --num-cpus=2 --resources='{"measure":1}'` on a free
+port in a throwaway temp dir with its own auth token, the server pointed at it by
+TRAIN_INFER_LAB_RAY_ADDRESS; its processes are ended by pid afterwards, whatever happened). Per backend:
+p50/p95 click to result, the job's time on the page (progress bar to result), peak RSS of the server and,
+for Ray, of every cluster process (psutil), and the overhead per job, Ray minus in-process. Writes
+benchmarks/results/load-backends.json (benchmarks/capacity.py reads it).
+
 Targets on 2 cores: N = 10: all complete, no errors, demo p95 <= 60 s. N = 30: all complete.
 Prints a markdown table and writes benchmarks/results/load.json (load-memory.json for
 --memory) with every per-user record, the samples, the machine and the settings.
@@ -59,6 +70,7 @@ import asyncio
 import os
 import platform
 import re
+import secrets
 import sys
 import tempfile
 import threading
@@ -175,6 +187,17 @@ def process_tree(pid: int) -> list[psutil.Process]:
         return []
 
 
+def rss_of(procs: list[psutil.Process]) -> float:
+    """Resident MB of these processes together (one that has gone counts nothing)."""
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / MB
+
+
 class Sampler(threading.Thread):
     """Every 0.5 s: server tree RSS (MB) and CPU, browser-side CPU, whole-machine CPU (% of the machine)."""
 
@@ -204,14 +227,8 @@ class Sampler(threading.Thread):
         server = process_tree(self.server_pid)
         server_pids = {p.pid for p in server}
         browser = [p for p in process_tree(os.getpid()) if p.pid not in server_pids]
-        rss = 0
-        for p in server:
-            try:
-                rss += p.memory_info().rss
-            except psutil.Error:
-                pass
         scale = 100.0 / (dt * self.cores)
-        self.rows.append((round(time.monotonic() - self.t0, 2), round(rss / MB, 1),
+        self.rows.append((round(time.monotonic() - self.t0, 2), round(rss_of(server), 1),
                           round(self._cpu_delta(server) * scale, 1), round(self._cpu_delta(browser) * scale, 1),
                           round(psutil.cpu_percent(None), 1)))
 
@@ -448,8 +465,13 @@ async def run_memory(page, user: User, cfg: Config, rec: dict) -> None:
     rec["phases"]["demo"] = await timed_click(page, "Run the whole demo", DEMO_DONE, DEMO_SIDEBAR, cfg)
 
 
+async def run_train(page, user: User, cfg: Config, rec: dict) -> None:
+    """Train only (1 epoch, 2,000 images, own seed: set up as an 'other' user), for --backends."""
+    rec["phases"]["training"] = await timed_click(page, "Train", TRAIN_DONE, TRAIN_SIDEBAR, cfg)
+
+
 KINDS = {"demo": (setup_demo, run_demo, ["demo"]), "other": (setup_other, run_other, ["training", "compress"]),
-         "memory": (setup_memory, run_memory, ["training", "demo"])}
+         "memory": (setup_memory, run_memory, ["training", "demo"]), "train": (setup_other, run_train, ["training"])}
 
 
 def user_record(user: User, rec: dict) -> dict:
@@ -530,8 +552,9 @@ async def drive(url: str, users: list[User], cfg: Config, sampler: Sampler, serv
 
 # --- one round: a fresh server, its users, the settle ------------------------------------------
 
-def run_round(users: list[User], cfg: Config) -> dict:
-    """A fresh server (empty shared cache), `users` at once, all closed, `cfg.settle_s` of quiet."""
+def run_round(users: list[User], cfg: Config, beside: "RaySampler | None" = None) -> dict:
+    """A fresh server (empty shared cache), `users` at once, all closed, `cfg.settle_s` of quiet.
+    `beside`: a sampler of the processes the server hands its jobs to (a Ray cluster), run alongside."""
     with tempfile.TemporaryDirectory(prefix="til-load-home-") as home:
         # A closed tab's job stops 5 s later (30 s by default): the memory check need not wait long.
         server = start_server(Path(home), {"TRAIN_INFER_LAB_DISCONNECT_GRACE_S": "5", **cfg.server_env})
@@ -541,6 +564,8 @@ def run_round(users: list[User], cfg: Config) -> dict:
             rss_idle = tree_rss(server.process.pid) / MB
             sampler = Sampler(server.process.pid)
             sampler.start()
+            if beside is not None:
+                beside.start_with(server.process.pid, sampler)
             load_before = os.getloadavg()[0]
             result = asyncio.run(drive(server.url, users, cfg, sampler, server.process.pid))
             rss_closed = tree_rss(server.process.pid) / MB
@@ -550,6 +575,8 @@ def run_round(users: list[User], cfg: Config) -> dict:
         finally:
             if sampler is not None:
                 sampler.stop()
+            if beside is not None:
+                beside.stop()
             stop_server(server)
         tracebacks, excerpts = server_tracebacks(server.log)
     m = result["marks"]
@@ -684,6 +711,208 @@ def print_notes(rounds: list[dict], build: dict, label: str = "N={users}") -> No
             print("  server traceback:\n    " + t.replace("\n", "\n    "))
 
 
+# --- --backends: the same trainings on the in-process slot and on a local Ray cluster (issue 24) ---
+
+RAY_START_TIMEOUT_S = 120
+BACKENDS = ("inproc", "ray")
+
+
+def ray_processes(temp_dir: str) -> list[psutil.Process]:
+    """The local cluster's processes: those whose command line names its temp dir (GCS, raylet, monitors),
+    with everything under them (the raylet's workers and agents, which rename themselves ray::...)."""
+    found: dict[int, psutil.Process] = {}
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if temp_dir in " ".join(p.info["cmdline"] or []):
+                for q in [p, *p.children(recursive=True)]:
+                    found[q.pid] = q
+        except psutil.Error:
+            continue
+    return list(found.values())
+
+
+class RayCluster:
+    """A local Ray cluster as separate processes (`ray start --head`), in a throwaway temp dir; stop()
+    ends exactly the processes it started (by pid: never `ray stop`, which ends every cluster of the user)."""
+
+    def __init__(self, num_cpus: int = 2) -> None:
+        from benchmarks.server import free_port
+        self.temp_dir = tempfile.mkdtemp(prefix="til-ray-", dir="/tmp")   # short: Ray's socket paths must fit
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.command = [str(Path(sys.executable).with_name("ray")), "start", "--head", f"--num-cpus={num_cpus}",
+                        '--resources={"measure":1}', "--include-dashboard=false", f"--port={self.port}",
+                        "--node-ip-address=127.0.0.1", f"--temp-dir={self.temp_dir}", "--disable-usage-stats"]
+        # Ray 2.60 authenticates with a token, by default ~/.ray/auth_token, which the server (a throwaway HOME)
+        # would not find: this cluster and its server share one of their own, in the temp dir.
+        token = Path(self.temp_dir) / "auth_token"
+        token.write_text(secrets.token_hex(32))
+        self.env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+        self.started_s: float | None = None
+        self.idle_rss_mb: float | None = None
+
+    def start(self) -> None:
+        import subprocess
+        t0 = time.monotonic()
+        out = subprocess.run(self.command, capture_output=True, text=True, timeout=RAY_START_TIMEOUT_S,
+                             env={**os.environ, **self.env})
+        if out.returncode != 0:
+            raise RuntimeError(f"ray start failed ({out.returncode}):\n{(out.stdout + out.stderr)[-3000:]}")
+        self.started_s = round(time.monotonic() - t0, 1)
+        time.sleep(2)   # its agents come up after `ray start` returns
+        self.idle_rss_mb = round(rss_of(ray_processes(self.temp_dir)))
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL what lingers (the GCS ignores SIGTERM for a while); an interrupt while
+        waiting still kills, then is raised again."""
+        import shutil
+        import signal
+        interrupted = None
+        for sig, wait_s in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
+            procs = ray_processes(self.temp_dir)
+            if not procs:
+                break
+            for p in procs:
+                try:
+                    p.send_signal(sig)
+                except psutil.Error:
+                    pass
+            try:
+                psutil.wait_procs(procs, timeout=wait_s)
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+        if interrupted is not None:
+            raise interrupted
+
+
+class RaySampler(threading.Thread):
+    """Every 0.5 s, on the load Sampler's clock: the Ray cluster's RSS (all its processes) and the server's
+    tree + the cluster's together (MB)."""
+
+    def __init__(self, cluster: RayCluster) -> None:
+        super().__init__(daemon=True, name="ray sampler")
+        self.cluster, self.server_pid, self.clock = cluster, 0, None
+        self.rows: list[tuple[float, float, float]] = []   # t, ray RSS MB, server + ray RSS MB
+        self._done = threading.Event()
+
+    def start_with(self, server_pid: int, clock: Sampler) -> None:
+        self.server_pid, self.clock = server_pid, clock
+        self.start()
+
+    def run(self) -> None:
+        while not self._done.wait(SAMPLE_S):
+            ray = rss_of(ray_processes(self.cluster.temp_dir))
+            server = rss_of(process_tree(self.server_pid))
+            self.rows.append((self.clock.now(), round(ray, 1), round(ray + server, 1)))
+
+    def stop(self) -> None:
+        self._done.set()
+        if self.is_alive():
+            self.join()
+
+    def peaks(self, start: float, end: float) -> dict:
+        rows = [r for r in self.rows if start <= r[0] <= end] or self.rows
+        return {"ray_rss_peak_mb": round(max((r[1] for r in rows), default=0)),
+                "server_plus_ray_rss_peak_mb": round(max((r[2] for r in rows), default=0)),
+                "samples": len(rows)}
+
+
+def training_summary(rnd: dict, n: int) -> dict:
+    """Per training: click to result; the job's own time on the page (its progress bar first seen to its
+    result: the job holding the slot, compute plus whatever the backend adds); the queue wait."""
+    phases = [r["phases"].get("training", {}) for r in rnd["records"]]
+    done = [p for p in phases if p.get("completed")]
+    results = [p["results_s"] for p in done]
+    service = [round(p["results_s"] - p["queue_wait_s"], 1) for p in done
+               if p.get("queue_wait_until") == "progress bar"]
+    waits = [p["queue_wait_s"] for p in done if p.get("queue_wait_s") is not None]
+    span = rnd["samples_summary"]["run"].get("seconds")
+    return {"trainings": n, "completed": len(done), "errors": sum(1 for r in rnd["records"] if r["errors"]),
+            "server_tracebacks": rnd["server_tracebacks"], "results_s": spread(results),
+            "in_slot_s": spread(service), "queue_wait_s": spread(waits), "all_done_s": span,
+            "per_job_s": round(span / n, 2) if span and done else None,
+            "server_rss_peak_mb": round(max(rnd["samples_summary"]["run"].get("server_rss_peak_mb", 0),
+                                            rnd["rss_all_done_mb"])),
+            "server_rss_idle_mb": rnd["rss_server_idle_mb"]}
+
+
+def backend_round(backend: str, n: int, cfg: Config) -> dict:
+    """n trainings at once on a fresh server, jobs in-process or on a fresh local Ray cluster (stopped after,
+    whatever happens)."""
+    users = [User(i, "train", 1000 + i) for i in range(n)]
+    if backend == "inproc":
+        rnd = run_round(users, Config(**{**asdict(cfg), "server_env": {k: v for k, v in cfg.server_env.items()
+                                                                       if k != "TRAIN_INFER_LAB_RAY_ADDRESS"}}))
+        return {"backend": backend, **rnd, "summary": training_summary(rnd, n)}
+    cluster = RayCluster()
+    try:
+        cluster.start()
+        sampler = RaySampler(cluster)
+        env = {**cfg.server_env, **cluster.env, "TRAIN_INFER_LAB_RAY_ADDRESS": cluster.address}
+        rnd = run_round(users, Config(**{**asdict(cfg), "server_env": env}), beside=sampler)
+        m = rnd["marks"]
+        summary = {**training_summary(rnd, n), **sampler.peaks(m["start"], m["all_done"]),
+                   "ray_rss_idle_mb": cluster.idle_rss_mb, "ray_start_s": cluster.started_s}
+        return {"backend": backend, **rnd, "summary": summary, "ray_command": cluster.command,
+                "ray_samples": {"columns": ["t_s", "ray_rss_mb", "server_plus_ray_rss_mb"], "rows": sampler.rows}}
+    finally:
+        cluster.stop()
+
+
+BACKEND_HEADERS = ["backend", "trainings completed / errors", "click to result p50 / p95 (s)",
+                   "job on the page (bar to result) p50 / p95 (s)", "queue wait p50 / p95 (s)",
+                   "all done (s) / per job (s)", "server RSS idle / peak (MB)", "Ray processes RSS idle / peak (MB)",
+                   "server + Ray RSS peak (MB)", "overhead per job vs inproc: bar-to-result p50 / per job (s)"]
+
+
+def backends_mode(backends: list[str], n: int, cfg: Config, folder: Path) -> None:
+    build, rounds = torch_build(), []
+    for backend in backends:
+        print(f"{backend}: fresh server" + (" and local Ray cluster" if backend == "ray" else "") +
+              f", {n} trainings ...", flush=True)
+        rounds.append(backend_round(backend, n, cfg))
+    base = next((r["summary"] for r in rounds if r["backend"] == "inproc"), None)
+    rows = []
+    for r in rounds:
+        s = r["summary"]
+        over = "-"
+        if base is not None and r["backend"] != "inproc":
+            d1 = None if None in (s["in_slot_s"]["p50"], base["in_slot_s"]["p50"]) else \
+                round(s["in_slot_s"]["p50"] - base["in_slot_s"]["p50"], 1)
+            d2 = None if None in (s["per_job_s"], base["per_job_s"]) else round(s["per_job_s"] - base["per_job_s"], 2)
+            s["overhead_vs_inproc"] = {"in_slot_p50_s": d1, "per_job_s": d2}
+            over = fmt(d1, d2)
+        errors = s["errors"] + s["server_tracebacks"]
+        rows.append([r["backend"], f"{s['completed']}/{n} / {errors}", fmt(s["results_s"]["p50"], s["results_s"]["p95"]),
+                     fmt(s["in_slot_s"]["p50"], s["in_slot_s"]["p95"]), fmt(s["queue_wait_s"]["p50"], s["queue_wait_s"]["p95"]),
+                     fmt(s["all_done_s"], s["per_job_s"]), fmt(s["server_rss_idle_mb"], s["server_rss_peak_mb"]),
+                     fmt(s.get("ray_rss_idle_mb"), s.get("ray_rss_peak_mb")), fmt(s.get("server_plus_ray_rss_peak_mb")),
+                     over])
+    print(markdown_table(BACKEND_HEADERS, rows))
+    print("\nEach training: Train page, cnn on the bundled digits, 1 epoch, 2,000 training images, its own seed "
+          "(nothing shared); all N clicked together. 'Job on the page': from the job's progress bar first seen "
+          "(it holds a compute place) to its result notice, i.e. its compute plus what the backend adds (for Ray: "
+          "dispatch, a worker's import, weights and curves crossing, the 50 ms relay). 'Per job': from the common "
+          "click to the last result, divided by N (one job at a time on both: the Ray cluster has one measuring "
+          "node). Overhead per job: Ray's figure minus in-process's, for each of the two. Ray RSS: every process "
+          "of the cluster (GCS, raylet, agents, monitors, workers), read with psutil; the server's RSS is its "
+          "process tree (the Ray driver inside it included). In the notes below, 'other processes' of the ray "
+          "round include the Ray cluster's own (they are not the server's tree).")
+    print_notes(rounds, build, label="{users} trainings")
+    path = write_json("load-backends", {
+        "what": f"load --backends: {n} trainings at once, in-process slot vs a local Ray cluster (ray start --head, "
+                "one measuring node), same machine, same run; one fresh server each",
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "torch": build,
+        "ray": version("ray") if "ray" in backends else None,
+        "settings": {**asdict(cfg), "n": n, "backends": backends, "sample_s": SAMPLE_S},
+        "definitions": {"results_s": "click to result notice", "in_slot_s": "progress bar first seen to result",
+                        "per_job_s": "common click to last result / N",
+                        "overhead_vs_inproc": "ray minus inproc of in_slot p50 and of per_job"},
+        "rounds": rounds}, folder)
+    print(f"wrote {path}")
+
+
 # --- the two modes ------------------------------------------------------------------------------
 
 def load_mode(ns: list[int], cfg: Config, folder: Path) -> None:
@@ -756,6 +985,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", default="1,10,30", help="users per round, comma-separated; each round a fresh server")
     parser.add_argument("--memory", action="store_true", help="the memory target instead (issue 9 §4)")
+    parser.add_argument("--backends", default="",
+                        help="e.g. inproc,ray: --trainings trainings at once on each backend, same run (issue 24)")
+    parser.add_argument("--trainings", type=int, default=10, help="trainings at once in --backends")
     parser.add_argument("--memory-sessions", type=int, default=10, help="users in --memory (target is for 10)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for any one timed click's result")
     parser.add_argument("--setup-timeout", type=float, default=180, help="seconds for any one setup step")
@@ -777,7 +1009,12 @@ def main() -> None:
     cfg = Config(timeout_s=args.timeout, setup_timeout_s=args.setup_timeout, settle_s=settle_s,
                  other_share=args.other_share, setup_concurrency=args.setup_concurrency, shots=str(args.shots),
                  server_env=parse_env(args.server_env))
-    if args.memory:
+    if args.backends:
+        chosen = [b.strip() for b in args.backends.split(",") if b.strip()]
+        if not chosen or set(chosen) - set(BACKENDS):
+            sys.exit(f"--backends wants a comma-separated list of {', '.join(BACKENDS)}, got {args.backends!r}")
+        backends_mode(chosen, args.trainings, cfg, args.results)
+    elif args.memory:
         memory_mode(args.memory_sessions, cfg, args.results)
     else:
         load_mode([int(x) for x in args.n.split(",") if x.strip()], cfg, args.results)
