@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -50,8 +51,17 @@ def resolved(text: str, values: dict[str, str]) -> str:
 
 
 def command(service: dict) -> list[str]:
+    """A service's command as words; `sh -c "a && b"` as the words of its script."""
     cmd = service.get("command") or []
-    return cmd.split() if isinstance(cmd, str) else list(cmd)
+    words = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+    return shlex.split(words[2]) if words[:2] == ["sh", "-c"] else words
+
+
+def starts(words: list[str], *prefix: str) -> bool:
+    """Whether the command runs `prefix` (at its start, or after `&&` or `exec`)."""
+    n = len(prefix)
+    return any(tuple(words[i:i + n]) == prefix and (i == 0 or words[i - 1] in ("&&", "exec"))
+               for i in range(len(words)))
 
 
 def flag(cmd: list[str], name: str) -> str | None:
@@ -65,10 +75,12 @@ def flag(cmd: list[str], name: str) -> str | None:
 
 
 def ray_services(services: dict) -> tuple[str, list[str]]:
-    heads = [n for n, s in services.items() if command(s)[:3] == ["ray", "start", "--head"]]
-    workers = [n for n, s in services.items() if command(s)[:2] == ["ray", "start"] and n not in heads]
+    """The head and the measuring workers (Ray nodes that are neither the head nor an app replica's own node)."""
+    nodes = [n for n, s in services.items() if starts(command(s), "ray", "start")]
+    heads = [n for n in nodes if starts(command(services[n]), "ray", "start", "--head")]
+    apps = [n for n, s in services.items() if starts(command(s), "train-infer-lab", "app")]
     assert len(heads) == 1, f"one Ray head, found {heads}"
-    return heads[0], workers
+    return heads[0], [n for n in nodes if n not in heads and n not in apps]
 
 
 def test_every_service_has_an_image_or_a_build_that_exists(services):
@@ -76,7 +88,8 @@ def test_every_service_has_an_image_or_a_build_that_exists(services):
         assert "image" in service or "build" in service, f"{name}: neither image nor build"
         build = service.get("build")
         if build is None:
-            assert re.fullmatch(r"[\w./-]+:[\w.-]+", service["image"]), f"{name}: pin the image's tag ({service['image']})"
+            image = service["image"]
+            assert re.fullmatch(r"[\w./-]+:[\w.-]+", image), f"{name}: pin the image's tag ({image})"
             continue
         context = (DEPLOY / (build if isinstance(build, str) else build.get("context", "."))).resolve()
         assert context.is_dir(), f"{name}: build context {context} does not exist"
@@ -96,8 +109,8 @@ def test_the_cluster_image_is_the_apps_image_with_the_pinned_ray(services):
     assert (ROOT / "Dockerfile").is_file()
     readme = (ROOT / "README.md").read_text()
     assert f"docker build -t {default.removesuffix(':latest')} ." in readme, "the README builds the image it names"
-    pin = next(d for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["ray"]
-               if d.startswith("ray"))
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    pin = next(d for d in extras["ray"] if d.startswith("ray"))
     assert f'pip install "{pin}"' in text, f"Dockerfile.cluster installs {pin}"
 
 
@@ -132,6 +145,11 @@ def test_the_app_and_the_workers_point_at_the_head(services):
     head, workers = ray_services(services)
     port = flag(command(services[head]), "--port") or "6379"
     assert env(services["app"])[backend.ADDRESS_VARIABLE] == f"{head}:{port}"
+    # a driver needs a Ray node on its machine: the replica joins first, as a node that takes no job
+    app = command(services["app"])
+    assert starts(app, "ray", "start") and flag(app, "--address") == f"{head}:{port}"
+    assert app.index("ray") < app.index("train-infer-lab"), "the node is up before the app's first job"
+    assert flag(app, "--num-cpus") == "0" and flag(app, "--resources") is None, "no job runs beside the app"
     for name in workers:
         assert flag(command(services[name]), "--address") == f"{head}:{port}"
         assert head in (services[name].get("depends_on") or [])
