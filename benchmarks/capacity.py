@@ -63,15 +63,18 @@ def ray_overhead(backends: dict | None) -> tuple[float, str]:
         return 0.0, "load-backends.json lacks a completed round of both backends: Ray overhead taken as 0 s"
     d = by["ray"]["per_job_s"] - by["inproc"]["per_job_s"]
     return max(0.0, d), (f"Ray overhead per job {d:+.2f} s (load-backends.json, {backends['when']}: common click to "
-                         f"last result / N, Ray {by['ray']['per_job_s']} s minus in-process {by['inproc']['per_job_s']} s, "
+                         f"last result / N, Ray {by['ray']['per_job_s']} s minus in-process "
+                         f"{by['inproc']['per_job_s']} s, "
                          f"{by['ray']['trainings']} trainings each)" + (", taken as 0" if d < 0 else ""))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wait-target", type=float, default=60.0,
-                        help="seconds the last student of a step may wait for its result (load.py's N=10 demo p95 target)")
-    parser.add_argument("--lesson-minutes", type=float, default=60.0, help="length of the lesson, for the sustained bound")
+                        help="seconds the last student of a step may wait for its result "
+                             "(load.py's N=10 demo p95 target)")
+    parser.add_argument("--lesson-minutes", type=float, default=60.0,
+                        help="length of the lesson, for the sustained bound")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the benchmarks' JSON")
     args = parser.parse_args()
 
@@ -94,7 +97,8 @@ def main() -> None:
     if backends is not None:
         for r in backends["rounds"]:
             s = r["summary"]
-            print(f"  cross-check, load-backends.json {r['backend']}: a 1-epoch 2,000-image training {s['in_slot_s']['p50']} s "
+            print(f"  cross-check, load-backends.json {r['backend']}: a 1-epoch 2,000-image training "
+                  f"{s['in_slot_s']['p50']} s "
                   f"on the page (p50), {s['per_job_s']} s per job through one place")
     print("Assumptions: a measuring node is like the machine that measured (one job at a time per node, "
           f"{app.get('cores')} cores); each student of the default lesson runs two jobs, train ({lesson_e} epochs: "
@@ -103,8 +107,10 @@ def main() -> None:
           f"room presses each step together, and the last student's wait must stay within {args.wait_target:g} s; "
           f"the lesson lasts {args.lesson_minutes:g} min.")
     print(markdown_table(["job per student", "seconds on one measuring node"],
-                         [[k, f"{v:.1f}"] for k, v in jobs.items()] + [["both (one student's lesson)", f"{per_student_s:.1f}"]]))
-    print(f"\nStudents per measuring node: {per_node_burst} when the room presses a step together (floor({args.wait_target:g} s "
+                         [[k, f"{v:.1f}"] for k, v in jobs.items()]
+                         + [["both (one student's lesson)", f"{per_student_s:.1f}"]]))
+    print(f"\nStudents per measuring node: {per_node_burst} when the room presses a step together "
+          f"(floor({args.wait_target:g} s "
           f"/ {burst_step:.1f} s, the longer step)); {per_node_sustained} if the jobs were spread evenly over the "
           f"{args.lesson_minutes:g} min lesson (floor({args.lesson_minutes * 60:g} s / {per_student_s:.1f} s)).\n")
     rows, table = [], []
@@ -114,7 +120,8 @@ def main() -> None:
             last_wait = math.ceil(students / nodes) * burst_step
             ok = last_wait <= args.wait_target
             row.append(f"{last_wait:.0f} s {'ok' if ok else 'over'}")
-            table.append({"students": students, "nodes": nodes, "last_wait_s": round(last_wait, 1), "within_target": ok})
+            table.append({"students": students, "nodes": nodes, "last_wait_s": round(last_wait, 1),
+                          "within_target": ok})
         needed = math.ceil(students / per_node_burst) if per_node_burst else None
         row.append("-" if needed is None else str(needed))
         rows.append(row)

@@ -884,8 +884,9 @@ def backends_mode(backends: list[str], n: int, cfg: Config, folder: Path) -> Non
             s["overhead_vs_inproc"] = {"in_slot_p50_s": d1, "per_job_s": d2}
             over = fmt(d1, d2)
         errors = s["errors"] + s["server_tracebacks"]
-        rows.append([r["backend"], f"{s['completed']}/{n} / {errors}", fmt(s["results_s"]["p50"], s["results_s"]["p95"]),
-                     fmt(s["in_slot_s"]["p50"], s["in_slot_s"]["p95"]), fmt(s["queue_wait_s"]["p50"], s["queue_wait_s"]["p95"]),
+        rows.append([r["backend"], f"{s['completed']}/{n} / {errors}",
+                     fmt(s["results_s"]["p50"], s["results_s"]["p95"]), fmt(s["in_slot_s"]["p50"], s["in_slot_s"]["p95"]),
+                     fmt(s["queue_wait_s"]["p50"], s["queue_wait_s"]["p95"]),
                      fmt(s["all_done_s"], s["per_job_s"]), fmt(s["server_rss_idle_mb"], s["server_rss_peak_mb"]),
                      fmt(s.get("ray_rss_idle_mb"), s.get("ray_rss_peak_mb")), fmt(s.get("server_plus_ray_rss_peak_mb")),
                      over])
