@@ -120,7 +120,7 @@ def main() -> None:
         for nodes in NODES:
             last_wait = math.ceil(students / nodes) * burst_step
             ok = last_wait <= args.wait_target
-            row.append(f"{last_wait:.0f} s {'ok' if ok else 'over'}")
+            row.append(f"{last_wait:.0f} s ({'within' if ok else 'over'} {args.wait_target:g} s)")
             table.append({"students": students, "nodes": nodes, "last_wait_s": round(last_wait, 1),
                           "within_target": ok})
         needed = math.ceil(students / per_node_burst) if per_node_burst else None
