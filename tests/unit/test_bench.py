@@ -56,9 +56,13 @@ def test_every_figure_is_the_median_of_its_quiet_rounds_and_the_spread_their_ran
                             ("throughput_batch256_ips", "batch")):
             per_round = r.per_round[key]
             assert len(per_round) == 3 and all(x > 0 for x in per_round), (r.name, key)
-            # The rounds whose window lab.measure.quiet found quiet; all three when most were not (then labelled).
-            shares = r.quality[regime]["shares"]
-            quiet_rounds = [i for i, share in enumerate(shares) if share <= quiet.DISTURBED_SHARE]
+            # The rounds whose window lab.measure.quiet found quiet, by each of its signs as recorded; all three when
+            # most were not (then labelled).
+            q = r.quality[regime]
+            quiet_rounds = [i for i, signs in enumerate(zip(q["shares"], q["stolen_shares"], q["slowness"],
+                                                            q["calls_slowness"]))
+                            if signs[0] <= quiet.DISTURBED_SHARE and signs[1] <= quiet.DISTURBED_SHARE
+                            and signs[2] <= quiet.PROBE_SLOW and signs[3] <= quiet.CALLS_SLOW]
             used = [per_round[i] for i in (quiet_rounds if len(quiet_rounds) >= 2 else range(3))]
             assert (regime in r.disturbed) == (len(quiet_rounds) < 2), (r.name, regime)
             assert getattr(r, key) == statistics.median(used), (r.name, key)

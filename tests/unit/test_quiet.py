@@ -95,6 +95,7 @@ def processor_was_much_faster(monkeypatch):
     # and a window's account names what disturbed it first.
     monkeypatch.setattr(quiet, "DISTURBED_SHARE", math.inf)
     monkeypatch.setattr(quiet, "OTHERS_SHARE", math.inf)
+    monkeypatch.setattr(quiet, "CALLS_SLOW", math.inf)
 
 
 def test_a_window_around_which_the_reference_probe_reads_slow_is_disturbed(processor_was_much_faster):
