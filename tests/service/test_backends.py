@@ -24,7 +24,9 @@ LONG = TrainConfig(model="cnn", epochs=10, seed=5)   # minutes on 1 thread: ever
 NO_FINETUNE = CompressSettings(finetune_epochs_channels=0, finetune_epochs_unstructured=0)
 
 
-@pytest.fixture(params=["in-process", "ray"])
+# A Ray cluster takes seconds to start and its workers import torch: its cases are "slow" (the whole suite and CI
+# run them; the fast tier runs the in-process ones).
+@pytest.fixture(params=["in-process", pytest.param("ray", marks=pytest.mark.slow)])
 def on(request):
     """The server's backend for one test: in this process, or the local Ray cluster's."""
     chosen = InProcess() if request.param == "in-process" else request.getfixturevalue("ray_cluster")
@@ -53,6 +55,7 @@ def train(s, config: TrainConfig = TINY):
     return job
 
 
+@pytest.mark.slow
 def test_both_backends_train_the_same_weights_and_measure_the_same_accuracy(ray_cluster):
     outcomes = {}
     for chosen in (InProcess(), ray_cluster):
@@ -134,6 +137,7 @@ def test_an_engine_failure_fails_the_job_with_an_incident_line(on, tiny_trained)
     assert job.error.startswith("Something went wrong on the server (incident ")
 
 
+@pytest.mark.slow
 def test_a_lost_worker_fails_the_job_and_the_session_keeps_its_model(on_ray):
     s = REGISTRY.create()
     train(s)
