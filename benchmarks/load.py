@@ -842,8 +842,10 @@ def backend_round(backend: str, n: int, cfg: Config) -> dict:
     whatever happens)."""
     users = [User(i, "train", 1000 + i) for i in range(n)]
     if backend == "inproc":
-        rnd = run_round(users, Config(**{**asdict(cfg), "server_env": {k: v for k, v in cfg.server_env.items()
-                                                                       if k != "TRAIN_INFER_LAB_RAY_ADDRESS"}}))
+        # Empty, not just absent: the server's environment starts from this process's, and an exported
+        # address would put the in-process round on Ray (backend.address() reads empty as unset).
+        env = {**cfg.server_env, "TRAIN_INFER_LAB_RAY_ADDRESS": ""}
+        rnd = run_round(users, Config(**{**asdict(cfg), "server_env": env}))
         return {"backend": backend, **rnd, "summary": training_summary(rnd, n)}
     cluster = RayCluster()
     try:
