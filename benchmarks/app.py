@@ -59,16 +59,21 @@ def chromium() -> str:
     sys.exit("benchmarks/app.py needs Debian's chromium (/usr/bin/chromium): apt-get install chromium")
 
 
+def rss_bytes(procs: list[psutil.Process], skip: type[Exception] = psutil.NoSuchProcess) -> int:
+    """Resident bytes of these processes together (one that raises `skip` counts nothing)."""
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except skip:
+            pass
+    return total
+
+
 def tree_rss(pid: int) -> float:
     """Resident bytes of a process and all its children."""
     proc = psutil.Process(pid)
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
+    return rss_bytes([proc, *proc.children(recursive=True)])
 
 
 class PeakRss(threading.Thread):

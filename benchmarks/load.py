@@ -71,6 +71,9 @@ import os
 import platform
 import re
 import secrets
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -85,8 +88,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks._table import RESULTS, markdown_table, write_json
-from benchmarks.app import CHROMIUM_ARGS, IDLE, chromium, torch_build, tree_rss
-from benchmarks.server import start_server, stop_server, wait_healthy
+from benchmarks.app import CHROMIUM_ARGS, IDLE, chromium, rss_bytes, torch_build, tree_rss
+from benchmarks.server import free_port, start_server, stop_server, wait_healthy
 
 MB = 1e6
 SAMPLE_S = 0.5
@@ -164,7 +167,7 @@ class Config:
 @dataclass
 class User:
     index: int
-    kind: str            # "demo", "other" or "memory"
+    kind: str            # "demo", "other", "memory" or "train" (a key of KINDS)
     seed: int | None = None
 
 
@@ -188,14 +191,8 @@ def process_tree(pid: int) -> list[psutil.Process]:
 
 
 def rss_of(procs: list[psutil.Process]) -> float:
-    """Resident MB of these processes together (one that has gone counts nothing)."""
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total / MB
+    """Resident MB of these processes together (one that has gone, or cannot be read, counts nothing)."""
+    return rss_bytes(procs, skip=psutil.Error) / MB
 
 
 class Sampler(threading.Thread):
@@ -736,7 +733,6 @@ class RayCluster:
     ends exactly the processes it started (by pid: never `ray stop`, which ends every cluster of the user)."""
 
     def __init__(self, num_cpus: int = 2) -> None:
-        from benchmarks.server import free_port
         self.temp_dir = tempfile.mkdtemp(prefix="til-ray-", dir="/tmp")   # short: Ray's socket paths must fit
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -752,7 +748,6 @@ class RayCluster:
         self.idle_rss_mb: float | None = None
 
     def start(self) -> None:
-        import subprocess
         t0 = time.monotonic()
         out = subprocess.run(self.command, capture_output=True, text=True, timeout=RAY_START_TIMEOUT_S,
                              env={**os.environ, **self.env})
@@ -765,8 +760,6 @@ class RayCluster:
     def stop(self) -> None:
         """SIGTERM, then SIGKILL what lingers (the GCS ignores SIGTERM for a while); an interrupt while
         waiting still kills, then is raised again."""
-        import shutil
-        import signal
         interrupted = None
         for sig, wait_s in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
             procs = ray_processes(self.temp_dir)
@@ -812,9 +805,10 @@ class RaySampler(threading.Thread):
             self.join()
 
     def peaks(self, start: float, end: float) -> dict:
-        rows = [r for r in self.rows if start <= r[0] <= end] or self.rows
-        return {"ray_rss_peak_mb": round(max((r[1] for r in rows), default=0)),
-                "server_plus_ray_rss_peak_mb": round(max((r[2] for r in rows), default=0)),
+        """Peaks over the samples from start to end; None (shown "-") where that window has no sample."""
+        rows = [r for r in self.rows if start <= r[0] <= end]
+        return {"ray_rss_peak_mb": round(max(r[1] for r in rows)) if rows else None,
+                "server_plus_ray_rss_peak_mb": round(max(r[2] for r in rows)) if rows else None,
                 "samples": len(rows)}
 
 
@@ -831,7 +825,7 @@ def training_summary(rnd: dict, n: int) -> dict:
     return {"trainings": n, "completed": len(done), "errors": sum(1 for r in rnd["records"] if r["errors"]),
             "server_tracebacks": rnd["server_tracebacks"], "results_s": spread(results),
             "in_slot_s": spread(service), "queue_wait_s": spread(waits), "all_done_s": span,
-            "per_job_s": round(span / n, 2) if span and done else None,
+            "per_job_s": round(span / len(done), 2) if span and done else None,
             "server_rss_peak_mb": round(max(rnd["samples_summary"]["run"].get("server_rss_peak_mb", 0),
                                             rnd["rss_all_done_mb"])),
             "server_rss_idle_mb": rnd["rss_server_idle_mb"]}
@@ -897,11 +891,11 @@ def backends_mode(backends: list[str], n: int, cfg: Config, folder: Path) -> Non
           "(nothing shared); all N clicked together. 'Job on the page': from the job's progress bar first seen "
           "(it holds a compute place) to its result notice, i.e. its compute plus what the backend adds (for Ray: "
           "dispatch, a worker's import, weights and curves crossing, the 50 ms relay). 'Per job': from the common "
-          "click to the last result, divided by N (one job at a time on both: the Ray cluster has one measuring "
-          "node). Overhead per job: Ray's figure minus in-process's, for each of the two. Ray RSS: every process "
-          "of the cluster (GCS, raylet, agents, monitors, workers), read with psutil; the server's RSS is its "
-          "process tree (the Ray driver inside it included). In the notes below, 'other processes' of the ray "
-          "round include the Ray cluster's own (they are not the server's tree).")
+          "click to the last result, divided by the trainings completed (one job at a time on both: the Ray "
+          "cluster has one measuring node). Overhead per job: Ray's figure minus in-process's, for each of the "
+          "two. Ray RSS: every process of the cluster (GCS, raylet, agents, monitors, workers), read with "
+          "psutil; the server's RSS is its process tree (the Ray driver inside it included). In the notes below, "
+          "'other processes' of the ray round include the Ray cluster's own (they are not the server's tree).")
     print_notes(rounds, build, label="{users} trainings")
     path = write_json("load-backends", {
         "what": f"load --backends: {n} trainings at once, in-process slot vs a local Ray cluster (ray start --head, "
@@ -910,7 +904,7 @@ def backends_mode(backends: list[str], n: int, cfg: Config, folder: Path) -> Non
         "ray": version("ray") if "ray" in backends else None,
         "settings": {**asdict(cfg), "n": n, "backends": backends, "sample_s": SAMPLE_S},
         "definitions": {"results_s": "click to result notice", "in_slot_s": "progress bar first seen to result",
-                        "per_job_s": "common click to last result / N",
+                        "per_job_s": "common click to last result / trainings completed",
                         "overhead_vs_inproc": "ray minus inproc of in_slot p50 and of per_job"},
         "rounds": rounds}, folder)
     print(f"wrote {path}")
