@@ -14,7 +14,8 @@ Nothing here is measured and no job time is written in: every time comes from th
 The default lesson (lessons/run_of_show.toml, lessons/presets.toml): each student presses Train with
 the lesson-train preset (its epochs read from the preset) and then Compress & measure with
 lesson-compress. Its training job is the demo's training phase scaled by epochs (training time is
-proportional to the images seen); its compress job is the rest of the demo. Both steps are pressed by the
+proportional to the images seen); its compress job is the rest of the demo (whose versions, DEMO_VARIANTS,
+are not quite lesson-compress's: the printed assumptions name both). Both steps are pressed by the
 whole room at about the same moment (the presenter says "press Train"), so what limits a node is the
 burst: the last student of a step waits ceil(students / nodes) jobs, and that must stay within the wait
 target. Worst case throughout: every student's settings differ (their own seed), so nothing is shared;
@@ -27,7 +28,6 @@ import argparse
 import json
 import math
 import sys
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,9 +43,26 @@ def read(folder: Path, name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def lesson_epochs() -> int:
-    presets = tomllib.loads((ROOT / "lessons" / "presets.toml").read_text())["presets"]
-    return int(presets["lesson-train"]["params"]["epochs"])
+def lesson_presets() -> dict:
+    """lessons/presets.toml read as the app reads it (dashboard.course.shareable.load_presets); the lesson's two
+    presets must load."""
+    from dashboard.course.shareable import PRESET_FILE, load_presets
+    found, errors = load_presets((ROOT / "lessons" / PRESET_FILE).read_text())
+    missing = [name for name in ("lesson-train", "lesson-compress") if name not in found]
+    if missing:
+        sys.exit(f"lessons/{PRESET_FILE}: {', '.join(missing)} did not load: {' '.join(errors)}")
+    return found
+
+
+def lesson_epochs(presets: dict) -> int:
+    from dashboard.course.forms import defaults, train_config
+    return int(train_config({**defaults("train"), **presets["lesson-train"].values}).epochs)
+
+
+def lesson_versions(presets: dict) -> list[str]:
+    """The versions lesson-compress measures, as the Compress page would ask for them."""
+    from dashboard.course.forms import compress_plan, defaults
+    return compress_plan({**defaults("compress"), **presets["lesson-compress"].values})[0]
 
 
 def demo_epochs() -> int:
@@ -53,17 +70,22 @@ def demo_epochs() -> int:
     return int(DEMO_CONFIG.epochs)
 
 
+def demo_versions() -> list[str]:
+    from dashboard.lab.pipeline import DEMO_VARIANTS
+    return list(DEMO_VARIANTS)
+
+
 def ray_overhead(backends: dict | None) -> tuple[float, str]:
     """Seconds Ray adds to one job: the median job's time on the page (progress bar to result), Ray minus
-    in-process, from the same run; never below 0. (The other figure, last result / N, moved by more than the
+    in-process, from the same run, as load.py stored it (summary.overhead_vs_inproc.in_slot_p50_s); never below 0. (The other figure, last result / N, moved by more than the
     overhead itself between two runs on the shared development VM: README, Deploying past one machine.)"""
     if backends is None:
         return 0.0, "no load-backends.json: Ray overhead taken as 0 s (run benchmarks/load.py --backends inproc,ray)"
     by = {r["backend"]: r["summary"] for r in backends["rounds"]}
     p50 = {b: by.get(b, {}).get("in_slot_s", {}).get("p50") for b in ("ray", "inproc")}
-    if None in p50.values():
+    d = by.get("ray", {}).get("overhead_vs_inproc", {}).get("in_slot_p50_s")
+    if None in p50.values() or d is None:
         return 0.0, "load-backends.json lacks a completed round of both backends: Ray overhead taken as 0 s"
-    d = p50["ray"] - p50["inproc"]
     return max(0.0, d), (f"Ray overhead per job {d:+.1f} s (load-backends.json, {backends['when']}: the median job "
                          f"on the page, progress bar to result, Ray {p50['ray']} s minus in-process {p50['inproc']} s, "
                          f"{by['ray']['trainings']} trainings each)" + (", taken as 0" if d < 0 else ""))
@@ -83,7 +105,8 @@ def main() -> None:
     if app is None or not app.get("demo", {}).get("results_shown_s"):
         sys.exit(f"no measured demo in {args.results / 'app.json'}: run benchmarks/app.py first")
     demo_s, train_phase_s = app["demo"]["results_shown_s"], app["demo"]["training_phase_s"]
-    lesson_e, demo_e = lesson_epochs(), demo_epochs()
+    presets = lesson_presets()
+    lesson_e, demo_e = lesson_epochs(presets), demo_epochs()
     overhead_s, overhead_note = ray_overhead(backends)
     train_s = train_phase_s * lesson_e / demo_e + overhead_s
     compress_s = (demo_s - train_phase_s) + overhead_s
@@ -103,8 +126,9 @@ def main() -> None:
                   f"on the page (p50), {s['per_job_s']} s per job through one place")
     print("Assumptions: a measuring node is like the machine that measured (one job at a time per node, "
           f"{app.get('cores')} cores); each student of the default lesson runs two jobs, train ({lesson_e} epochs: "
-          f"the demo's training phase x {lesson_e}/{demo_e}) then compress & measure (the demo minus its training), "
-          "plus the Ray overhead each; every student's settings differ (nothing shared: the worst case); the "
+          f"the demo's training phase x {lesson_e}/{demo_e}) then compress & measure (the demo minus its training, "
+          f"although its versions differ: the demo measures {', '.join(demo_versions())} (DEMO_VARIANTS), "
+          f"lesson-compress {', '.join(lesson_versions(presets))}), plus the Ray overhead each; every student's settings differ (nothing shared: the worst case); the "
           f"room presses each step together, and the last student's wait must stay within {args.wait_target:g} s; "
           f"the lesson lasts {args.lesson_minutes:g} min.")
     print(markdown_table(["job per student", "seconds on one measuring node"],
@@ -131,11 +155,11 @@ def main() -> None:
     path = write_json("capacity", {
         "what": "capacity on paper from measured job times (benchmarks/capacity.py)",
         "inputs": {"app_demo_s": demo_s, "app_training_phase_s": train_phase_s, "demo_epochs": demo_e,
-                   "lesson_epochs": lesson_e, "ray_overhead_s": overhead_s, "overhead_note": overhead_note,
+                   "lesson_epochs": lesson_e, "ray_overhead_s": round(overhead_s, 2), "overhead_note": overhead_note,
                    "load_backends_when": backends["when"] if backends else None},
         "assumptions": {"wait_target_s": args.wait_target, "lesson_minutes": args.lesson_minutes,
                         "jobs_per_student": 2, "shared": "none (worst case)"},
-        "job_s": jobs, "per_student_s": per_student_s, "students_per_node_burst": per_node_burst,
+        "job_s": {k: round(v, 1) for k, v in jobs.items()}, "per_student_s": round(per_student_s, 1), "students_per_node_burst": per_node_burst,
         "students_per_node_sustained": per_node_sustained, "table": table}, args.results)
     print(f"wrote {path}")
 
