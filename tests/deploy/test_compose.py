@@ -121,13 +121,38 @@ def test_environment_variables_are_ones_the_app_reads(services):
     assert used <= read, f"not read by the app (a typo is silently ignored): {sorted(used - read)}"
 
 
-def test_the_apps_settings_pass_the_apps_own_checks(services):
+def cpus_limit(service: dict) -> float | None:
+    """The service's deploy.resources.limits.cpus, if set."""
+    cpus = (((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}).get("cpus")
+    return None if cpus is None else float(cpus)
+
+
+def test_the_apps_settings_pass_the_apps_own_checks(services, monkeypatch):
+    """Each setting as settings.load judges it (a check's truthy result passes, a phrase or a falsy one
+    fails); THREADS against the measuring workers' cpus limit (the jobs run there), not this machine's CPUs;
+    the Ray address through backend.address()."""
     values = {"LAB_DB_PASSWORD": "pw", "LAB_PRESENTER_KEY": "a-long-key", "RAY_AUTH_TOKEN": "t" * 64}
+    _, workers = ray_services(services)
+    checked = []
     for name, value in env(services["app"]).items():
         key = name.removeprefix(settings.PREFIX)
-        if name.startswith(settings.PREFIX) and key in settings._VARS:
+        text = resolved(value, values)
+        if name == backend.ADDRESS_VARIABLE:
+            monkeypatch.setenv(name, text)
+            assert backend.address() == text.strip(), f"{name}={value!r} is read as no cluster"
+            checked.append(name)
+        elif name.startswith(settings.PREFIX) and key in settings._VARS:
             var = settings._VARS[key]
-            assert var.check(var.parse(resolved(value, values))) is True, f"{name}={value!r} is refused by the app"
+            parsed = var.parse(text)
+            if key == "THREADS":
+                limits = [c for c in (cpus_limit(services[w]) for w in workers) if c is not None]
+                ok = parsed >= 1 and all(parsed <= c for c in limits)
+            else:
+                result = var.check(parsed)
+                ok = not isinstance(result, str) and bool(result)
+            assert ok, f"{name}={value!r} is refused by the app"
+            checked.append(name)
+    assert checked, "no setting of the app was checked"
 
 
 def test_workers_declare_one_measure_place_and_the_head_none(services):
@@ -160,7 +185,8 @@ def test_every_ray_process_shares_one_auth_token(services):
     for name in [head, *workers, "app"]:
         e = env(services[name])
         assert e.get("RAY_AUTH_MODE") == "token", name
-        assert "${RAY_AUTH_TOKEN" in e.get("RAY_AUTH_TOKEN", ""), f"{name}: the token from the one variable"
+        m = VARIABLE.fullmatch(e.get("RAY_AUTH_TOKEN", ""))
+        assert m and m.group(1) == "RAY_AUTH_TOKEN", f"{name}: the token from the one variable"
 
 
 def test_the_proxy_is_sticky_by_cookie_and_reaches_the_apps_port(services):
@@ -194,3 +220,12 @@ def test_secrets_come_from_the_shell_and_are_required(services):
     text = COMPOSE.read_text()
     for variable in ("LAB_DB_PASSWORD", "LAB_PRESENTER_KEY", "RAY_AUTH_TOKEN"):
         assert re.search(rf"\$\{{{variable}:\?", text), variable
+    secret = re.compile(r"PASSWORD|KEY|TOKEN|SECRET")
+    checked = 0
+    for name, service in services.items():
+        for key, value in env(service).items():
+            if secret.search(key.upper()):
+                m = VARIABLE.fullmatch(value)
+                assert m and m.group(2) == ":?", f"{name}: {key} must be exactly ${{VAR:?message}}, not {value!r}"
+                checked += 1
+    assert checked, "no secret found in any service's environment"
