@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from dataclasses import replace
 
 import pytest
 import torch
@@ -149,12 +150,13 @@ def test_a_measurement_on_a_slow_processor_is_measured_again_and_labelled(tiny_t
 def test_a_window_whose_calls_took_much_longer_than_the_models_fastest_is_disturbed():
     # Its threads had their cores and the probe read normal: only its own calls say that time went somewhere.
     def calls(call_s: float) -> quiet.Quality:
-        return quiet.with_calls(_q(0.0), call_s, 0.001)
+        return replace(_q(0.0), call_s=call_s, best_call_s=0.001)
 
     assert not calls(0.0012).disturbed and calls(0.0012).calls_slowness == pytest.approx(1.2)
     slow = calls(0.0031)
     assert slow.calls_slow and slow.disturbed and slow.only_slow
-    assert "its typical call took 3.1x as long as the model's fastest call at that batch, while its threads had their cores" in slow.why()
+    assert ("its typical call took 3.1x as long as the model's fastest call at that batch, while its threads had "
+            "their cores") in slow.why()
     assert slow.to_dict()["calls_slowness"] == pytest.approx(3.1)
     assert not _q(0.0).calls_slow   # a window without calls to judge (a probe, a training step) is not judged
     # Judged again at the end against the fastest call of the whole measurement, as the probe is.

@@ -278,12 +278,12 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
     def by_calls1(figures: tuple, q: quiet.Quality) -> quiet.Quality:
         (times,) = figures
         t.fastest_call1_s = min(t.fastest_call1_s, min(times) / 1e9)
-        return quiet.with_calls(q, statistics.median(times) / 1e9, t.fastest_call1_s)
+        return replace(q, call_s=statistics.median(times) / 1e9, best_call_s=t.fastest_call1_s)
 
     def by_calls(figures: tuple, q: quiet.Quality) -> quiet.Quality:
         n, seconds, calls = figures
         t.fastest_call_s = min(t.fastest_call_s, min(calls) / 1e9)
-        return quiet.with_calls(q, seconds / n, t.fastest_call_s)
+        return replace(q, call_s=seconds / n, best_call_s=t.fastest_call_s)
 
     gc.collect()
     gc.disable()  # a collection inside the timed loop would land on whichever variant is running

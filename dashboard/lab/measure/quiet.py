@@ -41,9 +41,10 @@ Two more signs, for what neither of those sees:
 - the window's own calls (`call_s`, set by lab.measure.bench: a batch-1 window's median call, a batch
   window's mean call) against the fastest single call of the same model at the same batch in the whole
   measurement (`best_call_s`). A call always does the same work, so a window whose typical call took more
-  than CALLS_SLOW = 1.5x the fastest lost that time somewhere, whatever took it. (Seen in a busy room at batch 256: two
-  windows 2.3-2.5x slow while their threads had their cores and the probe read normal; on a quiet machine a
-  window's mean call is within 1.1-1.3x its fastest.)
+  than CALLS_SLOW = 1.5x the fastest lost that time somewhere, whatever took it. (Seen in a busy room at batch
+  256: windows 2.3-2.5x slow while their threads had their cores and the probe read normal. On a quiet machine
+  a window's typical call was 1.02-1.49x its fastest, except the first batch-1 windows of a process's first
+  measurement, up to 1.65x: those are measured again.)
 
 A disturbed window is measured again (lab.measure.bench) after `wait_for_quiet`, which waits for the
 others' CPU to drop and the probe to read normal again.
@@ -68,7 +69,7 @@ import torch
 
 DISTURBED_SHARE = 0.25   # of the window: above it, a window is disturbed (at most ~1 / (1 - 0.25) = 1.33x slow)
 PROBE_SLOW = 1.5         # the slower probe around a window over the fastest recent one: above it, disturbed
-CALLS_SLOW = 1.5         # a window's mean call over the model's fastest call at that batch: above it, disturbed
+CALLS_SLOW = 1.5         # a window's typical call over the model's fastest at that batch: above it, disturbed
 PROBE_MEMORY_S = 120.0   # how far back the fastest probe is looked for (a laptop's clock drifts over minutes)
 # Of the window: other threads of this process that computed longer than this put their CPU time inside a
 # metered window's energy (CodeCarbon meters the whole process): its energy is then not the model's.
@@ -117,7 +118,7 @@ class Quality:
 
     @property
     def calls_slowness(self) -> float:
-        """The window's mean call over the model's fastest call at that batch (1.0 where not known)."""
+        """The window's typical call over the model's fastest call at that batch (1.0 where not known)."""
         if not self.call_s or not self.best_call_s:
             return 1.0
         return self.call_s / self.best_call_s
@@ -174,12 +175,6 @@ class Quality:
         return {**asdict(self), "share": round(self.share, 4), "others_share": round(self.others_share, 4),
                 "slowness": round(self.slowness, 3), "stolen_share": round(self.stolen_share, 4),
                 "calls_slowness": round(self.calls_slowness, 3), "disturbed": self.disturbed}
-
-
-def with_calls(q: Quality, call_s: float, best_call_s: float) -> Quality:
-    """The window judged by its own calls too: `call_s` its mean call, `best_call_s` the model's fastest call
-    at that batch so far (lab.measure.bench sets both; it judges again at the end with the final fastest)."""
-    return replace(q, call_s=call_s, best_call_s=best_call_s)
 
 
 # The reference probe: a small convolution like the lab's models' layers, at the measurement's thread count.
@@ -346,4 +341,4 @@ def wait_for_quiet(max_s: float = 2.0, slice_s: float = 0.1, should_stop: Callab
 
 
 __all__ = ["CALLS_SLOW", "DISTURBED_SHARE", "OTHERS_SHARE", "PROBE_SLOW", "Quality", "best_probe_us", "probe_us",
-           "rejudged", "wait_for_quiet", "window", "with_calls"]
+           "rejudged", "wait_for_quiet", "window"]
