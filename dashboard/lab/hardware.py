@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
@@ -155,23 +156,26 @@ def tune_allocator() -> str:
             else "glibc malloc refused the thresholds: unchanged")
 
 
+def torch_mkl(name: str) -> Callable | None:
+    """One of MKL's C entry points (e.g. "MKL_Get_Max_Threads"), which torch's own library carries statically on
+    x86 Linux wheels; None where it has no MKL. (The lowercase names are the Fortran ones, which take pointers.)"""
+    try:
+        return getattr(ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")), name)
+    except (OSError, AttributeError):
+        return None
+
+
 @lru_cache(maxsize=1)
 def _thread_local_setters() -> tuple:
     """(libgomp's omp_set_num_threads, MKL's MKL_Set_Num_Threads_Local) as loaded by torch in this process; either
     is None where torch uses another OpenMP (libomp on macOS) or no MKL."""
-    omp = mkl = None
     try:
         with open("/proc/self/maps") as maps:
             gomp = next((line.split()[-1] for line in maps if "libgomp" in line.rsplit("/", 1)[-1]), None)
         omp = ctypes.CDLL(gomp).omp_set_num_threads if gomp else None
     except (OSError, AttributeError):
         omp = None
-    try:   # torch's own library carries MKL statically (x86 Linux wheels); the C entry point, not the Fortran one
-        mkl = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")) \
-            .MKL_Set_Num_Threads_Local
-    except (OSError, AttributeError):
-        mkl = None
-    return omp, mkl
+    return omp, torch_mkl("MKL_Set_Num_Threads_Local")
 
 
 def one_thread_here() -> str:

@@ -139,12 +139,8 @@ def _threads_made_by_parallel_work(before_work=None) -> tuple[int, int]:
 
 def _mkl_threads() -> int | None:
     """MKL's thread count for the calling thread (None where torch carries no MKL)."""
-    import ctypes
-
-    try:
-        return ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")).MKL_Get_Max_Threads()
-    except (OSError, AttributeError):
-        return None
+    get = hardware.torch_mkl("MKL_Get_Max_Threads")
+    return get() if get else None
 
 
 @pytest.mark.skipif(not hardware._thread_local_setters()[0] or not os.path.isdir("/proc/self/task"),
