@@ -124,7 +124,7 @@ def start_compress(s: Session, names: list[str], cs: CompressSettings, *, kind: 
     config = s.trained.config
     n_train = min(data.TRAIN_SIZES.get(config.dataset, 0), config.train_images or 10**9)
     images = pipeline.check_budget(config, n_train, names, cs, train=False)
-    request = {"weights": s.digest, "data": dataclasses.asdict(s.data or DataChoice("digits")),
+    request = {"weights": s.digest, "data": dataclasses.asdict(s.data_choice()),
                "config": config.to_dict(), "variants": names, "compress": cs.to_dict(),
                "bench": pipeline.APP_BENCH.to_dict()}
     k = key("measure", request)
@@ -132,7 +132,7 @@ def start_compress(s: Session, names: list[str], cs: CompressSettings, *, kind: 
         _adopt_measured_run(s, kind, entry.value, shared.label(entry, s), None)
         return None
     trained, weights = s.model_as_data()
-    choice, bench, energy = s.data or DataChoice(data.DEFAULT_DATASET), pipeline.APP_BENCH, s.settings
+    choice, bench, energy = s.data_choice(), pipeline.APP_BENCH, s.settings
 
     def compute(job: Job) -> MeasureOutcome:
         return backend.current().run(job, compress_task, config, names, choice, trained, weights, cs, bench, energy)
@@ -254,13 +254,13 @@ def start_sensitivity(s: Session, *, fresh: bool = False) -> Job | None:
     if s.trained is None:
         raise ValueError("train a model first")
     k = key("sensitivity", {"weights": s.digest,
-                            "data": dataclasses.asdict(s.data or DataChoice("digits"))})
+                            "data": dataclasses.asdict(s.data_choice())})
     if not fresh and (entry := SHARED.get(k)) is not None:
         s.sensitivity = entry.value
         s.notify("success", f"Sensitivity scan {shared.label(entry, s)}, not run again.")
         return None
     trained, weights = s.model_as_data()
-    choice = s.data or DataChoice(data.DEFAULT_DATASET)
+    choice = s.data_choice()
 
     def compute(job: Job) -> SensitivityScan:
         return backend.current().run(job, sensitivity_task, choice, trained, weights)

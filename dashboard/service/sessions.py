@@ -167,9 +167,13 @@ class Session:
         e = self.training_energy
         return e.with_settings(self.settings) if e is not None else None
 
+    def data_choice(self) -> DataChoice:
+        """Which data the current model was trained on (the default set before any training)."""
+        return self.data or DataChoice(data.DEFAULT_DATASET)
+
     def dataset(self) -> data.Dataset:
         """The data the current model was trained on (shared arrays, nothing copied)."""
-        return (self.data or DataChoice(data.DEFAULT_DATASET)).load()
+        return self.data_choice().load()
 
     def set_model(self, trained: TrainedModel, choice: DataChoice, steps: list[StepEvent],
                   training_energy: EnergyReading | None, inspection: Inspection | None, *,
@@ -190,11 +194,14 @@ class Session:
     def _keep(self) -> KeptModel:
         """The current model and its measurements, with its weights as bytes (no live module kept)."""
         values = {name: getattr(self, name) for name in MODEL_FIELDS}
-        t = self.trained
-        if t is not None and t.module is not None:
-            values["weights"] = self.weights if self.weights is not None else state_bytes(t.module)
-            values["trained"] = dataclasses.replace(t, module=None)
+        if self.trained is not None and self.trained.module is not None:
+            values["trained"], values["weights"] = self._as_data()
         return KeptModel(values)
+
+    def _as_data(self) -> tuple[TrainedModel, bytes]:
+        """The current model's record without its live module, and its weights as bytes."""
+        t = self.trained
+        return dataclasses.replace(t, module=None), self.weights if self.weights is not None else state_bytes(t.module)
 
     def restore_previous(self) -> bool:
         """Put the replaced model back, with its results and device runs, and keep the current one in its
@@ -226,11 +233,9 @@ class Session:
         """The current model as plain data for a job's task (service.backend): its record without the live
         module, and its weights as bytes (`rebuild` puts them together again, wherever the task runs)."""
         with self.lock:
-            t = self.trained
-            if t is None:
+            if self.trained is None:
                 raise ValueError("train a model first")
-            weights = self.weights if self.weights is not None else state_bytes(t.module)
-            return dataclasses.replace(t, module=None), weights
+            return self._as_data()
 
     def free_models(self) -> bool:
         """Drop the live model (its weights stay as bytes); True if something was freed."""
