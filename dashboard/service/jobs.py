@@ -29,7 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from dashboard.lab import hardware, settings
 from dashboard.service.slot import COMPUTE, Cancelled, Slot, Waiting
 
@@ -46,7 +45,8 @@ RELEASE_AFTER_S = 1.0
 
 
 class Busy(RuntimeError):
-    """The session already has a job queued or running (one at a time per session)."""
+    """The job cannot be taken now, its message says why: the session already has a job queued or running (one
+    at a time per session), or the compute cluster cannot take jobs (service.ray_backend.ClusterUnavailable)."""
 
 
 @dataclass(eq=False)

@@ -25,13 +25,11 @@ import pickle
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from dashboard.service.backend import Refused, WorkerLost
+from dashboard.service.jobs import Busy, Job
 from dashboard.service.slot import Slot
-
-if TYPE_CHECKING:
-    from dashboard.service.jobs import Job
 
 T = TypeVar("T")
 POLL_S = 0.05       # how often progress and Stop cross (20-40 ms latency measured at 50 ms on 2 cores)
@@ -39,8 +37,9 @@ NAMESPACE = "train-infer-lab"
 RESOURCE = "measure"
 
 
-class ClusterUnavailable(RuntimeError):
-    """The Ray cluster cannot take jobs (not reachable, or no measuring node): said to the user in one line."""
+class ClusterUnavailable(Busy):
+    """The Ray cluster cannot take jobs (not reachable, or no measuring node): said to the user in one line, as
+    a busy server is (the pages' start buttons show a Busy's message and keep the page)."""
 
 
 class Hub:
