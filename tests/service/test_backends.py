@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -18,6 +19,7 @@ from dashboard.service import backend, measuring, training_jobs
 from dashboard.service.backend import InProcess
 from dashboard.service.jobs import DONE, FAILED, RUNNER, RUNNING, STOPPED, Job
 from dashboard.service.sessions import REGISTRY, DataChoice
+from dashboard.service.slot import COMPUTE
 
 TINY = TrainConfig(model="mlp", epochs=1, train_images=400, seed=5)
 LONG = TrainConfig(model="cnn", epochs=10, seed=5)   # minutes on 1 thread: every test stops it long before
@@ -86,6 +88,7 @@ def test_live_curves_arrive_while_it_trains_and_a_stop_keeps_the_partial_model(o
     assert s.trained.samples_seen < LONG.epochs * 8_000
     assert s.runs[-1].outcome == "stopped by you"
     assert s.weights is not None and s.steps   # the partial model and its curve are the session's
+    assert job.where.startswith("Ray node ") == (on.name == "ray")   # it ran where the backend says
 
 
 def test_the_whole_demo_runs_through_the_backend_and_fills_the_session(on, monkeypatch):
@@ -121,6 +124,7 @@ def test_a_task_that_raises_fails_the_job_with_its_message(on):
     job = RUNNER.submit(s.token, Job("training", "a training of a missing dataset", slot=on.slot()), body)
     assert job.wait(120) and job.state == FAILED
     assert job.error.startswith("Unknown dataset 'no-such-set'. Choose one of: ")
+    assert job.where.startswith("Ray") == (on.name == "ray")
 
 
 def test_an_engine_failure_fails_the_job_with_an_incident_line(on, tiny_trained):
@@ -135,6 +139,7 @@ def test_an_engine_failure_fails_the_job_with_an_incident_line(on, tiny_trained)
     job = RUNNER.submit(s.token, Job("sensitivity", "a scan of broken weights", slot=on.slot()), body)
     assert job.wait(120) and job.state == FAILED
     assert job.error.startswith("Something went wrong on the server (incident ")
+    assert job.where.startswith("Ray") == (on.name == "ray")
 
 
 @pytest.mark.slow
@@ -167,3 +172,26 @@ def test_the_backend_is_in_process_unless_a_ray_address_is_set(monkeypatch):
     monkeypatch.setenv(backend.ADDRESS_VARIABLE, "ray://head:10001 --and-more")
     with pytest.raises(ValueError, match="TRAIN_INFER_LAB_RAY_ADDRESS must be"):
         backend.address()
+
+
+@pytest.mark.slow
+def test_a_ray_job_waits_for_a_measuring_node_not_for_the_servers_own_slot(on_ray):
+    # The server's slot held by an in-process job (a device profile, say) that is not done: a training sent to the
+    # cluster runs all the same; queued in the server's slot, it would wait for that job (and this test time out).
+    held, release = threading.Event(), threading.Event()
+
+    def in_process_job():
+        with COMPUTE.hold("an in-process job"):
+            held.set()
+            release.wait(600)
+
+    other = threading.Thread(target=in_process_job)
+    other.start()
+    try:
+        assert held.wait(60)
+        s = REGISTRY.create()
+        job = train(s)
+        assert job.slot is on_ray.slot() and job.where.startswith("Ray node ")
+    finally:
+        release.set()
+        other.join()
