@@ -11,6 +11,11 @@ Keys hold everything that decides the result: the request, the code version, the
 the thread count. Values are records (numbers, curves, the trained weights as bytes), never
 live models, and the cache keeps within a memory budget, dropping the least recently used.
 
+With TRAIN_INFER_LAB_DATABASE_URL set, what is published is also stored in that database
+(service.shared_store) and a miss in memory looks there before computing, so app replicas serve each
+other's results; the memory cache stays in front. Following a computation in progress is per replica:
+an identical request on another replica while one runs computes it too.
+
 `submit` queues a job whose result is shared this way (following an identical one or computing and
 publishing), and `label` says where a served result comes from.
 """
@@ -32,7 +37,7 @@ from typing import Any
 import torch
 
 from dashboard.lab import hardware, settings
-from dashboard.service import authority
+from dashboard.service import authority, shared_store
 from dashboard.service.jobs import DONE, RUNNER, Job
 from dashboard.service.slot import Cancelled
 
@@ -69,8 +74,9 @@ class Entry:
     value: Any
     size_bytes: int
     measured_at: float            # when the computation that made it ended
-    by: str                       # the session token that computed it
+    by: str                       # the session token that computed it ("" when read from the database)
     hits: int = 0
+    by_public: str = ""           # that session's public_id: what the database stores (a token never leaves memory)
 
 
 @dataclass
@@ -84,8 +90,10 @@ class Flight:
 
 
 class SharedResults:
-    def __init__(self, budget_bytes: int | None = None) -> None:
+    def __init__(self, budget_bytes: int | None = None, url: str | None = None) -> None:
+        """`url`: the database that replicas share ("" none: memory only; None: settings' database_url)."""
         self._budget = budget_bytes
+        self._url = url
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._flights: dict[str, Flight] = {}
@@ -94,13 +102,26 @@ class SharedResults:
     def budget_bytes(self) -> int:
         return self._budget if self._budget is not None else settings.current().result_cache_mb * 2**20
 
+    def _store(self) -> shared_store.ResultStore | None:
+        if self.budget_bytes <= 0:   # sharing turned off: not through the database either
+            return None
+        return shared_store.for_url(settings.current().database_url if self._url is None else self._url)
+
     def get(self, k: str) -> Entry | None:
+        """The stored result of `k`: from memory, else from the shared database (then kept in memory too)."""
         with self._lock:
             entry = self._entries.get(k)
             if entry is not None:
                 entry.hits += 1
                 self._entries.move_to_end(k)
-            return entry
+                return entry
+        store = self._store()
+        found = store.load(k) if store is not None else None
+        if found is None:
+            return None
+        entry = Entry(k, found.value, found.size_bytes, found.measured_at, by="", hits=1, by_public=found.by_public)
+        self._remember(entry)
+        return entry
 
     def begin(self, k: str, leader: Any) -> tuple[Flight, bool]:
         """Join the computation of `k` or start it: (flight, True when the caller must compute)."""
@@ -111,9 +132,12 @@ class SharedResults:
             flight = self._flights[k] = Flight(k, leader)
             return flight, True
 
-    def finish(self, flight: Flight, value: Any, by: str) -> Entry:
+    def finish(self, flight: Flight, value: Any, by: str, *, by_public: str = "") -> Entry:
         """The leader's result: stored (if it fits the budget) and handed to the followers."""
-        entry = self.put(flight.key, value, by)
+        return self.hand(flight, self.put(flight.key, value, by, by_public=by_public))
+
+    def hand(self, flight: Flight, entry: Entry) -> Entry:
+        """End `flight` with `entry` (computed, or found stored meanwhile): its followers are served it."""
         with self._lock:
             if self._flights.get(flight.key) is flight:
                 del self._flights[flight.key]
@@ -121,17 +145,24 @@ class SharedResults:
         flight.done.set()
         return entry
 
-    def put(self, k: str, value: Any, by: str) -> Entry:
-        """Store a result (replacing an older one for the same key) within the memory budget."""
-        size = len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-        entry = Entry(k, value, size, time.time(), by)
+    def put(self, k: str, value: Any, by: str, *, by_public: str = "") -> Entry:
+        """Store a result (replacing an older one for the same key) within the memory budget, and in the shared
+        database when there is one. `by`: the session's token (kept in memory only); `by_public`: its public_id."""
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        entry = Entry(k, value, len(data), time.time(), by, by_public=by_public)
+        self._remember(entry)
+        store = self._store()
+        if store is not None:
+            store.save(k, data, measured_at=entry.measured_at, by_public=by_public, budget_bytes=self.budget_bytes)
+        return entry
+
+    def _remember(self, entry: Entry) -> None:
         with self._lock:
-            self._entries.pop(k, None)
-            if size <= self.budget_bytes:
-                self._entries[k] = entry
+            self._entries.pop(entry.key, None)
+            if entry.size_bytes <= self.budget_bytes:
+                self._entries[entry.key] = entry
                 while sum(e.size_bytes for e in self._entries.values()) > self.budget_bytes:
                     self._entries.popitem(last=False)
-        return entry
 
     def abandon(self, flight: Flight) -> None:
         """The leader stopped or failed: followers wake up and one of them computes instead."""
@@ -146,6 +177,7 @@ class SharedResults:
                     "budget_bytes": self.budget_bytes, "in_flight": len(self._flights)}
 
     def clear(self) -> None:
+        """Forget what is in memory (the shared database keeps its rows)."""
         with self._lock:
             self._entries.clear()
 
@@ -177,6 +209,9 @@ def follow(job: Job, k: str) -> tuple[Flight | None, Entry | None]:
         flight, mine = SHARED.begin(k, job)
         if mine:
             job.following = None
+            entry = SHARED.get(k)   # stored since the page looked (by another replica, or a leader ending)
+            if entry is not None:
+                return None, SHARED.hand(flight, entry)
             return flight, None
         job.following = flight.leader
         while not flight.done.wait(0.25):
@@ -202,6 +237,12 @@ def submit(s, job: Job, k: str, *, fresh: bool, compute: Callable[[Job], Any],
     what others will see and says whether they may see it (a disturbed measurement stays this session's)."""
     state: dict = {}
 
+    def body(job: Job) -> Any:
+        if not fresh and (entry := SHARED.get(k)) is not None:   # stored while this job waited for its turn
+            state["entry"] = SHARED.hand(state.pop("flight"), entry)
+            return entry.value
+        return compute(job)
+
     def prepare(job: Job) -> bool:
         if fresh:  # measured afresh by request: computed here, then replaces the shared result
             return True
@@ -223,9 +264,9 @@ def submit(s, job: Job, k: str, *, fresh: bool, compute: Callable[[Job], Any],
                 if flight is not None:
                     SHARED.abandon(flight)
             elif flight is not None:
-                SHARED.finish(flight, job.result, s.token)
-            elif authority.is_presenter(s):
-                SHARED.put(k, job.result, s.token)   # the presenter measured afresh: it replaces it for everyone
+                SHARED.finish(flight, job.result, s.token, by_public=s.public_id)
+            elif authority.is_presenter(s):   # the presenter measured afresh: it replaces it for everyone
+                SHARED.put(k, job.result, s.token, by_public=s.public_id)
             # else a student measured afresh for themselves: theirs alone, the room's figure stays
             adopt(job.result, "", job.interference)
             return
@@ -233,4 +274,4 @@ def submit(s, job: Job, k: str, *, fresh: bool, compute: Callable[[Job], Any],
             SHARED.abandon(flight)
         partial(job)
 
-    return RUNNER.submit(s.token, job, compute, prepare=prepare, finish=finish)
+    return RUNNER.submit(s.token, job, body, prepare=prepare, finish=finish)
