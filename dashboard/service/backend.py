@@ -18,7 +18,8 @@ Through the backend: training (training_jobs), compress & measure, the whole dem
 browser files (device_jobs), a replay (replays) and the ONNX export (exports) run in this process, in COMPUTE.
 
 The session, its locks and what a job leaves in it (its `finish`) stay in the app whatever the backend.
-A task that fails raises here as it would in-process; a lost worker raises WorkerLost.
+A task that fails raises here as it would in-process (a user's error raised on a worker as WorkerRefused, its
+line kept); a lost worker raises WorkerLost.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class WorkerLost(RuntimeError):
     """The process or machine that ran a job's task went away: the job failed, nothing it made arrived."""
 
 
-class Refused(RuntimeError):
+class WorkerRefused(RuntimeError):
     """A user's error raised inside a worker, its line as the lab wrote it (the class stays in the worker)."""
 
 

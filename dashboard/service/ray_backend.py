@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from dashboard.service.backend import Refused, WorkerLost
+from dashboard.service.backend import WorkerLost, WorkerRefused
 from dashboard.service.jobs import Busy, Job
 from dashboard.service.slot import Slot
 
@@ -151,7 +151,7 @@ def _run_task(task: Callable[..., Any], args: tuple, hub: Any, job_id: str, thre
         return task(channel, *args)
     except Exception as exc:
         if incidents.is_user_error(exc):
-            raise Refused(incidents.student_line(exc)) from None
+            raise WorkerRefused(incidents.student_line(exc)) from None
         raise
     finally:
         channel.close()
