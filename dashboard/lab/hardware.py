@@ -6,7 +6,7 @@ import ctypes
 import os
 import platform
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 
 import torch
@@ -51,6 +51,12 @@ class HardwareInfo:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HardwareInfo:
+        """Back from to_dict() (another machine's, sent as plain data); keys it does not know are left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known})
 
 
 def pick_device(requested: str = "auto") -> torch.device:

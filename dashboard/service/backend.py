@@ -20,6 +20,10 @@ browser files (device_jobs), a replay (replays) and the ONNX export (exports) ru
 The session, its locks and what a job leaves in it (its `finish`) stay in the app whatever the backend.
 A task that fails raises here as it would in-process (a user's error raised on a worker as WorkerRefused, its
 line kept); a lost worker raises WorkerLost.
+
+Where a task ran is a Place: this server, or a Ray node and its hardware. The task reads it from its channel
+(`place_of(job)`, on the worker itself) and its result carries it, so a figure served later, from the shared
+results too, names the machine that measured it, not the server that serves it.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from dashboard.lab import hardware
 from dashboard.service.slot import COMPUTE, Slot
 
 if TYPE_CHECKING:
@@ -45,6 +51,48 @@ class WorkerLost(RuntimeError):
 
 class WorkerRefused(RuntimeError):
     """A user's error raised inside a worker, its line as the lab wrote it (the class stays in the worker)."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a job's heavy part ran: `where` "" for this server's own process, else the Ray node
+    ("Ray node 1a2b3c4d"), with that machine's hardware (lab.hardware.HardwareInfo.to_dict(); {} if unknown)."""
+
+    where: str = ""
+    hardware: dict = field(default_factory=dict)
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.where)
+
+    @property
+    def name(self) -> str:
+        """'this server', or the node and its CPU: 'Ray node 1a2b3c4d (AMD EPYC 7B13)'."""
+        if not self.where:
+            return "this server"
+        cpu = self.hardware.get("cpu")
+        return f"{self.where} ({cpu})" if cpu else self.where
+
+    @property
+    def source(self) -> str:
+        """What a run's 'figures' column says of figures measured for the session: 'measured here' in this
+        process, else 'measured on Ray node 1a2b3c4d (AMD EPYC 7B13)'."""
+        return f"measured on {self.name}" if self.remote else "measured here"
+
+
+def here() -> Place:
+    """This server's own process, its hardware now."""
+    return Place("", hardware.describe("cpu").to_dict())
+
+
+def place_of(job: Any) -> Place:
+    """Where `job`'s task runs: a Ray worker's channel, or a Job its worker has reported from, names its node
+    and hardware (`where`, `hardware`); a Job in this process is this server. Read inside a task, it is
+    what the task's result carries."""
+    where = getattr(job, "where", "")
+    if not where:
+        return here()
+    return Place(where, dict(getattr(job, "hardware", None) or {}))
 
 
 class Backend(Protocol):

@@ -36,8 +36,8 @@ def start_browser_files(s: Session, kept: dict) -> Job:
     estimate = _versions_estimate(s, v) + 3.0 * len(files) + 2.0
     trained = s.trained_model()
     digest, key = s.digest, (s.digest, tuple(v.names))
-    replayed = s.results_note.startswith("a replay")   # a replay's figures were measured on another machine
-    known = [] if replayed else copy_results(s.results)
+    # a replay's or a compute cluster node's figures were measured on another machine
+    known = [] if s.results_elsewhere else copy_results(s.results)
     loaded: dict[str, data.Dataset] = {}
 
     def prepare(job: Job) -> None:

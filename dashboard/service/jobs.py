@@ -70,6 +70,7 @@ class Job:
     result: Any = None
     slot: Slot | None = None      # the slot it waits in (service.backend); None: the server's COMPUTE
     where: str = ""               # "" in this process, else where its heavy part ran ("Ray node 1a2b3c4d")
+    hardware: dict | None = None  # that node's hardware as its worker reported it (HardwareInfo.to_dict())
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
     _on_stop: list[Callable[[], None]] = field(default_factory=list, repr=False)

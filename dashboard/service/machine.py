@@ -46,10 +46,10 @@ def start_hardware(s: Session) -> Job:
 
 def _fp32_rates(s: Session) -> dict[tuple[int, int], float]:
     """Images/s of this model's fp32 as Compress & benchmark measured it, quiet, on this server: {(threads,
-    batch): images/s} at batch 1 (1 / its median call) and at the benchmark's batch. A replay's are another
-    machine's, so none then."""
+    batch): images/s} at batch 1 (1 / its median call) and at the benchmark's batch. A replay's or a compute
+    cluster node's are another machine's, so none then."""
     fp32 = next((r for r in s.results if r.name == "fp32" and r.available), None)
-    if fp32 is None or s.trained is None or s.results_note.startswith("a replay") or fp32.layout != s.trained.layout:
+    if fp32 is None or s.trained is None or s.results_elsewhere or fp32.layout != s.trained.layout:
         return {}   # (the sweep runs the model in its training layout: another layout is another measured thing)
     out = {}
     if fp32.latency_ms_batch1_p50 and not fp32.is_disturbed("batch1"):

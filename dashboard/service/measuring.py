@@ -38,6 +38,7 @@ class MeasureOutcome:
     record: RunRecord              # models stripped
     results: list[BenchResult]
     readings: list[EnergyReading] = field(default_factory=list)
+    place: backend.Place = field(default_factory=backend.Place)   # where it was measured (record.hardware's machine)
 
 
 @dataclass
@@ -45,13 +46,27 @@ class DemoOutcome:
     training: TrainingOutcome
     measure: MeasureOutcome | None   # None: stopped during training, or it diverged
 
+    @property
+    def place(self) -> backend.Place:
+        """Where its figures were measured (service.shared.label names it)."""
+        return self.measure.place if self.measure is not None else self.training.place
 
-def measured(record: RunRecord) -> MeasureOutcome:
-    """A run's measurements as the session keeps them: no live models, its per-image energy readings apart."""
+
+@dataclass
+class Scanned:
+    """A sensitivity scan and where it ran: what the shared results keep, so a served scan names its machine."""
+
+    scan: SensitivityScan
+    place: backend.Place
+
+
+def measured(record: RunRecord, place: backend.Place) -> MeasureOutcome:
+    """A run's measurements as the session keeps them: no live models, its per-image energy readings apart,
+    and `place`, where they were measured (service.backend.place_of the task's channel)."""
     readings = [r for res in record.results for e in (res.energy, res.energy_batch1) if e is not None
                 for r in e.readings]
     record.trained, record.variants = None, []
-    return MeasureOutcome(record, record.results, readings)
+    return MeasureOutcome(record, record.results, readings, place)
 
 
 def _publishable(result, interference) -> bool:
@@ -74,6 +89,7 @@ def adopt_measure(s: Session, m: MeasureOutcome, note: str = "", *, demo: bool =
         s.results = copy_results(m.results)
         s.results_note = note
         s.results_settings = {**m.record.settings, "demo": demo}
+        s.results_place = m.place
 
 
 def _record_for_run(s: Session, m: MeasureOutcome, interference) -> RunRecord:
@@ -92,19 +108,20 @@ def _partial(s: Session, job: Job, kind: str, config: dict) -> None:
         s.set_model(**out.training.model())    # the demo's model is kept whatever happened after training
         if out.measure is None:
             why = f"stopped ({job.stop_reason})" if job.state == STOPPED else f"failed: {job.error}"
-            runs.add_training(s, outcome=f"demo {why} after training")
+            runs.add_training(s, outcome=f"demo {why} after training", place=out.training.place)
     if job.state == STOPPED and out is not None:
         m = out.measure if isinstance(out, DemoOutcome) else out
         if isinstance(m, MeasureOutcome):
             adopt_measure(s, m)
             runs.add(s, kind, _record_for_run(s, m, job.interference), m.readings,
-                     outcome=f"stopped ({job.stop_reason}) during {m.record.stopped or 'the last step'}")
-        elif isinstance(m, SensitivityScan):
-            s.sensitivity = m
+                     outcome=f"stopped ({job.stop_reason}) during {m.record.stopped or 'the last step'}",
+                     source=m.place.source, place=m.place)
+        elif isinstance(m, Scanned):
+            s.sensitivity = m.scan
         s.notify("info", f"{kind.capitalize()} stopped ({job.stop_reason}); what was done is kept and listed in "
                          "Results.")
     elif job.state == FAILED:
-        runs.add_failed(s, kind, config, f"failed: {job.error}")
+        runs.add_failed(s, kind, config, f"failed: {job.error}", place=backend.place_of(job))
         s.notify("error", f"{kind.capitalize()} failed: {job.error} What you had before is kept.")
     elif job.state == CANCELLED:
         s.notify("info", f"{kind.capitalize()} cancelled before it started ({job.stop_reason}).")
@@ -149,25 +166,28 @@ def compress_task(job: Job, config: TrainConfig, names: list[str], choice: DataC
     """Compress & measure's heavy part, from plain data (run by the backend, here or on a worker)."""
     return measured(pipeline.run(config, names, dataset=choice.load(), trained=rebuild(trained, weights),
                                  compress_settings=cs, bench_settings=bench, training_energy=False,
-                                 energy_settings=energy, on_progress=job.report, should_stop=lambda: job.stopping))
+                                 energy_settings=energy, on_progress=job.report, should_stop=lambda: job.stopping),
+                    backend.place_of(job))
 
 
 def _adopt_measured_run(s: Session, kind: str, m: MeasureOutcome, note: str, interference) -> None:
     adopt_measure(s, m, note)
     runs.add(s, kind, _record_for_run(s, m, interference), m.readings,
-             source=f"shared: {note}" if note else "measured here")
+             source=f"shared: {note}" if note else m.place.source, place=m.place)
     n = len(m.results)
     versions = f"{n} version{'s' if n != 1 else ''} of your model"
+    on = f" on {m.place.name}" if m.place.remote else ""   # in this process: as it always said
     disturbed = [r.name for r in m.results if not r.clean]
     if note:
         s.notify("success", f"{versions[0].upper()}{versions[1:]}: figures {note}, not measured again.")
     elif disturbed:
-        s.notify("warning", f"Measured {versions}, but the server stayed busy: some figures of {', '.join(disturbed)} "
+        busy = m.place.name if m.place.remote else "the server"
+        s.notify("warning", f"Measured {versions}{on}, but {busy} stayed busy: some figures of {', '.join(disturbed)} "
                             "are labelled *disturbed* (measured again, and still slowed by other work). They are kept "
                             "out of the class board, the shared results and other pages' ratios: measure again when "
                             "the room is quieter.")
     else:
-        s.notify("success", f"Measured {versions}.")
+        s.notify("success", f"Measured {versions}{on}.")
 
 
 # --- the whole demo --------------------------------------------------------------------------
@@ -209,10 +229,10 @@ def start_demo(s: Session, *, fresh: bool = False) -> Job | None:
 def demo_task(job: Job, config: TrainConfig, choice: DataChoice, variants: list[str], cs: CompressSettings,
               bench: BenchSettings, energy) -> DemoOutcome:
     """The whole demo's heavy part, from plain data (run by the backend, here or on a worker)."""
-    out = DemoOutcome(None, None)
+    out, place = DemoOutcome(None, None), backend.place_of(job)
 
     def trained(stage: pipeline.TrainingStage) -> None:
-        out.training = outcome(stage, choice)
+        out.training = outcome(stage, choice, place)
         job.keep(out)  # a stop or a failure while measuring keeps the trained model
 
     shown = Live(job, config)
@@ -222,7 +242,7 @@ def demo_task(job: Job, config: TrainConfig, choice: DataChoice, variants: list[
                           on_train_start=shown.start, on_train_event=shown.event, on_train_piece=shown.piece,
                           on_trained=trained)
     if record.stopped not in ("training", "diverged"):
-        out.measure = measured(record)
+        out.measure = measured(record, place)
     return out
 
 
@@ -230,21 +250,23 @@ def _adopt_demo(s: Session, d: DemoOutcome, note: str, interference) -> None:
     s.set_model(**d.training.model())
     o = d.training.trained.outcome   # the demo's fixed settings train well; say so if this run did not
     if d.measure is None:            # it diverged: nothing was compressed or measured
-        runs.add_training(s, outcome="diverged")
+        runs.add_training(s, outcome="diverged", place=d.training.place)
         s.notify("error", diverged_notice(o))
         return
     adopt_measure(s, d.measure, note, demo=True)
     runs.add(s, "demo", _record_for_run(s, d.measure, interference),
              [d.training.stage.energy, d.training.stage.evaluation_energy, *d.measure.readings],
-             source=f"shared: {note}" if note else "measured here")
+             source=f"shared: {note}" if note else d.measure.place.source, place=d.measure.place)
     disturbed = [r.name for r in d.measure.results if not r.clean]
     level = "success" if o is None or o.ok else o.level
+    place = d.measure.place
     s.notify("warning" if disturbed and level == "success" else level,
              f"Demo done: a CNN trained, {len(d.measure.results) - 1} compressed versions measured"
-             + (f" (figures {note})" if note else "") + ". Open **Compress & benchmark** and "
-             "**Training vs inference** to see what came out."
-             + (f" The server stayed busy while some figures of {', '.join(disturbed)} were measured: they are "
-                "labelled *disturbed*; measure again when the room is quieter." if disturbed else "")
+             + (f" (figures {note})" if note else f" on {place.name}" if place.remote else "")
+             + ". Open **Compress & benchmark** and **Training vs inference** to see what came out."
+             + (f" {place.name if place.remote else 'The server'} stayed busy while some figures of "
+                f"{', '.join(disturbed)} were measured: they are labelled *disturbed*; measure again when the room "
+                "is quieter." if disturbed else "")
              + ("" if o is None or o.ok else f" But the training did not work: {o.title}: {o.summary}."))
 
 
@@ -256,25 +278,26 @@ def start_sensitivity(s: Session, *, fresh: bool = False) -> Job | None:
     k = key("sensitivity", {"weights": s.digest,
                             "data": dataclasses.asdict(s.data_choice())})
     if not fresh and (entry := SHARED.get(k)) is not None:
-        s.sensitivity = entry.value
+        s.sensitivity = entry.value.scan
         s.notify("success", f"Sensitivity scan {shared.label(entry, s)}, not run again.")
         return None
     trained, weights = s.model_as_data()
     choice = s.data_choice()
 
-    def compute(job: Job) -> SensitivityScan:
+    def compute(job: Job) -> Scanned:
         return backend.current().run(job, sensitivity_task, choice, trained, weights)
 
-    def adopt(value: SensitivityScan, note: str, interference) -> None:
-        s.sensitivity = value
-        s.notify("success", "Sensitivity scan done" + (f" ({note})." if note else "."))
+    def adopt(value: Scanned, note: str, interference) -> None:
+        s.sensitivity = value.scan
+        on = f" on {value.place.name}" if value.place.remote else ""   # in this process: as it always said
+        s.notify("success", "Sensitivity scan done" + (f" ({note})." if note else f"{on}."))
 
     job = Job("sensitivity", "sensitivity scan", 5.0, slot=backend.job_slot())
     return shared.submit(s, job, k, fresh=fresh, compute=compute, adopt=adopt,
                          partial=lambda job: _partial(s, job, "sensitivity scan", {}))
 
 
-def sensitivity_task(job: Job, choice: DataChoice, trained: TrainedModel, weights: bytes) -> SensitivityScan:
+def sensitivity_task(job: Job, choice: DataChoice, trained: TrainedModel, weights: bytes) -> Scanned:
     """The sensitivity scan's heavy part, from plain data (run by the backend, here or on a worker)."""
-    return scan(rebuild(trained, weights).module, choice.load(), on_progress=job.report,
-                should_stop=lambda: job.stopping)
+    return Scanned(scan(rebuild(trained, weights).module, choice.load(), on_progress=job.report,
+                        should_stop=lambda: job.stopping), backend.place_of(job))

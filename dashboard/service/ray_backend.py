@@ -86,8 +86,12 @@ class RemoteChannel:
         self._stop = threading.Event()
         self._tells: list[Callable[[], None]] = []
         self._done = threading.Event()
-        node = ray.get_runtime_context().get_node_id() or ""
-        self._send(("worker", {"node": node[:8], "pid": os.getpid()}))
+        from dashboard.lab import hardware
+
+        node = (ray.get_runtime_context().get_node_id() or "")[:8]
+        # Where the task runs, as a Job has it (service.backend.place_of): its figures name this machine.
+        self.where, self.hardware = f"Ray node {node}", hardware.describe("cpu").to_dict()
+        self._send(("worker", {"node": node, "pid": os.getpid(), "hardware": self.hardware}))
         self._thread = threading.Thread(target=self._loop, name="job channel", daemon=True)
         self._thread.start()
 
@@ -243,5 +247,5 @@ def relay(job: Job, blobs: list[bytes]) -> None:
             elif kind == "keep":
                 job.keep(message[1])
             elif kind == "worker":
-                job.where = f"Ray node {message[1]['node']}"
+                job.where, job.hardware = f"Ray node {message[1]['node']}", message[1].get("hardware")
                 job.show(worker=message[1])

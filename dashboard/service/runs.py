@@ -21,12 +21,13 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from dashboard.lab import energy, hardware
+from dashboard.lab import energy
 from dashboard.lab.measure.bench import BenchResult
 from dashboard.lab.energy import EnergyReading, EnergySettings, PerImageEnergy
 from dashboard.lab.pipeline import add_breakeven
 from dashboard.lab.measure.record import RunRecord
 
+from dashboard.service.backend import Place, here
 from dashboard.service.sessions import Session
 
 NOW = "your current assumptions"
@@ -100,7 +101,8 @@ class Run:
     record: RunRecord
     readings: list[EnergyReading] = field(default_factory=list)
     outcome: str = "completed"     # or "stopped during measure", "failed: ..."
-    source: str = "measured here"  # or "shared: measured at 14:05 for identical settings"
+    source: str = "measured here"  # or "measured on Ray node 1a2b3c4d (its CPU)", "shared: measured on ... at 14:05"
+    place: Place | None = None     # the machine that trained or measured it (None: this server, as before)
 
     def to_dict(self, settings: EnergySettings | None = None) -> dict:
         """The run as JSON; with `settings`, its figures recomputed under them and, in `as_recorded`,
@@ -233,26 +235,37 @@ def csv_rows(s: Session) -> list[dict]:
 # --- the session's runs ---------------------------------------------------------------------------
 
 def add(s: Session, kind: str, record: RunRecord, readings: list[EnergyReading], *,
-        outcome: str = "completed", source: str = "measured here") -> Run:
+        outcome: str = "completed", source: str = "measured here", place: Place | None = None) -> Run:
     # A run in the list keeps its numbers, not its models: memory is shared by every user of a host.
     record.trained, record.variants = None, []
     with s.lock:
-        run = Run(len(s.runs) + 1, kind, record, [r for r in readings if r is not None], outcome, source)
+        run = Run(len(s.runs) + 1, kind, record, [r for r in readings if r is not None], outcome, source, place)
         s.runs.append(run)
     return run
 
 
-def add_training(s: Session, *, outcome: str = "completed") -> Run:
-    t = s.trained
-    record = RunRecord(config=t.config.to_dict(), hardware=hardware.describe("cpu").to_dict(),
+def add_training(s: Session, *, outcome: str = "completed", place: Place | None = None) -> Run:
+    """The session's current model as a training run, with the hardware of where it was trained (`place`,
+    the training's own: a Ray node's; None: this server)."""
+    t, place = s.trained, place or here()
+    record = RunRecord(config=t.config.to_dict(), hardware=dict(place.hardware),
                        training=t.summary(), training_energy=s.training_energy)
-    return add(s, "training", record, [s.training_energy, s.evaluation_energy], outcome=outcome)
+    return add(s, "training", record, [s.training_energy, s.evaluation_energy], outcome=outcome,
+               source=place.source, place=place)
 
 
-def add_failed(s: Session, kind: str, config: dict, outcome: str) -> Run:
-    """A job that ended without a model or measurements: it is listed, saying why."""
-    return add(s, kind, RunRecord(config=config, hardware=hardware.describe("cpu").to_dict()), [],
-               outcome=outcome)
+def add_failed(s: Session, kind: str, config: dict, outcome: str, *, place: Place | None = None) -> Run:
+    """A job that ended without a model or measurements: it is listed, saying why (and where it ran)."""
+    place = place or here()
+    return add(s, kind, RunRecord(config=config, hardware=dict(place.hardware)), [], outcome=outcome,
+               source=place.source, place=place)
+
+
+def machines(s: Session) -> list[str]:
+    """The other machines the session's runs were trained or measured on (Ray nodes and their CPUs), in order of
+    first use; [] when every run was this server's."""
+    names = [run.place.name for run in list(s.runs) if run.place is not None and run.place.remote]
+    return list(dict.fromkeys(names))
 
 
 def table(s: Session) -> list[dict]:

@@ -65,8 +65,8 @@ class DataChoice:
 
 # What belongs to the current model: kept together when another replaces it, put back together.
 MODEL_FIELDS = ("trained", "weights", "digest", "data", "steps", "training_energy", "evaluation_energy", "memory",
-                "layer_flops", "inspection", "results", "results_note", "results_settings", "sensitivity",
-                "edge_runs", "browser", "model_runs_before")
+                "layer_flops", "inspection", "results", "results_note", "results_settings", "results_place",
+                "sensitivity", "edge_runs", "browser", "model_runs_before")
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,7 @@ class Session:
     results: list[BenchResult] = field(default_factory=list)
     results_note: str = ""                     # where the results come from when not measured now
     results_settings: dict = field(default_factory=dict)  # what they measured: variants, compress settings
+    results_place: Any = None                  # service.backend.Place they were measured at; None: this server
     sensitivity: SensitivityScan | None = None
     runs: list[Any] = field(default_factory=list)   # service.runs.Run, newest last
     energy_settings: EnergySettings | None = None
@@ -129,6 +130,13 @@ class Session:
         if self.energy_settings is None:
             self.energy_settings = EnergySettings()
         return self.energy_settings
+
+    @property
+    def results_elsewhere(self) -> bool:
+        """Whether the results were measured on another machine than this server (a replay's, a compute cluster
+        node's): this server's own measurements never reuse them as its figures."""
+        place = self.results_place
+        return self.results_note.startswith("a replay") or (place is not None and place.remote)
 
     def set_settings(self, settings: EnergySettings) -> None:
         """Replace the energy assumptions every page and export prices with; ValueError if they make no sense."""
@@ -189,6 +197,7 @@ class Session:
             self.training_energy, self.inspection = training_energy, inspection
             self.evaluation_energy, self.memory, self.layer_flops = evaluation_energy, memory, layer_flops
             self.results, self.results_note, self.results_settings, self.sensitivity = [], "", {}, None
+            self.results_place = None
             self.edge_runs, self.browser = {}, None
 
     def _keep(self) -> KeptModel:

@@ -11,7 +11,7 @@ This module also learns how fast this server trains, which is what every job's w
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -58,6 +58,7 @@ class TrainingOutcome:
     weights: bytes
     digest: str                    # service.shared.weights_digest
     choice: DataChoice
+    place: backend.Place = field(default_factory=backend.Place)   # where it was trained (this server, a Ray node)
 
     @property
     def trained(self) -> TrainedModel:
@@ -77,12 +78,12 @@ def learnt(out: TrainingOutcome) -> TrainingOutcome:
     return out
 
 
-def outcome(stage: pipeline.TrainingStage, choice: DataChoice) -> TrainingOutcome:
+def outcome(stage: pipeline.TrainingStage, choice: DataChoice, place: backend.Place) -> TrainingOutcome:
     """A finished training stage as the session keeps it (the weights as bytes, no live module): plain data,
-    made where the training ran."""
+    made where the training ran, `place` (service.backend.place_of the task's channel)."""
     module = stage.trained.module
     kept = dataclasses.replace(stage, trained=dataclasses.replace(stage.trained, module=None))
-    return TrainingOutcome(kept, state_bytes(module), weights_digest(module), choice)
+    return TrainingOutcome(kept, state_bytes(module), weights_digest(module), choice, place)
 
 
 class Live:
@@ -111,7 +112,7 @@ def train_task(job: Job, config: TrainConfig, choice: DataChoice, energy_setting
     stage = pipeline.train(config, choice.load(), chunk_s=CHUNK_S, describe=True, energy_settings=energy_settings,
                            on_progress=job.report, should_stop=lambda: job.stopping,
                            on_start=shown.start, on_event=shown.event, on_piece=shown.piece)
-    return outcome(stage, choice)
+    return outcome(stage, choice, backend.place_of(job))
 
 
 def start_training(s: Session, config: TrainConfig) -> Job:
@@ -142,7 +143,7 @@ def start_training(s: Session, config: TrainConfig) -> Job:
             kind = o.kind if o is not None else "ok"
             stopped = not t.completed and kind != "diverged"
             runs.add_training(s, outcome="diverged" if kind == "diverged" else "stopped by you" if stopped
-                              else "completed" if kind == "ok" else kind)
+                              else "completed" if kind == "ok" else kind, place=out.place)
             if kind == "diverged":
                 s.notify("error", diverged_notice(o))
             elif stopped:
@@ -150,12 +151,13 @@ def start_training(s: Session, config: TrainConfig) -> Job:
                                  f"model ({100 * t.test_accuracy:.1f} % test accuracy) is kept and can be "
                                  "compressed." + (f" {o.title}: {o.summary}." if kind != "ok" else ""))
             elif kind == "ok":
-                s.notify("success", f"Training finished: {100 * t.test_accuracy:.1f} % test accuracy "
+                on = f" on {out.place.name}" if out.place.remote else ""   # in this process: as it always said
+                s.notify("success", f"Training finished{on}: {100 * t.test_accuracy:.1f} % test accuracy "
                                     f"after {len(t.history)} epoch{'s' if len(t.history) != 1 else ''}.")
             else:
                 s.notify("warning", f"{o.title}: {o.summary}. {o.advice}")
         elif job.state == FAILED:
-            runs.add_failed(s, "training", config.to_dict(), f"failed: {job.error}")
+            runs.add_failed(s, "training", config.to_dict(), f"failed: {job.error}", place=backend.place_of(job))
             s.notify("error", f"Training failed: {job.error} Your previous model and results are kept.")
         elif job.state == CANCELLED:
             s.notify("info", f"Training cancelled before it started ({job.stop_reason}).")

@@ -131,9 +131,8 @@ def start_edge(s: Session, profiles: list, kept: dict) -> Job:
     trained = s.trained_model() if v.kept is None else None
     digest, names = s.digest, tuple(v.names)
     # One measured thing, one figure: a profile at the benchmark's threads and batch reads the Compress figures
-    # of this model (not a replay's: those were measured on another machine).
-    replayed = s.results_note.startswith("a replay")
-    known = [] if replayed else copy_results(s.results)
+    # of this model (not a replay's or a compute cluster node's: those were measured on another machine).
+    known = [] if s.results_elsewhere else copy_results(s.results)
     known_from = "Compress & benchmark" + (f" ({s.results_note})" if s.results_note else "")
     loaded: dict[str, data.Dataset] = {}
 

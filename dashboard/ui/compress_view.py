@@ -90,11 +90,14 @@ class Measured:
     energies: dict                   # name -> per-image energy at `batch` (None: not metered)
     energies_1: dict                 # ... at batch 1
     kind: str                        # measured or estimated
+    machine: str = ""                # the compute cluster's node that measured them ("": this server)
 
     @classmethod
     def of(cls, s: Session) -> Measured:
         results = s.results
-        hw = hardware.describe()
+        place = s.results_place   # a Ray node's figures name that node and its CPU, not this server's
+        remote = place is not None and place.remote and bool(place.hardware)
+        hw = hardware.HardwareInfo.from_dict(place.hardware) if remote else hardware.describe()
         ok = [r for r in results if r.available]
         energies = {r.name: s.per_image_energy(r.name) for r in results}
         return cls(results, ok, next((r for r in ok if r.name == "fp32"), None), hw,
@@ -102,13 +105,15 @@ class Measured:
                    rounds=next((r.rounds for r in results if r.rounds), 0),
                    batch=next((r.batch_size for r in results if r.batch_size), 256),
                    energies=energies, energies_1={r.name: s.per_image_energy(r.name, batch=1) for r in results},
-                   kind=energy.kind(*[e for e in energies.values() if e]) if any(energies.values()) else "estimated")
+                   kind=energy.kind(*[e for e in energies.values() if e]) if any(energies.values()) else "estimated",
+                   machine=place.name if remote else "")
 
 
 def how_measured(m: Measured, results_note: str) -> None:
     st.divider()
     st.subheader("Side by side")
-    where = "on the replay's machine" if results_note.startswith("a replay") else "on this machine"
+    where = ("on the replay's machine" if results_note.startswith("a replay") else
+             f"on {m.machine}" if m.machine else "on this machine")
     st.caption(f"Measured {where} with {m.threads} PyTorch thread{'s' if m.threads != 1 else ''}, every version on "
                f"the same test images, in turns. Each figure is the median of {m.rounds} "
                f"round{'s' if m.rounds != 1 else ''}. *batch 1*: one image per call, as an app "

@@ -88,6 +88,11 @@ def how_close(s: Session, probe) -> None:
     if probe is None:
         st.info("Press **Measure this machine** above: this part needs the peaks.", icon=":material/speed:")
         return
+    place = s.results_place
+    if place is not None and place.remote:   # a speed is held against the peaks of the machine it was measured on
+        st.info(f"Your versions were measured on {place.name}, the peaks above on this server: a speed is held "
+                "against the peaks of the machine that measured it, so this part is left out.", icon=":material/dns:")
+        return
     points = roofline.achieved(s.results, probe.peaks)
     by = {(p.name, p.batch): p for p in points}
     fp32_big = next((p for p in points if p.name == "fp32" and p.batch > 1), None)

@@ -52,9 +52,17 @@ def every_run(s: Session) -> None:
     st.caption("Every energy, CO₂e, cost and break-even figure here and in the downloads is recomputed with the "
                "assumptions above (change them, and the table follows; nothing is run again). 'energy method' says "
                "how each was obtained: *measured* by hardware counters, or *estimated* from CPU time and assumed "
-               "watts; the CPU and RAM parts show what an estimate is made of. 'figures' says whether a run was "
-               "measured for you or served from an identical run measured earlier on this server; 'outcome' says "
-               "whether it finished, was stopped, or failed.")
+               "watts; the CPU and RAM parts show what an estimate is made of. " + figures_caption(runs.machines(s))
+               + " 'outcome' says whether it finished, was stopped, or failed.")
+
+
+def figures_caption(machines: list[str]) -> str:
+    """What the table's 'figures' column says, naming the compute cluster's machines the runs were measured on."""
+    if not machines:
+        return ("'figures' says whether a run was measured for you or served from an identical run measured "
+                "earlier on this server;")
+    return ("'figures' says whether a run was measured for you or served from an identical run measured earlier, "
+            f"and where: this server, or the compute cluster's node that ran it ({'; '.join(machines)});")
 
 
 def energy_parts(s: Session) -> None:

@@ -11,7 +11,9 @@ from collections.abc import Callable
 import streamlit as st
 
 from dashboard.lab import energy, fmt
+from dashboard.service import backend
 from dashboard.service.jobs import QUEUED, RUNNER, Busy, Job
+from dashboard.service.slot import COMPUTE
 from dashboard.service.sessions import Session
 
 POLL_S = 1.0          # how often an open page redraws a running training (its live curves)
@@ -54,7 +56,28 @@ def wait_text(job: Job) -> str | None:
     if ahead == 0:
         return "Starting..."
     return (f"Waiting for a free slot: {ahead} {'job' if ahead == 1 else 'jobs'} ahead, {_eta(RUNNER.eta_s(job))}. "
-            "Heavy work takes turns on this server, so no two measurements overlap.")
+            + takes_turns(job))
+
+
+def takes_turns(job: Job) -> str:
+    """Where the job's heavy work takes turns: this server, or the compute cluster's measuring nodes (its
+    slot's places, one per node)."""
+    slot = job.slot or COMPUTE
+    if slot is COMPUTE:
+        return "Heavy work takes turns on this server, so no two measurements overlap."
+    n = slot.capacity
+    return (f"Heavy work takes turns on the compute cluster's {n} measuring node{'s' if n != 1 else ''}, one job "
+            "per node at a time, so no two measurements share a machine.")
+
+
+def running_where(job: Job) -> str | None:
+    """Which machine runs a job sent to the compute cluster, in a sentence; None in this server's process."""
+    if not job.where:
+        return None
+    place = backend.place_of(job)
+    if not place.hardware:   # sent, its worker not heard from yet
+        return "Sent to the compute cluster: it runs on one of its measuring nodes."
+    return f"Running on {place.name}: its figures are that machine's."
 
 
 def started(start: Callable[[], object], cannot: str | None = None) -> bool:
@@ -83,6 +106,8 @@ def job_progress(job: Job, *, stop_label: str = "Stop", key: str = "job_stop") -
         line.info(waiting, icon=":material/hourglass_top:")
     else:
         line.progress(job.progress, text=job.message[:1].upper() + job.message[1:])
+        if (where := running_where(job)) is not None:
+            line.caption(where)
     if job.active:
         label = "Cancel" if job.state == QUEUED and job.following is None else stop_label
         if press.button(label, icon=":material/stop:", key=key, disabled=job.stopping, width="stretch"):

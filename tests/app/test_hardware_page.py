@@ -14,6 +14,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard.lab.measure import roofline
+from dashboard.service.backend import Place
 from dashboard.service.sessions import REGISTRY
 from dashboard.ui.session import KEY
 from tests.app.drive import give_measured
@@ -95,3 +96,10 @@ def test_after_a_tiny_training_and_a_measurement_it_shows_how_close_the_model_ge
         assert any("Not held against a peak" in c.value for c in at.caption)
     assert "https://cloud.google.com/tpu/docs/v5e" in text            # every published peak with its source
     assert any("estimate from published peaks, not measured here" in c.value for c in at.caption)
+
+    # Versions measured on a compute cluster's node are not held against this server's peaks: the page says where.
+    s.results_place = Place("Ray node 1a2b3c4d", {"cpu": "Some Vendor CPU 9000"})
+    at.run()
+    assert any(i.value.startswith("Your versions were measured on Ray node 1a2b3c4d (Some Vendor CPU 9000), the "
+                                  "peaks above on this server") for i in at.info)
+    assert "Achieved vs peak" not in specs(at)

@@ -1,24 +1,30 @@
 """The compute backends (service.backend): the same jobs in this process and on a real local Ray cluster (tests'
 ray_cluster fixture): the same weights, live curves before the end, a Stop that keeps the partial model, a task
-that raises failing with its message, and a lost worker failing the job while the session keeps its model."""
+that raises failing with its message, and a lost worker failing the job while the session keeps its model; every
+run, notice and served result naming the machine it ran on."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import re
 import signal
 import threading
 import time
 
 import pytest
 
-from dashboard.lab import pipeline
+from dashboard.lab import hardware, pipeline
 from dashboard.lab.compression.compress import CompressSettings
 from dashboard.lab.energy import EnergySettings
+from dashboard.lab.measure.record import RunRecord
 from dashboard.lab.training.train import TrainConfig
-from dashboard.service import backend, measuring, training_jobs
-from dashboard.service.backend import InProcess
+from dashboard.service import backend, measuring, runs, training_jobs
+from dashboard.service.backend import InProcess, Place
 from dashboard.service.jobs import DONE, FAILED, RUNNER, RUNNING, STOPPED, Job
 from dashboard.service.sessions import REGISTRY, DataChoice
+from dashboard.service.shared import SHARED, SharedResults, label
 from dashboard.service.slot import COMPUTE
 
 TINY = TrainConfig(model="mlp", epochs=1, train_images=400, seed=5)
@@ -110,8 +116,8 @@ def test_the_sensitivity_scan_runs_through_the_backend(on):
     train(s)
     job = measuring.start_sensitivity(s, fresh=True)
     assert job is not None and job.wait(300) and job.state == DONE, job.error
-    assert s.sensitivity is not None and s.sensitivity is job.result
-    assert job.where.startswith("Ray node ") == (on.name == "ray")
+    assert s.sensitivity is not None and s.sensitivity is job.result.scan
+    assert job.where.startswith("Ray node ") == (on.name == "ray") == job.result.place.remote
 
 
 def test_a_task_that_raises_fails_the_job_with_its_message(on):
@@ -195,3 +201,98 @@ def test_a_ray_job_waits_for_a_measuring_node_not_for_the_servers_own_slot(on_ra
     finally:
         release.set()
         other.join()
+
+
+# --- where it ran: every run, notice and served result names the machine ---------------------------------------
+
+APP_CPU = "the app's own CPU (named so by the test)"
+
+
+@pytest.fixture
+def apps_cpu_named(monkeypatch):
+    """This process's hardware.describe names its CPU APP_CPU: a figure that says APP_CPU was made in the app's
+    process. A Ray worker is a process of its own, whose describe is the real one (nothing of Ray is replaced)."""
+    real = hardware.describe
+    monkeypatch.setattr(hardware, "describe", lambda device="auto": dataclasses.replace(real(device), cpu=APP_CPU))
+
+
+def test_every_run_and_notice_names_the_machine_it_ran_on(on, apps_cpu_named, windows_count_as_quiet):
+    from dashboard.service import machine
+    from dashboard.ui import compress_view, results_view, status
+
+    s = REGISTRY.create()
+    job = train(s)
+    measure = measuring.start_compress(s, ["fp32"], NO_FINETUNE, fresh=True)
+    assert measure is not None and measure.wait(300) and measure.state == DONE, measure.error
+    trained_run, measured_run = s.runs[-2:]
+    first, last = [text for _, text in s.take_notices()][-2:]
+    shown = compress_view.Measured.of(s)
+    if on.name == "in-process":   # as it always said
+        assert job.where == measure.where == "" and job.hardware is None
+        assert trained_run.record.hardware["cpu"] == measured_run.record.hardware["cpu"] == APP_CPU
+        assert trained_run.source == measured_run.source == "measured here"
+        assert runs.machines(s) == [] and not s.results_elsewhere
+        assert first.startswith("Training finished: ") and re.match(r"Measured 1 version of your model[.,]", last)
+        assert shown.machine == "" and shown.hw.cpu == APP_CPU
+        assert status.running_where(job) is None
+        assert status.takes_turns(job).startswith("Heavy work takes turns on this server")
+        assert "measured earlier on this server;" in results_view.figures_caption(runs.machines(s))
+        assert machine._fp32_rates(s)   # this server's own figures: its peaks page reuses them
+        return
+    node, worker = job.where, job.hardware   # what the worker reported, as the page has it
+    assert node.startswith("Ray node ") and measure.where == node   # the cluster has one measuring node
+    assert worker["cpu"] == hardware.cpu_model() != APP_CPU        # the worker's own describe, not the app's
+    name = f"{node} ({worker['cpu']})"
+    assert trained_run.record.hardware == worker and measured_run.record.hardware["cpu"] == worker["cpu"]
+    assert trained_run.source == measured_run.source == f"measured on {name}"
+    assert trained_run.place == measured_run.place == Place(node, worker) == s.results_place
+    assert runs.machines(s) == [name] and s.results_elsewhere   # never reused as this server's figures
+    assert first.startswith(f"Training finished on {name}: ")
+    assert last.startswith(f"Measured 1 version of your model on {name}")
+    assert shown.machine == name and shown.hw.cpu == worker["cpu"]
+    assert status.running_where(job) == f"Running on {name}: its figures are that machine's."
+    assert status.takes_turns(job).startswith("Heavy work takes turns on the compute cluster's 1 measuring node,")
+    assert name in results_view.figures_caption(runs.machines(s))
+    assert json.loads(runs.to_json(s))["runs"][-1]["hardware"]["cpu"] == worker["cpu"]
+    assert machine._fp32_rates(s) == {}   # another machine's figures: this server's peaks page does not reuse them
+    s.results_place = None                # (it would, were they this server's, unless they stayed disturbed)
+    assert machine._fp32_rates(s) or s.results[0].is_disturbed("batch1")
+
+
+def test_a_served_result_names_the_machine_that_measured_it_not_the_server_serving_it(on, apps_cpu_named):
+    SHARED.clear()   # the key names the app's hardware, not the backend: the other backend's scan would be served
+    a = REGISTRY.create()
+    train(a)
+    scanned = measuring.start_sensitivity(a)
+    assert scanned is not None and scanned.wait(300) and scanned.state == DONE, scanned.error
+    b = REGISTRY.create()   # another session with the same model asks the same
+    b.set_model(a.trained, a.data_choice(), a.steps, a.training_energy, a.inspection, weights=a.weights,
+                digest=a.digest)
+    assert measuring.start_sensitivity(b) is None   # served from the shared results: no job
+    mine, served = a.take_notices()[-1][1], b.take_notices()[-1][1]
+    if on.name == "in-process":   # as it always said
+        assert mine == "Sensitivity scan done."
+        assert served.startswith("Sensitivity scan measured on this server at ")
+    else:
+        name = f"{scanned.where} ({scanned.hardware['cpu']})"
+        assert scanned.where.startswith("Ray node ") and scanned.hardware["cpu"] != APP_CPU
+        assert mine == f"Sensitivity scan done on {name}."
+        assert served.startswith(f"Sensitivity scan measured on {name} at ") and "this server" not in served
+    assert served.endswith("for another session with identical settings, not run again.")
+
+
+def test_the_label_of_a_served_result_names_the_machine_its_value_carries():
+    s = REGISTRY.create()
+    node = Place("Ray node 1a2b3c4d", {"cpu": "Some Vendor CPU 9000"})
+    record = RunRecord(config={}, hardware=node.hardware)
+    measured = measuring.MeasureOutcome(record, [], place=node)
+    kept = SharedResults(budget_bytes=2**20)
+    for value in (measured, measuring.DemoOutcome(None, measured), measuring.Scanned(None, node)):
+        entry = kept.put("k", value, "another session")
+        assert label(entry, s) == (f"measured on Ray node 1a2b3c4d (Some Vendor CPU 9000) at "
+                                   f"{time.strftime('%H:%M', time.localtime(entry.measured_at))} for another session "
+                                   "with identical settings")
+    here = measuring.MeasureOutcome(record, [], place=Place("", {"cpu": "this server's"}))
+    for value in (here, {"stored before places": True}):   # this server's, and a value that carries none
+        assert label(kept.put("k", value, s.token), s).startswith("measured on this server at ")
+
