@@ -35,6 +35,8 @@ T = TypeVar("T")
 POLL_S = 0.05       # how often progress and Stop cross (20-40 ms latency measured at 50 ms on 2 cores)
 NAMESPACE = "train-infer-lab"
 RESOURCE = "measure"
+NO_NODE = ("The compute cluster has no measuring node (none started with --resources='{\"measure\":1}'): jobs "
+           "cannot run until one joins.")
 
 
 class ClusterUnavailable(Busy):
@@ -186,7 +188,12 @@ class RayBackend:
         return int(self._ray.cluster_resources().get(RESOURCE, 0))
 
     def slot(self) -> Slot:
-        self._slot.capacity = max(1, self.nodes())   # nodes may have joined or left since the last job
+        """The app's queue for the measuring nodes, one place per node; ClusterUnavailable when there is none (the
+        start button says so in one line and nothing is queued)."""
+        n = self.nodes()
+        if n < 1:
+            raise ClusterUnavailable(NO_NODE)
+        self._slot.capacity = n   # nodes may have joined or left since the last job
         return self._slot
 
     def _hub_handle(self) -> Any:
@@ -203,9 +210,8 @@ class RayBackend:
         from dashboard.lab import settings
 
         ray = self._ray
-        if self.nodes() < 1:
-            raise ClusterUnavailable("The compute cluster has no measuring node (none started with "
-                                     "--resources='{\"measure\":1}'): jobs cannot run until one joins.")
+        if self.nodes() < 1:   # the last one left while the job waited
+            raise ClusterUnavailable(NO_NODE)
         job_id = uuid.uuid4().hex
         job.where = "Ray"
         try:

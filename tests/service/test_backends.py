@@ -1,7 +1,8 @@
 """The compute backends (service.backend): the same jobs in this process and on a real local Ray cluster (tests'
 ray_cluster fixture): the same weights, live curves before the end, a Stop that keeps the partial model, a task
 that raises failing with its message, and a lost worker failing the job while the session keeps its model; every
-run, notice and served result naming the machine it ran on."""
+run, notice and served result naming the machine it ran on; a cluster without a measuring node refusing in one
+line."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -296,3 +300,21 @@ def test_the_label_of_a_served_result_names_the_machine_its_value_carries():
     for value in (here, {"stored before places": True}):   # this server's, and a value that carries none
         assert label(kept.put("k", value, s.token), s).startswith("measured on this server at ")
 
+
+@pytest.mark.slow
+def test_a_cluster_without_a_measuring_node_refuses_in_one_line_and_the_session_keeps_all():
+    # A real cluster whose only node declares no "measure" resource, in a process of its own (this process's Ray
+    # is the ray_cluster fixture's, which has a measuring node): see tests/service/cluster_without_measure.py.
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "tests.service.cluster_without_measure"], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    from dashboard.service.ray_backend import NO_NODE
+
+    assert out["nodes"] == 0
+    assert "\n" not in NO_NODE and NO_NODE.startswith("The compute cluster has no measuring node")
+    for what, refused in out["refused"].items():   # each start button: jobs.Busy's one line, nothing queued
+        assert refused == {"class": "ClusterUnavailable", "message": NO_NODE}, what
+    assert out["after"] == {**out["before"], "notices": []}   # the same model, runs and last job; nothing said
+    assert out["queued_job"] == {"state": FAILED, "error": NO_NODE}   # not an incident: the same line
