@@ -29,6 +29,7 @@ results too, names the machine that measured it, not the server that serves it.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,25 +54,40 @@ class WorkerRefused(RuntimeError):
     """A user's error raised inside a worker, its line as the lab wrote it (the class stays in the worker)."""
 
 
+def server_name() -> str:
+    """This app server's name among its replicas: its host name (a container's own, behind the proxy)."""
+    return socket.gethostname()
+
+
 @dataclass(frozen=True)
 class Place:
-    """Where a job's heavy part ran: `where` "" for this server's own process, else the Ray node
-    ("Ray node 1a2b3c4d"), with that machine's hardware (lab.hardware.HardwareInfo.to_dict(); {} if unknown)."""
+    """Where a job's heavy part ran: `where` "" for an app server's own process (`server`, its host name), else
+    the Ray node ("Ray node 1a2b3c4d"), with that machine's hardware (lab.hardware.HardwareInfo.to_dict(); {} if
+    unknown). A result shared through the database may have been measured by another replica's process."""
 
     where: str = ""
     hardware: dict = field(default_factory=dict)
+    server: str = ""     # the app server whose process ran it ("" on a Ray node, or not known)
+
+    @property
+    def other_replica(self) -> bool:
+        """Measured in the process of another replica of this app (served here from the shared database)."""
+        return not self.where and bool(self.server) and self.server != server_name()
 
     @property
     def remote(self) -> bool:
-        return bool(self.where)
+        """Measured on another machine than this server: a Ray node, or another replica."""
+        return bool(self.where) or self.other_replica
 
     @property
     def name(self) -> str:
-        """'this server', or the node and its CPU: 'Ray node 1a2b3c4d (AMD EPYC 7B13)'."""
-        if not self.where:
+        """'this server', or the machine and its CPU: 'Ray node 1a2b3c4d (AMD EPYC 7B13)', 'replica web-2 of this
+        app (AMD EPYC 7B13)'."""
+        if not self.remote:
             return "this server"
+        machine = self.where or f"replica {self.server} of this app"
         cpu = self.hardware.get("cpu")
-        return f"{self.where} ({cpu})" if cpu else self.where
+        return f"{machine} ({cpu})" if cpu else machine
 
     @property
     def source(self) -> str:
@@ -82,7 +98,7 @@ class Place:
 
 def here() -> Place:
     """This server's own process, its hardware now."""
-    return Place("", hardware.describe("cpu").to_dict())
+    return Place("", hardware.describe("cpu").to_dict(), server_name())
 
 
 def place_of(job: Any) -> Place:

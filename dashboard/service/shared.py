@@ -198,7 +198,8 @@ def label(entry: Entry, s) -> str:
     """Where served figures come from: 'measured on this server at 14:05 for another session with identical
     settings', or on the machine that measured them, which the value carries (service.backend.Place: 'measured on
     Ray node 1a2b3c4d (its CPU) at 14:05 ...'), not the server serving them."""
-    who = "by you earlier" if entry.by == s.token else "for another session"
+    yours = entry.by == s.token or (bool(entry.by_public) and entry.by_public == getattr(s, "public_id", None))
+    who = "by you earlier" if yours else "for another session"   # by_public: read back from the shared database
     place = getattr(entry.value, "place", None)
     where = place.name if place is not None else "this server"
     return f"measured on {where} at {time.strftime('%H:%M', time.localtime(entry.measured_at))} {who} " \

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, select, text
 
 from dashboard.lab.compression.compress import CompressSettings
 from dashboard.lab.compression.sensitivity import LayerSensitivity, SensitivityScan
+from dashboard.lab.measure.record import RunRecord
 from dashboard.lab.training.train import TrainConfig
 from dashboard.service import measuring, shared, shared_store, training_jobs
 from dashboard.service.jobs import DONE, Job
@@ -206,6 +207,30 @@ def test_a_session_token_never_reaches_the_table(db, monkeypatch):
     everything = repr(stored).encode() + b"".join(r["value"] for r in stored)
     for s in (student, presenter):
         assert s.token.encode() not in everything and s.token.encode("utf-16-le") not in everything
+
+
+def test_a_result_from_another_replica_names_that_replica_and_a_sessions_own_reads_as_its_own(db, monkeypatch):
+    # Two replicas are two host names: replica web-1 measures in its own process and publishes; replica web-2 (its
+    # memory empty) serves it and says it was measured on web-1, with web-1's CPU, not "on this server".
+    from dashboard.service import backend
+
+    a, b = SharedResults(url=db), SharedResults(url=db)
+    student, other = REGISTRY.create(), REGISTRY.create()
+    monkeypatch.setattr(backend, "server_name", lambda: "web-1")
+    place = backend.here()
+    value = measuring.MeasureOutcome(RunRecord(config={}, hardware=place.hardware), [], place=place)
+    publish(a, "k-measured", value, by=student.token, by_public=student.public_id)
+    when = time.strftime("%H:%M", time.localtime(a.get("k-measured").measured_at))
+    assert label(a.get("k-measured"), other) == f"measured on this server at {when} for another session with identical settings"
+
+    monkeypatch.setattr(backend, "server_name", lambda: "web-2")
+    served = b.get("k-measured")
+    cpu = value.place.hardware["cpu"]
+    assert served.value.place.remote and served.value.place.name == f"replica web-1 of this app ({cpu})"
+    assert label(served, other) == (f"measured on replica web-1 of this app ({cpu}) at {when} for another session "
+                                    "with identical settings")
+    # Read back from the database the entry holds no token, only the public id: the student's own still reads so.
+    assert served.by == "" and label(served, student).endswith(f"at {when} by you earlier with identical settings")
 
 
 # A database that cannot be reached
