@@ -11,8 +11,9 @@ from dashboard.service.jobs import Busy
 from dashboard.ui import assumptions, explain, session, status, tvi_view
 
 s = session.page("Training vs inference",
-                 "Training is paid once; inference is paid on every request. Here is what each costs on this machine, "
-                 "from your own runs, and when the cheap-but-frequent side overtakes the expensive-but-once side.")
+                 "Training is paid once; inference is paid on every request. Here is what each costs, from your own "
+                 "runs on the machine that ran them, and when the cheap-but-frequent side overtakes the "
+                 "expensive-but-once side.")
 
 status.require_model(s, "this page compares *your* training with *your* model's inference.")
 assumptions.assumptions_panel(s, key_prefix="cmp")
@@ -39,6 +40,7 @@ train_energy = s.training_energy_now()
 realtime_energy, serving_energy = s.per_image_energy(pick, batch=1), s.per_image_energy(pick)
 tvi = compare(s.trained, train_energy, result, realtime_energy, serving_energy)
 _, rt, sv = tvi.regimes   # training, real-time, serving
+tvi_view.machines(s)
 tvi_view.disturbed_notice(result, pick)
 
 tvi_view.per_image(tvi, result)

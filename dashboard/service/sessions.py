@@ -64,9 +64,9 @@ class DataChoice:
 
 
 # What belongs to the current model: kept together when another replaces it, put back together.
-MODEL_FIELDS = ("trained", "weights", "digest", "data", "steps", "training_energy", "evaluation_energy", "memory",
-                "layer_flops", "inspection", "results", "results_note", "results_settings", "results_place",
-                "sensitivity", "edge_runs", "browser", "model_runs_before")
+MODEL_FIELDS = ("trained", "trained_place", "weights", "digest", "data", "steps", "training_energy",
+                "evaluation_energy", "memory", "layer_flops", "inspection", "results", "results_note", "results_settings",
+                "results_place", "sensitivity", "edge_runs", "browser", "model_runs_before")
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ class Session:
     results_note: str = ""                     # where the results come from when not measured now
     results_settings: dict = field(default_factory=dict)  # what they measured: variants, compress settings
     results_place: Any = None                  # service.backend.Place they were measured at; None: this server
+    trained_place: Any = None                  # service.backend.Place the model was trained at; None: this server
     sensitivity: SensitivityScan | None = None
     runs: list[Any] = field(default_factory=list)   # service.runs.Run, newest last
     energy_settings: EnergySettings | None = None
@@ -186,13 +187,13 @@ class Session:
     def set_model(self, trained: TrainedModel, choice: DataChoice, steps: list[StepEvent],
                   training_energy: EnergyReading | None, inspection: Inspection | None, *,
                   weights: bytes, digest: str, evaluation_energy: EnergyReading | None = None,
-                  memory: Any = None, layer_flops: Any = None) -> None:
+                  memory: Any = None, layer_flops: Any = None, place: Any = None) -> None:
         """A new current model (its module may be None: rebuilt from `weights` when needed), with what
         describes it. The old measurements are stale; the runs stay. The model it replaces is kept in `previous`."""
         with self.lock:
             self.previous = self._keep() if self.trained is not None else self.previous
             self.model_runs_before = len(self.runs)
-            self.trained, self.data, self.steps = trained, choice, list(steps)
+            self.trained, self.data, self.steps, self.trained_place = trained, choice, list(steps), place
             self.weights, self.digest = weights, digest
             self.training_energy, self.inspection = training_energy, inspection
             self.evaluation_energy, self.memory, self.layer_flops = evaluation_energy, memory, layer_flops

@@ -69,7 +69,8 @@ class TrainingOutcome:
         t = self.stage
         return dict(trained=t.trained, choice=self.choice, steps=t.steps, training_energy=t.energy,
                     inspection=t.inspection, weights=self.weights, digest=self.digest,
-                    evaluation_energy=t.evaluation_energy, memory=t.memory, layer_flops=t.layer_flops)
+                    evaluation_energy=t.evaluation_energy, memory=t.memory, layer_flops=t.layer_flops,
+                    place=self.place)
 
 
 def learnt(out: TrainingOutcome) -> TrainingOutcome:

@@ -207,6 +207,9 @@ def _trained_panel(s: Session) -> None:
                        fmt.pct(s.trained.test_accuracy),
                        "Measured on images the model never trains on, on the model as it ended"
                        + (": its last weights before the loss overflowed." if diverged else "."))
+    place = s.trained_place
+    if place is not None and place.remote:   # in this server's process nothing is said, as always
+        st.caption(f"Trained on {place.name}: its speed and energy are that machine's.")
 
 
 def code_of_one_step() -> None:

@@ -19,6 +19,30 @@ from dashboard.ui import glossary
 from dashboard.ui import tvi_charts as charts
 
 
+def machines_note(s: Session) -> tuple[bool, str] | None:
+    """Where the two sides ran, when not both in this server's process: (a warning?, the sentence). A Ray node or
+    another replica is named; a warning when training and inference ran on two machines (every ratio then holds one
+    machine against another). None in this server's process, and for a replay (its own label says where)."""
+    if s.results_note.startswith("a replay"):
+        return None
+    trained, measured = (p.name if p is not None else "this server" for p in (s.trained_place, s.results_place))
+    if trained != measured:
+        return True, (f"Your model was trained on **{trained}** and its inference measured on **{measured}**: each "
+                      "ratio on this page holds one machine's figure against another's.")
+    return None if trained == "this server" else (False, f"Training and inference both ran on {trained}.")
+
+
+def machines(s: Session) -> None:
+    note = machines_note(s)
+    if note is None:
+        return
+    warn, text = note
+    if warn:
+        st.warning(text, icon=":material/dns:")
+    else:
+        st.caption(text)
+
+
 def disturbed_notice(result, pick: str) -> None:
     if figures.why(result):
         st.warning(f"**Disturbed figures of {pick}.** {figures.NOTICE} Here that means no ratio, break-even or projection "
@@ -300,4 +324,4 @@ def published_figures(pick: str, chosen, sv, regime: str, per_day: int, days: in
     st.caption(f"Your inferences: {pick}, {'one at a time' if regime == REALTIME else f'in batches of {sv.batch}'}, "
                f"{fmt.energy(chosen.joules)} each ({kind}); your projection: {fmt.count(per_day)} requests per day for "
                f"{days} days. A published figure counts a whole system (accelerators, hosts, cooling); yours counts this "
-               "process on this machine: the comparison shows scale, not efficiency.")
+               "one process on one machine: the comparison shows scale, not efficiency.")

@@ -14,7 +14,7 @@ import pytest
 
 from dashboard.lab import fmt
 from dashboard.lab.measure import figures
-from tests.app.drive import button, finish_job, fresh, open_page, session, train_tiny
+from tests.app.drive import button, finish_job, fresh, give_measured, open_page, session, train_tiny
 
 PAGES = {
     "app_pages/home.py": "Train & Infer Lab",
@@ -268,3 +268,27 @@ def test_a_setting_changed_just_before_leaving_the_page_is_kept():
     at.run()
     open_page(at, "app_pages/train.py")
     assert at.number_input(key="train_seed").value == 7
+
+
+def test_a_model_trained_and_measured_on_cluster_nodes_says_so_on_train_and_training_vs_inference(tiny_measured):
+    from dashboard.service.backend import Place
+
+    at = fresh()
+    give_measured(at, tiny_measured)
+    s = session(at)
+    node = Place("Ray node 1a2b3c4d", {"cpu": "Some Vendor CPU 9000"})
+    s.trained_place = s.results_place = node
+    open_page(at, "app_pages/train.py")
+    assert "Trained on Ray node 1a2b3c4d (Some Vendor CPU 9000): its speed and energy are that machine's." in \
+        [c.value for c in at.caption]
+    open_page(at, "app_pages/compare.py")
+    assert "Training and inference both ran on Ray node 1a2b3c4d (Some Vendor CPU 9000)." in [c.value for c in at.caption]
+    assert not any("was trained on" in w.value for w in at.warning)
+    s.results_place = Place("Ray node 99999999", {"cpu": "Some Vendor CPU 9000"})
+    at.run()
+    assert any(w.value.startswith("Your model was trained on **Ray node 1a2b3c4d (Some Vendor CPU 9000)** and its "
+                                  "inference measured on **Ray node 99999999 (Some Vendor CPU 9000)**")
+               for w in at.warning)
+    s.trained_place = s.results_place = None   # in this server's process: neither page says a word of it
+    open_page(at, "app_pages/train.py")
+    assert not any(c.value.startswith("Trained on") for c in at.caption)

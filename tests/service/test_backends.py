@@ -222,7 +222,7 @@ def apps_cpu_named(monkeypatch):
 
 def test_every_run_and_notice_names_the_machine_it_ran_on(on, apps_cpu_named, windows_count_as_quiet):
     from dashboard.service import machine
-    from dashboard.ui import compress_view, results_view, status
+    from dashboard.ui import compress_view, results_view, status, tvi_view
 
     s = REGISTRY.create()
     job = train(s)
@@ -242,6 +242,7 @@ def test_every_run_and_notice_names_the_machine_it_ran_on(on, apps_cpu_named, wi
         assert status.takes_turns(job).startswith("Heavy work takes turns on this server")
         assert "measured earlier on this server;" in results_view.figures_caption(runs.machines(s))
         assert machine._fp32_rates(s)   # this server's own figures: its peaks page reuses them
+        assert not s.trained_place.remote and tvi_view.machines_note(s) is None   # Training vs inference: as always
         return
     node, worker = job.where, job.hardware   # what the worker reported, as the page has it
     assert node.startswith("Ray node ") and measure.where == node   # the cluster has one measuring node
@@ -249,7 +250,13 @@ def test_every_run_and_notice_names_the_machine_it_ran_on(on, apps_cpu_named, wi
     name = f"{node} ({worker['cpu']})"
     assert trained_run.record.hardware == worker and measured_run.record.hardware["cpu"] == worker["cpu"]
     assert trained_run.source == measured_run.source == f"measured on {name}"
-    assert trained_run.place == measured_run.place == Place(node, worker) == s.results_place
+    assert trained_run.place == measured_run.place == Place(node, worker) == s.results_place == s.trained_place
+    assert tvi_view.machines_note(s) == (False, f"Training and inference both ran on {name}.")
+    s.results_place = Place("Ray node 99999999", worker)   # measured on another node than it was trained on
+    assert tvi_view.machines_note(s) == (True, f"Your model was trained on **{name}** and its inference measured on "
+                                               f"**Ray node 99999999 ({worker['cpu']})**: each ratio on this page "
+                                               "holds one machine's figure against another's.")
+    s.results_place = Place(node, worker)
     assert runs.machines(s) == [name] and s.results_elsewhere   # never reused as this server's figures
     assert first.startswith(f"Training finished on {name}: ")
     assert last.startswith(f"Measured 1 version of your model on {name}")
