@@ -277,14 +277,14 @@ def _closed_port() -> int:
 
 
 @pytest.mark.parametrize("url", [
-    f"postgresql://student:s3cret-pw@127.0.0.1:{_closed_port()}/board",
+    "postgresql://student:s3cret-pw@127.0.0.1:{closed_port}/board",   # filled in by the test: one id per run
     "postgresql+psycopg://student:s3cret-pw@127.0.0.1:notaport/board",
     "mysql://student:s3cret-pw@127.0.0.1/board",
     "sqlite://",
 ])
 def test_an_unreachable_board_raises_one_line_without_the_password(url):
     with pytest.raises(BoardUnavailable) as unavailable:
-        Board(url).entries("room-1")
+        Board(url.format(closed_port=_closed_port())).entries("room-1")
     message = str(unavailable.value)
     assert "s3cret-pw" not in message and "\n" not in message and message.startswith("The class board")
 
