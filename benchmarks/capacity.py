@@ -5,21 +5,22 @@
 Nothing here is measured and no job time is written in: every time comes from the benchmarks' JSON
 (run them first), and every assumption is printed beside the table.
 
-- app.json (benchmarks/app.py): the whole demo on a fresh server, click to results, and its training
-  phase: the demo is the cnn on the bundled digits for DEMO_CONFIG's epochs, then compressed and measured
-  (DEMO_VARIANTS), the same kind of work as the default lesson's two jobs;
+- lesson_jobs.json (benchmarks/lesson_jobs.py): the default lesson's two jobs themselves, each student's
+  Train with the lesson-train preset and Compress & measure with lesson-compress, through the pages' calls
+  and lab.pipeline on the bundled digits, a few repetitions; the median time each job held the compute slot
+  is its time on a measuring node. Without it this script stops (no stand-in: the demo's time, which it
+  used to scale, is other work);
 - load-backends.json (benchmarks/load.py --backends inproc,ray): trainings on the in-process slot and on
-  a local Ray cluster's one measuring node, same machine, same run; from it the Ray overhead per job.
+  a local Ray cluster's one measuring node, same machine, same run; from it the Ray overhead per job,
+  added to each of the two jobs.
 
-The default lesson (lessons/run_of_show.toml, lessons/presets.toml): each student presses Train with
-the lesson-train preset (its epochs read from the preset) and then Compress & measure with
-lesson-compress. Its training job is the demo's training phase scaled by epochs (training time is
-proportional to the images seen); its compress job is the rest of the demo (whose versions, DEMO_VARIANTS,
-are not quite lesson-compress's: the printed assumptions name both). Both steps are pressed by the
-whole room at about the same moment (the presenter says "press Train"), so what limits a node is the
-burst: the last student of a step waits ceil(students / nodes) jobs, and that must stay within the wait
-target. Worst case throughout: every student's settings differ (their own seed), so nothing is shared;
-with the preset unchanged, identical jobs are computed once and the room follows it (service/shared.py).
+The default lesson (lessons/run_of_show.toml, lessons/presets.toml): each student presses Train, then
+Compress & measure. Both steps are pressed by the whole room at about the same moment (the presenter says
+"press Train"), so what limits a node is the burst: the last student of a step waits ceil(students / nodes)
+jobs, and that must stay within the wait target. Worst case throughout: every student's settings differ
+(their own seed), so nothing is shared; with the preset unchanged, identical jobs are computed once and the
+room follows it (service/shared.py). If the presets no longer ask for what lesson_jobs.json measured, the
+output says so: measure again.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._table import RESULTS, markdown_table, write_json
 
 STUDENTS = (30, 100, 300)
+TRAIN, COMPRESS = "train (lesson-train)", "compress & measure (lesson-compress)"   # lesson_jobs.py's job names
 NODES = (1, 4, 16)
 
 
@@ -43,42 +45,16 @@ def read(folder: Path, name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def lesson_presets() -> dict:
-    """lessons/presets.toml read as the app reads it (dashboard.course.shareable.load_presets); the lesson's two
-    presets must load."""
-    from dashboard.course.shareable import PRESET_FILE, load_presets
-    found, errors = load_presets((ROOT / "lessons" / PRESET_FILE).read_text())
-    missing = [name for name in ("lesson-train", "lesson-compress") if name not in found]
-    if missing:
-        sys.exit(f"lessons/{PRESET_FILE}: {', '.join(missing)} did not load: {' '.join(errors)}")
-    return found
-
-
-def lesson_epochs(presets: dict) -> int:
-    from dashboard.course.forms import defaults, train_config
-    return int(train_config({**defaults("train"), **presets["lesson-train"].values}).epochs)
-
-
-def lesson_versions(presets: dict) -> list[str]:
-    """The versions lesson-compress measures, as the Compress page would ask for them."""
-    from dashboard.course.forms import compress_plan, defaults
-    return compress_plan({**defaults("compress"), **presets["lesson-compress"].values})[0]
-
-
-def demo_epochs() -> int:
-    from dashboard.lab.pipeline import DEMO_CONFIG
-    return int(DEMO_CONFIG.epochs)
-
-
-def demo_versions() -> list[str]:
-    from dashboard.lab.pipeline import DEMO_VARIANTS
-    return list(DEMO_VARIANTS)
+def job_times(lesson_jobs: dict) -> dict[str, float]:
+    """Each lesson job's seconds on one measuring node: the median of its timed repetitions in the slot."""
+    return {job: s["in_slot_s"]["median"] for job, s in lesson_jobs["summary"].items()}
 
 
 def ray_overhead(backends: dict | None) -> tuple[float, str]:
     """Seconds Ray adds to one job: the median job's time on the page (progress bar to result), Ray minus
-    in-process, from the same run, as load.py stored it (summary.overhead_vs_inproc.in_slot_p50_s); never below 0. (The other figure, last result / N, moved by more than the
-    overhead itself between two runs on the shared development VM: README, Deploying past one machine.)"""
+    in-process, from the same run, as load.py stored it (summary.overhead_vs_inproc.in_slot_p50_s); never below 0.
+    (The other figure, last result / N, moved by more than the overhead itself between two runs on the shared
+    development VM: README, Deploying past one machine.)"""
     if backends is None:
         return 0.0, "no load-backends.json: Ray overhead taken as 0 s (run benchmarks/load.py --backends inproc,ray)"
     by = {r["backend"]: r["summary"] for r in backends["rounds"]}
@@ -88,10 +64,70 @@ def ray_overhead(backends: dict | None) -> tuple[float, str]:
         return 0.0, "load-backends.json lacks a completed round of both backends: Ray overhead taken as 0 s"
     return max(0.0, d), (f"Ray overhead per job {d:+.1f} s (load-backends.json, {backends['when']}: the median job "
                          f"on the page, progress bar to result, Ray {p50['ray']} s minus in-process {p50['inproc']} s, "
-                         f"{by['ray']['trainings']} trainings each)" + (", taken as 0" if d < 0 else ""))
+                         f"{by['ray']['trainings']} trainings of 1 epoch on 2,000 images each)"
+                         + (", taken as 0" if d < 0 else ""))
 
 
-def main() -> None:
+def plan(measured_s: dict[str, float], overhead_s: float, wait_target_s: float, lesson_minutes: float) -> dict:
+    """The arithmetic: each job plus the Ray overhead; students per node when the room presses a step together
+    (the last one waits ceil(students / nodes) of the longer step) and if the jobs were spread over the lesson;
+    each case of STUDENTS x NODES; the nodes each STUDENTS needs for the wait target (None: not even one
+    student's job fits in it)."""
+    jobs = {k: v + overhead_s for k, v in measured_s.items()}
+    per_student_s = sum(jobs.values())
+    burst_step_s = max(jobs.values())
+    per_node_burst = math.floor(wait_target_s / burst_step_s)
+    table = []
+    for students in STUDENTS:
+        for nodes in NODES:
+            last_wait = math.ceil(students / nodes) * burst_step_s
+            table.append({"students": students, "nodes": nodes, "last_wait_s": round(last_wait, 1),
+                          "within_target": last_wait <= wait_target_s})
+    return {"job_s": jobs, "per_student_s": per_student_s, "burst_step_s": burst_step_s,
+            "students_per_node_burst": per_node_burst,
+            "students_per_node_sustained": math.floor(lesson_minutes * 60 / per_student_s),
+            "nodes_needed": {s: math.ceil(s / per_node_burst) if per_node_burst else None for s in STUDENTS},
+            "table": table}
+
+
+def lesson_now() -> dict | None:
+    """The lesson's jobs as the presets ask for them now (lesson_jobs.lesson_description), None if they do not load."""
+    from benchmarks import lesson_jobs
+    try:
+        return lesson_jobs.lesson_description()
+    except SystemExit:
+        return None
+
+
+def assumptions(lesson_jobs: dict, overhead_note: str, wait_target_s: float, lesson_minutes: float) -> list[str]:
+    m, lesson = lesson_jobs["machine"], lesson_jobs["lesson"]
+    t, reps = lesson["train"], lesson_jobs["repetitions"]
+    timed = [r for r in reps if not r["first"]]
+    loads = [x for r in timed for x in (r["load_average_before"][0], r["load_average_after"][0])]
+    return [
+        f"a measuring node is like the machine that measured: {m['cpu']}, {m['usable_cores']} cores, "
+        f"{lesson_jobs['threads']} torch threads, torch {m['torch']} ({m['torch_build']}); one job at a time per node",
+        f"each student runs the default lesson's two jobs: train ({t['model']} on {t['dataset']}, "
+        f"{t['epochs']} epochs, "
+        f"batch {t['batch_size']}) then compress & measure ({', '.join(lesson['versions'])})",
+        f"a job's time is the median of {len(timed)} timed repetitions in the compute slot (lesson_jobs.json, "
+        f"{lesson_jobs['when']}; after a first one not counted), measured with the machine's 1-min load average "
+        f"{min(loads, default=0):g} to {max(loads, default=0):g} on {m['usable_cores']} cores (its own "
+        f"{lesson_jobs['threads']} threads included; other work slows it)",
+        f"compress & measure's time includes re-measuring timing windows judged disturbed (lab.measure.quiet; "
+        f"{sum(len(r[COMPRESS]['disturbed_versions']) for r in timed)} of "
+        f"{sum(len(r[COMPRESS]['versions']) for r in timed)} versions measured stayed labelled disturbed; "
+        f"fastest repetition {lesson_jobs['summary'][COMPRESS]['in_slot_s']['min']:g} s): a quieter node is faster",
+        f"each job plus the Ray overhead: {overhead_note}; measured on a training, taken as the same for the "
+        "compress job",
+        "every student's settings differ (nothing shared: the worst case)",
+        f"the room presses each step together; the last student of a step waits ceil(students / nodes) of the longer "
+        f"job, and that must stay within {wait_target_s:g} s",
+        f"the sustained figure spreads every student's two jobs evenly over a {lesson_minutes:g} min lesson",
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wait-target", type=float, default=60.0,
                         help="seconds the last student of a step may wait for its result "
@@ -99,68 +135,58 @@ def main() -> None:
     parser.add_argument("--lesson-minutes", type=float, default=60.0,
                         help="length of the lesson, for the sustained bound")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the benchmarks' JSON")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
-    app, backends = read(args.results, "app"), read(args.results, "load-backends")
-    if app is None or not app.get("demo", {}).get("results_shown_s"):
-        sys.exit(f"no measured demo in {args.results / 'app.json'}: run benchmarks/app.py first")
-    demo_s, train_phase_s = app["demo"]["results_shown_s"], app["demo"]["training_phase_s"]
-    presets = lesson_presets()
-    lesson_e, demo_e = lesson_epochs(presets), demo_epochs()
+    lesson_jobs, backends = read(args.results, "lesson_jobs"), read(args.results, "load-backends")
+    if lesson_jobs is None:
+        sys.exit(f"no {args.results / 'lesson_jobs.json'}: run benchmarks/lesson_jobs.py first")
+    measured = job_times(lesson_jobs)
     overhead_s, overhead_note = ray_overhead(backends)
-    train_s = train_phase_s * lesson_e / demo_e + overhead_s
-    compress_s = (demo_s - train_phase_s) + overhead_s
-    jobs = {"train (lesson-train)": train_s, "compress & measure (lesson-compress)": compress_s}
-    per_student_s = train_s + compress_s
-    burst_step = max(jobs.values())
-    per_node_burst = math.floor(args.wait_target / burst_step)
-    per_node_sustained = math.floor(args.lesson_minutes * 60 / per_student_s)
+    p = plan(measured, overhead_s, args.wait_target, args.lesson_minutes)
+    now = lesson_now()
+    matches = now == lesson_jobs["lesson"]
 
-    print(f"Measured inputs: app.json ({app.get('cores')} cores, torch {app['torch']['torch']}): the demo {demo_s} s "
-          f"click to results, its training phase {train_phase_s} s ({demo_e} epochs); {overhead_note}.")
-    if backends is not None:
-        for r in backends["rounds"]:
-            s = r["summary"]
-            print(f"  cross-check, load-backends.json {r['backend']}: a 1-epoch 2,000-image training "
-                  f"{s['in_slot_s']['p50']} s "
-                  f"on the page (p50), {s['per_job_s']} s per job through one place")
-    print("Assumptions: a measuring node is like the machine that measured (one job at a time per node, "
-          f"{app.get('cores')} cores); each student of the default lesson runs two jobs, train ({lesson_e} epochs: "
-          f"the demo's training phase x {lesson_e}/{demo_e}) then compress & measure (the demo minus its training, "
-          f"although its versions differ: the demo measures {', '.join(demo_versions())} (DEMO_VARIANTS), "
-          f"lesson-compress {', '.join(lesson_versions(presets))}), plus the Ray overhead each; every student's settings differ (nothing shared: the worst case); the "
-          f"room presses each step together, and the last student's wait must stay within {args.wait_target:g} s; "
-          f"the lesson lasts {args.lesson_minutes:g} min.")
-    print(markdown_table(["job per student", "seconds on one measuring node"],
-                         [[k, f"{v:.1f}"] for k, v in jobs.items()]
-                         + [["both (one student's lesson)", f"{per_student_s:.1f}"]]))
-    print(f"\nStudents per measuring node: {per_node_burst} when the room presses a step together "
-          f"(floor({args.wait_target:g} s "
-          f"/ {burst_step:.1f} s, the longer step)); {per_node_sustained} if the jobs were spread evenly over the "
-          f"{args.lesson_minutes:g} min lesson (floor({args.lesson_minutes * 60:g} s / {per_student_s:.1f} s)).\n")
-    rows, table = [], []
+    print("Assumptions:")
+    for line in assumptions(lesson_jobs, overhead_note, args.wait_target, args.lesson_minutes):
+        print(f"- {line}")
+    if not matches:
+        print("- NOTE: the presets now ask for other jobs than lesson_jobs.json measured "
+              f"({now if now is not None else 'they do not load'}): run benchmarks/lesson_jobs.py again")
+    print()
+    print(markdown_table(["job per student", "measured in the slot, median (s)", "+ Ray overhead (s)",
+                          "seconds on one measuring node"],
+                         [[k, f"{measured[k]:.1f}", f"{overhead_s:.1f}", f"{v:.1f}"] for k, v in p["job_s"].items()]
+                         + [["both (one student's lesson)", f"{sum(measured.values()):.1f}", "",
+                             f"{p['per_student_s']:.1f}"]]))
+    print(f"\nStudents per measuring node: {p['students_per_node_burst']} when the room presses a step together "
+          f"(floor({args.wait_target:g} s / {p['burst_step_s']:.1f} s, the longer job)); "
+          f"{p['students_per_node_sustained']} if the jobs were spread evenly over the {args.lesson_minutes:g} min "
+          f"lesson (floor({args.lesson_minutes * 60:g} s / {p['per_student_s']:.1f} s)).\n")
+    rows = []
     for students in STUDENTS:
         row = [students]
-        for nodes in NODES:
-            last_wait = math.ceil(students / nodes) * burst_step
-            ok = last_wait <= args.wait_target
-            row.append(f"{last_wait:.0f} s ({'within' if ok else 'over'} {args.wait_target:g} s)")
-            table.append({"students": students, "nodes": nodes, "last_wait_s": round(last_wait, 1),
-                          "within_target": ok})
-        needed = math.ceil(students / per_node_burst) if per_node_burst else None
-        row.append("-" if needed is None else str(needed))
+        for c in (c for c in p["table"] if c["students"] == students):
+            row.append(f"{c['last_wait_s']:.0f} s ({'within' if c['within_target'] else 'over'} "
+                       f"{args.wait_target:g} s)")
+        needed = p["nodes_needed"][students]
+        row.append("- (one job is longer than the wait target)" if needed is None else str(needed))
         rows.append(row)
     print(markdown_table(["students", *[f"{n} node{'s' if n > 1 else ''}: last student's wait" for n in NODES],
-                          "measuring nodes needed"], rows))
+                          f"measuring nodes needed for {args.wait_target:g} s"], rows))
     path = write_json("capacity", {
         "what": "capacity on paper from measured job times (benchmarks/capacity.py)",
-        "inputs": {"app_demo_s": demo_s, "app_training_phase_s": train_phase_s, "demo_epochs": demo_e,
-                   "lesson_epochs": lesson_e, "ray_overhead_s": round(overhead_s, 2), "overhead_note": overhead_note,
+        "inputs": {"lesson_jobs_when": lesson_jobs["when"], "measured_in_slot_median_s": measured,
+                   "timed_repetitions": {k: s["n"] for k, s in lesson_jobs["summary"].items()},
+                   "lesson": lesson_jobs["lesson"], "lesson_matches_presets": matches,
+                   "ray_overhead_s": round(overhead_s, 2), "overhead_note": overhead_note,
                    "load_backends_when": backends["when"] if backends else None},
         "assumptions": {"wait_target_s": args.wait_target, "lesson_minutes": args.lesson_minutes,
-                        "jobs_per_student": 2, "shared": "none (worst case)"},
-        "job_s": {k: round(v, 1) for k, v in jobs.items()}, "per_student_s": round(per_student_s, 1), "students_per_node_burst": per_node_burst,
-        "students_per_node_sustained": per_node_sustained, "table": table}, args.results)
+                        "jobs_per_student": 2, "shared": "none (worst case)",
+                        "lines": assumptions(lesson_jobs, overhead_note, args.wait_target, args.lesson_minutes)},
+        "job_s": {k: round(v, 1) for k, v in p["job_s"].items()}, "per_student_s": round(p["per_student_s"], 1),
+        "students_per_node_burst": p["students_per_node_burst"],
+        "students_per_node_sustained": p["students_per_node_sustained"],
+        "nodes_needed": {str(k): v for k, v in p["nodes_needed"].items()}, "table": p["table"]}, args.results)
     print(f"wrote {path}")
 
 

@@ -805,11 +805,15 @@ class RaySampler(threading.Thread):
             self.join()
 
     def peaks(self, start: float, end: float) -> dict:
-        """Peaks over the samples from start to end; None (shown "-") where that window has no sample."""
-        rows = [r for r in self.rows if start <= r[0] <= end]
-        return {"ray_rss_peak_mb": round(max(r[1] for r in rows)) if rows else None,
-                "server_plus_ray_rss_peak_mb": round(max(r[2] for r in rows)) if rows else None,
-                "samples": len(rows)}
+        return peaks(self.rows, start, end)
+
+
+def peaks(rows: list[tuple[float, float, float]], start: float, end: float) -> dict:
+    """RaySampler rows' peaks over the samples from start to end; None (shown "-") where that window has none."""
+    rows = [r for r in rows if start <= r[0] <= end]
+    return {"ray_rss_peak_mb": round(max(r[1] for r in rows)) if rows else None,
+            "server_plus_ray_rss_peak_mb": round(max(r[2] for r in rows)) if rows else None,
+            "samples": len(rows)}
 
 
 def training_summary(rnd: dict, n: int) -> dict:
@@ -829,6 +833,15 @@ def training_summary(rnd: dict, n: int) -> dict:
             "server_rss_peak_mb": round(max(rnd["samples_summary"]["run"].get("server_rss_peak_mb", 0),
                                             rnd["rss_all_done_mb"])),
             "server_rss_idle_mb": rnd["rss_server_idle_mb"]}
+
+
+def overhead_vs_inproc(s: dict, base: dict) -> dict:
+    """A backend's training_summary minus in-process's: the median job on the page (bar to result) and per job
+    (last result / completed); None where either side has no figure."""
+    d1 = None if None in (s["in_slot_s"]["p50"], base["in_slot_s"]["p50"]) else \
+        round(s["in_slot_s"]["p50"] - base["in_slot_s"]["p50"], 1)
+    d2 = None if None in (s["per_job_s"], base["per_job_s"]) else round(s["per_job_s"] - base["per_job_s"], 2)
+    return {"in_slot_p50_s": d1, "per_job_s": d2}
 
 
 def backend_round(backend: str, n: int, cfg: Config) -> dict:
@@ -874,11 +887,8 @@ def backends_mode(backends: list[str], n: int, cfg: Config, folder: Path) -> Non
         s = r["summary"]
         over = "-"
         if base is not None and r["backend"] != "inproc":
-            d1 = None if None in (s["in_slot_s"]["p50"], base["in_slot_s"]["p50"]) else \
-                round(s["in_slot_s"]["p50"] - base["in_slot_s"]["p50"], 1)
-            d2 = None if None in (s["per_job_s"], base["per_job_s"]) else round(s["per_job_s"] - base["per_job_s"], 2)
-            s["overhead_vs_inproc"] = {"in_slot_p50_s": d1, "per_job_s": d2}
-            over = fmt(d1, d2)
+            s["overhead_vs_inproc"] = overhead_vs_inproc(s, base)
+            over = fmt(*s["overhead_vs_inproc"].values())
         errors = s["errors"] + s["server_tracebacks"]
         rows.append([r["backend"], f"{s['completed']}/{n} / {errors}",
                      fmt(s["results_s"]["p50"], s["results_s"]["p95"]), fmt(s["in_slot_s"]["p50"], s["in_slot_s"]["p95"]),
