@@ -199,3 +199,62 @@ def test_a_model_whose_calls_slow_down_is_measured_again_and_labelled(tiny_train
         assert r.quality[regime]["retries"] >= 1
         assert min(r.quality[regime]["calls_slowness"]) > quiet.CALLS_SLOW
     assert any("running slower than usual" in m for m in said)
+
+
+def _native_threads_ran_s() -> float:
+    """CPU seconds the process's native threads (torch's OpenMP workers, ONNX Runtime's pool) have run so far."""
+    import os
+    import threading
+    python = {t.native_id for t in threading.enumerate()}
+    total = 0
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) not in python:
+            try:
+                with open(f"/proc/self/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                continue
+    return total / 1e9
+
+
+def test_after_settle_workers_torchs_openmp_workers_have_stopped_spinning():
+    # After a parallel region torch's OpenMP worker spins (GOMP_SPINCOUNT) before it sleeps: a window of a runtime
+    # with threads of its own (ONNX Runtime) started meanwhile shares its cores with that spin.
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x, w = torch.randn(64, 16, 28, 28), torch.randn(32, 16, 3, 3)
+        for _ in range(5):
+            torch.nn.functional.conv2d(x, w)
+        quiet.settle_workers(max_s=30.0)   # only so a broken run ends: no assertion on how long it took
+        ran = _native_threads_ran_s()
+        time.sleep(0.05)
+        spun = _native_threads_ran_s() - ran
+    finally:
+        torch.set_num_threads(before)
+    assert spun < 0.005, f"torch's workers ran {spun * 1e3:.1f} ms of the 50 ms after settle_workers returned"
+
+
+def test_a_runtime_with_threads_of_its_own_is_timed_once_torchs_workers_have_settled(tiny_trained, tiny_digits,
+                                                                                     monkeypatch):
+    from dashboard.lab import energy
+
+    variants = make_variants(tiny_trained, tiny_digits, ["fp32", "onnxruntime-fp32"])
+    assert [getattr(v.module, "own_thread_pool", False) for v in variants] == [False, True]
+    events = []
+    real_settle, real_window, real_meter, real_probe = quiet.settle_workers, quiet.window, energy.meter, quiet.probe_us
+    monkeypatch.setattr(quiet, "settle_workers", lambda *a, **k: events.append("settle") or real_settle(*a, **k))
+    monkeypatch.setattr(quiet, "probe_us", lambda *a, **k: events.append("probe") or real_probe(*a, **k))
+    monkeypatch.setattr(energy, "meter", lambda *a, **k: events.append("meter") or real_meter(*a, **k))
+
+    def window(*a, **k):
+        events.append("window, probed" if k.get("probed_us") is not None else "window")
+        return real_window(*a, **k)
+    monkeypatch.setattr(quiet, "window", window)
+    settings = bench.BenchSettings.quick(threads=2, rounds=2, retries=0, energy=True, energy_mode="rounds")
+    bench.measure(variants, tiny_digits, settings)
+    # Each of ORT's 4 windows (2 rounds, batch 1 and batch 256): probed, then the spin waited out, then metered and
+    # timed; torch's fp32 windows as before (the window probes itself, inside the meter).
+    settled = [events[i - 1:i + 3] for i, e in enumerate(events) if e == "settle"]
+    assert settled == [["probe", "settle", "meter", "window, probed"]] * 4
+    assert events.count("window") == 4 and events.count("window, probed") == 4

@@ -208,19 +208,23 @@ class _Budget:
 
 def _checked(timed: Callable[[], tuple], phase: str, s: BenchSettings, energy_settings, say: Say,
              should_stop: Callable[[], bool], budget: _Budget,
-             judge: Callable[[tuple, quiet.Quality], quiet.Quality] | None = None
+             judge: Callable[[tuple, quiet.Quality], quiet.Quality] | None = None, settle: bool = False
              ) -> tuple[tuple, quiet.Quality, object, int]:
     """Run one timed window (`timed()` returns its figures), metered when asked, watched by lab.measure.quiet
     (and `judge`d by its figures, where given); a disturbed one is run again after a wait for a quieter
     moment, up to s.retries times while the measurement's retry budget lasts. Returns the figures, the Quality
     and energy reading of the window kept (the quiet one, else the least disturbed), and how many
-    re-measurements it took."""
+    re-measurements it took. `settle`: a runtime with a thread pool of its own (quiet.window's settle)."""
     metered = s.energy and s.energy_mode == "rounds"
     best, retries, since = None, 0, time.perf_counter()
     while True:
+        probed = None
+        if settle:   # the probe (torch's workers) first, then their spin waited out, outside the meter and the clock
+            probed = quiet.probe_us()
+            quiet.settle_workers()
         # The meter starts CodeCarbon's tracker before the clock starts and stops it after.
         with energy.meter(phase, settings=energy_settings) if metered else nullcontext() as reading:
-            with quiet.window() as w:
+            with quiet.window(probed_us=probed) as w:
                 figures = timed()
         q = judge(figures, w.result) if judge else w.result
         if best is None or _badness(q) < _badness(best[1]):
@@ -285,13 +289,14 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
         t.fastest_call_s = min(t.fastest_call_s, min(calls) / 1e9)
         return replace(q, call_s=seconds / n, best_call_s=t.fastest_call_s)
 
+    settle = bool(getattr(variant.module, "own_thread_pool", False))   # ONNX Runtime: quiet.settle_workers
     gc.collect()
     gc.disable()  # a collection inside the timed loop would land on whichever variant is running
     try:
         before = probe() if probe else None
         (times,), q1, r1, tries1 = _checked(one_at_a_time, f"inference:{variant.name}:batch1", s, energy_settings,
                                             lambda m: say(f"{variant.name} at batch 1: {m}"), should_stop, budget,
-                                            judge=by_calls1)
+                                            judge=by_calls1, settle=settle)
         times.sort()
         t.p50_ms.append(_percentile(times, 0.50) / 1e6)
         t.p95_ms.append(_percentile(times, 0.95) / 1e6)
@@ -304,7 +309,7 @@ def _time_round(variant: Variant, singles: list[torch.Tensor], batch: torch.Tens
 
         (n, seconds, _), q, r, tries = _checked(batched, f"inference:{variant.name}", s, energy_settings,
                                                 lambda m: say(f"{variant.name} at batch {len(batch)}: {m}"),
-                                                should_stop, budget, judge=by_calls)
+                                                should_stop, budget, judge=by_calls, settle=settle)
         t.ips.append(n * len(batch) / seconds)
         t.quality.append(q)
         t.retries["batch"] += tries

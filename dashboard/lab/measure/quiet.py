@@ -75,6 +75,8 @@ PROBE_MEMORY_S = 120.0   # how far back the fastest probe is looked for (a lapto
 # metered window's energy (CodeCarbon meters the whole process): its energy is then not the model's.
 OTHERS_SHARE = 0.25
 QUIET_SHARE = 0.25       # of one core: others below this count as a quiet moment to measure again
+SETTLE_MAX_S = 0.5       # the longest wait for this process's workers to stop spinning before a window (settle)
+WORKERS_ASLEEP = 0.1     # of one core, over a 10 ms slice: the workers' running below this counts as asleep
 TASKS = "/proc/self/task"
 
 @dataclass(frozen=True)
@@ -269,12 +271,38 @@ class Window:
     result: Quality | None = None
 
 
+def settle_workers(max_s: float = SETTLE_MAX_S, slice_s: float = 0.01) -> float:
+    """Wait (at most max_s) until this process's native worker threads have stopped running, and return the seconds
+    waited. After its last parallel region an OpenMP worker of torch's spins for a while (GOMP_SPINCOUNT,
+    dashboard/__init__.py: ~100 ms on the 2-vCPU VM) before it sleeps. A runtime with a thread pool of its own (ONNX
+    Runtime) whose window starts meanwhile shares its cores with that spin: on the 2-vCPU VM an ORT window started
+    right after a 2-thread torch call lost 27-48 % of its threads' time waiting for a core, 15 % 50 ms after it, 1 %
+    100 ms after it, and the lesson's onnxruntime-fp32 stayed labelled disturbed in every quiet run. Between windows
+    only: it never runs inside one."""
+    python = _python_threads()
+    start = time.perf_counter()
+    before = _sched(python)
+    if before is None:
+        return 0.0
+    while time.perf_counter() - start < max_s:
+        time.sleep(slice_s)
+        now = _sched(python)
+        if now is None:
+            break
+        ran = sum(run - before.get(tid, (0, 0))[0] for tid, (run, _) in now.items()) / 1e9
+        if ran < WORKERS_ASLEEP * slice_s:
+            break
+        before = now
+    return time.perf_counter() - start
+
+
 @contextmanager
-def window(probe: bool = True) -> Iterator[Window]:
+def window(probe: bool = True, probed_us: float | None = None) -> Iterator[Window]:
     """Watch one timed window; `.result` (a Quality) is set when the block ends. With `probe`, the reference
-    probe runs just before and just after it (outside its clock)."""
+    probe runs just before and just after it (outside its clock); `probed_us`: the probe before it was run already
+    (by the caller, before settle_workers)."""
     seen = Window()
-    before = probe_us() if probe else None
+    before = probed_us if probed_us is not None else probe_us() if probe else None
     python = _python_threads()   # the workers are the other threads: native ones (OpenMP, ONNX Runtime)
     sched0 = _sched(python)
     try:
@@ -341,4 +369,4 @@ def wait_for_quiet(max_s: float = 2.0, slice_s: float = 0.1, should_stop: Callab
 
 
 __all__ = ["CALLS_SLOW", "DISTURBED_SHARE", "OTHERS_SHARE", "PROBE_SLOW", "Quality", "best_probe_us", "probe_us",
-           "rejudged", "wait_for_quiet", "window"]
+           "rejudged", "settle_workers", "wait_for_quiet", "window"]

@@ -238,6 +238,8 @@ class OrtModule(nn.Module):
     the torch model it was exported from (lab.deploy.edge measures activations on it), kept out of this
     module's submodules and state."""
 
+    own_thread_pool = True   # its calls run on ORT's own threads: lab.measure.bench settles torch's before timing
+
     def __init__(self, session, source: nn.Module | None = None):
         super().__init__()
         self.session = session
