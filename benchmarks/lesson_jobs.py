@@ -152,7 +152,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from dashboard.lab import settings
+    from dashboard.lab import hardware, settings
+    hardware.one_thread_here()   # this thread presses the buttons, as a page's thread does in the app (app.py)
     presets = lesson_presets()
     train_values, compress_values = lesson_values(presets)
     lesson = lesson_description(presets)
