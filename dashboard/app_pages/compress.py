@@ -11,7 +11,8 @@ from dashboard.ui import compress_view, session, share, status, widgets
 
 s = session.page("Compress & benchmark", claims.statement(
                  "Inference is what a model does for the rest of its life, so making it cheaper pays off on every "
-                 "request. Pick techniques, then measure every version on the same test images, in turns, on this machine."))
+                 "request. Pick techniques, then measure every version on the same test images, in turns, on one machine "
+                 "(which one is said beside the figures)."))
 
 # Before the model check: a link opened before training keeps its settings for when there is a model.
 share.apply_query(s, "compress", None, "compress")
