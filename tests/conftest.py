@@ -1,8 +1,8 @@
 """Shared fixtures. Tests run on the bundled digits only: no network anywhere.
 
-Two tiers. `pytest` runs everything (the README's command, and CI's). `pytest -m "not slow"`
-is the fast tier, about 100 s on 2 cores (the README says what was measured, under what load; the
-goal is under a minute): no training longer than a second. A test that
+Two tiers. `pytest` runs everything (the README's command, and CI's). `pytest -m "not slow" -n 2`
+is the fast tier, about a minute on 2 cores in two pytest-xdist workers (the README says what was measured):
+no training longer than a second. A test that
 needs real training (an accuracy target, a full-size run, energy metered around a whole
 pipeline) is marked `slow`; so is every e2e test (tests/e2e/conftest.py) and the wheel build
 (tests/deploy/test_wheel.py). A test that only needs *a* trained model takes `tiny_trained`; a page test that needs
