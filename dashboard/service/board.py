@@ -13,6 +13,10 @@ read has a LIMIT, a nickname belongs to the session (its `public_id`, never its 
 in a class and no look-alike of it can be taken (board_posts.look_alike_keys), and a session posts at a
 bounded rate (board_posts.PostRate). Clearing a class is the presenter's (service.authority, checked
 here where it runs).
+
+Why one module of this size: the board's tables, the one engine per URL that every replica's sessions share and
+the transactions on them (a post, its nickname and the class cap in one) are one storage; what a post may hold
+(board_posts) and the device figures beside it (board_devices) are already their own modules.
 """
 
 from __future__ import annotations
