@@ -76,7 +76,7 @@ PROBE_MEMORY_S = 120.0   # how far back the fastest probe is looked for (a lapto
 OTHERS_SHARE = 0.25
 QUIET_SHARE = 0.25       # of one core: others below this count as a quiet moment to measure again
 SETTLE_MAX_S = 0.5       # the longest wait for this process's workers to stop spinning before a window (settle)
-WORKERS_ASLEEP = 0.1     # of one core, over a 10 ms slice: the workers' running below this counts as asleep
+WORKERS_ASLEEP = 0.1     # of one core, over a 10 ms slice: the workers running or ready to, below this, are asleep
 TASKS = "/proc/self/task"
 
 @dataclass(frozen=True)
@@ -289,8 +289,10 @@ def settle_workers(max_s: float = SETTLE_MAX_S, slice_s: float = 0.01) -> float:
         now = _sched(python)
         if now is None:
             break
-        ran = sum(run - before.get(tid, (0, 0))[0] for tid, (run, _) in now.items()) / 1e9
-        if ran < WORKERS_ASLEEP * slice_s:
+        # Asleep: neither running nor waiting for a core (a spinning worker the machine's load took off its core
+        # waits in the run queue: it is not asleep yet).
+        active = sum(run + wait - sum(before.get(tid, (0, 0))) for tid, (run, wait) in now.items()) / 1e9
+        if active < WORKERS_ASLEEP * slice_s:
             break
         before = now
     return time.perf_counter() - start
