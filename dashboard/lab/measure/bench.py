@@ -233,8 +233,7 @@ def _checked(timed: Callable[[], tuple], phase: str, s: BenchSettings, energy_se
                 or budget.left_s - (time.perf_counter() - since) <= 0 or should_stop():
             break
         retries += 1
-        busy = "the processor is running slower than usual" if q.only_slow else "the server is busy"
-        say(f"{busy}: waiting for a quieter moment, then measuring again (try {retries + 1} of "
+        say(f"{q.retry_words}: waiting for a quieter moment, then measuring again (try {retries + 1} of "
             f"{1 + s.retries})")
         quiet.wait_for_quiet(s.quiet_wait_s, should_stop=should_stop)
     if retries:

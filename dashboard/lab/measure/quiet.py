@@ -140,6 +140,15 @@ class Quality:
         return self.disturbed and self.share <= DISTURBED_SHARE
 
     @property
+    def retry_words(self) -> str:
+        """Why this window is measured again, in the words a student reads while it waits."""
+        if not self.only_slow:
+            return "the server is busy"
+        if self.ran_slow or self.stolen_share > DISTURBED_SHARE:
+            return "the processor is running slower than usual"
+        return "its calls ran slower than its fastest"   # the probe and its cores were fine: the model's calls were not
+
+    @property
     def others_share(self) -> float:
         """This process's other threads' CPU time over the window's wall time."""
         return self.others_cpu_s / self.wall_s if self.wall_s > 0 else 0.0
