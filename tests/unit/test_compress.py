@@ -164,6 +164,8 @@ def test_fp32_layout_choice_is_stated(teacher, digits):
     assert v.layout in v.note and set(v.details["layout_ips_batch256"]) == {"contiguous", "channels_last"}
     ips = v.details["layout_ips_batch256"]
     assert ips[v.layout] == max(ips.values())  # the faster layout is the baseline
+    # ... and at which thread count, so lab.measure.bench holds the measurement's calls to that speed only at it
+    assert v.details["layout_threads"] == torch.get_num_threads()
 
 
 @pytest.mark.slow  # makes every variant of the trained cnn (conftest's cnn_trained)

@@ -260,3 +260,20 @@ def test_a_runtime_with_threads_of_its_own_is_timed_once_torchs_workers_have_set
     settled = [events[i - 1:i + 3] for i, e in enumerate(events) if e == "settle"]
     assert settled == [["probe", "settle", "meter", "window, probed"]] * 4
     assert events.count("window") == 4 and events.count("window, probed") == 4
+
+
+def test_a_measurement_whose_every_call_ran_slower_than_its_layout_choice_timed_is_labelled(tiny_trained,
+                                                                                          tiny_digits, monkeypatch):
+    # Every call slow alike: held only against each other they look steady. Held against the fastest call its layout
+    # choice timed in this process (same module, layout, batch and threads), they are not the model's speed.
+    for name in ("DISTURBED_SHARE", "OTHERS_SHARE", "PROBE_SLOW"):   # only the calls may disturb here
+        monkeypatch.setattr(quiet, name, math.inf)
+    (fp32,) = make_variants(tiny_trained, tiny_digits, ["fp32"])
+    fp32.details = {**fp32.details, "layout_ips_batch256": {fp32.layout: 1e9}, "layout_threads": 1}
+    # Timed at another thread count or batch: not the same speed to hold the calls to.
+    assert bench.layout_call_s(fp32, 256, 1) == 256 / 1e9
+    assert bench.layout_call_s(fp32, 256, 2) == math.inf and bench.layout_call_s(fp32, 64, 1) == math.inf
+    settings = bench.BenchSettings.quick(threads=1, rounds=2, retries=1, quiet_wait_s=0.01)
+    (r,) = bench.measure([fp32], tiny_digits, settings)
+    assert "batch" in r.disturbed and "as long as the model's fastest call" in r.disturbed["batch"]
+    assert min(r.quality["batch"]["calls_slowness"]) > quiet.CALLS_SLOW

@@ -142,7 +142,8 @@ def choose_layout(variant: Variant, dataset: Dataset, seconds: float = 0.3) -> V
     best = max(best_of, key=best_of.get)
     other = "contiguous" if best == "channels_last" else "channels_last"
     chosen = candidates[best]
-    chosen.details = {**variant.details, "layout_ips_batch256": {k: round(s) for k, s in best_of.items()}}
+    chosen.details = {**variant.details, "layout_ips_batch256": {k: round(s) for k, s in best_of.items()},
+                      "layout_threads": torch.get_num_threads()}
     layout_note = f"{best} layout ({best_of[best] / best_of[other]:.2f}x {other} at batch 256 here)"
     chosen.note = f"{chosen.note}; {layout_note}" if chosen.note else layout_note
     return chosen
