@@ -72,9 +72,9 @@ def lesson_description(presets: dict | None = None) -> dict:
 def machine() -> dict:
     import psutil
     import torch
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
-    return {"cpu": cpu, "logical_cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
+
+    from dashboard.lab.hardware import cpu_model
+    return {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
             "memory_gb": round(psutil.virtual_memory().total / 1e9, 1), "python": platform.python_version(),
             "torch": torch.__version__,
             "torch_build": f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only"}

@@ -262,8 +262,8 @@ def add_failed(s: Session, kind: str, config: dict, outcome: str, *, place: Plac
 
 
 def machines(s: Session) -> list[str]:
-    """The other machines the session's runs were trained or measured on (Ray nodes and their CPUs), in order of
-    first use; [] when every run was this server's."""
+    """The other machines the session's runs were trained or measured on (Ray nodes, other replicas of this app,
+    with their CPUs), in order of first use; [] when every run was this server's."""
     names = [run.place.name for run in list(s.runs) if run.place is not None and run.place.remote]
     return list(dict.fromkeys(names))
 

@@ -62,7 +62,7 @@ def figures_caption(machines: list[str]) -> str:
         return ("'figures' says whether a run was measured for you or served from an identical run measured "
                 "earlier on this server;")
     return ("'figures' says whether a run was measured for you or served from an identical run measured earlier, "
-            f"and where: this server, or the compute cluster's node that ran it ({'; '.join(machines)});")
+            f"and where: this server, or the other machine that ran it ({'; '.join(machines)});")
 
 
 def energy_parts(s: Session) -> None:
