@@ -265,6 +265,25 @@ def _sched(skip: set[int]) -> dict[int, tuple[int, int]] | None:
     return out
 
 
+def _any_runnable(skip: set[int]) -> bool:
+    """Whether a thread of this process not in `skip` is running or waiting for a core (state R in its stat)."""
+    try:
+        tids = os.listdir(TASKS)
+    except OSError:
+        return False
+    for tid in tids:
+        if int(tid) in skip:
+            continue
+        try:
+            with open(f"{TASKS}/{tid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]   # after "tid (name)", which may hold spaces
+        except (OSError, IndexError):
+            continue   # a thread that ended meanwhile
+        if state == "R":
+            return True
+    return False
+
+
 def _busy() -> tuple[float, float, float]:
     """(CPU seconds of this process, to the ns; CPU seconds every program on the machine has been busy, and
     seconds the host took the machine's processors away (steal, 0 outside a virtual machine), in 10 ms
@@ -298,10 +317,10 @@ def settle_workers(max_s: float = SETTLE_MAX_S, slice_s: float = 0.01) -> float:
         now = _sched(python)
         if now is None:
             break
-        # Asleep: neither running nor waiting for a core (a spinning worker the machine's load took off its core
-        # waits in the run queue: it is not asleep yet).
+        # Asleep: neither running nor waiting for a core. A spinning worker the machine's load took off its core is
+        # not asleep yet, but its time in the run queue reaches schedstat only once it runs again: its state says it.
         active = sum(run + wait - sum(before.get(tid, (0, 0))) for tid, (run, wait) in now.items()) / 1e9
-        if active < WORKERS_ASLEEP * slice_s:
+        if active < WORKERS_ASLEEP * slice_s and not _any_runnable(python):
             break
         before = now
     return time.perf_counter() - start
