@@ -11,6 +11,7 @@ The component is mounted only after the button, under a new run id each time: a 
 
 from __future__ import annotations
 
+import dataclasses
 import mimetypes
 import secrets
 import time
@@ -61,7 +62,8 @@ def mount(bset: BrowserSet, run_id: str) -> dict | None:
     files = {f"model_{i}": m.onnx for i, m in enumerate(bset.models)}
     return _component(run_id=run_id, models=[m.name for m in bset.models], example=bset.example,
                       shape=list(bset.shape), input_name=onnx_export.INPUT_NAME, output_name=onnx_export.OUTPUT_NAME,
-                      runtime_version=RUNTIME_VERSION, wasm_bytes=WASM_BYTES, height=40, default=None,
+                      runtime_version=RUNTIME_VERSION, wasm_bytes=WASM_BYTES,
+                      timing=dataclasses.asdict(browser_models.BROWSER_TIMING), height=40, default=None,
                       key=f"device_measure_{run_id}", **files)
 
 
@@ -346,7 +348,8 @@ def how_measured(bset: BrowserSet, run: browser_result.DeviceRun) -> str:
     batches = sorted({t.batches for t in run.timings})
     return (f"**Your device**: {run.runtime}; the page's clock has {step}, so calls were timed in batches "
             f"({calls[0] if len(calls) == 1 else f'{calls[0]} to {calls[-1]}'} calls each, "
-            f"{batches[-1]} batches per version, after two 300 ms warm-up passes over every version) and divided: "
+            f"{batches[-1]} batches per version, after two {browser_models.BROWSER_TIMING.warmup_ms:g} ms warm-up "
+            "passes over every version) and divided: "
             f"p50 and {glossary.term('p95')} are over those batch means, which smooth out single slow calls; "
             f"*unsteady*: their p95 is over {browser_result.STEADY_SPREAD:g} times their p50 (your device was doing "
             "something else meanwhile), and no comparison is built on it. The runtime came from "

@@ -39,6 +39,22 @@ SERVER_BENCH = BenchSettings(rounds=3, batch1_min_calls=60, batch1_min_seconds=0
                              batch_min_seconds=0.06, warmup_seconds=0.1, threads=THREADS, energy=False,
                              quiet_wait_s=1.0, retry_budget_s=6.0)
 
+
+
+@dataclass(frozen=True)
+class BrowserTiming:
+    """How the browser times each file (ui/device_component/measure.js, sent with the files): two warm-up passes of
+    `warmup_ms` over every file, then `rounds` rounds over every file in a rotated order, `batches_per_round` batches
+    of each per round, each batch sized to last about `batch_ms` (the page's clock steps by about 0.1 ms, about one
+    call of the lab's cnn, so calls are timed in batches and divided)."""
+    warmup_ms: float = 300.0   # WebAssembly first runs from a quick compile: without it the first batches read 2-6x slow
+    batch_ms: float = 10.0     # 100 steps of a 0.1 ms clock
+    rounds: int = 5
+    batches_per_round: int = 6
+
+
+BROWSER_TIMING = BrowserTiming()
+
 FP32, INT8_STATIC, INT8_DYNAMIC = "fp32", "int8-static", "int8-dynamic"
 _PRUNED = re.compile(r"^pruned-channels-(\d+)(\+onnxruntime)?$")
 
@@ -265,5 +281,5 @@ def fill_server_figures(bset: BrowserSet, dataset: Dataset, *, known: list[Bench
             m.server_disturbed = r.disturbed.get("batch1", "")
 
 
-__all__ = ["FP32", "INT8_DYNAMIC", "INT8_STATIC", "MAX_FILES", "SERVER_BENCH", "THREADS", "BrowserModel",
-           "BrowserSet", "export_set", "fill_server_figures", "plan", "reusable"]
+__all__ = ["BROWSER_TIMING", "FP32", "INT8_DYNAMIC", "INT8_STATIC", "MAX_FILES", "SERVER_BENCH", "THREADS",
+           "BrowserModel", "BrowserSet", "BrowserTiming", "export_set", "fill_server_figures", "plan", "reusable"]

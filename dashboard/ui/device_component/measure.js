@@ -2,10 +2,11 @@
 // browser with onnxruntime-web's WebAssembly CPU build, one thread, and sends the timings back once per run id.
 //
 // How it times: the page clock (performance.now) steps by about 0.1 ms and one call of the lab's cnn takes about
-// that long, so calls are timed in batches and divided: a warm-up first, two passes of WARMUP_MS over every file
-// (without it the first batches read 2-6x slow), then ROUNDS rounds over every file in a rotated order,
-// BATCHES_PER_ROUND batches of each per round, each batch sized to last about BATCH_MS. Nothing else runs inside a timed batch; between batches the page
-// gets a moment to draw its progress line.
+// that long, so calls are timed in batches and divided: a warm-up first, two passes of timing.warmup_ms over every
+// file (without it the first batches read 2-6x slow), then timing.rounds rounds over every file in a rotated order,
+// timing.batches_per_round batches of each per round, each batch sized to last about timing.batch_ms. The timing comes
+// with the files (lab.deploy.browser_models.BROWSER_TIMING). Nothing else runs inside a timed batch; between batches
+// the page gets a moment to draw its progress line.
 //
 // Before the models: the round trip from this browser to the app, timed as ROUND_TRIPS small requests to the
 // server's health check (/_stcore/health, a few bytes) after one untimed request that opens the connection; the
@@ -17,10 +18,6 @@
 (function () {
   "use strict";
 
-  const WARMUP_MS = 300;
-  const BATCH_MS = 10;           // 100 steps of a 0.1 ms clock
-  const ROUNDS = 5;
-  const BATCHES_PER_ROUND = 6;
   const MAX_CALLS_PER_BATCH = 5000;
   const ROUND_TRIPS = 7;
   const WASM_FILE = "ort-wasm-simd-threaded.wasm";
@@ -143,6 +140,7 @@
     ort.env.wasm.numThreads = 1;   // threads need cross-origin isolation, which the app's pages do not have
     ort.env.wasm.wasmBinary = runtime.binary;
     ort.env.wasm.wasmPaths = { mjs: new URL(MJS_FILE, window.location.href).href };
+    const timing = args.timing;   // warmup_ms, batch_ms, rounds, batches_per_round
     const step = clockStep();
     const input = new Float32Array(args.example.slice().buffer);
     const feeds = () => ({ [args.input_name]: new ort.Tensor("float32", input, args.shape) });
@@ -172,17 +170,17 @@
         await pause();
         let calls = 0;
         const t0 = performance.now();
-        while (performance.now() - t0 < WARMUP_MS) { await f.session.run(f.feeds); calls++; }
+        while (performance.now() - t0 < timing.warmup_ms) { await f.session.run(f.feeds); calls++; }
         const perCall = (performance.now() - t0) / calls;
-        f.n = Math.max(1, Math.min(MAX_CALLS_PER_BATCH, Math.ceil(BATCH_MS / perCall)));
+        f.n = Math.max(1, Math.min(MAX_CALLS_PER_BATCH, Math.ceil(timing.batch_ms / perCall)));
       }
     }
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < timing.rounds; r++) {
       const order = files.slice(r % files.length).concat(files.slice(0, r % files.length));
       for (const f of order) {
-        say("Measuring " + f.name + ": round " + (r + 1) + " of " + ROUNDS + "…");
+        say("Measuring " + f.name + ": round " + (r + 1) + " of " + timing.rounds + "…");
         await pause();
-        for (let b = 0; b < BATCHES_PER_ROUND; b++) {
+        for (let b = 0; b < timing.batches_per_round; b++) {
           const start = performance.now();
           for (let i = 0; i < f.n; i++) await f.session.run(f.feeds);
           f.means.push((performance.now() - start) / f.n);
