@@ -1,8 +1,8 @@
 """Shared fixtures. Tests run on the bundled digits only: no network anywhere.
 
-Two tiers. `pytest` runs everything (the README's command, and CI's). `pytest -m "not slow" -n 2`
-is the fast tier, about a minute on 2 cores in two pytest-xdist workers (the README says what was measured):
-no training longer than a second. A test that
+Two tiers. `pytest -n 2` runs everything in two pytest-xdist workers (the README's command, and CI's; share_group
+below says which tests run together). `pytest -m "not slow" -n 2` is the fast tier, about a minute on 2 cores (the
+README says what was measured): no training longer than a second. A test that
 needs real training (an accuracy target, a full-size run, energy metered around a whole
 pipeline) is marked `slow`; so is every e2e test (tests/e2e/conftest.py) and the wheel build
 (tests/deploy/test_wheel.py). A test that only needs *a* trained model takes `tiny_trained`; a page test that needs
@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.error import URLError
@@ -29,6 +30,49 @@ import torch
 from torchvision import datasets as tv_datasets
 from dashboard.lab.inputs.data import load_dataset
 from tests.keys import PRESENTER_KEY
+
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")   # set in each of `pytest -n 2`'s workers
+if XDIST_WORKER:
+    # Two workers share the 2 cores: torch on one thread each, unless a test asks for more, so neither worker's
+    # OpenMP threads spin on a core the other worker holds.
+    torch.set_num_threads(1)
+CNN_TRAINED = ("tests/unit/test_train.py", "tests/unit/test_compress.py")   # they share cnn_trained (three epochs)
+
+
+def share_group(nodeid: str) -> str:
+    """Which tests `pytest -n 2` runs in one worker, by what they share, so it is made once per run: the browser tests
+    one server and one Chromium, test_train and test_compress the cnn_trained model, every other file its module's
+    fixtures."""
+    path = nodeid.split("::")[0]
+    if path.startswith("tests/e2e/"):
+        return "browser"
+    return "cnn_trained" if path in CNN_TRAINED else path
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:   # no pytest-xdist: one process, nothing to schedule
+    pass
+else:
+    class ByWhatTheyShare(LoadScopeScheduling):
+        """xdist's scope scheduling, with share_group as the scope: a whole group goes to one worker. (xdist's own
+        --dist loadgroup marks the groups in the test ids, which pytest 9.2 no longer lets it change.)"""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return share_group(nodeid)
+
+    def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadScopeScheduling:
+        config.option.loadscopereorder = False   # the groups in collection order (see below)
+        return ByWhatTheyShare(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In `pytest -n 2`'s workers, the groups in the order they are handed out: the browser tests first, the longest
+    group by far, so the other worker takes everything else meanwhile; then the groups with the most tests (xdist's
+    own order), so no large one is left for the end. In one process the order stays."""
+    if XDIST_WORKER:
+        size = Counter(share_group(item.nodeid) for item in items)
+        items.sort(key=lambda item: (share_group(item.nodeid) != "browser", -size[share_group(item.nodeid)]))
 
 
 @pytest.fixture(scope="session")
@@ -53,14 +97,15 @@ def tiny_trained(tiny_digits):
 
 @pytest.fixture(scope="session")
 def cnn_trained(digits):
-    """The default cnn after three real epochs on all 8,000 bundled digits, on 2 threads (slow tests only: a few
-    seconds on a quiet 2-core machine): tests/unit/test_train.py checks what it reaches, test_compress.py makes
-    every variant of it. Shared by the whole session: use it read-only."""
+    """The default cnn after three real epochs on all 8,000 bundled digits, on torch's threads (2 on a 2-core machine,
+    1 in each of `pytest -n 2`'s workers; slow tests only: a few seconds on a quiet 2-core machine):
+    tests/unit/test_train.py checks what it reaches, test_compress.py makes every variant of it. Shared by the whole
+    session: use it read-only."""
     from dashboard.lab.training.train import TrainConfig, train
 
     before = torch.get_num_threads()
     try:
-        return train(TrainConfig(model="cnn", epochs=3, threads=2), digits)
+        return train(TrainConfig(model="cnn", epochs=3, threads=before), digits)
     finally:
         torch.set_num_threads(before)
 

@@ -23,6 +23,7 @@ PAGE_HEADINGS = {  # sidebar link -> the page's title (st.title)
 }
 TRAIN_S = 180_000      # ms: one epoch of the bundled digits on 2 busy cores, with margin
 SETTLE_S = 60_000
+GRACE_S = 5            # s: the browser tests' server stops a job this long after its last tab closed (conftest.py)
 
 
 

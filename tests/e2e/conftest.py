@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.server import Server, start_server, stop_server, wait_healthy
-from tests.e2e.browse import unlock_presenter
+from tests.e2e.browse import GRACE_S, unlock_presenter
 from tests.keys import E2E_PRESENTER_KEY
 
 HERE = Path(__file__).resolve().parent
@@ -29,8 +29,9 @@ BROWSER_ARGS = [
 SERVER_START_TIMEOUT_S = 90  # torch imports slowly on a busy 2-core box
 # The server's measurements: the app's timing windows cut short and every window counted quiet (tests/quick_timing.py),
 # as in the page tests that count them quiet: these tests check what a student sees and does, not this machine's speed,
-# and a busy machine (Chromium and pytest share its 2 cores) must not change what a page shows.
-QUICK_TIMING = "from tests import quick_timing\nquick_timing.apply()\nquick_timing.all_quiet()"
+# and a busy machine (Chromium and pytest share its 2 cores) must not change what a page shows. Its pages redraw about
+# every second, so a test waits for what they show rather than for the app's longer intervals.
+QUICK_TIMING = "from tests import quick_timing\nquick_timing.apply()\nquick_timing.all_quiet()\nquick_timing.quick_polls()"
 TRACEBACK = "Traceback (most recent call last)"
 
 
@@ -59,10 +60,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def app_server() -> Iterator[Server]:
     """The real app on a free localhost port, with a temporary HOME; always terminated."""
     with tempfile.TemporaryDirectory(prefix="til-e2e-home-") as home:
-        # A closed tab's job is stopped 5 s after (30 s by default): the test need not wait long.
-        server = start_server(Path(home), {"TRAIN_INFER_LAB_DISCONNECT_GRACE_S": "5",
-                                           "TRAIN_INFER_LAB_PRESENTER_KEY": E2E_PRESENTER_KEY},
-                              before=QUICK_TIMING)
+        # A closed tab's job is stopped GRACE_S after (30 s by default): the test need not wait long.
+        env = {"TRAIN_INFER_LAB_DISCONNECT_GRACE_S": str(GRACE_S), "TRAIN_INFER_LAB_PRESENTER_KEY": E2E_PRESENTER_KEY}
+        if os.environ.get("PYTEST_XDIST_WORKER"):   # another worker runs tests beside it: one core each (conftest.py)
+            env["TRAIN_INFER_LAB_THREADS"] = "1"
+        server = start_server(Path(home), env, before=QUICK_TIMING)
         try:
             wait_healthy(server, SERVER_START_TIMEOUT_S)
             yield server

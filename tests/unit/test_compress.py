@@ -28,8 +28,7 @@ def teacher(cnn_trained):
 
 
 @pytest.fixture(scope="module")
-def variants(teacher, digits):
-    torch.set_num_threads(2)
+def variants(teacher, digits):   # on torch's threads: 2 on a 2-core machine, 1 in each of `pytest -n 2`'s workers
     return {v.name: v for v in make_variants(teacher, digits, NAMES, QUICK)}
 
 

@@ -121,7 +121,7 @@ def test_conv_nets_train_channels_last_on_the_cpu_and_the_mlp_contiguous(digits)
 
 @pytest.mark.slow  # two cnn trainings on 4,000 digits to compare accuracies
 def test_bf16_lands_near_fp32_or_is_refused_with_the_reason(digits):
-    config = TrainConfig(model="cnn", epochs=1, threads=2, train_images=4000)
+    config = TrainConfig(model="cnn", epochs=1, threads=torch.get_num_threads(), train_images=4000)
     if "bf16" not in precision_choices("cpu"):
         with pytest.raises(ValueError, match="no native bf16"):
             Training(dataclasses.replace(config, precision="bf16"), digits)
