@@ -82,6 +82,19 @@ def wait_until(predicate, timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
+@pytest.fixture(autouse=True)
+def _runner_idle():
+    """Each test starts with the runner and the compute slot idle, the slot with its one place: these tests count the
+    jobs ahead of theirs, and what an earlier test in this process left running (which tests run before these depends
+    on `pytest -n 2`'s workers) would be one more."""
+    deadline = time.monotonic() + 60
+    while RUNNER.queue() or COMPUTE.queue_labels():
+        assert time.monotonic() < deadline, (f"left by an earlier test: jobs {RUNNER.queue()}, "
+                                             f"compute slot {COMPUTE.queue_labels()}")
+        time.sleep(0.05)
+    assert COMPUTE.capacity == 1, f"an earlier test left the compute slot with {COMPUTE.capacity} places"
+
+
 def test_one_job_per_session_and_waiters_know_their_place(clock):
     a, b, c = REGISTRY.create(), REGISTRY.create(), REGISTRY.create()
     release, started = threading.Event(), threading.Event()
