@@ -277,3 +277,24 @@ def test_a_measurement_whose_every_call_ran_slower_than_its_layout_choice_timed_
     (r,) = bench.measure([fp32], tiny_digits, settings)
     assert "batch" in r.disturbed and "as long as the model's fastest call" in r.disturbed["batch"]
     assert min(r.quality["batch"]["calls_slowness"]) > quiet.CALLS_SLOW
+
+
+def test_a_running_thread_reads_as_runnable_and_a_sleeping_one_does_not():
+    # settle_workers' second test (state R): a spinning worker the machine's load took off its core has no run-queue
+    # wait in schedstat until it runs again. This thread, reading its own state, is running; one asleep on an event
+    # is not.
+    import os
+    import threading
+
+    asleep, ready = threading.Event(), threading.Event()
+    sleeper = threading.Thread(target=lambda: (ready.set(), asleep.wait(30)))
+    sleeper.start()
+    try:
+        ready.wait(30)
+        time.sleep(0.05)   # into its wait
+        every = {int(tid) for tid in os.listdir("/proc/self/task")}
+        assert quiet._any_runnable(every - {threading.get_native_id()}) is True
+        assert quiet._any_runnable(every - {sleeper.native_id}) is False
+    finally:
+        asleep.set()
+        sleeper.join()

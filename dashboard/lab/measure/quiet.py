@@ -246,8 +246,8 @@ def _python_threads() -> set[int]:
     return {t.native_id for t in threading.enumerate() if t.native_id is not None}
 
 
-def _sched(skip: set[int]) -> dict[int, tuple[int, int]] | None:
-    """(run ns, run-queue wait ns) of every thread of this process not in `skip`; None without schedstat."""
+def _read_tasks(skip: set[int], name: str) -> dict[int, str] | None:
+    """/proc/self/task/<tid>/<name> of every thread of this process not in `skip`; None where /proc has no tasks."""
     try:
         tids = os.listdir(TASKS)
     except OSError:
@@ -257,31 +257,29 @@ def _sched(skip: set[int]) -> dict[int, tuple[int, int]] | None:
         if int(tid) in skip:
             continue
         try:
-            with open(f"{TASKS}/{tid}/schedstat") as f:
-                run, wait = f.read().split()[:2]
-            out[int(tid)] = (int(run), int(wait))
-        except (OSError, ValueError):
+            with open(f"{TASKS}/{tid}/{name}") as f:
+                out[int(tid)] = f.read()
+        except OSError:
             continue   # a thread that ended meanwhile
     return out
 
 
+def _sched(skip: set[int]) -> dict[int, tuple[int, int]] | None:
+    """(run ns, run-queue wait ns) of every thread of this process not in `skip`; None without schedstat."""
+    read = _read_tasks(skip, "schedstat")
+    if read is None:
+        return None
+    out = {}
+    for tid, text in read.items():
+        run, wait = text.split()[:2]
+        out[tid] = (int(run), int(wait))
+    return out
+
+
 def _any_runnable(skip: set[int]) -> bool:
-    """Whether a thread of this process not in `skip` is running or waiting for a core (state R in its stat)."""
-    try:
-        tids = os.listdir(TASKS)
-    except OSError:
-        return False
-    for tid in tids:
-        if int(tid) in skip:
-            continue
-        try:
-            with open(f"{TASKS}/{tid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]   # after "tid (name)", which may hold spaces
-        except (OSError, IndexError):
-            continue   # a thread that ended meanwhile
-        if state == "R":
-            return True
-    return False
+    """Whether a thread of this process not in `skip` is running or waiting for a core (state R in its stat, which
+    follows "tid (name)", a name that may hold spaces)."""
+    return any(text.rsplit(")", 1)[-1].split()[:1] == ["R"] for text in (_read_tasks(skip, "stat") or {}).values())
 
 
 def _busy() -> tuple[float, float, float]:
