@@ -71,8 +71,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     group by far, so the other worker takes everything else meanwhile; then the groups with the most tests (xdist's
     own order), so no large one is left for the end. In one process the order stays."""
     if XDIST_WORKER:
-        size = Counter(share_group(item.nodeid) for item in items)
-        items.sort(key=lambda item: (share_group(item.nodeid) != "browser", -size[share_group(item.nodeid)]))
+        group = {item.nodeid: share_group(item.nodeid) for item in items}
+        size = Counter(group.values())
+        items.sort(key=lambda item: (group[item.nodeid] != "browser", -size[group[item.nodeid]]))
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,6 @@ SERVER_BENCH = BenchSettings(rounds=3, batch1_min_calls=60, batch1_min_seconds=0
                              quiet_wait_s=1.0, retry_budget_s=6.0)
 
 
-
 @dataclass(frozen=True)
 class BrowserTiming:
     """How the browser times each file (ui/device_component/measure.js, sent with the files): two warm-up passes of
