@@ -15,34 +15,32 @@ screenshots; it exits 1 if a step did not happen. Not in CI (it needs caddy, and
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.server import free_port, start_server, stop_server, wait_healthy  # noqa: E402
+from benchmarks.server import Server, free_port, start_server, stop_server, wait_healthy  # noqa: E402
 from tests.service.board_kit import throwaway_postgres  # noqa: E402
 
-CADDYFILE = """{{
-	admin off
-}}
-:{port} {{
-	reverse_proxy {upstreams} {{
-		lb_policy cookie lab_replica
-		fail_duration 30s
-		lb_try_duration 10s
-		flush_interval -1
-	}}
-}}
-"""
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
+# deploy/Caddyfile finds the replicas by the compose service's name; here they are two local ports.
+DYNAMIC = re.compile(r"\n[ \t]*# every replica[^\n]*\n[ \t]*dynamic a \{.*?\}\n", re.S)
 KEY = "local-check-presenter-key"
+
+
+def local_caddyfile(port: int, upstreams: str) -> str:
+    """deploy/Caddyfile as it is (its sticky cookie, retries, streaming), listening on `port` and proxying to
+    `upstreams` instead of looking up the compose service."""
+    text, found = DYNAMIC.subn(f"\n\t\tto {upstreams}\n", CADDYFILE.read_text(), count=1)
+    if not found or ":80 {" not in text:
+        raise SystemExit("deploy/Caddyfile no longer has ':80' and its 'dynamic a' block: update local_caddyfile")
+    return text.replace(":80 {", f":{port} {{", 1)
 
 
 def ray(*args: str) -> None:
@@ -122,13 +120,13 @@ def main() -> int:
                 wait_healthy(server, 120)
             port = free_port()
             upstreams = " ".join(s.url.removeprefix("http://") for s in servers)
-            caddyfile = args.out / "Caddyfile"
-            caddyfile.write_text(CADDYFILE.format(port=port, upstreams=upstreams))
+            caddyfile, log = args.out / "Caddyfile", args.out / "caddy.log"
+            caddyfile.write_text(local_caddyfile(port, upstreams))
             caddy = subprocess.Popen(["caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
-                                     stdout=(args.out / "caddy.log").open("wb"), stderr=subprocess.STDOUT)
-            time.sleep(2)
-            return students(f"http://127.0.0.1:{port}", args.out,
-                            {f"replica-{i}": s.url for i, s in enumerate(servers, 1)})
+                                     stdout=log.open("wb"), stderr=subprocess.STDOUT)
+            proxy = f"http://127.0.0.1:{port}"
+            wait_healthy(Server(caddy, proxy, log), 30)   # the app's health check, through the proxy
+            return students(proxy, args.out, {f"replica-{i}": s.url for i, s in enumerate(servers, 1)})
         finally:
             if caddy is not None:
                 caddy.terminate()
