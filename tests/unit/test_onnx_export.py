@@ -14,6 +14,14 @@ from dashboard.lab.serving import onnx_export
 from dashboard.lab.training.models import MODEL_NAMES, ModelSpec, build_model
 
 
+@pytest.fixture(autouse=True)
+def _nothing_kept():
+    """Each test starts with no file kept from an earlier export (onnx_export.made), so it meets the exporter."""
+    onnx_export.made.clear()
+    yield
+    onnx_export.made.clear()
+
+
 def _tiny() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
@@ -78,3 +86,92 @@ def test_every_model_exports_with_dynamo_and_agrees(name, shape):
     print(f"{name} {shape}: {how}, {time.perf_counter() - start:.2f} s, {len(model_bytes) / 1024:.0f} KiB")
     assert how == onnx_export.DYNAMO
     _check_runs_and_agrees(model_bytes, module, shape)
+
+
+@pytest.fixture
+def counted_exports(monkeypatch) -> list[bytes]:
+    """The maintained exporter replaced by one that gives new bytes each call; the list holds what it gave."""
+    given: list[bytes] = []
+
+    def exporter(module, example):
+        given.append(f"file {len(given)}".encode())
+        return given[-1]
+
+    monkeypatch.setattr(onnx_export, "_dynamo", exporter)
+    return given
+
+
+def test_the_same_model_is_exported_once_and_anything_that_changes_the_file_exports_again(counted_exports):
+    module, example = _tiny(), torch.zeros(1, 1, 8, 8)
+    first, how = onnx_export.export(module, example)
+    assert how == onnx_export.DYNAMO
+    assert onnx_export.export(module, example) == (first, how)
+    assert onnx_export.export(_tiny(), example)[0] == first        # a fresh copy with the same weights
+    assert len(counted_exports) == 1
+
+    with torch.no_grad():
+        module[0].weight[0, 0, 0, 0] += 1.0                       # one weight
+    assert onnx_export.export(module, example)[0] == counted_exports[-1] != first
+    module.train()                                                 # train mode exports another graph
+    onnx_export.export(module, example)
+    module.eval()
+    onnx_export.export(module, torch.zeros(1, 1, 12, 12))          # another input shape
+    module[2].kernel_size = 4                                      # a setting that is not a weight
+    onnx_export.export(module, example)
+    assert len(counted_exports) == 5
+
+
+class Scaled(nn.Module):
+    """A module whose setting is a plain attribute, not printed and not a weight."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
+def test_a_plain_attribute_that_changes_the_graph_exports_again(counted_exports):
+    module, example = nn.Sequential(Scaled(2.0), _tiny()), torch.zeros(1, 1, 8, 8)
+    onnx_export.export(module, example)
+    module[0].factor = 3.0
+    onnx_export.export(module, example)
+    assert len(counted_exports) == 2
+
+
+def test_a_module_with_hooks_is_exported_every_time(counted_exports):
+    module, example = _tiny(), torch.zeros(1, 1, 8, 8)
+    module[0].register_forward_pre_hook(lambda m, args: None)
+    onnx_export.export(module, example)
+    onnx_export.export(module, example)
+    assert len(counted_exports) == 2
+
+
+def test_only_the_last_few_files_are_kept(counted_exports):
+    example = torch.zeros(1, 1, 8, 8)
+    models = []
+    for i in range(onnx_export.KEPT_FILES + 1):
+        models.append(_tiny())
+        with torch.no_grad():
+            models[-1][0].bias.fill_(float(i))
+        onnx_export.export(models[-1], example)
+    onnx_export.export(models[-1], example)                      # the newest is kept
+    assert len(counted_exports) == onnx_export.KEPT_FILES + 1
+    onnx_export.export(models[0], example)                       # the oldest was let go
+    assert len(counted_exports) == onnx_export.KEPT_FILES + 2
+
+
+def test_a_fallback_is_not_kept_and_the_maintained_exporter_is_tried_again(monkeypatch):
+    tried = []
+
+    def broken(module, example):
+        tried.append(1)
+        raise RuntimeError("dynamo could not trace this")
+
+    monkeypatch.setattr(onnx_export, "_dynamo", broken)
+    monkeypatch.setattr(onnx_export, "_legacy", lambda module, example: b"legacy file")
+    module = _tiny()
+    assert onnx_export.export(module, torch.zeros(1, 1, 8, 8))[0] == b"legacy file"
+    assert onnx_export.export(module, torch.zeros(1, 1, 8, 8))[0] == b"legacy file"
+    assert len(tried) == 2
