@@ -7,7 +7,9 @@
 A job lives on the server, not in the script run that started it: clicking elsewhere,
 leaving the page, a second click or a refresh neither pauses nor breaks it. It takes the
 process-wide compute slot (service.slot.COMPUTE) once, when its heavy part starts, after an
-optional `prepare` step that needs no slot (loading or downloading a dataset). While it waits
+optional `prepare` step that needs no slot (loading or downloading a dataset). Its place in line is
+taken when it is submitted: a job submitted later never goes before it, however long it prepares (the
+wait estimate, `eta_s`, counts the jobs ahead in that order too). While it waits
 it knows its place in line and an estimated wait. Its body runs in bounded pieces and checks
 `job.stopping` between them, so a Stop releases the slot within about a second. Each session
 has at most one job queued or running. The thread count is the server's: every job sets it
@@ -69,6 +71,7 @@ class Job:
     view: dict[str, Any] = field(default_factory=dict)   # kind-specific live data for the page
     result: Any = None
     slot: Slot | None = None      # the slot it waits in (service.backend); None: the server's COMPUTE
+    ticket: int | None = None     # its place in that slot's line, taken when it was submitted (Slot.ticket)
     where: str = ""               # "" in this process, else where its heavy part ran ("Ray node 1a2b3c4d")
     hardware: dict | None = None  # that node's hardware as its worker reported it (HardwareInfo.to_dict())
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -168,6 +171,7 @@ class JobRunner:
                 raise Busy(f"The server's queue is full ({cap} jobs running or waiting, its limit): try again in "
                            "a few minutes, when some have finished.")
             job.owner = owner
+            job.ticket = (job.slot or COMPUTE).ticket()   # its place in line is its submission's, not its thread's
             self._jobs.append(job)
             self._by_owner[owner] = job
         thread = threading.Thread(target=self._run, args=(job, body, prepare, finish),
@@ -222,7 +226,8 @@ class JobRunner:
                 job.message = f"waiting for its turn ({w.ahead} ahead)"
 
             slot = job.slot or COMPUTE
-            with slot.hold(job.label, on_wait=on_wait, cancelled=lambda: job.stopping, poll_s=0.25):
+            with slot.hold(job.label, on_wait=on_wait, cancelled=lambda: job.stopping, poll_s=0.25,
+                           ticket=job.ticket):
                 try:
                     job.state, job.started_at, job.ahead = RUNNING, time.time(), 0
                     job.message = "starting"

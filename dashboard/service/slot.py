@@ -70,11 +70,25 @@ class Slot:
     def _place(self, ticket: int) -> int:
         return next(i for i, (t, _) in enumerate(self._queue) if t == ticket)
 
+    def ticket(self) -> int:
+        """A place in line taken now, for a caller that reaches `hold` later (service.jobs takes one when a job is
+        submitted, then prepares it): it waits behind those who took theirs before, not behind those who arrived
+        before it."""
+        with self._cond:
+            return next(self._tickets)
+
+    def _join(self, ticket: int, label: str) -> None:
+        """Into the line by ticket, behind every holder (holders stay at the front) and every earlier ticket."""
+        held = {t for t, _ in self._owners.values()}
+        at = next((i for i, (t, _) in enumerate(self._queue) if t not in held and t > ticket), len(self._queue))
+        self._queue.insert(at, (ticket, label))
+
     @contextmanager
     def hold(self, label: str = "work", *, on_wait: Callable[[Waiting], None] | None = None,
              poll_s: float = 0.5, timeout_s: float | None = None,
-             cancelled: Callable[[], bool] | None = None) -> Iterator[None]:
-        """Run the block when it is this caller's turn; `on_wait` is called while waiting.
+             cancelled: Callable[[], bool] | None = None, ticket: int | None = None) -> Iterator[None]:
+        """Run the block when it is this caller's turn (`ticket`: a place taken earlier with `ticket()`); `on_wait`
+        is called while waiting.
 
         `cancelled()` is checked every `poll_s` while waiting: when it turns true the caller
         leaves the queue and Cancelled is raised (the slot was never held)."""
@@ -83,8 +97,9 @@ class Slot:
             if me in self._owners:
                 self._owners[me][1] += 1
             else:
-                ticket = next(self._tickets)
-                self._queue.append((ticket, label))
+                if ticket is None:
+                    ticket = next(self._tickets)
+                self._join(ticket, label)
                 start = time.monotonic()
                 try:
                     # Holders are always at the front (only they and those before them ever leave it), so a

@@ -211,9 +211,30 @@ def test_memory_is_handed_back_by_the_last_job_of_a_busy_spell_not_while_others_
     release = threading.Event()
     long = jobs.RELEASE_AFTER_S
     first = RUNNER.submit(a.token, Job("training", "first"), lambda job: (clock.advance(long), release.wait(30)))
+    wait_until(lambda: first.state == RUNNING)   # a free slot goes to whichever job's thread gets there first
     second = RUNNER.submit(b.token, Job("training", "second"), lambda job: clock.advance(long))
     wait_until(lambda: second.ahead == 1)
     release.set()
     assert first.wait(30) and second.wait(30) and (first.state, second.state) == (DONE, DONE)
     assert runner_done(first) and runner_done(second)
     assert calls == ["released"]   # once: by the second, whom nobody waited behind
+
+
+def test_a_job_submitted_earlier_goes_first_however_long_it_prepares(clock):
+    """Its place in line is its submission's: one that loads its data longer is not passed by a later one, so the order
+    of service is the order eta_s counts in."""
+    a, b, c = REGISTRY.create(), REGISTRY.create(), REGISTRY.create()
+    release, prepared = threading.Event(), threading.Event()
+    order: list[str] = []
+    first = RUNNER.submit(a.token, Job("training", "a's job"), blocker(release))
+    wait_until(lambda: first.state == RUNNING)
+    slow = RUNNER.submit(b.token, Job("training", "b's job, loading its data", estimate_s=8),
+                         lambda job: order.append("b"), prepare=lambda job: prepared.wait(30) and None)
+    quick = RUNNER.submit(c.token, Job("training", "c's job", estimate_s=8), lambda job: order.append("c"))
+    wait_until(lambda: quick.ahead == 1)       # b is still preparing: only a's job holds the slot
+    assert RUNNER.eta_s(quick) > RUNNER.eta_s(slow)   # ... yet the estimate already counts b's before c's
+    prepared.set()
+    wait_until(lambda: slow.ahead == 1 and quick.ahead == 2)
+    release.set()
+    assert all(job.wait(10) and job.state == DONE for job in (first, slow, quick))
+    assert order == ["b", "c"]

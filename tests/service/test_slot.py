@@ -106,3 +106,32 @@ def test_a_slot_with_two_places_runs_two_at_once_and_the_third_waits_its_turn():
     for t in threads:
         t.join(5)
     assert not slot.busy and slot.queue_labels() == []
+
+
+def test_a_place_taken_earlier_goes_before_later_ones_but_never_before_a_holder():
+    slot = Slot()
+    early = slot.ticket()            # taken first, used last (a job still preparing)
+    late_holder = slot.ticket()      # a later ticket that already holds the slot
+    order, release = [], threading.Event()
+
+    def hold(name, ticket=None, wait_for=None):
+        with slot.hold(name, ticket=ticket, poll_s=0.01):
+            order.append(name)
+            if wait_for is not None:
+                wait_for.wait(5)
+
+    def start(*args):
+        n = len(slot.queue_labels())
+        t = threading.Thread(target=hold, args=args)
+        t.start()
+        while len(slot.queue_labels()) == n:
+            time.sleep(0.001)
+        return t
+
+    threads = [start("holder", late_holder, release), start("arrived first, no ticket")]
+    threads.append(start("submitted first", early))
+    assert slot.queue_labels() == ["holder", "submitted first", "arrived first, no ticket"]
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert order == ["holder", "submitted first", "arrived first, no ticket"]
