@@ -21,18 +21,24 @@ from urllib.error import URLError
 
 import pytest
 
+# No cyclic garbage collection while the tests are imported and collected (turned back on in
+# pytest_collection_finish): importing torch and rewriting the test files' asserts leave half a million objects,
+# and each automatic full collection walked them all, 2.2 s of every process's 9.6 s start-up.
+gc.disable()
+
 # One test process makes hundreds of sessions in the one registry, each held by its test: the server's cap
 # (120) is for a room. Tests of the cap set their own (tests/service/test_authority.py).
 os.environ.setdefault("TRAIN_INFER_LAB_MAX_SESSIONS", "2000")
 
 import dashboard  # noqa: F401, I001  first: its OpenMP default must precede torch
-import torch
-from torchvision import datasets as tv_datasets
-from dashboard.lab.inputs.data import load_dataset
 from tests.keys import PRESENTER_KEY
 
+# torch, torchvision and the engine are imported where a fixture needs them, not here: `pytest -n 2`'s first
+# process only hands out the tests, and importing them there (2.5 s) delayed both workers' start.
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")   # set in each of `pytest -n 2`'s workers
 if XDIST_WORKER:
+    import torch
+
     # Two workers share the 2 cores: torch on one thread each, unless a test asks for more, so neither worker's
     # OpenMP threads spin on a core the other worker holds.
     torch.set_num_threads(1)
@@ -66,6 +72,10 @@ else:
         return ByWhatTheyShare(config, log)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.enable()   # from here on, _frozen_heap keeps what was made so far out of every collection
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """In `pytest -n 2`'s workers, the groups in the order they are handed out: the browser tests first, the longest
     group by far, so the other worker takes everything else meanwhile; then the groups with the most tests (xdist's
@@ -78,6 +88,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def digits():
+    from dashboard.lab.inputs.data import load_dataset
+
     return load_dataset("digits")
 
 
@@ -102,6 +114,8 @@ def cnn_trained(digits):
     1 in each of `pytest -n 2`'s workers; slow tests only: a few seconds on a quiet 2-core machine):
     tests/unit/test_train.py checks what it reaches, test_compress.py makes every variant of it. Shared by the whole
     session: use it read-only."""
+    import torch
+
     from dashboard.lab.training.train import TrainConfig, train
 
     before = torch.get_num_threads()
@@ -194,6 +208,8 @@ def _frozen_heap():
 @pytest.fixture(autouse=True)
 def _torch_threads():
     # The suite must fit 2 cores; one thread keeps tests from fighting each other.
+    import torch
+
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
@@ -211,6 +227,8 @@ def no_downloads(monkeypatch):
     Fashion-MNIST try each mirror and raise RuntimeError("Error downloading ..."), CIFAR-10's
     urllib raises URLError (see torchvision/datasets/mnist.py and cifar.py).
     """
+    from torchvision import datasets as tv_datasets
+
     def mnist_download(self) -> None:
         if self._check_exists():
             return
@@ -234,6 +252,7 @@ def training_alongside():
     import threading
     from contextlib import contextmanager
 
+    import torch
     import torch.nn.functional as F
 
     from dashboard.lab.training.models import ModelSpec, build_model

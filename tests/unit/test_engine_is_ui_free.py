@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import dashboard.lab
 
 LAB = Path(dashboard.lab.__file__).parent
@@ -21,6 +23,7 @@ def test_no_module_under_lab_imports_streamlit():
     assert offenders == []
 
 
+@pytest.mark.slow  # a fresh interpreter (torch import: seconds); the fast tier has the test above and test_layers.py
 def test_importing_every_engine_module_loads_no_streamlit():
     modules = [m.name for m in pkgutil.walk_packages([str(LAB)], "dashboard.lab.")]
     assert "dashboard.lab.training.train" in modules

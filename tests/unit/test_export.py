@@ -58,6 +58,7 @@ def test_the_onnx_file_runs_in_onnxruntime_at_any_batch_and_agrees(cnn, files, t
     assert one.shape == (1, 10)
 
 
+@pytest.mark.slow  # a fresh interpreter (torch import: seconds)
 def test_the_script_runs_as_written_next_to_the_files(files, tmp_path):
     for kind, content in (("onnx", files.onnx), ("pt", files.pt)):
         (tmp_path / files.file_name(kind)).write_bytes(content)

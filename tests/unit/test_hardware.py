@@ -96,6 +96,7 @@ def _glibc_with_mallinfo2() -> bool:
     return platform.system() == "Linux" and lib == "glibc" and tuple(map(int, version.split(".")[:2])) >= (2, 33)
 
 
+@pytest.mark.slow  # a fresh interpreter (torch import: seconds)
 @pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="the tuning is glibc's; mallinfo2 needs glibc 2.33+")
 def test_tuned_allocator_keeps_a_batch_sized_buffer_in_the_heap():
     """A fresh glibc process serves a 24 MiB block with mmap (fresh pages on every batch);
