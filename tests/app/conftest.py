@@ -1,6 +1,6 @@
 """The pages' jobs run on one thread with the app's timing windows cut short (see quick_app_jobs); the
 class board in a temporary data folder (data_dir); the installed components looked up once per run
-(_components_scanned_once). Driving the pages: tests/app/drive.py."""
+(_components_scanned_once) and the pages' scripts compiled once (_scripts_compiled_once). Driving the pages: tests/app/drive.py."""
 
 import functools
 import os
@@ -22,6 +22,22 @@ def _components_scanned_once():
     scan = functools.cache(manifest_scanner.scan_component_manifests)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(manifest_scanner, "scan_component_manifests", lambda max_workers=None: list(scan()))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scripts_compiled_once():
+    """One cache of the pages' compiled scripts for the whole run, as a real server keeps one for as long as it runs
+    (its Runtime's ScriptCache): AppTest makes two new ones for every run, so every click compiled dashboard/app.py
+    and the page again (about a fifth of a page test's time). The cache is Streamlit's own; the scripts do not
+    change during a run."""
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    from streamlit.testing.v1 import app_test, local_script_runner
+
+    shared = ScriptCache()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(app_test, "ScriptCache", lambda: shared)
+        mp.setattr(local_script_runner, "ScriptCache", lambda: shared)
         yield
 
 
