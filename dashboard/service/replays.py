@@ -14,11 +14,11 @@ from dashboard.lab.inputs import data
 from dashboard.lab.inputs.data import DatasetUnavailable
 from dashboard.lab.measure import layer_flops, memory
 from dashboard.lab.training.inspect import inspect_model
+from dashboard.lab.training.models import weights_digest
 from dashboard.service import runs
 from dashboard.service.jobs import DONE, FAILED, RUNNER, Busy, Job
 from dashboard.service.measuring import MeasureOutcome, adopt_measure
 from dashboard.service.sessions import DataChoice, Session, copy_results, state_bytes
-from dashboard.service.shared import weights_digest
 
 
 def load_replay(s: Session, name: str) -> Job:

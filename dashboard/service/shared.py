@@ -34,8 +34,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import torch
-
 from dashboard.lab import hardware, settings
 from dashboard.service import authority, shared_store
 from dashboard.service.jobs import DONE, RUNNER, Job
@@ -180,15 +178,6 @@ class SharedResults:
         """Forget what is in memory (the shared database keeps its rows)."""
         with self._lock:
             self._entries.clear()
-
-
-def weights_digest(module: torch.nn.Module) -> str:
-    """A hash of a model's weights: two sessions with the same weights asked the same question."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:32]
 
 
 SHARED = SharedResults()

@@ -18,11 +18,11 @@ import torch
 from dashboard.lab import pipeline
 from dashboard.lab.inputs import data
 from dashboard.lab.training import metered_training
+from dashboard.lab.training.models import weights_digest
 from dashboard.lab.training.train import EpochEvent, TrainConfig, TrainedModel, Training
 from dashboard.service import backend, runs
 from dashboard.service.jobs import CANCELLED, DONE, FAILED, RUNNER, STOPPED, Job
 from dashboard.service.sessions import DataChoice, Session, state_bytes
-from dashboard.service.shared import weights_digest
 
 CHUNK_S = 1.0  # training work per metered piece: the live curves' energy so far moves this often
 

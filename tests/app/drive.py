@@ -17,8 +17,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
+from dashboard.lab.training.models import weights_digest
 from dashboard.service.sessions import MODEL_FIELDS, REGISTRY, DataChoice, state_bytes
-from dashboard.service.shared import weights_digest
 from dashboard.ui.session import KEY
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")

@@ -136,7 +136,7 @@ def test_closed_tabs_stop_the_job_and_idle_sessions_free_their_model(monkeypatch
     s.last_seen = time.time() - settings.current().idle_free_minutes * 60 - 1
     assert registry.sweep()["freed"] == 1
     assert s.trained.module is None
-    from dashboard.service.shared import weights_digest
+    from dashboard.lab.training.models import weights_digest
     rebuilt = s.trained_model()
     assert weights_digest(rebuilt.module) == s.digest != digest   # the stopped cnn is now the model
 

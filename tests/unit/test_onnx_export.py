@@ -140,6 +140,14 @@ def test_a_plain_attribute_that_changes_the_graph_exports_again(counted_exports)
     assert len(counted_exports) == 2
 
 
+def test_the_same_bytes_in_another_dtype_or_shape_export_again(counted_exports):
+    module, example = _tiny(), torch.zeros(1, 1, 8, 8)
+    for buffer in (torch.zeros(4), torch.zeros(4, dtype=torch.int32), torch.zeros(2, 2)):   # 16 zero bytes each
+        module.register_buffer("offset", buffer)
+        onnx_export.export(module, example)
+    assert len(counted_exports) == 3
+
+
 def test_a_module_with_hooks_is_exported_every_time(counted_exports):
     module, example = _tiny(), torch.zeros(1, 1, 8, 8)
     module[0].register_forward_pre_hook(lambda m, args: None)

@@ -24,6 +24,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from dashboard.lab.training.models import weights_digest
+
 INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
 DYNAMO = "torch.onnx dynamo exporter (torch.export + onnxscript)"
@@ -74,9 +76,9 @@ made = _Made()
 
 def fingerprint(module: nn.Module, example: torch.Tensor) -> str | None:
     """What decides the exported file, hashed: each submodule's class, printed settings and plain attributes
-    (its train/eval mode among them), every parameter's and buffer's name, dtype, shape and bytes, and the
-    example's shape and dtype. None (not kept) for a module with hooks or quantized tensors, whose behaviour
-    those do not capture."""
+    (its train/eval mode among them), every parameter's and buffer's name, dtype and shape, their bytes
+    (training.models.weights_digest), and the example's shape and dtype. None (not kept) for a module with
+    hooks or quantized tensors, whose behaviour those do not capture."""
     h = hashlib.blake2b(digest_size=20)
     h.update(f"{tuple(example.shape)} {example.dtype}".encode())
     for name, sub in module.named_modules():
@@ -85,12 +87,11 @@ def fingerprint(module: nn.Module, example: torch.Tensor) -> str | None:
         plain = sorted((k, v) for k, v in vars(sub).items()
                        if not k.startswith("_") and isinstance(v, (bool, int, float, str, tuple)))
         h.update(f"{name} {type(sub).__module__}.{type(sub).__qualname__} {sub.extra_repr()} {plain}".encode())
-    for name, tensor in module.state_dict().items():
-        if not isinstance(tensor, torch.Tensor) or tensor.is_quantized:
-            return None
-        t = tensor.detach().cpu().contiguous().reshape(-1)
-        h.update(f"{name} {t.dtype} {tuple(tensor.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes())
+    tensors = module.state_dict()
+    if not all(isinstance(t, torch.Tensor) and not t.is_quantized for t in tensors.values()):
+        return None
+    h.update(f"{[(name, t.dtype, tuple(t.shape)) for name, t in tensors.items()]}".encode())
+    h.update(weights_digest(module).encode())
     return h.hexdigest()
 
 

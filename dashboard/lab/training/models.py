@@ -7,6 +7,7 @@ Conv/Linear + ReLU.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -127,6 +128,16 @@ def init_weights(module: nn.Module, generator: torch.Generator) -> nn.Module:
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def weights_digest(model: nn.Module) -> str:
+    """A hash of a model's weights (every parameter's and buffer's name and bytes): two sessions with the same weights
+    asked the same question (service.shared), one ONNX file serves both (lab.serving.onnx_export)."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:32]
 
 
 def count_nonzero_params(model: nn.Module) -> int:
