@@ -93,6 +93,7 @@ class Session:
     created_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)       # a page of it ran
     last_connected: float = field(default_factory=time.time)  # a tab of it was open
+    gone_since: float | None = None   # when the janitor first found every tab closed (None: a tab is open)
     tabs: set[str] = field(default_factory=set)                # Streamlit session ids of its tabs
     # The current model and everything measured on it.
     trained: TrainedModel | None = None        # .module is None while freed (see weights)
@@ -263,7 +264,7 @@ class Session:
         progress stay."""
         with self.lock:
             keep = {"token", "public_id", "presenter", "kept_by", "created_at", "last_seen", "last_connected",
-                    "tabs", "energy_settings", "forms", "lessons", "lock"}
+                    "gone_since", "tabs", "energy_settings", "forms", "lessons", "lock"}
             fresh = Session()
             for f in dataclasses.fields(self):
                 if f.name not in keep:
@@ -341,9 +342,13 @@ class Registry:
         cfg = settings.current()
         counts = {"stopped": 0, "freed": 0, "forgotten": 0}
         for s in self.sessions():
+            # Gone since the first sweep that found every tab closed, not since the last that found one open (up
+            # to a sweep earlier): a job is never stopped before the grace period has passed.
             if self.connected(s):
-                s.last_connected = now
-            gone_s = now - s.last_connected
+                s.last_connected, s.gone_since = now, None
+            elif s.gone_since is None:
+                s.gone_since = now
+            gone_s = 0.0 if s.gone_since is None else now - s.gone_since
             job = s.job
             if job is not None and job.active and gone_s > cfg.disconnect_grace_s:
                 job.stop("every tab of this session was closed")

@@ -108,6 +108,33 @@ def test_an_identical_request_while_one_runs_follows_it_instead_of_computing_aga
     assert b.results_note.startswith("measured on this server")
 
 
+def test_a_job_is_never_stopped_before_the_grace_period_after_its_last_tab_closed():
+    """The janitor sees tabs only when it sweeps: a tab closed just before a sweep, a whole sweep interval after the
+    last sweep that saw it open, still has its full grace period from there."""
+    from dashboard.service.jobs import RUNNER, Job
+
+    registry, open_tabs = Registry(), {"tab-1"}
+    registry.tab_connected = lambda tab: tab in open_tabs
+    s = registry.create()
+    s.tabs.add("tab-1")
+    def until_stopped(job: Job) -> None:
+        while not job.stopping:
+            time.sleep(0.01)
+
+    job = RUNNER.submit(s.token, Job("training", "until stopped"), until_stopped)
+    try:
+        while job.state != RUNNING:
+            time.sleep(0.01)
+        grace, t0 = settings.current().disconnect_grace_s, time.time()
+        assert registry.sweep(t0)["stopped"] == 0                   # open
+        open_tabs.clear()                                           # closed at some moment after t0 ...
+        assert registry.sweep(t0 + grace + 1)["stopped"] == 0       # ... perhaps just now: not stopped yet
+        assert registry.sweep(t0 + 2 * grace + 2)["stopped"] == 1   # a grace period after it was first seen gone
+        assert job.wait(10) and job.state == STOPPED
+    finally:
+        job.stop("test over")
+
+
 def test_closed_tabs_stop_the_job_and_idle_sessions_free_their_model(monkeypatch):
     registry = Registry()
     open_tabs = {"tab-1"}
