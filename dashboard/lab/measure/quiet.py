@@ -271,8 +271,11 @@ def _sched(skip: set[int]) -> dict[int, tuple[int, int]] | None:
         return None
     out = {}
     for tid, text in read.items():
-        run, wait = text.split()[:2]
-        out[tid] = (int(run), int(wait))
+        try:
+            run, wait = text.split()[:2]
+            out[tid] = (int(run), int(wait))
+        except ValueError:
+            continue   # read empty as the thread ended
     return out
 
 
