@@ -179,8 +179,18 @@ def unlock_presenter(page: Page, key: str = E2E_PRESENTER_KEY) -> None:
     if not box.is_visible():
         sidebar(page).get_by_text("Presenter", exact=True).click()
     box.fill(key)
-    sidebar(page).get_by_role("button", name="Unlock").click()
-    expect(sidebar(page).get_by_text("Presenter mode")).to_be_visible(timeout=30_000)
+    mode = sidebar(page).get_by_text("Presenter mode")
+    for _ in range(3):
+        sidebar(page).get_by_role("button", name="Unlock").click()
+        try:
+            mode.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            # The full suite once saw the click lost on a loaded machine: the key still in the box, no message. A
+            # presenter clicks again; a key the server refused clears the box, and then the check below fails.
+            if not box.is_visible() or box.input_value() != key:
+                break
+    expect(mode).to_be_visible(timeout=30_000)
 
 
 def root_font_px(page: Page, settled_at: float | None = None) -> float:
