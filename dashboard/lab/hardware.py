@@ -6,10 +6,12 @@ import ctypes
 import os
 import platform
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
 import torch
+
+from dashboard.lab.serial import Record
 
 # /proc/cpuinfo flags that decide how fast int8 and bf16 run on x86 CPUs.
 X86_FEATURES = {
@@ -26,7 +28,7 @@ ARM_FEATURES = {"asimd": "NEON", "asimddp": "NEON dot product (int8)", "bf16": "
 
 
 @dataclass(frozen=True)
-class HardwareInfo:
+class HardwareInfo(Record):
     device: str                # "cpu", "cuda", "mps"
     device_name: str           # e.g. "NVIDIA H100" or the CPU model
     cpu: str
@@ -48,9 +50,6 @@ class HardwareInfo:
     def feature_labels(self) -> list[str]:
         names = {**X86_FEATURES, **ARM_FEATURES}
         return [names[f] for f in self.features if f in names]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> HardwareInfo:

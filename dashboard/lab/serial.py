@@ -2,6 +2,8 @@
 
     d = to_plain(result, exclude=("per_image",))    # nested dataclasses too; torch dtypes as "float32"
     result = from_plain(BenchResult, d)              # unknown keys dropped (older or newer JSON still loads)
+
+Record, a base for the engine's frozen result dataclasses, gives them `to_dict()` (dataclasses.asdict).
 """
 
 from __future__ import annotations
@@ -36,3 +38,10 @@ def from_plain(cls: type[T], d: dict) -> T:
     """An instance of the dataclass `cls` from a dict, ignoring keys it has no field for."""
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     return cls(**{k: v for k, v in d.items() if k in names})
+
+
+class Record:
+    """Base for a result dataclass: `to_dict()` is its fields as a dict, nested dataclasses too."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -8,12 +8,13 @@ that can be pruned hard; steep ones need care. No fine-tuning: this is the raw s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from dashboard.lab.inputs.data import EVAL_BATCH, Dataset
+from dashboard.lab.serial import Record
 from dashboard.lab.training.variant import prunable_layers
 
 DEFAULT_SPARSITIES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -28,14 +29,11 @@ class LayerSensitivity:
 
 
 @dataclass
-class SensitivityScan:
+class SensitivityScan(Record):
     baseline_accuracy: float
     sparsities: list[float]
     layers: list[LayerSensitivity] = field(default_factory=list)
     test_images: int = 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def accuracy_table(self) -> list[list[float]]:
         """Rows = layers, columns = sparsities (what a heatmap or line chart plots)."""

@@ -17,22 +17,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from dashboard.lab.deploy.edge import Fit
+from dashboard.lab.serial import Record
 
 LIGHT_KM_PER_MS = 299_792.458 / 1000        # in vacuum
 FIBRE_KM_PER_MS = LIGHT_KM_PER_MS / 1.468   # in silica fibre (group index ~1.468 at 1550 nm)
 
 
 @dataclass(frozen=True)
-class Network:
+class Network(Record):
     key: str
     title: str
     rtt_ms: float
     how: str        # "measured" (a published measurement), "physics floor" (no route can be faster) or MEASURED (here)
     source: str
     url: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 NETWORKS: tuple[Network, ...] = (

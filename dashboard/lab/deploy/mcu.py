@@ -20,7 +20,7 @@ The budgets are the chips' memories as their makers or the benchmark's files sta
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
@@ -29,6 +29,7 @@ from dashboard.lab.deploy import edge
 from dashboard.lab.deploy.edge import KiB, MiB
 from dashboard.lab.deploy.published import MLPERF_TINY_IC
 from dashboard.lab.measure.bench import BenchResult
+from dashboard.lab.serial import Record
 from dashboard.lab.training.variant import Variant
 
 LABEL = "estimate, not measured on a microcontroller"
@@ -38,7 +39,7 @@ LEAVES_OUT = ("the runtime's own code and its arena's bookkeeping, the input ima
 
 
 @dataclass(frozen=True)
-class McuBudget:
+class McuBudget(Record):
     """A microcontroller's memory: SRAM for the activations, flash for the weights."""
 
     key: str
@@ -50,9 +51,6 @@ class McuBudget:
     source: str
     url: str
     note: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 NRF52840 = McuBudget(
@@ -72,16 +70,13 @@ BUDGETS: tuple[McuBudget, ...] = (NRF52840, NUCLEO_L4R5ZI)
 
 
 @dataclass(frozen=True)
-class McuNeed:
+class McuNeed(Record):
     """What one int8 version would need on a microcontroller (an estimate: see the module doc)."""
 
     version: str
     flash_bytes: int      # its weights as deployed: the saved file
     ram_bytes: int        # its peak activations at 1 image per call
     how: str              # how the activations were measured
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

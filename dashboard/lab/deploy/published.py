@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from dashboard.lab.serial import Record
+
 WH = 3600.0  # joules per watt-hour
 
 
 @dataclass(frozen=True)
-class Published:
+class Published(Record):
     key: str
     what: str          # one line a student reads
     joules: float | None  # an energy, when the figure is one (else None: a share, a ratio)
@@ -21,9 +23,6 @@ class Published:
     source: str        # authors, title, venue, year
     url: str
     note: str          # what it includes and leaves out
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 GPT3_TRAINING = Published(

@@ -7,9 +7,10 @@ everyday equivalent carries the document its factor comes from, in code and in t
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from dashboard.lab.energy import J_PER_KWH, EnergySettings, co2_grams, country
+from dashboard.lab.serial import Record
 
 
 def breakeven_inferences(training_joules: float, joules_per_inference: float) -> float:
@@ -22,7 +23,7 @@ def breakeven_inferences(training_joules: float, joules_per_inference: float) ->
 
 
 @dataclass(frozen=True)
-class Footprint:
+class Footprint(Record):
     """An amount of energy with its CO2 and cost under some settings."""
 
     joules: float
@@ -30,9 +31,6 @@ class Footprint:
     co2_kg: float
     cost: float
     currency: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def footprint(joules: float, settings: EnergySettings | None = None) -> Footprint:
@@ -43,7 +41,7 @@ def footprint(joules: float, settings: EnergySettings | None = None) -> Footprin
 
 
 @dataclass(frozen=True)
-class LifetimeProjection:
+class LifetimeProjection(Record):
     """Training once vs serving `requests_per_day` for `days`."""
 
     requests_per_day: float
@@ -58,9 +56,6 @@ class LifetimeProjection:
     breakeven_days: float           # days of serving until inference has used what training did
     country_iso: str
     grid_gco2_per_kwh: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def project_lifetime(training_joules: float, joules_per_inference: float, *, requests_per_day: float,

@@ -62,13 +62,14 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from dashboard.lab.serial import Record
 from dashboard.lab.training.train import OPTIMIZERS, make_optimizer, resolve_layout
 
 CATEGORIES = ("weights", "gradients", "optimizer_state", "activations", "other")
 
 
 @dataclass(frozen=True)
-class MemoryBreakdown:
+class MemoryBreakdown(Record):
     """What was live at the peak, in bytes; the five parts add up to `peak` exactly."""
 
     weights: int
@@ -78,9 +79,6 @@ class MemoryBreakdown:
     other: int
     peak: int
     phase: str  # where the peak happened: "forward" (loss included), "backward" or "optimizer step"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+
+from dashboard.lab.serial import Record
 
 import torch
 from torch import nn
@@ -18,15 +20,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(Record):
     """What it takes to rebuild a model: its registry name and the data shape it serves."""
 
     name: str
     in_shape: tuple[int, int, int] = (1, 28, 28)
     num_classes: int = 10
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSpec:
