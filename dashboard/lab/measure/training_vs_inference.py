@@ -9,7 +9,7 @@ Three regimes, each with all of its figures measured in that regime (no mixing):
 - serving inference: a full batch per call (batch 256), as a server that gathers requests.
 
 Time per image is the figure every page shows for that version (lab.measure.figures): real-time, the
-median batch-1 call (p50, its p95 beside it); serving, one over the images per second at the
+median batch-1 call (p50, its p95 beside it in `seconds_p95`); serving, one over the images per second at the
 benchmark's batch. Energy per image is metered over those same timed calls. A regime whose timing
 stayed disturbed (BenchResult.disturbed) keeps its figures, labelled, but gives no ratio or
 break-even: `ratio` and `breakeven` are None for it.
@@ -23,17 +23,18 @@ once per inference regime.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from dashboard.lab.measure.bench import BenchResult
 from dashboard.lab.energy import EnergyReading, PerImageEnergy, kind
 from dashboard.lab.energy.footprint import breakeven_inferences
+from dashboard.lab.measure.bench import BenchResult
+from dashboard.lab.serial import Record
 
 TRAINING, REALTIME, SERVING = "training", "real-time", "serving"
 
 
 @dataclass(frozen=True)
-class Regime:
+class Regime(Record):
     """Per-image cost of one way of running the model; None where it was not measured."""
 
     key: str
@@ -46,20 +47,18 @@ class Regime:
     energy_kind: str            # "measured" or "estimated" (or "not metered")
     breakeven: float | None     # inferences until they have used the training's energy (inference only)
     disturbed: str = ""         # why its timed windows stayed disturbed ("": checked quiet)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    seconds_p95: float | None = None    # real-time only: the slow calls a user also feels (`seconds` is the p50)
 
 
 @dataclass(frozen=True)
-class TrainingVsInference:
+class TrainingVsInference(Record):
+    """The three regimes of one model side by side, and what its training processed and used."""
+
     training: Regime
     realtime: Regime
     serving: Regime
-    training_images: int            # images the training steps processed
-    training_joules: float | None   # energy of those steps (its scope: lab.training.metered_training.SCOPE)
-    latency_p50_s: float | None     # real-time: the median call, what a user usually waits
-    latency_p95_s: float | None     # ... and the slow calls a user also feels
+    training_joules: float | None   # energy of the training steps (its scope: lab.training.metered_training.SCOPE)
+    training_images: int            # images those steps processed
 
     @property
     def regimes(self) -> tuple[Regime, Regime, Regime]:
@@ -74,9 +73,6 @@ class TrainingVsInference:
         a, b = getattr(self.training, metric), getattr(other, metric)
         return a / b if a and b else None
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def _breakeven(training_joules: float | None, per_image: float | None) -> float | None:
     if training_joules is None or not per_image:
@@ -85,11 +81,12 @@ def _breakeven(training_joules: float | None, per_image: float | None) -> float 
 
 
 def _inference(key: str, title: str, batch: int, seconds: float | None, flops: float | None,
-               e: PerImageEnergy | None, training_joules: float | None, disturbed: str) -> Regime:
+               e: PerImageEnergy | None, training_joules: float | None, disturbed: str,
+               seconds_p95: float | None = None) -> Regime:
     j = e.joules_per_image if e is not None else None
     return Regime(key, title, batch, seconds, flops, j, e.co2_grams_per_image if e is not None else None,
                   kind(e) if e is not None else "not metered",
-                  None if disturbed else _breakeven(training_joules, j), disturbed)
+                  None if disturbed else _breakeven(training_joules, j), disturbed, seconds_p95)
 
 
 def compare(trained, training_energy: EnergyReading | None, result: BenchResult,
@@ -110,12 +107,12 @@ def compare(trained, training_energy: EnergyReading | None, result: BenchResult,
     p50, p95 = result.latency_ms_batch1_p50, result.latency_ms_batch1_p95
     ips = result.throughput_batch256_ips
     realtime = _inference(REALTIME, "real-time inference", 1, p50 / 1000 if p50 else None,
-                          flops, realtime_energy, tj, result.disturbed.get("batch1", ""))
+                          flops, realtime_energy, tj, result.disturbed.get("batch1", ""),
+                          p95 / 1000 if p95 else None)
     serving = _inference(SERVING, "serving inference", int(result.batch_size),
                          1 / ips if ips and math.isfinite(ips) and ips > 0 else None,
                          flops, serving_energy, tj, result.disturbed.get("batch", ""))
-    return TrainingVsInference(training, realtime, serving, n, tj, p50 / 1000 if p50 else None,
-                               p95 / 1000 if p95 else None)
+    return TrainingVsInference(training, realtime, serving, tj, n)
 
 
 def in_your_terms(joules: float, per_inference_joules: float | None,
