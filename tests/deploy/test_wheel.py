@@ -77,6 +77,7 @@ def test_wheel_carries_the_bundled_data_and_lessons(site):
     assert (site / "dashboard" / "assets" / "digits.npz").is_file()
     assert (site / "dashboard" / "lessons" / "explain" / "int8.md").is_file()
     assert (site / "dashboard" / "app.py").is_file() and (site / "dashboard" / "cli.py").is_file()
+    assert (site / "dashboard" / "lab" / "measure" / "accelerators.toml").is_file()   # the Hardware page's peaks
 
 
 def test_wheel_carries_the_browser_runtime_unchanged(site):

@@ -17,6 +17,21 @@ def test_every_package_under_dashboard_is_listed():
     assert not missing, f"add to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
 
 
+def test_every_data_file_under_dashboard_is_declared():
+    # A data file beside the code (the accelerators' published peaks) goes into the wheel only when
+    # package-data names it: the checkout would read it and an installed copy would not find it.
+    data = PYPROJECT["package-data"]
+    files = [p for p in (ROOT / "dashboard").rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
+             and "__pycache__" not in p.parts]
+    assert any(p.name == "accelerators.toml" for p in files)
+    for path in files:
+        package = ".".join(path.parent.relative_to(ROOT).parts)
+        while package not in data and "." in package:   # device_component/* is declared on dashboard.ui
+            package = package.rsplit(".", 1)[0]
+        rel = path.relative_to(ROOT.joinpath(*package.split(".")))
+        assert any(rel.match(pattern) for pattern in data.get(package, ())), f"add to package-data: {path}"
+
+
 def test_every_listed_package_exists():
     dirs = PYPROJECT.get("package-dir", {})
     for name in PYPROJECT["packages"]:

@@ -2,6 +2,7 @@
 
     scale_up(train_flops, utilisation=0.4) -> [ScaleUp]   # seconds on each, an estimate
 
+The peaks are data, in accelerators.toml beside this file: one entry a chip, each with its source.
 Nothing here is measured: each peak is as the vendor states it (dense, no sparsity), and a time is
 training FLOPs / (peak x utilisation). Real training keeps a chip busy only part of the time
 (waiting on memory, on the host, on small layers), so the utilisation is an assumption, stated
@@ -15,14 +16,18 @@ be ours, not published.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+from dashboard.lab.serial import Record
 
 UTILISATION = 0.4   # share of the peak a well-fed training run sustains (an assumption, said so)
 LABEL = "estimate from published peaks, not measured here"
 
 
 @dataclass(frozen=True)
-class Accelerator:
+class Accelerator(Record):
     key: str
     name: str
     kind: str                 # "datacenter GPU", "cloud TPU", ...
@@ -34,44 +39,14 @@ class Accelerator:
     can_train: bool           # False for inference-only chips
     note: str = ""
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+
+def _published() -> tuple[Accelerator, ...]:
+    """The entries of accelerators.toml, in its order (a data file: one table, one row a chip)."""
+    text = resources.files(__package__).joinpath("accelerators.toml").read_text(encoding="utf-8")
+    return tuple(Accelerator(**entry) for entry in tomllib.loads(text)["accelerator"])
 
 
-H100 = Accelerator(
-    "h100_sxm", "NVIDIA H100 SXM", "datacenter GPU", 989e12, "bf16",
-    "989 TFLOP/s bf16 dense (NVIDIA quotes 1,979 with sparsity, twice the dense rate)",
-    "NVIDIA, H100 Tensor Core GPU product page (2022)",
-    "https://www.nvidia.com/en-us/data-center/h100/", True)
-
-TPU_V5E = Accelerator(
-    "tpu_v5e", "Google TPU v5e (one chip)", "cloud TPU", 197e12, "bf16",
-    "197 TFLOP/s bf16 per chip",
-    "Google Cloud, 'TPU v5e' system architecture documentation (2023)",
-    "https://cloud.google.com/tpu/docs/v5e", True)
-
-A17_PRO = Accelerator(
-    "apple_a17_pro_ne", "Apple A17 Pro Neural Engine", "phone NPU (iPhone 15 Pro)", 35e12, "not stated",
-    "35 trillion operations/s (format not stated)",
-    "Apple Newsroom, iPhone 15 Pro announcement (September 2023)",
-    "https://www.apple.com/newsroom/2023/09/apple-unveils-iphone-15-pro-and-iphone-15-pro-max/", False,
-    "Apple does not say in which number format; the Neural Engine runs trained models, it does not train them")
-
-CORAL = Accelerator(
-    "coral_edge_tpu", "Google Coral Edge TPU", "edge NPU", 4e12, "int8",
-    "4 TOPS int8, at 2 W",
-    "Coral (Google), USB Accelerator product page (2019)",
-    "https://coral.ai/products/accelerator/", False,
-    "runs 8-bit TensorFlow Lite models only: inference, not training")
-
-STM32N6 = Accelerator(
-    "stm32n6_npu", "ST STM32N6 microcontroller NPU", "microcontroller (Cortex-M55 + Neural-ART NPU)", 600e9, "int8",
-    "600 GOPS, 8-bit (its Neural-ART NPU)",
-    "STMicroelectronics, STM32N6 series product page (2024)",
-    "https://www.st.com/en/microcontrollers-microprocessors/stm32n6-series.html", False,
-    "the NPU runs 8-bit inference; the Cortex-M55 beside it is far slower")
-
-ACCELERATORS: tuple[Accelerator, ...] = (H100, TPU_V5E, A17_PRO, CORAL, STM32N6)
+ACCELERATORS: tuple[Accelerator, ...] = _published()
 
 
 @dataclass
