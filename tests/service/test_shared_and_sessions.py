@@ -117,6 +117,7 @@ def test_a_job_is_never_stopped_before_the_grace_period_after_its_last_tab_close
     registry.tab_connected = lambda tab: tab in open_tabs
     s = registry.create()
     s.tabs.add("tab-1")
+
     def until_stopped(job: Job) -> None:
         while not job.stopping:
             time.sleep(0.01)

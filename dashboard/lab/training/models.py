@@ -12,11 +12,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dashboard.lab.serial import Record
-
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from dashboard.lab.serial import Record
 
 
 @dataclass(frozen=True)
