@@ -1,8 +1,8 @@
 """Shared fixtures. Tests run on the bundled digits only: no network anywhere.
 
 Two tiers. `pytest -n 2` runs everything in two pytest-xdist workers (the README's command, and CI's; share_group
-below says which tests run together). `pytest -m "not slow" -n 2` is the fast tier, under a minute on 2 cores (the
-README says what was measured): no training longer than a second. A test that
+below says which tests run together). `pytest -m "not slow" -n 2` is the fast tier, about a minute on 2 cores (the
+README says what was measured: most runs under one): no training longer than a second. A test that
 needs real training (an accuracy target, a full-size run, energy metered around a whole
 pipeline) is marked `slow`; so is every e2e test (tests/e2e/conftest.py) and the wheel build
 (tests/deploy/test_wheel.py). A test that only needs *a* trained model takes `tiny_trained`; a page test that needs
